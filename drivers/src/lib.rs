@@ -1,0 +1,19 @@
+//! Keepsake's devices, each behind a trait, each with an implementation that runs on any machine.
+//!
+//! The booth (the `keepsake` crate) composes these; nothing here knows about the booth's states.
+//! Real hardware drivers (V4L2 camera, framebuffer/DRM display, evdev, ALSA, CUPS, ESC/POS) implement
+//! the same traits, so the booth's code paths are the same on a developer machine and in the hall.
+
+pub mod audio;
+pub mod camera;
+pub mod display;
+pub mod error;
+pub mod framebuffer;
+pub mod input;
+pub mod narrator;
+pub mod paper;
+pub mod printer;
+pub mod speaker;
+pub mod text;
+
+pub use error::DeviceError;

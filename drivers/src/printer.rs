@@ -1,0 +1,112 @@
+//! Printers: the keepsake card on paper.
+
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+
+use image::RgbImage;
+
+use crate::error::{DeviceError, DeviceResult};
+use crate::paper::{PaperSize, PRINT_DPI};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrinterState {
+    Ready,
+    /// Printing is not possible now; the text says why (out of paper, jammed, offline).
+    Unavailable(String),
+}
+
+pub trait Printer: Send {
+    fn name(&self) -> String;
+    /// Checked before "Print" is offered.
+    fn state(&mut self) -> DeviceResult<PrinterState>;
+    /// Prints one page. `page` must be exactly the paper's size at 300 dpi. Returns a job id.
+    fn print(&mut self, page: &RgbImage, paper: PaperSize, label: &str) -> DeviceResult<String>;
+}
+
+/// A printer that writes the print-ready page as a 300 dpi PNG (`<dir>/<label>.png`), exactly as
+/// it would be sent to a photo printer.
+pub struct ImagePrinter {
+    dir: PathBuf,
+}
+
+impl ImagePrinter {
+    pub fn new(dir: &Path) -> Self {
+        Self { dir: dir.to_path_buf() }
+    }
+}
+
+/// Writes an RGB PNG that records its resolution (pHYs chunk), atomically.
+pub fn write_png_with_dpi(page: &RgbImage, dpi: u32, path: &Path) -> std::io::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let tmp = path.with_extension("png.tmp");
+    let file = std::fs::File::create(&tmp)?;
+    let mut encoder = png::Encoder::new(BufWriter::new(&file), page.width(), page.height());
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    let per_metre = (dpi as f64 / 0.0254).round() as u32;
+    encoder.set_pixel_dims(Some(png::PixelDimensions { xppu: per_metre, yppu: per_metre, unit: png::Unit::Meter }));
+    let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
+    writer.write_image_data(page.as_raw()).map_err(std::io::Error::other)?;
+    writer.finish().map_err(std::io::Error::other)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Reads the resolution recorded in a PNG, in dots per inch.
+pub fn read_png_dpi(path: &Path) -> std::io::Result<Option<u32>> {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path)?));
+    let reader = decoder.read_info().map_err(std::io::Error::other)?;
+    Ok(reader.info().pixel_dims.and_then(|d| match d.unit {
+        png::Unit::Meter => Some((d.xppu as f64 * 0.0254).round() as u32),
+        png::Unit::Unspecified => None,
+    }))
+}
+
+impl Printer for ImagePrinter {
+    fn name(&self) -> String {
+        format!("image printer writing 300 dpi pages to {}", self.dir.display())
+    }
+
+    fn state(&mut self) -> DeviceResult<PrinterState> {
+        match std::fs::create_dir_all(&self.dir) {
+            Ok(()) => Ok(PrinterState::Ready),
+            Err(e) => Ok(PrinterState::Unavailable(format!("cannot write to {}: {e}", self.dir.display()))),
+        }
+    }
+
+    fn print(&mut self, page: &RgbImage, paper: PaperSize, label: &str) -> DeviceResult<String> {
+        if page.dimensions() != paper.pixels() {
+            let (w, h) = paper.pixels();
+            return Err(DeviceError::new(
+                self.name(),
+                format!("page is {}x{} px but {paper} paper at {PRINT_DPI} dpi is {w}x{h}", page.width(), page.height()),
+                "lay the card out at the configured paper size",
+            ));
+        }
+        let path = self.dir.join(format!("{label}.png"));
+        write_png_with_dpi(page, PRINT_DPI, &path).map_err(|e| {
+            DeviceError::new(self.name(), format!("cannot write {}: {e}", path.display()), "check the folder is writable and the disk is not full")
+        })?;
+        Ok(path.display().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_page_at_300_dpi_and_rejects_wrong_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut p = ImagePrinter::new(dir.path());
+        assert_eq!(p.state().unwrap(), PrinterState::Ready);
+        let page = RgbImage::new(600, 1800);
+        let job = p.print(&page, PaperSize::TwoBySix, "card").unwrap();
+        assert_eq!(read_png_dpi(Path::new(&job)).unwrap(), Some(300));
+        assert_eq!(image::open(&job).unwrap().to_rgb8().dimensions(), (600, 1800));
+        let err = p.print(&page, PaperSize::FourBySix, "card2").unwrap_err();
+        assert!(err.problem.contains("1200x1800"), "{err}");
+    }
+}
