@@ -1,1 +1,11 @@
-pub fn x(){}
+//! Keepsake's illustration models.
+//!
+//! [`Stylizer`] turns the visitor's photo into the keepsake illustration. The first implementation
+//! is [`toon::ToonStylizer`], a non-diffusion illustration filter that runs as a WGSL compute shader
+//! through wgpu (CPU path when there is no adapter). It is the booth's instant preview while the
+//! diffusion model works, and the fallback when no diffusion model is installed.
+
+pub mod stylizer;
+pub mod toon;
+
+pub use stylizer::{Progress, StylizeError, Stylizer};
