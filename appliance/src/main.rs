@@ -1,1 +1,171 @@
-fn main(){}
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use keepsake::archive::Archive;
+use keepsake::booth::{Booth, Devices, StopWhen};
+use keepsake::config::{Config, Language, EXAMPLE};
+use keepsake::stylizers::{self, Backend};
+use keepsake::{demo, doctor};
+use keepsake_models::Stylizer;
+
+#[derive(Parser)]
+#[command(name = "keepsake", version, about = "Keepsake: the AI memorial photo booth")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the booth with the devices of a config file.
+    Run {
+        #[arg(long, default_value = "/etc/keepsake/booth.toml")]
+        config: PathBuf,
+        /// Where the illustration filter runs.
+        #[arg(long, value_enum, default_value_t = Backend::Auto)]
+        backend: Backend,
+    },
+    /// Run the booth on built-in devices with scripted visitors, writing screens, narration,
+    /// prints and keepsakes into a folder.
+    Demo {
+        #[arg(long, default_value_t = 3)]
+        sessions: u32,
+        #[arg(long, default_value = "demo-out")]
+        out: PathBuf,
+        /// Language of the demo memorial: ko or en.
+        #[arg(long, default_value = "ko")]
+        language: String,
+        #[arg(long, value_enum, default_value_t = Backend::Auto)]
+        backend: Backend,
+    },
+    /// Turn one photo into an illustration.
+    Stylize {
+        input: PathBuf,
+        output: PathBuf,
+        #[arg(long, default_value = "warm-animation")]
+        preset: String,
+        #[arg(long, value_enum, default_value_t = Backend::Auto)]
+        backend: Backend,
+    },
+    /// List what devices, GPU adapters, models, fonts and voices exist, and what is missing.
+    Doctor {
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Check or print the booth config.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigAction {
+    /// Validate a config file; every problem is listed with its key and the fix.
+    Check { file: PathBuf },
+    /// Print a complete, commented example config.
+    Example,
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KEEPSAKE_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn load_config(path: &PathBuf) -> Result<Config, String> {
+    Config::load(path).map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match run(cli.command) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("keepsake: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("cannot start the async runtime: {e}"))
+}
+
+fn run(command: Command) -> Result<ExitCode, String> {
+    match command {
+        Command::Run { config, backend } => {
+            let config = Arc::new(load_config(&config)?);
+            let devices = Devices::open(&config).map_err(|e| e.to_string())?;
+            let stylizer = stylizers::for_booth(&config, backend)?;
+            let archive = Arc::new(Archive::open(&config.archive_dir).map_err(|e| e.to_string())?);
+            let booth = Booth::new(config, devices, stylizer, archive);
+            runtime()?.block_on(async {
+                tokio::select! {
+                    r = booth.run(StopWhen::default()) => r.map(|_| ()),
+                    _ = shutdown_signal() => {
+                        tracing::info!("stopping on signal");
+                        Ok(())
+                    }
+                }
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { sessions, out, language, backend } => {
+            let language = match language.as_str() {
+                "ko" => Language::Ko,
+                "en" => Language::En,
+                other => return Err(format!("--language {other:?}: use ko or en")),
+            };
+            let opts = demo::DemoOptions { sessions, out: out.clone(), language, backend };
+            let report = runtime()?.block_on(demo::run(&opts))?;
+            println!("demo finished: {} visits, {} keepsakes, {} faults", report.sessions, report.keepsakes.len(), report.faults.len());
+            for k in &report.keepsakes {
+                println!("  {}  {}", k.meta.id, k.meta.share_url);
+            }
+            println!("screens, narration and print files are in {}", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Stylize { input, output, preset, backend } => {
+            let photo = image::open(&input).map_err(|e| format!("cannot read {}: {e} (use a JPEG or PNG photo)", input.display()))?.to_rgb8();
+            let stylizer = stylizers::toon(&preset, backend)?;
+            let bar = indicatif::ProgressBar::new(stylizer.steps() as u64);
+            let out = stylizer
+                .stylize(&photo, &mut |p| bar.set_position(p.step as u64))
+                .map_err(|e| format!("{}: {e}", stylizer.name()))?;
+            bar.finish_and_clear();
+            out.save(&output).map_err(|e| format!("cannot write {}: {e}", output.display()))?;
+            println!("{} -> {} ({}x{}, {})", input.display(), output.display(), out.width(), out.height(), stylizer.name());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Doctor { config } => {
+            let config = config.map(|c| load_config(&c)).transpose()?;
+            let findings = doctor::examine(config.as_ref());
+            doctor::print(&findings);
+            let missing = findings.iter().any(|f| f.status == doctor::Status::Missing);
+            Ok(if missing { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        }
+        Command::Config { action: ConfigAction::Check { file } } => {
+            let c = load_config(&file)?;
+            println!("{} is valid: memorial {:?} ({}), paper {}, screen {}x{}", file.display(), c.memorial.name, c.memorial.language.code(), c.paper, c.screen.0, c.screen.1);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Config { action: ConfigAction::Example } => {
+            print!("{EXAMPLE}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}

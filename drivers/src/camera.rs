@@ -29,13 +29,13 @@ impl SyntheticCamera {
         Self { width, height, frame: 0 }
     }
 
-    fn render(&self, t: f32) -> RgbImage {
-        let (w, h) = (self.width as f32, self.height as f32);
+    fn render(&self, width: u32, height: u32, t: f32) -> RgbImage {
+        let (w, h) = (width as f32, height as f32);
         let sway = (t * 0.7).sin() * 0.06 * w;
         let head = (w * 0.5 + sway, h * 0.36);
         let head_r = w.min(h) * 0.15;
         let body_top = head.1 + head_r * 1.1;
-        RgbImage::from_fn(self.width, self.height, |x, y| {
+        RgbImage::from_fn(width, height, |x, y| {
             let (xf, yf) = (x as f32, y as f32);
             // Warm wall with a window of light and a floor.
             let light = (-((xf - w * 0.8).powi(2) + (yf - h * 0.2).powi(2)) / (0.18 * w * w)).exp();
@@ -85,14 +85,14 @@ impl Camera for SyntheticCamera {
 
     fn preview(&mut self) -> DeviceResult<RgbImage> {
         self.frame += 1;
-        let full = self.render(self.frame as f32 / 15.0);
-        let small = imageops::resize(&full, self.width / 2, self.height / 2, imageops::FilterType::Triangle);
+        // Rendered at preview size directly: the preview must keep up with the frame rate.
+        let small = self.render(self.width / 2, self.height / 2, self.frame as f32 / 15.0);
         Ok(imageops::flip_horizontal(&small))
     }
 
     fn capture(&mut self) -> DeviceResult<RgbImage> {
         self.frame += 1;
-        Ok(self.render(self.frame as f32 / 15.0))
+        Ok(self.render(self.width, self.height, self.frame as f32 / 15.0))
     }
 }
 

@@ -31,24 +31,43 @@ pub fn has_glyph(ch: char) -> bool {
     ch == ' ' || FONT.get_rendered_dimensions(ch, Point::zero(), VerticalPosition::Top).is_ok()
 }
 
-/// `text` with every character the font lacks replaced by [`FALLBACK_GLYPH`].
+/// Typographic characters the font lacks, with the plain look-alike drawn instead.
+const LOOK_ALIKES: &[(char, &str)] = &[
+    ('–', "-"),
+    ('—', "-"),
+    ('·', "-"),
+    ('‘', "'"),
+    ('’', "'"),
+    ('“', "\""),
+    ('”', "\""),
+    ('…', "..."),
+    ('\u{00A0}', " "),
+];
+
+/// `text` with look-alikes for typographic characters and every other character the font lacks
+/// replaced by [`FALLBACK_GLYPH`] (logged once per character).
 pub fn drawable(text: &str) -> String {
-    let mut missing = Vec::new();
-    let out: String = text
-        .chars()
-        .map(|c| {
-            if c == '\n' || has_glyph(c) {
-                c
-            } else {
-                missing.push(c);
-                FALLBACK_GLYPH
-            }
-        })
-        .collect();
-    if !missing.is_empty() {
-        tracing::warn!(?missing, "characters not in the booth font are shown as '{FALLBACK_GLYPH}'");
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c == '\n' || has_glyph(c) {
+            out.push(c);
+        } else if let Some((_, plain)) = LOOK_ALIKES.iter().find(|(t, _)| *t == c) {
+            out.push_str(plain);
+        } else {
+            warn_missing(c);
+            out.push(FALLBACK_GLYPH);
+        }
     }
     out
+}
+
+fn warn_missing(c: char) {
+    static WARNED: std::sync::Mutex<Vec<char>> = std::sync::Mutex::new(Vec::new());
+    let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
+    if !warned.contains(&c) {
+        warned.push(c);
+        tracing::warn!(character = %c, code = %format!("U+{:04X}", c as u32), "the booth font lacks this character; it is shown as '{FALLBACK_GLYPH}'");
+    }
 }
 
 /// Width in pixels of one line of text at `scale`.
@@ -163,6 +182,7 @@ mod tests {
     fn unknown_characters_fall_back_visibly() {
         assert!(!has_glyph('\u{1F600}'));
         assert_eq!(drawable("a\u{1F600}b"), "a?b");
+        assert_eq!(drawable("1941 – 2026 · “Kim”"), "1941 - 2026 - \"Kim\"");
         assert_eq!(render("a\u{1F600}b"), render("a?b"));
     }
 

@@ -1,0 +1,383 @@
+//! Drives the state machine over the devices with tokio: one loop that polls input, collects the
+//! results of device work, fires timers and redraws, at the preview frame rate.
+//!
+//! Slow or blocking device work (capture, generation, narration, printing) runs on blocking
+//! threads and comes back as events tagged with the visit it belongs to, so a late result from
+//! an abandoned visit is dropped, never shown to the next visitor. A failure (error or panic) of
+//! any device becomes [`Event::Fault`]: the visitor sees a calm screen and the booth goes on.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use image::RgbImage;
+use keepsake_drivers::camera::Camera;
+use keepsake_drivers::display::Display;
+use keepsake_drivers::framebuffer::Framebuffer;
+use keepsake_drivers::input::{Input, InputEvent};
+use keepsake_drivers::narrator::Narrator;
+use keepsake_drivers::printer::{Printer, PrinterState};
+use keepsake_drivers::speaker::Speaker;
+use keepsake_models::Stylizer;
+use tokio::sync::mpsc;
+
+use super::devices::Devices;
+use super::state::{Event, PrintStatus, State};
+use crate::archive::Archive;
+use crate::card;
+use crate::config::Config;
+use crate::i18n;
+use crate::keepsake::{self, FileInfo, Keepsake, KeepsakeMeta};
+use crate::notify::Notifier;
+use crate::qr;
+use crate::ui::{self, Layout, Touch, View};
+
+/// Preview frame period: 15 frames a second.
+const FRAME: Duration = Duration::from_millis(66);
+/// Keepsakes shown in the attract slideshow.
+const SLIDES: usize = 12;
+
+/// When `run` returns.
+#[derive(Debug, Clone, Default)]
+pub struct StopWhen {
+    /// After this many visits have ended (back on the attract screen).
+    pub sessions: Option<u32>,
+    /// Give up (with an error) after this long: a demo or test must not hang.
+    pub within: Option<Duration>,
+}
+
+/// What happened while the booth ran.
+#[derive(Debug, Clone, Default)]
+pub struct RunReport {
+    /// Visits that began (left the attract screen).
+    pub sessions: u32,
+    /// Keepsakes made and archived, in order.
+    pub keepsakes: Vec<Arc<Keepsake>>,
+    /// Faults, as logged (never shown to visitors).
+    pub faults: Vec<String>,
+    /// Every screen shown, in order, as `session/screen` (for tests and the demo summary).
+    pub screens: Vec<String>,
+}
+
+pub struct Booth {
+    config: Arc<Config>,
+    camera: Arc<Mutex<Box<dyn Camera>>>,
+    display: Box<dyn Display>,
+    input: Box<dyn Input>,
+    speaker: Arc<Mutex<Box<dyn Speaker>>>,
+    narrator: Arc<dyn Narrator>,
+    printer: Arc<Mutex<Box<dyn Printer>>>,
+    stylizer: Arc<dyn Stylizer>,
+    archive: Arc<Archive>,
+}
+
+/// A message from device work back to the loop: which visit, and what happened.
+type Tagged = (u32, Event);
+
+/// Runs blocking device work, turning a panic into a fault instead of taking the booth down.
+fn spawn_device_work(visit: u32, tx: &mpsc::UnboundedSender<Tagged>, what: &'static str, work: impl FnOnce(&mpsc::UnboundedSender<Tagged>) -> Option<Event> + Send + 'static) {
+    let tx = tx.clone();
+    tokio::task::spawn_blocking(move || {
+        let event = match std::panic::catch_unwind(AssertUnwindSafe(|| work(&tx))) {
+            Ok(e) => e,
+            Err(p) => {
+                let msg = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_default();
+                Some(Event::Fault(format!("{what} crashed: {msg}")))
+            }
+        };
+        if let Some(event) = event {
+            let _ = tx.send((visit, event));
+        }
+    });
+}
+
+fn lock<T: ?Sized>(m: &Mutex<Box<T>>) -> std::sync::MutexGuard<'_, Box<T>> {
+    // A panic while holding a device lock was already reported as a fault; the device itself
+    // is still usable (or will fail again, cleanly).
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Booth {
+    pub fn new(config: Arc<Config>, devices: Devices, stylizer: Arc<dyn Stylizer>, archive: Arc<Archive>) -> Self {
+        Self {
+            config,
+            camera: Arc::new(Mutex::new(devices.camera)),
+            display: devices.display,
+            input: devices.input,
+            speaker: Arc::new(Mutex::new(devices.speaker)),
+            narrator: devices.narrator,
+            printer: Arc::new(Mutex::new(devices.printer)),
+            stylizer,
+            archive,
+        }
+    }
+
+    /// Runs the booth until `stop` says so, or forever. Never returns an error for a device
+    /// fault; only for `stop.within` running out.
+    pub async fn run(mut self, stop: StopWhen) -> Result<RunReport, String> {
+        let cfg = self.config.clone();
+        let t = &cfg.timeouts;
+        let texts = i18n::texts(cfg.memorial.language);
+        let layout = Layout { w: cfg.screen.0, h: cfg.screen.1 };
+        let started = Instant::now();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Tagged>();
+        let mut notifier = Notifier::new();
+        let mut report = RunReport::default();
+
+        let mut state = State::Attract;
+        let mut deadline = state.timeout(t).map(|d| Instant::now() + d);
+        let mut visit = 0u32;
+        let mut step_in_visit = 0u32;
+        let mut slides = self.archive.latest_illustrations(SLIDES);
+        let mut slide = 0usize;
+        let mut live: Option<RgbImage> = None;
+        let mut qr_code: Option<RgbImage> = None;
+        let mut fb = Framebuffer::new(layout.w, layout.h);
+        let mut dirty = true;
+        let mut ticker = tokio::time::interval(FRAME);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+
+        notifier.ready(&format!("{}: attract", self.stylizer.name()));
+        tracing::info!(stylizer = %self.stylizer.name(), "booth ready");
+        report.screens.push(format!("{visit}/attract"));
+
+        loop {
+            ticker.tick().await;
+            notifier.alive();
+            if let Some(limit) = stop.within {
+                if started.elapsed() > limit {
+                    return Err(format!("the booth did not finish within {limit:?}; it was on the {} screen", state.screen()));
+                }
+            }
+
+            // Gather this turn's events.
+            let mut events = Vec::new();
+            match self.input.poll(state.screen()) {
+                Ok(Some(InputEvent::PrintButton)) => events.push(Event::PrintButton),
+                Ok(Some(InputEvent::Touch { x, y })) => match ui::hit(&state, &layout, x, y) {
+                    Some(Touch::Begin) => events.push(Event::Begin),
+                    Some(Touch::Retake) => events.push(Event::Retake),
+                    Some(Touch::Continue) => events.push(Event::Continue),
+                    Some(Touch::Next) => events.push(Event::Next),
+                    None => {}
+                },
+                Ok(None) => {}
+                Err(e) => events.push(Event::Fault(format!("input: {e}"))),
+            }
+            while let Ok((from_visit, event)) = rx.try_recv() {
+                if from_visit == visit {
+                    events.push(event);
+                } else {
+                    tracing::debug!(from_visit, visit, ?event, "dropping a late result of an earlier visit");
+                }
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                events.push(Event::Timeout);
+            }
+
+            for event in events {
+                let is_timeout = matches!(event, Event::Timeout);
+                if let Event::Fault(detail) = &event {
+                    tracing::error!(screen = state.screen(), %detail, "device fault; showing the calm screen and returning to attract");
+                    report.faults.push(detail.clone());
+                }
+                let next = state.clone().on(event, t);
+                dirty = true;
+                if !state.is_new_step(&next) {
+                    if is_timeout {
+                        // The attract timer turns the slideshow.
+                        slide = slide.wrapping_add(1);
+                        deadline = next.timeout(t).map(|d| Instant::now() + d);
+                    }
+                    state = next;
+                    continue;
+                }
+                // A new step of the journey.
+                if matches!(state, State::Attract) && matches!(next, State::Countdown { .. }) {
+                    visit += 1;
+                    step_in_visit = 0;
+                    report.sessions = visit;
+                    tracing::info!(visit, "a visitor begins");
+                }
+                state = next;
+                step_in_visit += 1;
+                deadline = state.timeout(t).map(|d| Instant::now() + d);
+                report.screens.push(format!("{visit}/{}", state.screen()));
+                notifier.status(state.screen());
+                self.enter(&state, visit, &tx, &mut report, &mut qr_code);
+                if matches!(state, State::Attract) {
+                    slides = self.archive.latest_illustrations(SLIDES);
+                    slide = 0;
+                    step_in_visit = 0;
+                    if stop.sessions.is_some_and(|n| visit >= n) {
+                        notifier.stopping();
+                        return Ok(report);
+                    }
+                }
+            }
+
+            // The live preview during the countdown.
+            if matches!(state, State::Countdown { .. }) {
+                let frame = lock(&self.camera).preview();
+                match frame {
+                    Ok(f) => {
+                        live = Some(f);
+                        dirty = true;
+                    }
+                    Err(e) => {
+                        let _ = tx.send((visit, Event::Fault(format!("camera preview: {e}"))));
+                        continue;
+                    }
+                }
+            }
+            if matches!(state, State::Review { .. }) {
+                dirty = true; // the seconds-left hint
+            }
+
+            if dirty {
+                dirty = false;
+                let seconds_left = deadline.map(|d| d.saturating_duration_since(Instant::now()).as_secs_f32().ceil() as u32).unwrap_or(0);
+                let view = View {
+                    texts,
+                    memorial: &cfg.memorial,
+                    live: live.as_ref(),
+                    slide: (!slides.is_empty()).then(|| slides[slide % slides.len()].as_ref()),
+                    seconds_left,
+                    qr: qr_code.as_ref(),
+                };
+                if let Err(p) = std::panic::catch_unwind(AssertUnwindSafe(|| ui::draw(&mut fb, &state, &view))) {
+                    let _ = tx.send((visit, Event::Fault(format!("drawing the {} screen crashed: {p:?}", state.screen()))));
+                    continue;
+                }
+                let label = self.frame_label(&state, visit, step_in_visit);
+                if let Err(e) = self.display.present(&fb.image, &label) {
+                    if matches!(state, State::Fault { .. }) {
+                        // Cannot even show the calm screen: log it and carry on with the timer.
+                        tracing::error!(%e, "display fault while showing the fault screen");
+                    } else {
+                        let _ = tx.send((visit, Event::Fault(format!("display: {e}"))));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The recording label of a frame: `session-NNN/SS-screen[-detail]`. The attract screen
+    /// belongs to the visit it waits for.
+    fn frame_label(&self, state: &State, visit: u32, step: u32) -> String {
+        let session = if matches!(state, State::Attract) { visit + 1 } else { visit };
+        let detail = match state {
+            State::Countdown { remaining } => format!("-{remaining}"),
+            State::Generating { step, total, .. } if *total > 0 => format!("-{step}of{total}"),
+            State::PrintShare { print, .. } => match print {
+                PrintStatus::Offered => "-offered".into(),
+                PrintStatus::Printing => "-printing".into(),
+                PrintStatus::Printed => "-printed".into(),
+                PrintStatus::Unavailable(_) => "-unavailable".into(),
+            },
+            _ => String::new(),
+        };
+        format!("session-{session:03}/{step:02}-{}{detail}", state.screen())
+    }
+
+    /// Starts what entering `state` needs.
+    fn enter(&mut self, state: &State, visit: u32, tx: &mpsc::UnboundedSender<Tagged>, report: &mut RunReport, qr_code: &mut Option<RgbImage>) {
+        match state {
+            State::Capture => {
+                let camera = self.camera.clone();
+                spawn_device_work(visit, tx, "camera", move |_| {
+                    Some(match lock(&camera).capture() {
+                        Ok(photo) => Event::Captured(Arc::new(photo)),
+                        Err(e) => Event::Fault(format!("camera capture: {e}")),
+                    })
+                });
+            }
+            State::Generating { photo, .. } => {
+                let photo = photo.clone();
+                let stylizer = self.stylizer.clone();
+                let archive = self.archive.clone();
+                let cfg = self.config.clone();
+                spawn_device_work(visit, tx, "illustration", move |tx| {
+                    let total = stylizer.steps();
+                    let _ = tx.send((visit, Event::Progress { step: 0, total, preview: None }));
+                    let mut progress = |p: keepsake_models::Progress| {
+                        let _ = tx.send((visit, Event::Progress { step: p.step, total: p.total, preview: p.preview.map(Arc::new) }));
+                    };
+                    let illustration = match stylizer.stylize(&photo, &mut progress) {
+                        Ok(i) => Arc::new(i),
+                        Err(e) => return Some(Event::Fault(format!("{}: {e}", stylizer.name()))),
+                    };
+                    let id = keepsake::new_id();
+                    let empty = FileInfo { file: String::new(), bytes: 0, crc32: 0, width: 0, height: 0 };
+                    let meta = KeepsakeMeta {
+                        share_url: keepsake::share_url(&cfg.server.url, &id),
+                        id,
+                        created_at: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
+                        memorial_name: cfg.memorial.name.clone(),
+                        caption: cfg.memorial.caption.clone(),
+                        message: cfg.memorial.message.clone(),
+                        language: cfg.memorial.language.code().to_string(),
+                        made_by: stylizer.name(),
+                        style: cfg.style.preset.clone(),
+                        photo: empty.clone(),
+                        illustration: empty,
+                    };
+                    Some(match archive.store(meta, photo, illustration) {
+                        Ok(k) => Event::Generated(Arc::new(k)),
+                        Err(e) => Event::Fault(format!("archive: {e}")),
+                    })
+                });
+            }
+            State::Result { keepsake } => {
+                report.keepsakes.push(keepsake.clone());
+                *qr_code = match qr::qr_image(&keepsake.meta.share_url, 8) {
+                    Ok(q) => Some(q),
+                    Err(e) => {
+                        tracing::error!(%e, url = %keepsake.meta.share_url, "cannot make the QR code");
+                        None
+                    }
+                };
+                let narrator = self.narrator.clone();
+                let speaker = self.speaker.clone();
+                let text = keepsake.meta.message.clone();
+                let language = keepsake.meta.language.clone();
+                let label = format!("session-{visit:03}/narration");
+                spawn_device_work(visit, tx, "narration", move |_| {
+                    let audio = match narrator.narrate(&text, &language) {
+                        Ok(a) => a,
+                        Err(e) => return Some(Event::Fault(format!("narration: {e}"))),
+                    };
+                    tracing::info!(seconds = audio.duration_secs(), "narration plays");
+                    // Nothing changes on screen when it plays; only a failure is news.
+                    lock(&speaker).play(&audio, &label).err().map(|e| Event::Fault(format!("speaker: {e}")))
+                });
+            }
+            State::PrintShare { keepsake, print: PrintStatus::Printing } => {
+                let printer = self.printer.clone();
+                let keepsake = keepsake.clone();
+                let paper = self.config.paper;
+                let qr = qr_code.clone();
+                let label = format!("session-{visit:03}/card-{}", keepsake.meta.id);
+                spawn_device_work(visit, tx, "printer", move |_| {
+                    let mut printer = lock(&printer);
+                    match printer.state() {
+                        Ok(PrinterState::Ready) => {}
+                        Ok(PrinterState::Unavailable(why)) => return Some(Event::PrinterUnavailable(why)),
+                        Err(e) => return Some(Event::Fault(format!("printer: {e}"))),
+                    }
+                    let qr = qr.unwrap_or_else(|| RgbImage::from_pixel(1, 1, image::Rgb([255, 255, 255])));
+                    let page = card::layout(&keepsake, &qr, paper);
+                    Some(match printer.print(&page, paper, &label) {
+                        Ok(job) => {
+                            tracing::info!(%job, "keepsake card printed");
+                            Event::Printed
+                        }
+                        Err(e) => Event::Fault(format!("printer: {e}")),
+                    })
+                });
+            }
+            State::Fault { detail } => tracing::warn!(%detail, "showing the calm fault screen"),
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,491 @@
+//! The booth's one TOML config, validated at start: every problem is listed at once, each with
+//! its key and the fix, so a technician fixes the file in one pass.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use keepsake_drivers::paper::PaperSize;
+use keepsake_models::toon::ToonStyle;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Language {
+    Ko,
+    En,
+}
+
+impl Language {
+    pub fn code(self) -> &'static str {
+        match self {
+            Language::Ko => "ko",
+            Language::En => "en",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Memorial {
+    pub name: String,
+    pub dates: String,
+    pub message: String,
+    pub caption: String,
+    pub language: Language,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Style {
+    pub preset: String,
+    /// The diffusion model file; `None` means the illustration filter makes the keepsake.
+    pub model: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CameraConfig {
+    Synthetic { width: u32, height: u32 },
+    Folder { path: PathBuf, width: u32, height: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DisplayConfig {
+    /// Headless framebuffer; `record` saves one PNG per screen.
+    Png { record: Option<PathBuf> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum InputConfig {
+    None,
+    Scripted { script: PathBuf },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum SpeakerConfig {
+    Wav { dir: PathBuf },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum NarratorConfig {
+    Espeak { clips: Option<PathBuf> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PrinterConfig {
+    Image { dir: PathBuf },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Devices {
+    pub camera: CameraConfig,
+    pub display: DisplayConfig,
+    pub input: InputConfig,
+    pub speaker: SpeakerConfig,
+    pub narrator: NarratorConfig,
+    pub printer: PrinterConfig,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timeouts {
+    /// One countdown number.
+    pub countdown_step: Duration,
+    pub countdown_from: u32,
+    /// Review continues by itself after this.
+    pub review: Duration,
+    pub result: Duration,
+    pub share: Duration,
+    /// How long the calm fault message stays.
+    pub fault: Duration,
+    /// Attract slideshow: one keepsake per slide.
+    pub slide: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Server {
+    pub url: String,
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub memorial: Memorial,
+    pub style: Style,
+    pub screen: (u32, u32),
+    pub devices: Devices,
+    pub paper: PaperSize,
+    pub server: Server,
+    pub timeouts: Timeouts,
+    pub archive_dir: PathBuf,
+}
+
+/// One thing wrong with the config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub key: String,
+    pub problem: String,
+    pub fix: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub source_name: String,
+    pub problems: Vec<Problem>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{} has {} problem(s):", self.source_name, self.problems.len())?;
+        for p in &self.problems {
+            writeln!(f, "  - {}: {}\n      fix: {}", p.key, p.problem, p.fix)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Reads typed values out of a TOML table, collecting every problem instead of stopping at the
+/// first, and remembering which keys were read so the rest can be reported as unknown.
+struct Reader<'a> {
+    root: &'a toml::Table,
+    base: PathBuf,
+    problems: Vec<Problem>,
+    known: BTreeSet<String>,
+}
+
+fn type_name(v: &toml::Value) -> &'static str {
+    v.type_str()
+}
+
+impl<'a> Reader<'a> {
+    fn problem(&mut self, key: &str, problem: impl Into<String>, fix: impl Into<String>) {
+        self.problems.push(Problem { key: key.to_string(), problem: problem.into(), fix: fix.into() });
+    }
+
+    fn get(&mut self, key: &str) -> Option<&'a toml::Value> {
+        self.known.insert(key.to_string());
+        let mut parts = key.split('.').peekable();
+        let mut table = self.root;
+        while let Some(part) = parts.next() {
+            let v = table.get(part)?;
+            if parts.peek().is_none() {
+                return Some(v);
+            }
+            table = v.as_table()?;
+        }
+        None
+    }
+
+    fn string(&mut self, key: &str, default: Option<&str>, example: &str) -> String {
+        match self.get(key) {
+            Some(toml::Value::String(s)) if !s.trim().is_empty() => s.clone(),
+            Some(toml::Value::String(_)) => {
+                self.problem(key, "is empty", format!("write a value, e.g. {key} = {example}"));
+                String::new()
+            }
+            Some(v) => {
+                self.problem(key, format!("must be a string, found a {}", type_name(v)), format!("quote it: {key} = {example}"));
+                String::new()
+            }
+            None => match default {
+                Some(d) => d.to_string(),
+                None => {
+                    self.problem(key, "is missing", format!("add {key} = {example}"));
+                    String::new()
+                }
+            },
+        }
+    }
+
+    fn opt_string(&mut self, key: &str, example: &str) -> Option<String> {
+        self.get(key)?;
+        Some(self.string(key, None, example))
+    }
+
+    fn path(&mut self, key: &str, default: Option<&str>, example: &str) -> PathBuf {
+        let s = self.string(key, default, example);
+        self.resolve(&s)
+    }
+
+    fn opt_path(&mut self, key: &str, example: &str) -> Option<PathBuf> {
+        self.opt_string(key, example).map(|s| self.resolve(&s))
+    }
+
+    /// Relative paths are relative to the config file, as a technician reading it expects.
+    fn resolve(&self, s: &str) -> PathBuf {
+        let p = Path::new(s);
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            self.base.join(p)
+        }
+    }
+
+    fn number(&mut self, key: &str, default: f64, min: f64, max: f64, unit: &str) -> f64 {
+        let v = match self.get(key) {
+            None => return default,
+            Some(toml::Value::Integer(i)) => *i as f64,
+            Some(toml::Value::Float(f)) => *f,
+            Some(v) => {
+                self.problem(key, format!("must be a number, found a {}", type_name(v)), format!("write a number without quotes, e.g. {key} = {default}"));
+                return default;
+            }
+        };
+        if !(min..=max).contains(&v) {
+            self.problem(key, format!("{v} is out of range"), format!("use {min}..={max} {unit}"));
+            return default;
+        }
+        v
+    }
+
+    fn seconds(&mut self, key: &str, default: f64, min: f64, max: f64) -> Duration {
+        Duration::from_secs_f64(self.number(key, default, min, max, "seconds"))
+    }
+
+    fn kind(&mut self, key: &str, default: &str, allowed: &[&str], what: &str) -> String {
+        let k = self.string(key, Some(default), &format!("\"{default}\""));
+        if !k.is_empty() && !allowed.contains(&k.as_str()) {
+            self.problem(key, format!("unknown {what} {k:?}"), format!("use one of: {}", allowed.join(", ")));
+            return default.to_string();
+        }
+        k
+    }
+
+    /// Keys present in the file that nothing read: typos and leftovers.
+    fn unknown_keys(&mut self) {
+        let mut found = Vec::new();
+        collect_keys(self.root, "", &mut found);
+        for key in found {
+            let is_known = self.known.contains(&key) || self.known.iter().any(|k| k.starts_with(&format!("{key}.")));
+            if !is_known {
+                let suggestion = self
+                    .known
+                    .iter()
+                    .filter(|k| edit_distance(k, &key) <= 2)
+                    .min_by_key(|k| edit_distance(k, &key))
+                    .map(|k| format!("did you mean {k}?"))
+                    .unwrap_or_else(|| "remove it (see `keepsake config example`)".to_string());
+                self.problem(&key, "is not a known setting", suggestion);
+            }
+        }
+    }
+}
+
+fn collect_keys(table: &toml::Table, prefix: &str, out: &mut Vec<String>) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        match v {
+            toml::Value::Table(t) => collect_keys(t, &key, out),
+            _ => out.push(key),
+        }
+    }
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur.push((prev[j] + (ca != *cb) as usize).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+pub const CAMERAS: &[&str] = &["synthetic", "folder"];
+pub const DISPLAYS: &[&str] = &["png"];
+pub const INPUTS: &[&str] = &["none", "scripted"];
+pub const SPEAKERS: &[&str] = &["wav"];
+pub const NARRATORS: &[&str] = &["espeak"];
+pub const PRINTERS: &[&str] = &["image"];
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            source_name: name.clone(),
+            problems: vec![Problem {
+                key: "(file)".into(),
+                problem: format!("cannot read: {e}"),
+                fix: "pass the path of the booth config, e.g. `keepsake run --config /etc/keepsake/booth.toml`".into(),
+            }],
+        })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Config::parse(&text, &name, &base)
+    }
+
+    /// Parses and validates config text; `base` resolves relative paths.
+    pub fn parse(text: &str, source_name: &str, base: &Path) -> Result<Config, ConfigError> {
+        let root: toml::Table = toml::from_str(text).map_err(|e| ConfigError {
+            source_name: source_name.to_string(),
+            problems: vec![Problem {
+                key: "(syntax)".into(),
+                problem: e.to_string().trim().to_string(),
+                fix: "fix the TOML syntax at the line shown (strings need quotes, tables [like.this])".into(),
+            }],
+        })?;
+        let mut r = Reader { root: &root, base: base.to_path_buf(), problems: Vec::new(), known: BTreeSet::new() };
+
+        let name = r.string("memorial.name", None, "\"김영희\"");
+        let dates = r.string("memorial.dates", Some(""), "\"1941 – 2026\"");
+        let message = r.string("memorial.message", None, "\"함께한 모든 순간을 기억합니다.\"");
+        let language = match r.string("memorial.language", Some("ko"), "\"ko\"").as_str() {
+            "ko" => Language::Ko,
+            "en" => Language::En,
+            "" => Language::Ko,
+            other => {
+                r.problem("memorial.language", format!("{other:?} is not a supported language"), "use \"ko\" (Korean) or \"en\" (English)");
+                Language::Ko
+            }
+        };
+        let default_caption = if dates.is_empty() { name.clone() } else { format!("{name} · {dates}") };
+        let caption = r.string("memorial.caption", Some(&default_caption), "\"김영희 · 1941 – 2026\"");
+
+        let preset = r.kind("style.preset", "warm-animation", &ToonStyle::PRESETS, "style preset");
+        let model = r.opt_path("style.model", "\"/var/lib/keepsake/models/booth.safetensors\"");
+
+        let screen_w = r.number("screen.width", 720.0, 240.0, 7680.0, "pixels") as u32;
+        let screen_h = r.number("screen.height", 1280.0, 240.0, 7680.0, "pixels") as u32;
+
+        let camera_kind = r.kind("devices.camera.kind", "synthetic", CAMERAS, "camera");
+        let cam_w = r.number("devices.camera.width", 960.0, 64.0, 8192.0, "pixels") as u32;
+        let cam_h = r.number("devices.camera.height", 1280.0, 64.0, 8192.0, "pixels") as u32;
+        let camera = match camera_kind.as_str() {
+            "folder" => CameraConfig::Folder { path: r.path("devices.camera.path", None, "\"/srv/keepsake/photos\""), width: cam_w, height: cam_h },
+            _ => CameraConfig::Synthetic { width: cam_w, height: cam_h },
+        };
+        r.kind("devices.display.kind", "png", DISPLAYS, "display");
+        let display = DisplayConfig::Png { record: r.opt_path("devices.display.record", "\"/var/lib/keepsake/screens\"") };
+        let input = match r.kind("devices.input.kind", "none", INPUTS, "input").as_str() {
+            "scripted" => InputConfig::Scripted { script: r.path("devices.input.script", None, "\"visitor.toml\"") },
+            _ => InputConfig::None,
+        };
+        r.kind("devices.speaker.kind", "wav", SPEAKERS, "speaker");
+        let speaker = SpeakerConfig::Wav { dir: r.path("devices.speaker.dir", Some("sound"), "\"/var/lib/keepsake/sound\"") };
+        r.kind("devices.narrator.kind", "espeak", NARRATORS, "narrator");
+        let narrator = NarratorConfig::Espeak { clips: r.opt_path("devices.narrator.clips", "\"/var/lib/keepsake/clips\"") };
+        r.kind("devices.printer.kind", "image", PRINTERS, "printer");
+        let printer = PrinterConfig::Image { dir: r.path("devices.printer.dir", Some("prints"), "\"/var/lib/keepsake/prints\"") };
+
+        let paper_name = r.string("paper.size", Some("4x6"), "\"4x6\"");
+        let paper = paper_name.parse::<PaperSize>().unwrap_or_else(|e| {
+            r.problem("paper.size", e, "pick the size loaded in the printer");
+            PaperSize::FourBySix
+        });
+
+        let url = r.string("server.url", None, "\"https://memorial.example.org\"");
+        if !url.is_empty() && !(url.starts_with("https://") || url.starts_with("http://")) {
+            r.problem("server.url", format!("{url:?} is not an http(s) URL"), "write the memorial server's address, e.g. \"https://memorial.example.org\"");
+        }
+        let token = r.opt_string("server.token", "\"booth-token-from-the-server\"");
+
+        let timeouts = Timeouts {
+            countdown_step: r.seconds("timeouts.countdown_step", 1.0, 0.05, 5.0),
+            countdown_from: r.number("timeouts.countdown_from", 3.0, 1.0, 10.0, "counts") as u32,
+            review: r.seconds("timeouts.review", 8.0, 0.1, 120.0),
+            result: r.seconds("timeouts.result", 20.0, 0.1, 600.0),
+            share: r.seconds("timeouts.share", 30.0, 0.1, 600.0),
+            fault: r.seconds("timeouts.fault", 5.0, 0.1, 120.0),
+            slide: r.seconds("timeouts.slide", 5.0, 0.1, 120.0),
+        };
+        let archive_dir = r.path("archive.dir", Some("archive"), "\"/var/lib/keepsake/archive\"");
+
+        r.unknown_keys();
+        if !r.problems.is_empty() {
+            return Err(ConfigError { source_name: source_name.to_string(), problems: r.problems });
+        }
+        Ok(Config {
+            memorial: Memorial { name, dates, message, caption, language },
+            style: Style { preset, model },
+            screen: (screen_w, screen_h),
+            devices: Devices { camera, display, input, speaker, narrator, printer },
+            paper,
+            server: Server { url: url.trim_end_matches('/').to_string(), token },
+            timeouts,
+            archive_dir,
+        })
+    }
+}
+
+/// A complete, commented example config (`keepsake config example`).
+pub const EXAMPLE: &str = include_str!("../../docs/booth.example.toml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "[memorial]\nname = \"Kim\"\nmessage = \"We remember.\"\n[server]\nurl = \"https://m.example\"\n";
+
+    fn problems(text: &str) -> Vec<Problem> {
+        Config::parse(text, "test.toml", Path::new("/etc/keepsake")).unwrap_err().problems
+    }
+
+    fn keys(text: &str) -> Vec<String> {
+        problems(text).into_iter().map(|p| p.key).collect()
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = Config::parse(MINIMAL, "t", Path::new("/etc/keepsake")).unwrap();
+        assert_eq!(c.memorial.language, Language::Ko);
+        assert_eq!(c.memorial.caption, "Kim");
+        assert_eq!(c.paper, PaperSize::FourBySix);
+        assert_eq!(c.archive_dir, Path::new("/etc/keepsake/archive"));
+        assert_eq!(c.style.model, None);
+        assert_eq!(c.timeouts.countdown_from, 3);
+    }
+
+    #[test]
+    fn example_config_is_valid() {
+        Config::parse(EXAMPLE, "booth.example.toml", Path::new("/etc/keepsake")).unwrap();
+    }
+
+    #[test]
+    fn missing_keys_are_all_reported() {
+        let p = problems("[memorial]\nlanguage = \"en\"\n");
+        let k: Vec<_> = p.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(k, ["memorial.name", "memorial.message", "server.url"]);
+        assert!(p.iter().all(|p| p.problem == "is missing" && p.fix.starts_with("add ")));
+    }
+
+    #[test]
+    fn wrong_types_name_the_key_and_the_type() {
+        let p = problems(&format!("{MINIMAL}[timeouts]\nreview = \"eight\"\n[screen]\nwidth = \"720\"\n"));
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert_eq!(p[0].key, "screen.width");
+        assert!(p[0].problem.contains("must be a number, found a string"), "{:?}", p[0]);
+        assert_eq!(p[1].key, "timeouts.review");
+        let p = problems("[memorial]\nname = 5\nmessage = \"m\"\n[server]\nurl = \"https://x\"\n");
+        assert_eq!(p[0].key, "memorial.name");
+        assert!(p[0].problem.contains("found a integer"), "{:?}", p[0]);
+    }
+
+    #[test]
+    fn unknown_device_lists_the_choices() {
+        let p = problems(&format!("{MINIMAL}[devices.camera]\nkind = \"v4l2\"\n[devices.printer]\nkind = \"laser\"\n"));
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].key, "devices.camera.kind");
+        assert!(p[0].problem.contains("unknown camera \"v4l2\"") && p[0].fix.contains("synthetic, folder"), "{:?}", p[0]);
+        assert_eq!(p[1].key, "devices.printer.kind");
+    }
+
+    #[test]
+    fn bad_language_says_which_are_supported() {
+        let p = problems(&MINIMAL.replace("[server]", "language = \"fr\"\n[server]"));
+        assert_eq!(p.len(), 1);
+        assert_eq!(p[0].key, "memorial.language");
+        assert!(p[0].fix.contains("\"ko\"") && p[0].fix.contains("\"en\""));
+    }
+
+    #[test]
+    fn typos_and_ranges_and_syntax() {
+        assert_eq!(keys(&format!("{MINIMAL}[timeouts]\nreveiw = 3\n")), ["timeouts.reveiw"]);
+        let p = problems(&format!("{MINIMAL}[timeouts]\nreveiw = 3\n"));
+        assert!(p[0].fix.contains("did you mean timeouts.review"), "{:?}", p[0]);
+        assert_eq!(keys(&format!("{MINIMAL}[paper]\nsize = \"letter\"\n")), ["paper.size"]);
+        assert_eq!(keys(&format!("{MINIMAL}[screen]\nwidth = 10\n")), ["screen.width"]);
+        assert_eq!(keys(&MINIMAL.replace("https://m.example", "m.example")), ["server.url"]);
+        assert_eq!(keys("[memorial\nname = 1"), ["(syntax)"]);
+        assert_eq!(keys(&format!("{MINIMAL}[devices.camera]\nkind = \"folder\"\n")), ["devices.camera.path"]);
+    }
+}

@@ -1,0 +1,116 @@
+//! `keepsake doctor`: what this machine has for the booth, and what is missing, with the fix.
+
+use std::path::Path;
+
+use keepsake_drivers::narrator::{EspeakNarrator, ESPEAK_INSTALL_FIX};
+use keepsake_drivers::text;
+
+use crate::booth::Devices;
+use crate::config::Config;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Status {
+    Ok,
+    /// Works, but not as well as it could.
+    Warn,
+    /// Configured (or required) and not there.
+    Missing,
+}
+
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub what: String,
+    pub status: Status,
+    pub detail: String,
+    pub fix: Option<String>,
+}
+
+fn finding(what: &str, status: Status, detail: impl Into<String>, fix: Option<&str>) -> Finding {
+    Finding { what: what.to_string(), status, detail: detail.into(), fix: fix.map(str::to_string) }
+}
+
+/// Checks the machine, and the config's devices when a config is given.
+pub fn examine(config: Option<&Config>) -> Vec<Finding> {
+    let mut out = Vec::new();
+
+    let adapters = keepsake_models::toon::gpu::adapters();
+    if adapters.is_empty() {
+        out.push(finding(
+            "GPU (wgpu)",
+            Status::Warn,
+            "no adapter: the illustration filter runs on the CPU",
+            Some("install the GPU's Vulkan driver (CPU-only machines: `sudo apt-get install mesa-vulkan-drivers libvulkan1`)"),
+        ));
+    }
+    for a in adapters {
+        out.push(finding("GPU (wgpu)", Status::Ok, format!("{} ({:?}, {:?}, driver {})", a.name, a.backend, a.device_type, a.driver), None));
+    }
+
+    for (lang, label) in [("ko", "Korean"), ("en", "English")] {
+        let voice = match lang {
+            "en" => "en-us",
+            l => l,
+        };
+        match EspeakNarrator::has_voice(voice) {
+            Ok(true) => out.push(finding("voice", Status::Ok, format!("espeak-ng {label} ({voice})"), None)),
+            Ok(false) => out.push(finding("voice", Status::Missing, format!("espeak-ng has no {label} voice"), Some("sudo apt-get install espeak-ng-data"))),
+            Err(e) => out.push(finding("voice", Status::Missing, e.problem, Some(ESPEAK_INSTALL_FIX))),
+        }
+    }
+
+    let sample = "추모 기억합니다 Remember";
+    let missing: String = sample.chars().filter(|c| !c.is_whitespace() && !text::has_glyph(*c)).collect();
+    out.push(if missing.is_empty() {
+        finding("font", Status::Ok, "built-in GNU Unifont (Hangul + Latin)", None)
+    } else {
+        finding("font", Status::Missing, format!("built-in font lacks {missing}"), Some("rebuild keepsake; the font is compiled in"))
+    });
+
+    if let Some(cfg) = config {
+        let missing_glyphs: String = [&cfg.memorial.name, &cfg.memorial.caption, &cfg.memorial.message]
+            .iter()
+            .flat_map(|s| s.chars())
+            .filter(|c| !c.is_whitespace() && !text::has_glyph(*c))
+            .collect();
+        if !missing_glyphs.is_empty() {
+            out.push(finding("font", Status::Warn, format!("memorial text has characters the font lacks: {missing_glyphs}"), Some("they show as '?'; rephrase or wait for the TTF font support")));
+        }
+        match &cfg.style.model {
+            None => out.push(finding("model", Status::Warn, "no diffusion model configured: the illustration filter makes keepsakes", Some("set style.model once a model is baked"))),
+            Some(p) if !p.exists() => out.push(finding("model", Status::Missing, format!("{} does not exist", p.display()), Some("copy the model there or correct style.model"))),
+            Some(p) => out.push(finding("model", Status::Warn, format!("{} present, but this build has no diffusion pipeline yet", p.display()), None)),
+        }
+        match Devices::open(cfg) {
+            Ok(d) => {
+                for name in [d.camera.name(), d.display.name(), d.input.name(), d.speaker.name(), d.narrator.name(), d.printer.name()] {
+                    out.push(finding("device", Status::Ok, name, None));
+                }
+            }
+            Err(e) => out.push(finding(&e.device, Status::Missing, e.problem, Some(&e.fix))),
+        }
+        out.push(writable("archive", &cfg.archive_dir));
+    }
+    out
+}
+
+fn writable(what: &str, dir: &Path) -> Finding {
+    let probe = dir.join(".keepsake-doctor");
+    match std::fs::create_dir_all(dir).and_then(|_| std::fs::write(&probe, b"ok")).and_then(|_| std::fs::remove_file(&probe)) {
+        Ok(()) => finding(what, Status::Ok, format!("{} is writable", dir.display()), None),
+        Err(e) => finding(what, Status::Missing, format!("{}: {e}", dir.display()), Some("create the folder and give the keepsake user write access")),
+    }
+}
+
+pub fn print(findings: &[Finding]) {
+    for f in findings {
+        let mark = match f.status {
+            Status::Ok => "ok     ",
+            Status::Warn => "warn   ",
+            Status::Missing => "MISSING",
+        };
+        println!("{mark} {:<12} {}", f.what, f.detail);
+        if let Some(fix) = &f.fix {
+            println!("        {:<12} fix: {fix}", "");
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! What the booth says, in the memorial's language.
+
+use crate::config::Language;
+
+pub struct Texts {
+    pub touch_to_begin: &'static str,
+    pub welcome: &'static str,
+    pub get_ready: &'static str,
+    pub smile: &'static str,
+    pub retake: &'static str,
+    pub continue_: &'static str,
+    pub continues_in: &'static str,
+    pub painting: &'static str,
+    pub step: &'static str,
+    pub press_print: &'static str,
+    pub scan_to_keep: &'static str,
+    pub printing: &'static str,
+    pub printed: &'static str,
+    pub print_unavailable: &'static str,
+    pub thank_you: &'static str,
+    pub fault: &'static str,
+    pub fault_detail: &'static str,
+}
+
+const KO: Texts = Texts {
+    touch_to_begin: "화면을 터치해 시작하세요",
+    welcome: "함께 기억해 주셔서 감사합니다",
+    get_ready: "카메라를 바라봐 주세요",
+    smile: "찰칵!",
+    retake: "다시 찍기",
+    continue_: "계속",
+    continues_in: "초 후 자동으로 계속합니다",
+    painting: "추억을 그리고 있습니다",
+    step: "단계",
+    press_print: "인쇄 버튼을 누르면 카드를 드립니다",
+    scan_to_keep: "QR 코드로 사진을 받아 가세요",
+    printing: "카드를 인쇄하고 있습니다",
+    printed: "카드가 인쇄되었습니다",
+    print_unavailable: "지금은 인쇄할 수 없습니다. QR 코드로 받아 가세요",
+    thank_you: "함께해 주셔서 감사합니다",
+    fault: "잠시만 기다려 주세요",
+    fault_detail: "곧 다시 시작합니다",
+};
+
+const EN: Texts = Texts {
+    touch_to_begin: "Touch the screen to begin",
+    welcome: "Thank you for remembering with us",
+    get_ready: "Please look at the camera",
+    smile: "Click!",
+    retake: "Retake",
+    continue_: "Continue",
+    continues_in: "s until it continues",
+    painting: "Painting your keepsake",
+    step: "step",
+    press_print: "Press the print button for your card",
+    scan_to_keep: "Scan the QR code to keep your picture",
+    printing: "Printing your card",
+    printed: "Your card has been printed",
+    print_unavailable: "Printing is not available now. Please use the QR code",
+    thank_you: "Thank you for being here",
+    fault: "One moment, please",
+    fault_detail: "We will be right back",
+};
+
+pub fn texts(language: Language) -> &'static Texts {
+    match language {
+        Language::Ko => &KO,
+        Language::En => &EN,
+    }
+}

@@ -1,0 +1,15 @@
+//! Keepsake, the AI memorial photo booth: the appliance that composes the devices
+//! (`keepsake-drivers`) and the illustration models (`keepsake-models`) into the visitor's journey.
+
+pub mod archive;
+pub mod booth;
+pub mod card;
+pub mod config;
+pub mod demo;
+pub mod doctor;
+pub mod i18n;
+pub mod keepsake;
+pub mod notify;
+pub mod qr;
+pub mod stylizers;
+pub mod ui;
