@@ -129,8 +129,8 @@ fn run(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Stylize { input, output, preset, backend } => {
-            let photo = image::open(&input).map_err(|e| format!("cannot read {}: {e} (use a JPEG or PNG photo)", input.display()))?.to_rgb8();
             let stylizer = stylizers::toon(&preset, backend)?;
+            let photo = image::open(&input).map_err(|e| format!("cannot read {}: {e} (use a JPEG or PNG photo)", input.display()))?.to_rgb8();
             let bar = indicatif::ProgressBar::new(stylizer.steps() as u64);
             let out = stylizer
                 .stylize(&photo, &mut |p| bar.set_position(p.step as u64))

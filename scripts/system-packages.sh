@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian/Ubuntu packages Keepsake's demo and tests use, or prints the exact command
+# when this user cannot install them.
+#   espeak-ng            narration (Korean and English voices)
+#   mesa-vulkan-drivers  lavapipe: a Vulkan GPU adapter on CPU-only machines (GPU path of the filter)
+#   libvulkan1           the Vulkan loader wgpu opens
+#   systemd              systemd-analyze, to verify the service unit
+set -euo pipefail
+packages=(espeak-ng mesa-vulkan-drivers libvulkan1 systemd)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -eq 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+  sudo apt-get update -qq
+  sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "Keepsake needs: sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi

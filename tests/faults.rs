@@ -1,0 +1,287 @@
+//! A device fault in any state shows the calm screen, returns to Attract, and the booth carries
+//! on with the next visitor: each test breaks one real device once, in one state.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use image::RgbImage;
+use keepsake::archive::Archive;
+use keepsake::booth::{Booth, Devices, RunReport, StopWhen};
+use keepsake::config::{CameraConfig, DisplayConfig, Language};
+use keepsake::demo::demo_config;
+use keepsake::ui::Layout;
+use keepsake_drivers::audio::Audio;
+use keepsake_drivers::camera::Camera;
+use keepsake_drivers::display::Display;
+use keepsake_drivers::input::{Input, InputEvent, ScriptStep, ScriptedInput};
+use keepsake_drivers::narrator::Narrator;
+use keepsake_drivers::printer::{Printer, PrinterState};
+use keepsake_drivers::paper::PaperSize;
+use keepsake_drivers::DeviceError;
+use keepsake_models::toon::{ToonStyle, ToonStylizer};
+use keepsake_models::{Progress, StylizeError, Stylizer};
+
+/// True the first time it is asked, false after: each device fails exactly once.
+#[derive(Default)]
+struct Once(AtomicBool);
+
+impl Once {
+    fn now(&self) -> bool {
+        !self.0.swap(true, Ordering::SeqCst)
+    }
+}
+
+fn broken(device: &str) -> DeviceError {
+    DeviceError::new(device, "unplugged", "plug it back in")
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Break {
+    None,
+    Input,
+    Preview,
+    Capture,
+    ReviewDisplay,
+    Stylizer,
+    StylizerPanic,
+    Narrator,
+    Printer,
+    PrinterOutOfPaper,
+}
+
+struct Flaky<T> {
+    inner: T,
+    what: Break,
+    armed: Break,
+    once: Arc<Once>,
+}
+
+impl<T> Flaky<T> {
+    fn fails(&self, what: Break) -> bool {
+        self.armed == what && self.what == what && self.once.now()
+    }
+}
+
+impl Camera for Flaky<Box<dyn Camera>> {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    fn preview(&mut self) -> Result<RgbImage, DeviceError> {
+        if self.armed == Break::Preview && self.once.now() {
+            return Err(broken("camera"));
+        }
+        self.inner.preview()
+    }
+    fn capture(&mut self) -> Result<RgbImage, DeviceError> {
+        if self.armed == Break::Capture && self.once.now() {
+            return Err(broken("camera"));
+        }
+        self.inner.capture()
+    }
+}
+
+impl Display for Flaky<Box<dyn Display>> {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    fn size(&self) -> (u32, u32) {
+        self.inner.size()
+    }
+    fn present(&mut self, frame: &RgbImage, label: &str) -> Result<(), DeviceError> {
+        if label.contains("-review") && self.fails(Break::ReviewDisplay) {
+            return Err(broken("display"));
+        }
+        self.inner.present(frame, label)
+    }
+}
+
+impl Input for Flaky<ScriptedInput> {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    fn poll(&mut self, screen: &str) -> Result<Option<InputEvent>, DeviceError> {
+        if self.fails(Break::Input) {
+            return Err(broken("touchscreen"));
+        }
+        self.inner.poll(screen)
+    }
+}
+
+impl Narrator for Flaky<Arc<dyn Narrator>> {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    fn narrate(&self, text: &str, language: &str) -> Result<Audio, DeviceError> {
+        if self.armed == Break::Narrator && self.once.now() {
+            return Err(broken("espeak-ng"));
+        }
+        self.inner.narrate(text, language)
+    }
+}
+
+impl Printer for Flaky<Box<dyn Printer>> {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    fn state(&mut self) -> Result<PrinterState, DeviceError> {
+        if self.fails(Break::PrinterOutOfPaper) {
+            return Ok(PrinterState::Unavailable("out of paper".into()));
+        }
+        self.inner.state()
+    }
+    fn print(&mut self, page: &RgbImage, paper: PaperSize, label: &str) -> Result<String, DeviceError> {
+        if self.fails(Break::Printer) {
+            return Err(broken("printer"));
+        }
+        self.inner.print(page, paper, label)
+    }
+}
+
+impl Stylizer for Flaky<ToonStylizer> {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    fn steps(&self) -> u32 {
+        self.inner.steps()
+    }
+    fn stylize(&self, photo: &RgbImage, progress: &mut dyn FnMut(Progress)) -> Result<RgbImage, StylizeError> {
+        if self.armed == Break::StylizerPanic && self.once.now() {
+            panic!("a bug in the stylizer");
+        }
+        if self.armed == Break::Stylizer && self.once.now() {
+            return Err(StylizeError::Gpu { stage: "test", message: "device lost".into() });
+        }
+        self.inner.stylize(photo, progress)
+    }
+}
+
+/// How far a visitor gets before the fault, as script steps.
+fn steps(layout: &Layout, upto: &str) -> Vec<ScriptStep> {
+    let (_, cont) = layout.review_buttons();
+    let (cx, cy) = cont.center();
+    let all = [
+        ScriptStep { on: "attract".into(), after_ms: 50, event: InputEvent::Touch { x: 10, y: 10 } },
+        ScriptStep { on: "review".into(), after_ms: 50, event: InputEvent::Touch { x: cx, y: cy } },
+        ScriptStep { on: "result".into(), after_ms: 50, event: InputEvent::PrintButton },
+    ];
+    let n = match upto {
+        "" => 0,
+        "attract" => 1,
+        "review" => 2,
+        _ => 3,
+    };
+    all[..n].to_vec()
+}
+
+async fn run(armed: Break, broken_visit_steps: &str, sessions: u32) -> (RunReport, tempfile::TempDir) {
+    let out = tempfile::tempdir().unwrap();
+    let mut config = demo_config(out.path(), Language::En);
+    config.devices.camera = CameraConfig::Synthetic { width: 240, height: 320 };
+    config.devices.display = DisplayConfig::Png { record: None };
+    let layout = Layout { w: config.screen.0, h: config.screen.1 };
+    let mut script = steps(&layout, broken_visit_steps);
+    script.extend(steps(&layout, "result"));
+    let once = Arc::new(Once::default());
+    let devices = Devices::open(&config).unwrap();
+    let devices = Devices {
+        camera: Box::new(Flaky { inner: devices.camera, what: Break::None, armed, once: once.clone() }),
+        display: Box::new(Flaky { inner: devices.display, what: Break::ReviewDisplay, armed, once: once.clone() }),
+        input: Box::new(Flaky { inner: ScriptedInput::new(script), what: Break::Input, armed, once: once.clone() }),
+        speaker: devices.speaker,
+        narrator: Arc::new(Flaky { inner: devices.narrator, what: Break::Narrator, armed, once: once.clone() }),
+        printer: Box::new(Flaky {
+            inner: devices.printer,
+            what: if armed == Break::PrinterOutOfPaper { Break::PrinterOutOfPaper } else { Break::Printer },
+            armed,
+            once: once.clone(),
+        }),
+    };
+    let stylizer = Arc::new(Flaky { inner: ToonStylizer::cpu(ToonStyle::warm_animation()), what: Break::None, armed, once });
+    let archive = Arc::new(Archive::open(&config.archive_dir).unwrap());
+    let booth = Booth::new(Arc::new(config), devices, stylizer, archive);
+    let report = booth.run(StopWhen { sessions: Some(sessions), within: Some(Duration::from_secs(120)) }).await.expect("the booth keeps going");
+    (report, out)
+}
+
+/// The fault happened on `screen` of visit `visit`, was followed by the calm screen and Attract,
+/// and the next visit made a keepsake.
+fn assert_recovered(report: &RunReport, visit: u32, screen: &str, device: &str, keepsakes: usize) {
+    assert_eq!(report.faults.len(), 1, "{:?}", report.faults);
+    assert!(report.faults[0].contains(device), "{:?}", report.faults);
+    let at = report.screens.iter().position(|s| s == &format!("{visit}/fault")).unwrap_or_else(|| panic!("no fault screen: {:?}", report.screens));
+    assert_eq!(report.screens[at - 1], format!("{visit}/{screen}"), "{:?}", report.screens);
+    assert_eq!(report.screens[at + 1], format!("{visit}/attract"), "{:?}", report.screens);
+    assert_eq!(report.keepsakes.len(), keepsakes, "the next visitor still gets a keepsake");
+    assert!(report.screens.last().unwrap().ends_with("/attract"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_fault_no_fault_screen() {
+    let (report, _out) = run(Break::None, "", 1).await;
+    assert!(report.faults.is_empty());
+    assert!(!report.screens.iter().any(|s| s.ends_with("/fault")));
+    assert_eq!(report.keepsakes.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn touchscreen_fault_on_attract() {
+    let (report, _out) = run(Break::Input, "", 1).await;
+    assert_recovered(&report, 0, "attract", "touchscreen", 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn camera_fault_during_countdown() {
+    let (report, _out) = run(Break::Preview, "attract", 2).await;
+    assert_recovered(&report, 1, "countdown", "camera preview", 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn camera_fault_at_capture() {
+    let (report, _out) = run(Break::Capture, "attract", 2).await;
+    assert_recovered(&report, 1, "capture", "camera capture", 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn display_fault_on_review() {
+    let (report, _out) = run(Break::ReviewDisplay, "attract", 2).await;
+    assert_recovered(&report, 1, "review", "display", 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stylizer_fault_while_generating() {
+    let (report, _out) = run(Break::Stylizer, "review", 2).await;
+    assert_recovered(&report, 1, "generating", "device lost", 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stylizer_panic_is_a_fault_not_a_crash() {
+    let (report, _out) = run(Break::StylizerPanic, "review", 2).await;
+    assert_recovered(&report, 1, "generating", "a bug in the stylizer", 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn narrator_fault_on_result_keeps_the_archived_keepsake() {
+    let (report, out) = run(Break::Narrator, "review", 2).await;
+    assert_recovered(&report, 1, "result", "espeak-ng", 2);
+    // Nothing is lost: the faulted visit's keepsake was archived before the narration.
+    let archive = Archive::open(&out.path().join("archive")).unwrap();
+    assert_eq!(archive.entries().unwrap().len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn printer_fault_on_print_share() {
+    let (report, _out) = run(Break::Printer, "result", 2).await;
+    assert_recovered(&report, 1, "print_share", "printer", 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn printer_out_of_paper_is_said_calmly_not_a_fault() {
+    let (report, out) = run(Break::PrinterOutOfPaper, "", 1).await;
+    assert!(report.faults.is_empty(), "{:?}", report.faults);
+    assert!(report.screens.iter().any(|s| s == "1/print_share"));
+    let cards = std::fs::read_dir(out.path().join("session-001"))
+        .map(|d| d.filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().starts_with("card-")).count())
+        .unwrap_or(0);
+    assert_eq!(cards, 0, "nothing printed while out of paper");
+}
