@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use keepsake_drivers::input::{InputEvent, ScriptStep, ScriptedInput};
+use keepsake_drivers::narrator::EspeakNarrator;
 
 use crate::archive::Archive;
 use crate::booth::{Booth, Devices, RunReport, StopWhen};
@@ -105,7 +106,18 @@ pub fn visitors(sessions: u32, layout: &Layout) -> Vec<ScriptStep> {
     steps
 }
 
+/// The demo narrates every visit: without espeak-ng it would only show fault screens, so say
+/// what to install instead.
+fn check_voice(language: Language) -> Result<(), String> {
+    match EspeakNarrator::has_voice(language.code()) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(format!("espeak-ng has no {:?} voice: sudo apt-get install -y espeak-ng-data", language.code())),
+        Err(e) => Err(format!("{}: {} ({})", e.device, e.problem, e.fix)),
+    }
+}
+
 pub async fn run(opts: &DemoOptions) -> Result<RunReport, String> {
+    check_voice(opts.language)?;
     std::fs::create_dir_all(&opts.out).map_err(|e| format!("cannot create {}: {e}", opts.out.display()))?;
     let config = demo_config(&opts.out, opts.language);
     let layout = Layout { w: config.screen.0, h: config.screen.1 };

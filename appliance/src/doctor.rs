@@ -47,12 +47,8 @@ pub fn examine(config: Option<&Config>) -> Vec<Finding> {
     }
 
     for (lang, label) in [("ko", "Korean"), ("en", "English")] {
-        let voice = match lang {
-            "en" => "en-us",
-            l => l,
-        };
-        match EspeakNarrator::has_voice(voice) {
-            Ok(true) => out.push(finding("voice", Status::Ok, format!("espeak-ng {label} ({voice})"), None)),
+        match EspeakNarrator::has_voice(lang) {
+            Ok(true) => out.push(finding("voice", Status::Ok, format!("espeak-ng {label}"), None)),
             Ok(false) => out.push(finding("voice", Status::Missing, format!("espeak-ng has no {label} voice"), Some("sudo apt-get install espeak-ng-data"))),
             Err(e) => out.push(finding("voice", Status::Missing, e.problem, Some(ESPEAK_INSTALL_FIX))),
         }
