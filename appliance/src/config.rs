@@ -338,8 +338,8 @@ impl Config {
                 Language::Ko
             }
         };
-        let default_caption = if dates.is_empty() { name.clone() } else { format!("{name} · {dates}") };
-        let caption = r.string("memorial.caption", Some(&default_caption), "\"김영희 · 1941 – 2026\"");
+        let default_caption = if dates.is_empty() { name.clone() } else { format!("{name} ({dates})") };
+        let caption = r.string("memorial.caption", Some(&default_caption), "\"김영희 (1941 – 2026)\"");
 
         let preset = r.kind("style.preset", "warm-animation", &ToonStyle::PRESETS, "style preset");
         let model = r.opt_path("style.model", "\"/var/lib/keepsake/models/booth.safetensors\"");

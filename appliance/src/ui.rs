@@ -183,10 +183,12 @@ pub fn draw(fb: &mut Framebuffer, state: &State, view: &View) {
             let scale = l.w / 48;
             let nh = text::line_height(scale) as i32;
             let d = (nh as u32) * 5 / 4;
-            let _ = embedded_graphics::primitives::Circle::with_center(Point::new(w / 2, h / 2), d)
+            // Low on the screen, so the visitor still sees their face while it counts.
+            let cy = h * 4 / 5;
+            let _ = embedded_graphics::primitives::Circle::with_center(Point::new(w / 2, cy), d)
                 .into_styled(PrimitiveStyle::with_fill(BACKGROUND))
                 .draw(fb);
-            text::draw_line(fb, &n, w / 2, h / 2 - nh / 2, scale, CREAM, Align::Center);
+            text::draw_line(fb, &n, w / 2, cy - nh / 2, scale, CREAM, Align::Center);
         }
         State::Capture => {
             fb.fill(Rgb888::WHITE);

@@ -6,6 +6,7 @@
 //! diffusion model works, and the fallback when no diffusion model is installed.
 
 pub mod stylizer;
+pub mod tokenizer;
 pub mod toon;
 
 pub use stylizer::{Progress, StylizeError, Stylizer};

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Creates the reference venv (.venv-reference at the repo root) from PyPI.
+#   setup-venv.sh tokenizer   transformers + the CLIP BPE file (no torch; a few seconds)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+what="${1:-tokenizer}"
+python3 -m venv .venv-reference
+case "$what" in
+  tokenizer)
+    .venv-reference/bin/pip install -q -r tests/reference/requirements-tokenizer.txt
+    # Only open_clip's data file is used; its torch dependency is not needed for that.
+    .venv-reference/bin/pip install -q --no-deps open_clip_torch==3.3.0
+    ;;
+  *) echo "unknown reference set: $what" >&2; exit 2 ;;
+esac
