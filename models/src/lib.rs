@@ -6,6 +6,7 @@
 //! diffusion model works, and the fallback when no diffusion model is installed.
 
 pub mod stylizer;
+pub mod prompt;
 pub mod tokenizer;
 pub mod toon;
 

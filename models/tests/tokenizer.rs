@@ -80,3 +80,69 @@ fn missing_and_broken_files_are_named() {
     let err = ClipTokenizer::from_dir(dir.path()).err().unwrap();
     assert!(err.to_string().contains("<|startoftext|> must have id 49406"), "{err}");
 }
+
+mod chunks {
+    use super::*;
+    use keepsake_models::prompt::{chunks, CHUNK_LENGTH};
+
+    fn tok() -> ClipTokenizer {
+        ClipTokenizer::from_openai_bpe(&openai_bpe()).unwrap()
+    }
+
+    #[test]
+    fn short_prompt_is_one_chunk_like_the_plain_tokenizer() {
+        let tok = tok();
+        let (c, n) = chunks(&tok, "a photo of a cat");
+        assert_eq!(c.len(), 1);
+        assert_eq!(n, 5);
+        assert_eq!(c[0].tokens, tok.encode_padded("a photo of a cat"));
+        assert!(c[0].weights.iter().all(|w| *w == 1.0));
+        let (empty, n) = chunks(&tok, "");
+        assert_eq!((empty.len(), n), (1, 0));
+        assert_eq!(empty[0].tokens, tok.encode_padded(""));
+    }
+
+    #[test]
+    fn weights_follow_emphasis() {
+        let tok = tok();
+        let (c, _) = chunks(&tok, "a (photo:1.5) of a [cat]");
+        assert_eq!(c[0].tokens, tok.encode_padded("a photo of a cat"));
+        let w = &c[0].weights;
+        assert_eq!(&w[..6], &[1.0, 1.0, 1.5, 1.0, 1.0, 1.0 / 1.1]);
+    }
+
+    #[test]
+    fn long_prompts_become_several_chunks_not_cut() {
+        let tok = tok();
+        let prompt = vec!["flower"; 160].join(" ");
+        let (c, n) = chunks(&tok, &prompt);
+        assert_eq!(n, 160);
+        assert_eq!(c.len(), 3);
+        for chunk in &c {
+            assert_eq!(chunk.tokens.len(), 77);
+            assert_eq!((chunk.tokens[0], chunk.tokens[76]), (BOS, EOS));
+        }
+        let flower = tok.encode("flower")[0];
+        let count: usize = c.iter().map(|ch| ch.tokens.iter().filter(|t| **t == flower).count()).sum();
+        assert_eq!(count, 160, "no token is lost");
+    }
+
+    #[test]
+    fn chunk_boundary_backs_up_to_a_recent_comma() {
+        let tok = tok();
+        // 70 words, a comma, then 10 more words: the 10 move to the second chunk with the comma
+        // ending the first.
+        let prompt = format!("{}, {}", vec!["cat"; 70].join(" "), vec!["dog"; 10].join(" "));
+        let (c, _) = chunks(&tok, &prompt);
+        assert_eq!(c.len(), 2);
+        let comma = tok.token_id(",</w>").unwrap();
+        assert_eq!(c[0].tokens[71], comma);
+        assert!(c[0].tokens[72..].iter().all(|t| *t == EOS), "padding after the comma");
+        let dog = tok.encode("dog")[0];
+        assert_eq!(c[1].tokens[1..5], [dog, dog, dog, dog]);
+        // BREAK starts a new chunk.
+        let (c, _) = chunks(&tok, "a cat BREAK a dog");
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[1].tokens, tok.encode_padded("a dog"));
+    }
+}
