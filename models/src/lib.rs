@@ -8,6 +8,7 @@
 pub mod stylizer;
 pub mod prompt;
 pub mod tokenizer;
+pub mod torch_rng;
 pub mod toon;
 
 pub use stylizer::{Progress, StylizeError, Stylizer};

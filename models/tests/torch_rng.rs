@@ -1,0 +1,28 @@
+//! The port of PyTorch's CPU generator against torch.randn itself (fixtures from
+//! tests/reference/make_rng_fixtures.py), for both Box-Muller kernels PyTorch dispatches to.
+
+use keepsake_models::torch_rng::{NormalKernel, TorchGenerator};
+
+#[test]
+fn randn_is_bit_identical_to_torch() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/torch_rng.json")).unwrap();
+    let fixtures: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for (name, kernel) in [("scalar", NormalKernel::Scalar), ("avx2", NormalKernel::Avx2)] {
+        let set = &fixtures[name];
+        for case in set["cases"].as_array().unwrap() {
+            let seed: u64 = case["seed"].as_str().unwrap().parse().unwrap();
+            let mut g = TorchGenerator::manual_seed(seed);
+            for (call, expected) in case["calls"].as_array().unwrap().iter().enumerate() {
+                let expected: Vec<u32> = expected.as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+                let ours: Vec<u32> = g.randn(expected.len(), kernel).iter().map(|v| v.to_bits()).collect();
+                let differing = ours.iter().zip(&expected).filter(|(a, b)| a != b).count();
+                assert_eq!(
+                    differing, 0,
+                    "{name} kernel, seed {seed}, call {call} ({} values): {differing} differ; first: {:?}",
+                    expected.len(),
+                    ours.iter().zip(&expected).position(|(a, b)| a != b).map(|i| (i, f32::from_bits(ours[i]), f32::from_bits(expected[i])))
+                );
+            }
+        }
+    }
+}
