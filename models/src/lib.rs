@@ -5,6 +5,7 @@
 //! through wgpu (CPU path when there is no adapter). It is the booth's instant preview while the
 //! diffusion model works, and the fallback when no diffusion model is installed.
 
+pub mod schedulers;
 pub mod stylizer;
 pub mod prompt;
 pub mod tokenizer;

@@ -1,0 +1,203 @@
+//! Samplers, one file per diffusers scheduler class, each matching that class as built from
+//! SD 1.5's `scheduler_config.json` (scaled-linear betas 0.00085..0.012, 1000 steps, steps_offset 1,
+//! set_alpha_to_one false, clip_sample false).
+//!
+//! The arithmetic follows diffusers op for op in float32 (where diffusers uses float32 tensors)
+//! and float64 (where it uses numpy), so trajectories agree to float rounding. Schedulers work on
+//! any [`Sample`] (the pipeline's tensors; plain `Vec<f32>` in tests) and index steps by position
+//! in the schedule, which is what diffusers' `set_begin_index` does for img2img.
+
+pub mod ddim;
+pub mod dpmsolver_multistep;
+pub mod euler_ancestral_discrete;
+pub mod euler_discrete;
+pub mod lcm;
+
+use std::fmt;
+use std::str::FromStr;
+
+/// What a scheduler needs of a latent tensor: element-wise arithmetic with scalars.
+pub trait Sample: Clone {
+    fn add(&self, other: &Self) -> Self;
+    fn sub(&self, other: &Self) -> Self;
+    fn mul_scalar(&self, a: f32) -> Self;
+    fn div_scalar(&self, a: f32) -> Self;
+}
+
+impl Sample for Vec<f32> {
+    fn add(&self, other: &Self) -> Self {
+        self.iter().zip(other).map(|(a, b)| a + b).collect()
+    }
+    fn sub(&self, other: &Self) -> Self {
+        self.iter().zip(other).map(|(a, b)| a - b).collect()
+    }
+    fn mul_scalar(&self, a: f32) -> Self {
+        self.iter().map(|x| x * a).collect()
+    }
+    fn div_scalar(&self, a: f32) -> Self {
+        self.iter().map(|x| x / a).collect()
+    }
+}
+
+/// SD 1.5's training noise schedule.
+pub const NUM_TRAIN_TIMESTEPS: usize = 1000;
+const BETA_START: f64 = 0.00085;
+const BETA_END: f64 = 0.012;
+pub const STEPS_OFFSET: usize = 1;
+
+/// `torch.linspace(start, end, steps, dtype=float32)` as PyTorch's CPU kernel computes it: from
+/// the start for the first half, from the end for the second.
+pub fn torch_linspace_f32(start: f32, end: f32, steps: usize) -> Vec<f32> {
+    let step = (end - start) / (steps as f32 - 1.0);
+    let halfway = steps / 2;
+    (0..steps).map(|i| if i < halfway { start + step * i as f32 } else { end - step * (steps - i - 1) as f32 }).collect()
+}
+
+/// `np.linspace(start, end, num)` in float64.
+pub fn np_linspace(start: f64, end: f64, num: usize) -> Vec<f64> {
+    if num == 1 {
+        return vec![start];
+    }
+    let step = (end - start) / (num - 1) as f64;
+    let mut v: Vec<f64> = (0..num).map(|i| start + i as f64 * step).collect();
+    v[num - 1] = end;
+    v
+}
+
+/// `alphas_cumprod` of the scaled-linear schedule, in float32 like diffusers.
+pub fn alphas_cumprod() -> Vec<f32> {
+    let betas: Vec<f32> = torch_linspace_f32(BETA_START.sqrt() as f32, BETA_END.sqrt() as f32, NUM_TRAIN_TIMESTEPS).into_iter().map(|b| b * b).collect();
+    let mut acc = 1.0f32;
+    betas
+        .into_iter()
+        .map(|b| {
+            acc *= 1.0 - b;
+            acc
+        })
+        .collect()
+}
+
+/// `((1 - a) / a) ** 0.5` per training step, float32.
+pub fn train_sigmas(alphas_cumprod: &[f32]) -> Vec<f32> {
+    alphas_cumprod.iter().map(|a| ((1.0 - a) / a).sqrt()).collect()
+}
+
+/// `np.interp(x, arange(len(fp)), fp)`.
+pub fn interp(x: f64, fp: &[f32]) -> f64 {
+    if x <= 0.0 {
+        return fp[0] as f64;
+    }
+    let last = fp.len() - 1;
+    if x >= last as f64 {
+        return fp[last] as f64;
+    }
+    let i = x.floor() as usize;
+    let t = x - i as f64;
+    fp[i] as f64 + t * (fp[i + 1] as f64 - fp[i] as f64)
+}
+
+/// The samplers a booth or API client can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SchedulerKind {
+    EulerAncestral,
+    Euler,
+    Ddim,
+    DpmPp2mKarras,
+    Lcm,
+}
+
+impl SchedulerKind {
+    pub const ALL: [SchedulerKind; 5] =
+        [SchedulerKind::EulerAncestral, SchedulerKind::Euler, SchedulerKind::Ddim, SchedulerKind::DpmPp2mKarras, SchedulerKind::Lcm];
+
+    /// The CLI spelling.
+    pub fn name(self) -> &'static str {
+        match self {
+            SchedulerKind::EulerAncestral => "euler-a",
+            SchedulerKind::Euler => "euler",
+            SchedulerKind::Ddim => "ddim",
+            SchedulerKind::DpmPp2mKarras => "dpmpp-2m-karras",
+            SchedulerKind::Lcm => "lcm",
+        }
+    }
+
+    /// A1111's spelling (sampler_name).
+    pub fn a1111_name(self) -> &'static str {
+        match self {
+            SchedulerKind::EulerAncestral => "Euler a",
+            SchedulerKind::Euler => "Euler",
+            SchedulerKind::Ddim => "DDIM",
+            SchedulerKind::DpmPp2mKarras => "DPM++ 2M Karras",
+            SchedulerKind::Lcm => "LCM",
+        }
+    }
+
+    pub fn build<S: Sample + 'static>(self, num_inference_steps: usize) -> Box<dyn Scheduler<S>> {
+        match self {
+            SchedulerKind::EulerAncestral => Box::new(euler_ancestral_discrete::EulerAncestralDiscreteScheduler::new(num_inference_steps)),
+            SchedulerKind::Euler => Box::new(euler_discrete::EulerDiscreteScheduler::new(num_inference_steps)),
+            SchedulerKind::Ddim => Box::new(ddim::DdimScheduler::new(num_inference_steps)),
+            SchedulerKind::DpmPp2mKarras => Box::new(dpmsolver_multistep::DpmSolverMultistepScheduler::new(num_inference_steps)),
+            SchedulerKind::Lcm => Box::new(lcm::LcmScheduler::new(num_inference_steps)),
+        }
+    }
+}
+
+impl fmt::Display for SchedulerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for SchedulerKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        SchedulerKind::ALL
+            .into_iter()
+            .find(|k| k.name().eq_ignore_ascii_case(s) || k.a1111_name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("unknown scheduler {s:?}; use one of {}", SchedulerKind::ALL.map(|k| k.name()).join(", ")))
+    }
+}
+
+/// One diffusers scheduler after `set_timesteps`.
+pub trait Scheduler<S: Sample> {
+    /// The timesteps the UNet sees, in order.
+    fn timesteps(&self) -> &[f32];
+    /// Multiplier of the initial noise for text-to-image.
+    fn init_noise_sigma(&self) -> f32;
+    /// The UNet's input at step `index`.
+    fn scale_model_input(&self, sample: &S, index: usize) -> S;
+    /// One step from `sample` with the model's noise prediction at step `index`; `noise` draws
+    /// fresh noise (ancestral samplers call it in diffusers' order).
+    fn step(&mut self, model_output: &S, index: usize, sample: &S, noise: &mut dyn FnMut() -> S) -> S;
+    /// The img2img start: `original` noised to the level of step `index`.
+    fn add_noise(&self, original: &S, noise: &S, index: usize) -> S;
+}
+
+/// The first step img2img runs for `strength`, as diffusers' `get_timesteps` (int(N * strength)
+/// steps run, the last ones).
+pub fn img2img_start(num_inference_steps: usize, strength: f64) -> usize {
+    let init = ((num_inference_steps as f64 * strength) as usize).min(num_inference_steps);
+    num_inference_steps.saturating_sub(init)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedule_tables_match_known_values() {
+        let ac = alphas_cumprod();
+        assert_eq!(ac.len(), 1000);
+        assert!((ac[0] - 0.99915).abs() < 1e-6, "{}", ac[0]);
+        assert!((ac[999] - 0.0047).abs() < 1e-4, "{}", ac[999]);
+        let s = train_sigmas(&ac);
+        assert!((s[999] - 14.6146).abs() < 1e-3, "{}", s[999]);
+        assert_eq!(img2img_start(20, 0.6), 8);
+        assert_eq!(img2img_start(4, 1.0), 0);
+        assert_eq!(img2img_start(25, 0.3), 18);
+        assert_eq!("Euler a".parse::<SchedulerKind>(), Ok(SchedulerKind::EulerAncestral));
+        assert!("heun".parse::<SchedulerKind>().unwrap_err().contains("dpmpp-2m-karras"));
+    }
+}

@@ -1,0 +1,62 @@
+//! The schedulers against diffusers: same timesteps and sigmas, and the same img2img trajectory
+//! (add_noise, scale_model_input, step with ancestral noise from the ported torch generator)
+//! around a synthetic noise predictor. Fixtures: tests/reference/make_scheduler_fixtures.py.
+
+use keepsake_models::schedulers::{img2img_start, SchedulerKind};
+use keepsake_models::torch_rng::{NormalKernel, TorchGenerator};
+
+const N: usize = 256;
+
+fn model(x: &[f32], t: f32) -> Vec<f32> {
+    let t = t as f64;
+    let c = (0.3 * (t / 300.0).cos()) as f32;
+    x.iter().enumerate().map(|(i, v)| v * c + (0.05 * (i as f64 * 0.01 + t / 100.0).sin()) as f32).collect()
+}
+
+fn floats(v: &serde_json::Value) -> Vec<f32> {
+    v.as_array().unwrap().iter().map(|x| f32::from_bits(x.as_u64().unwrap() as u32)).collect()
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn trajectories_match_diffusers() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/schedulers.json")).unwrap();
+    let fixtures: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut report: Vec<(String, bool)> = Vec::new();
+    for case in fixtures["cases"].as_array().unwrap() {
+        let kind: SchedulerKind = case["kind"].as_str().unwrap().parse().unwrap();
+        let steps = case["steps"].as_u64().unwrap() as usize;
+        let strength = case["strength"].as_f64().unwrap();
+        let label = format!("{kind} {steps} steps strength {strength}");
+        let mut sched = kind.build::<Vec<f32>>(steps);
+
+        let expected_t: Vec<f32> = case["timesteps"].as_array().unwrap().iter().map(|t| t.as_f64().unwrap() as f32).collect();
+        assert_eq!(sched.timesteps(), &expected_t[..], "{label}: timesteps");
+        let start = img2img_start(steps, strength);
+        assert_eq!(start as u64, case["t_start"].as_u64().unwrap(), "{label}: start step");
+
+        let mut g = TorchGenerator::manual_seed(case["seed"].as_u64().unwrap());
+        let init: Vec<f32> = (0..N).map(|i| ((i as f64 * 0.05).cos() * 0.8) as f32).collect();
+        let noise = g.randn(N, NormalKernel::Scalar);
+        let mut latents = sched.add_noise(&init, &noise, start);
+        let mut first = None;
+        let timesteps = sched.timesteps().to_vec();
+        for (index, t) in timesteps.iter().enumerate().skip(start) {
+            let input = sched.scale_model_input(&latents, index);
+            let eps = model(&input, *t);
+            latents = sched.step(&eps, index, &latents, &mut || g.randn(N, NormalKernel::Scalar));
+            first.get_or_insert_with(|| latents.clone());
+        }
+        // Relative to the largest value: at strength 1 latents start near sigma_max (~14.6).
+        let rel = |ours: &[f32], theirs: &[f32]| max_diff(ours, theirs) / theirs.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        let d_first = rel(first.as_ref().unwrap(), &floats(&case["after_first_step"]));
+        let d_final = rel(&latents, &floats(&case["final"]));
+        report.push((format!("{label}: first step {d_first:.2e}, final {d_final:.2e}"), d_first <= 2e-6 && d_final <= 2e-5));
+    }
+    let text: Vec<String> = report.iter().map(|(l, ok)| format!("{} {l}", if *ok { "ok  " } else { "FAIL" })).collect();
+    eprintln!("{}", text.join("\n"));
+    assert!(report.iter().all(|(_, ok)| *ok), "{}", text.join("\n"));
+}

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Reference trajectories for Keepsake's schedulers (models/src/schedulers/).
+
+Each diffusers scheduler is built from SD 1.5's scheduler_config.json the way users build them
+(`Class.from_config(config, **options)`), then drives an img2img-shaped loop exactly as
+StableDiffusionImg2ImgPipeline does (set_timesteps, get_timesteps/set_begin_index, add_noise with
+the first noise draw, scale_model_input, step with the generator) around a synthetic noise
+predictor that the Rust test computes the same way:
+    eps = model_input * float32(0.3 * cos(t / 300)) + float32(0.05 * sin(i * 0.01 + t / 100))
+Noise comes from torch.Generator("cpu") with the scalar Box-Muller kernel (ATEN_CPU_CAPABILITY=default).
+
+Run: .venv-reference/bin/python tests/reference/make_scheduler_fixtures.py
+"""
+import json
+import os
+
+os.environ["ATEN_CPU_CAPABILITY"] = "default"
+
+import numpy as np
+import torch
+import diffusers
+from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, EulerAncestralDiscreteScheduler, EulerDiscreteScheduler, LCMScheduler
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "fixtures", "schedulers.json")
+
+SD15_CONFIG = {
+    "_class_name": "PNDMScheduler",
+    "beta_end": 0.012,
+    "beta_schedule": "scaled_linear",
+    "beta_start": 0.00085,
+    "clip_sample": False,
+    "num_train_timesteps": 1000,
+    "set_alpha_to_one": False,
+    "skip_prk_steps": True,
+    "steps_offset": 1,
+    "trained_betas": None,
+}
+
+KINDS = {
+    "euler-a": (EulerAncestralDiscreteScheduler, {}),
+    "euler": (EulerDiscreteScheduler, {}),
+    "ddim": (DDIMScheduler, {}),
+    "dpmpp-2m-karras": (DPMSolverMultistepScheduler, {"use_karras_sigmas": True}),
+    "lcm": (LCMScheduler, {}),
+}
+
+N_ELEMENTS = 4 * 8 * 8
+
+
+def model(x, t):
+    t = float(t)
+    c = 0.3 * np.cos(t / 300.0)
+    b = (0.05 * np.sin(np.arange(N_ELEMENTS) * 0.01 + t / 100.0)).astype(np.float32)
+    return x * c + torch.from_numpy(b).reshape(x.shape)
+
+
+def run(kind, steps, strength, seed):
+    cls, opts = KINDS[kind]
+    sched = cls.from_config(SD15_CONFIG, **opts)
+    sched.set_timesteps(steps)
+    init_timestep = min(int(steps * strength), steps)
+    t_start = max(steps - init_timestep, 0)
+    timesteps = sched.timesteps[t_start * sched.order :]
+    if hasattr(sched, "set_begin_index"):
+        sched.set_begin_index(t_start * sched.order)
+    g = torch.Generator("cpu").manual_seed(seed)
+    init = torch.from_numpy((np.cos(np.arange(N_ELEMENTS) * 0.05) * 0.8).astype(np.float32)).reshape(1, 4, 8, 8)
+    noise = torch.randn((1, 4, 8, 8), generator=g, dtype=torch.float32)
+    latents = sched.add_noise(init, noise, timesteps[:1])
+    after_first = None
+    for t in timesteps:
+        inp = sched.scale_model_input(latents, t)
+        eps = model(inp, t)
+        latents = sched.step(eps, t, latents, generator=g).prev_sample
+        if after_first is None:
+            after_first = latents
+    bits = lambda x: [int(v) for v in x.flatten().contiguous().view(torch.int32).numpy().astype("uint32")]
+    return {
+        "kind": kind,
+        "steps": steps,
+        "strength": strength,
+        "seed": seed,
+        "timesteps": [float(t) for t in sched.timesteps],
+        "sigmas": [float(s) for s in getattr(sched, "sigmas", [])],
+        "t_start": t_start,
+        "after_first_step": bits(after_first),
+        "final": bits(latents),
+    }
+
+
+def main():
+    cases = []
+    for kind in KINDS:
+        for steps, strength in [(20, 0.6), (7, 1.0), (25, 0.55)] if kind != "lcm" else [(4, 1.0), (4, 0.6), (8, 0.5)]:
+            cases.append(run(kind, steps, strength, seed=1000 + len(cases)))
+    with open(OUT, "w") as f:
+        json.dump({"generated_by": "tests/reference/make_scheduler_fixtures.py", "diffusers": diffusers.__version__, "torch": torch.__version__, "cases": cases}, f)
+    print(f"{len(cases)} trajectories -> {OUT}")
+
+
+if __name__ == "__main__":
+    main()
