@@ -74,7 +74,13 @@ pub fn examine(config: Option<&Config>) -> Vec<Finding> {
         match &cfg.style.model {
             None => out.push(finding("model", Status::Warn, "no diffusion model configured: the illustration filter makes keepsakes", Some("set style.model once a model is baked"))),
             Some(p) if !p.exists() => out.push(finding("model", Status::Missing, format!("{} does not exist", p.display()), Some("copy the model there or correct style.model"))),
-            Some(p) => out.push(finding("model", Status::Warn, format!("{} present, but this build has no diffusion pipeline yet", p.display()), None)),
+            Some(p) if p.join("unet").is_dir() && p.join("tokenizer").is_dir() => out.push(finding("model", Status::Ok, format!("diffusers folder {}", p.display()), None)),
+            Some(p) => out.push(finding(
+                "model",
+                Status::Missing,
+                format!("{} is not a diffusers folder (unet/, vae/, text_encoder/, tokenizer/)", p.display()),
+                Some("point style.model at a diffusers folder; single-file checkpoints are not loaded yet"),
+            )),
         }
         match Devices::open(cfg) {
             Ok(d) => {

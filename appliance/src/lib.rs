@@ -7,6 +7,7 @@ pub mod card;
 pub mod config;
 pub mod demo;
 pub mod doctor;
+pub mod generate;
 pub mod i18n;
 pub mod keepsake;
 pub mod notify;

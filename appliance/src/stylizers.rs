@@ -2,8 +2,10 @@
 
 use std::sync::Arc;
 
+use keepsake_models::diffusion_stylizer::{DiffusionPreset, DiffusionStylizer};
+use keepsake_models::pipeline::StableDiffusion;
 use keepsake_models::toon::{ToonStyle, ToonStylizer};
-use keepsake_models::Stylizer;
+use keepsake_models::{Progress, StylizeError, Stylizer};
 
 use crate::config::Config;
 
@@ -28,19 +30,66 @@ pub fn toon(preset: &str, backend: Backend) -> Result<ToonStylizer, String> {
     })
 }
 
-/// The booth's stylizer. The diffusion pipeline is not part of this build yet, so the
-/// illustration filter makes every keepsake; the log says so, with the reason.
-pub fn for_booth(config: &Config, backend: Backend) -> Result<Arc<dyn Stylizer>, String> {
-    match &config.style.model {
-        None => tracing::warn!("no diffusion model configured (style.model): the illustration filter makes the keepsakes"),
-        Some(path) if !path.exists() => tracing::warn!(
-            model = %path.display(),
-            "the configured diffusion model does not exist: the illustration filter makes the keepsakes (fix: put the model file there or correct style.model)"
-        ),
-        Some(path) => tracing::warn!(
-            model = %path.display(),
-            "this build has no diffusion pipeline yet: the illustration filter makes the keepsakes"
-        ),
+/// The filter shows its picture at once, then the diffusion model paints the keepsake.
+pub struct WithInstantPreview {
+    pub preview: ToonStylizer,
+    pub main: DiffusionStylizer,
+}
+
+impl Stylizer for WithInstantPreview {
+    fn name(&self) -> String {
+        self.main.name()
     }
-    Ok(Arc::new(toon(&config.style.preset, backend)?))
+
+    fn steps(&self) -> u32 {
+        self.main.steps()
+    }
+
+    fn stylize(&self, photo: &image::RgbImage, progress: &mut dyn FnMut(Progress)) -> Result<image::RgbImage, StylizeError> {
+        match self.preview.stylize(photo, &mut |_| {}) {
+            Ok(p) => progress(Progress { step: 0, total: self.steps(), preview: Some(p) }),
+            Err(e) => tracing::warn!(%e, "no instant preview"),
+        }
+        self.main.stylize(photo, progress)
+    }
+}
+
+fn burn_device(backend: Backend) -> burn::tensor::Device {
+    let gpu = match backend {
+        Backend::Cpu => false,
+        Backend::Gpu => true,
+        Backend::Auto => !keepsake_models::toon::gpu::adapters().is_empty(),
+    };
+    if gpu {
+        burn::tensor::Device::wgpu(Default::default())
+    } else {
+        burn::tensor::Device::flex()
+    }
+}
+
+/// The booth's stylizer: Stable Diffusion when `style.model` is a diffusers folder that loads,
+/// with the filter as instant preview; the filter alone otherwise. The log always says which,
+/// and why.
+pub fn for_booth(config: &Config, backend: Backend) -> Result<Arc<dyn Stylizer>, String> {
+    let filter = toon(&config.style.preset, backend)?;
+    let Some(path) = &config.style.model else {
+        tracing::warn!("no diffusion model configured (style.model): the illustration filter makes the keepsakes");
+        return Ok(Arc::new(filter));
+    };
+    if !path.exists() {
+        tracing::warn!(model = %path.display(), "the configured diffusion model does not exist: the illustration filter makes the keepsakes (fix: put the model there or correct style.model)");
+        return Ok(Arc::new(filter));
+    }
+    let started = std::time::Instant::now();
+    match StableDiffusion::from_diffusers_dir(path, &burn_device(backend)) {
+        Ok(sd) => {
+            tracing::info!(model = %path.display(), seconds = started.elapsed().as_secs_f32(), "diffusion model loaded: it makes the keepsakes, the filter is the instant preview");
+            let main = DiffusionStylizer { sd, preset: DiffusionPreset::warm_animation(), cancel: Default::default() };
+            Ok(Arc::new(WithInstantPreview { preview: filter, main }))
+        }
+        Err(e) => {
+            tracing::error!(model = %path.display(), %e, "the diffusion model cannot be loaded: the illustration filter makes the keepsakes");
+            Ok(Arc::new(filter))
+        }
+    }
 }

@@ -7,9 +7,19 @@
 
 pub mod schedulers;
 pub mod stylizer;
+pub mod attention;
+pub mod clip;
+pub mod diffusion_stylizer;
+pub mod embeddings;
+pub mod pipeline;
 pub mod prompt;
+pub mod resnet;
 pub mod tokenizer;
 pub mod torch_rng;
 pub mod toon;
+pub mod unet_2d_blocks;
+pub mod unet_2d_condition;
+pub mod vae;
+pub mod weights;
 
 pub use stylizer::{Progress, StylizeError, Stylizer};

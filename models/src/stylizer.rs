@@ -16,6 +16,8 @@ pub enum StylizeError {
     EmptyPhoto,
     #[error("GPU failure in {stage}: {message}")]
     Gpu { stage: &'static str, message: String },
+    #[error("the diffusion model failed: {0}")]
+    Model(String),
     #[error("stylization was cancelled")]
     Cancelled,
 }

@@ -1,0 +1,162 @@
+//! `keepsake generate`: one img2img from the command line, reproducible by seed, with A1111's
+//! "parameters" text written into the PNG so the settings travel with the picture.
+
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::tensor::Device;
+use image::RgbImage;
+use keepsake_models::pipeline::{Img2ImgParams, StableDiffusion};
+use keepsake_models::schedulers::SchedulerKind;
+use keepsake_models::torch_rng::NormalKernel;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ComputeBackend {
+    Cpu,
+    Wgpu,
+}
+
+impl ComputeBackend {
+    pub fn device(self) -> Device {
+        match self {
+            ComputeBackend::Cpu => Device::flex(),
+            ComputeBackend::Wgpu => Device::wgpu(Default::default()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NoiseKernelArg {
+    Auto,
+    Scalar,
+    Avx2,
+}
+
+impl NoiseKernelArg {
+    pub fn kernel(self) -> NormalKernel {
+        match self {
+            NoiseKernelArg::Auto => NormalKernel::native(),
+            NoiseKernelArg::Scalar => NormalKernel::Scalar,
+            NoiseKernelArg::Avx2 => NormalKernel::Avx2,
+        }
+    }
+}
+
+pub struct GenerateArgs {
+    pub model: PathBuf,
+    pub input: PathBuf,
+    pub output: PathBuf,
+    pub prompt: String,
+    pub negative_prompt: String,
+    pub strength: f64,
+    pub steps: usize,
+    pub scheduler: SchedulerKind,
+    pub cfg: f32,
+    pub seed: Option<u64>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub clip_skip: usize,
+    pub backend: ComputeBackend,
+    pub noise_kernel: NoiseKernelArg,
+}
+
+/// A1111's infotext: prompt, negative prompt, then the settings line.
+pub fn infotext(p: &Img2ImgParams, model_name: &str) -> String {
+    let mut text = p.prompt.clone();
+    if !p.negative_prompt.is_empty() {
+        text.push_str(&format!("\nNegative prompt: {}", p.negative_prompt));
+    }
+    text.push_str(&format!(
+        "\nSteps: {}, Sampler: {}, CFG scale: {}, Seed: {}, Size: {}x{}, Model: {}, Denoising strength: {}",
+        p.steps,
+        p.scheduler.a1111_name(),
+        p.cfg,
+        p.seed,
+        p.width,
+        p.height,
+        model_name,
+        p.strength
+    ));
+    if p.clip_skip > 1 {
+        text.push_str(&format!(", Clip skip: {}", p.clip_skip));
+    }
+    text
+}
+
+/// Writes `image` as PNG with a `parameters` text chunk (iTXt when it is not Latin-1, as PIL
+/// does), atomically.
+pub fn write_png_with_parameters(image: &RgbImage, parameters: &str, path: &Path) -> std::io::Result<()> {
+    let tmp = path.with_extension("png.tmp");
+    let file = std::fs::File::create(&tmp)?;
+    let mut encoder = png::Encoder::new(BufWriter::new(&file), image.width(), image.height());
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    if parameters.chars().all(|c| (c as u32) < 256) {
+        encoder.add_text_chunk("parameters".into(), parameters.into()).map_err(std::io::Error::other)?;
+    } else {
+        encoder.add_itxt_chunk("parameters".into(), parameters.into()).map_err(std::io::Error::other)?;
+    }
+    let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
+    writer.write_image_data(image.as_raw()).map_err(std::io::Error::other)?;
+    writer.finish().map_err(std::io::Error::other)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Reads the `parameters` text of a PNG (tEXt or iTXt).
+pub fn read_png_parameters(path: &Path) -> std::io::Result<Option<String>> {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path)?));
+    let reader = decoder.read_info().map_err(std::io::Error::other)?;
+    let info = reader.info();
+    if let Some(t) = info.uncompressed_latin1_text.iter().find(|t| t.keyword == "parameters") {
+        return Ok(Some(t.text.clone()));
+    }
+    Ok(info.utf8_text.iter().find(|t| t.keyword == "parameters").and_then(|t| t.get_text().ok()))
+}
+
+pub fn run(args: GenerateArgs) -> Result<(), String> {
+    let photo = image::open(&args.input).map_err(|e| format!("cannot read {}: {e} (use a JPEG or PNG photo)", args.input.display()))?.to_rgb8();
+    let width = args.width.unwrap_or(photo.width() / 8 * 8);
+    let height = args.height.unwrap_or(photo.height() / 8 * 8);
+    let seed = args.seed.unwrap_or_else(|| uuid::Uuid::new_v4().as_u128() as u32 as u64);
+    let params = Img2ImgParams {
+        prompt: args.prompt,
+        negative_prompt: args.negative_prompt,
+        strength: args.strength,
+        steps: args.steps,
+        scheduler: args.scheduler,
+        cfg: args.cfg,
+        seed,
+        width,
+        height,
+        clip_skip: args.clip_skip,
+        noise_kernel: args.noise_kernel.kernel(),
+    };
+    let device = args.backend.device();
+    let started = Instant::now();
+    let sd = StableDiffusion::from_diffusers_dir(&args.model, &device).map_err(|e| e.to_string())?;
+    tracing::info!(model = %args.model.display(), seconds = started.elapsed().as_secs_f32(), "model loaded");
+    let input = if photo.dimensions() == (width, height) {
+        photo
+    } else {
+        image::imageops::resize(&photo, width, height, image::imageops::FilterType::Lanczos3)
+    };
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(indicatif::ProgressStyle::with_template("{bar:40} step {pos}/{len} {msg}").expect("valid template"));
+    let mut last = Instant::now();
+    let out = sd
+        .img2img(&input, &params, &mut |s| {
+            bar.set_length(s.total as u64);
+            bar.set_position(s.step as u64);
+            bar.set_message(format!("{:.2} s/step", last.elapsed().as_secs_f32()));
+            last = Instant::now();
+            true
+        })
+        .map_err(|e| e.to_string())?;
+    bar.finish_and_clear();
+    let model_name = args.model.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    write_png_with_parameters(&out, &infotext(&params, &model_name), &args.output).map_err(|e| format!("cannot write {}: {e}", args.output.display()))?;
+    println!("{} ({}x{}, seed {seed}, {:.1} s)", args.output.display(), width, height, started.elapsed().as_secs_f32());
+    Ok(())
+}

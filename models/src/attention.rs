@@ -1,0 +1,140 @@
+//! diffusers' `attention.py` / `transformer_2d.py` as SD 1.5's UNet uses them: Transformer2DModel
+//! (group norm, 1x1 conv in/out) around BasicTransformerBlocks (self-attention, cross-attention to
+//! the text, GEGLU feed-forward), each pre-norm with a residual.
+
+use burn::module::Module;
+use burn::nn::conv::Conv2d;
+use burn::nn::{Dropout, DropoutConfig, GroupNorm, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::tensor::activation::{gelu, softmax};
+use burn::tensor::{Device, Tensor};
+
+use crate::resnet::{conv, group_norm};
+
+#[derive(Module, Debug)]
+pub struct Attention {
+    pub to_q: Linear,
+    pub to_k: Linear,
+    pub to_v: Linear,
+    pub to_out: Vec<Linear>,
+    pub heads: usize,
+}
+
+impl Attention {
+    pub fn new(query_dim: usize, context_dim: usize, heads: usize, dim_head: usize, device: &Device) -> Self {
+        let inner = heads * dim_head;
+        let nobias = |i, o| LinearConfig::new(i, o).with_bias(false).init(device);
+        Self {
+            to_q: nobias(query_dim, inner),
+            to_k: nobias(context_dim, inner),
+            to_v: nobias(context_dim, inner),
+            to_out: vec![LinearConfig::new(inner, query_dim).init(device)],
+            heads,
+        }
+    }
+
+    /// `x` [b, n, c] attends to `context` [b, m, c'] (itself when `None`).
+    pub fn forward(&self, x: Tensor<3>, context: Option<Tensor<3>>) -> Tensor<3> {
+        let context = context.unwrap_or_else(|| x.clone());
+        let q = self.to_q.forward(x);
+        let k = self.to_k.forward(context.clone());
+        let v = self.to_v.forward(context);
+        let [b, n, inner] = q.dims();
+        let m = k.dims()[1];
+        let h = self.heads;
+        let d = inner / h;
+        let q = q.reshape([b, n, h, d]).swap_dims(1, 2);
+        let k = k.reshape([b, m, h, d]).swap_dims(1, 2);
+        let v = v.reshape([b, m, h, d]).swap_dims(1, 2);
+        let weights = softmax(q.matmul(k.swap_dims(2, 3)).mul_scalar((d as f64).powf(-0.5)), 3);
+        let out = weights.matmul(v).swap_dims(1, 2).reshape([b, n, inner]);
+        self.to_out[0].forward(out)
+    }
+}
+
+/// GEGLU: a linear to twice the width, half of it gating the other half through GELU.
+#[derive(Module, Debug)]
+pub struct Geglu {
+    pub proj: Linear,
+}
+
+/// `net.0` is the GEGLU, `net.1` dropout (no weights), `net.2` the output linear: a tuple, so
+/// the keys are diffusers' `ff.net.0.proj.weight` and `ff.net.2.weight`.
+#[derive(Module, Debug)]
+pub struct FeedForward {
+    pub net: (Geglu, Dropout, Linear),
+}
+
+impl FeedForward {
+    pub fn new(dim: usize, device: &Device) -> Self {
+        let inner = dim * 4;
+        Self { net: (Geglu { proj: LinearConfig::new(dim, inner * 2).init(device) }, DropoutConfig::new(0.0).init(), LinearConfig::new(inner, dim).init(device)) }
+    }
+
+    pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
+        let projected = self.net.0.proj.forward(x);
+        let [b, n, w] = projected.dims();
+        let hidden = projected.clone().slice([0..b, 0..n, 0..w / 2]);
+        let gate = projected.slice([0..b, 0..n, w / 2..w]);
+        self.net.2.forward(hidden * gelu(gate))
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct BasicTransformerBlock {
+    pub norm1: LayerNorm,
+    pub attn1: Attention,
+    pub norm2: LayerNorm,
+    pub attn2: Attention,
+    pub norm3: LayerNorm,
+    pub ff: FeedForward,
+}
+
+impl BasicTransformerBlock {
+    pub fn new(dim: usize, context_dim: usize, heads: usize, device: &Device) -> Self {
+        let ln = || LayerNormConfig::new(dim).with_epsilon(1e-5).init(device);
+        Self {
+            norm1: ln(),
+            attn1: Attention::new(dim, dim, heads, dim / heads, device),
+            norm2: ln(),
+            attn2: Attention::new(dim, context_dim, heads, dim / heads, device),
+            norm3: ln(),
+            ff: FeedForward::new(dim, device),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<3>, context: Tensor<3>) -> Tensor<3> {
+        let x = self.attn1.forward(self.norm1.forward(x.clone()), None) + x;
+        let x = self.attn2.forward(self.norm2.forward(x.clone()), Some(context)) + x;
+        self.ff.forward(self.norm3.forward(x.clone())) + x
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Transformer2DModel {
+    pub norm: GroupNorm,
+    pub proj_in: Conv2d,
+    pub transformer_blocks: Vec<BasicTransformerBlock>,
+    pub proj_out: Conv2d,
+}
+
+impl Transformer2DModel {
+    pub fn new(channels: usize, context_dim: usize, heads: usize, groups: usize, device: &Device) -> Self {
+        Self {
+            norm: group_norm(groups, channels, 1e-6, device),
+            proj_in: conv(channels, channels, 1, device),
+            transformer_blocks: vec![BasicTransformerBlock::new(channels, context_dim, heads, device)],
+            proj_out: conv(channels, channels, 1, device),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<4>, context: Tensor<3>) -> Tensor<4> {
+        let [b, c, h, w] = x.dims();
+        let residual = x.clone();
+        let mut hidden = self.proj_in.forward(self.norm.forward(x)).swap_dims(1, 2).swap_dims(2, 3).reshape([b, h * w, c]);
+        for block in &self.transformer_blocks {
+            hidden = block.forward(hidden, context.clone());
+        }
+        let hidden = hidden.reshape([b, h, w, c]).swap_dims(2, 3).swap_dims(1, 2);
+        self.proj_out.forward(hidden) + residual
+    }
+}

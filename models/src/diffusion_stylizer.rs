@@ -1,0 +1,111 @@
+//! The booth's illustration by Stable Diffusion img2img: a style preset (prompt, negative,
+//! strength, steps, scheduler, cfg, seed policy) applied to the visitor's photo.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use image::{imageops, RgbImage};
+
+use crate::pipeline::{Img2ImgParams, PipelineError, StableDiffusion};
+use crate::schedulers::SchedulerKind;
+use crate::stylizer::{Progress, StylizeError, Stylizer};
+use crate::torch_rng::NormalKernel;
+
+/// How each visit's seed is chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeedPolicy {
+    /// A new random seed per visit (recorded with the keepsake).
+    Random,
+    /// The same seed every time: the same photo gives the same picture.
+    Fixed(u64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiffusionPreset {
+    pub prompt: String,
+    pub negative_prompt: String,
+    pub strength: f64,
+    pub steps: usize,
+    pub scheduler: SchedulerKind,
+    pub cfg: f32,
+    pub seed: SeedPolicy,
+    /// Longest side of the generated picture (rounded down to a multiple of 8).
+    pub max_side: u32,
+}
+
+impl DiffusionPreset {
+    /// The warm hand-painted animation look of the thesis (with its style LoRA baked into the model).
+    pub fn warm_animation() -> Self {
+        Self {
+            prompt: "warm hand-painted animation style illustration of a person, soft light, gentle colors, detailed face, masterpiece".into(),
+            negative_prompt: "lowres, blurry, bad anatomy, extra fingers, deformed face, text, watermark".into(),
+            strength: 0.55,
+            steps: 20,
+            scheduler: SchedulerKind::EulerAncestral,
+            cfg: 7.0,
+            seed: SeedPolicy::Random,
+            max_side: 768,
+        }
+    }
+}
+
+pub struct DiffusionStylizer {
+    pub sd: StableDiffusion,
+    pub preset: DiffusionPreset,
+    pub cancel: Arc<AtomicBool>,
+}
+
+impl DiffusionStylizer {
+    fn size_for(&self, w: u32, h: u32) -> (u32, u32) {
+        let scale = (self.preset.max_side as f32 / w.max(h) as f32).min(1.0);
+        (((w as f32 * scale) as u32 / 8 * 8).max(8), ((h as f32 * scale) as u32 / 8 * 8).max(8))
+    }
+}
+
+impl Stylizer for DiffusionStylizer {
+    fn name(&self) -> String {
+        format!("Stable Diffusion img2img ({} {} steps)", self.preset.scheduler.a1111_name(), self.preset.steps)
+    }
+
+    fn steps(&self) -> u32 {
+        // img2img runs the last steps of the schedule.
+        (self.preset.steps - crate::schedulers::img2img_start(self.preset.steps, self.preset.strength)) as u32
+    }
+
+    fn stylize(&self, photo: &RgbImage, progress: &mut dyn FnMut(Progress)) -> Result<RgbImage, StylizeError> {
+        if photo.width() == 0 || photo.height() == 0 {
+            return Err(StylizeError::EmptyPhoto);
+        }
+        self.cancel.store(false, Ordering::SeqCst);
+        let (width, height) = self.size_for(photo.width(), photo.height());
+        let input = imageops::resize(photo, width, height, imageops::FilterType::Lanczos3);
+        let seed = match self.preset.seed {
+            SeedPolicy::Fixed(s) => s,
+            SeedPolicy::Random => std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u32 as u64).unwrap_or(0),
+        };
+        let p = Img2ImgParams {
+            prompt: self.preset.prompt.clone(),
+            negative_prompt: self.preset.negative_prompt.clone(),
+            strength: self.preset.strength,
+            steps: self.preset.steps,
+            scheduler: self.preset.scheduler,
+            cfg: self.preset.cfg,
+            seed,
+            width,
+            height,
+            clip_skip: 1,
+            noise_kernel: NormalKernel::native(),
+        };
+        tracing::info!(seed, width, height, "generating the illustration");
+        let cancel = self.cancel.clone();
+        self.sd
+            .img2img(&input, &p, &mut |s| {
+                progress(Progress { step: s.step as u32, total: s.total as u32, preview: None });
+                !cancel.load(Ordering::SeqCst)
+            })
+            .map_err(|e| match e {
+                PipelineError::Cancelled => StylizeError::Cancelled,
+                other => StylizeError::Model(other.to_string()),
+            })
+    }
+}

@@ -1,0 +1,259 @@
+//! Stable Diffusion 1.5 img2img, step for step as diffusers' `StableDiffusionImg2ImgPipeline`:
+//! text embeddings (with A1111 emphasis and 75-token chunks), VAE posterior sample and the
+//! img2img noise from a ported `torch.Generator("cpu")`, classifier-free guidance with a negative
+//! prompt, any scheduler of [`SchedulerKind`], decode.
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::{Device, Int, Tensor, TensorData};
+use image::RgbImage;
+
+use crate::clip::{ClipTextConfig, ClipTextModel};
+use crate::prompt::{chunks, Chunk};
+use crate::schedulers::{img2img_start, Sample, SchedulerKind};
+use crate::tokenizer::{ClipTokenizer, TokenizerError};
+use crate::torch_rng::{NormalKernel, TorchGenerator};
+use crate::unet_2d_condition::{UNet2DConditionConfig, UNet2DConditionModel};
+use crate::vae::{AutoencoderKl, AutoencoderKlConfig};
+use crate::weights::{self, WeightsError};
+
+impl Sample for Tensor<4> {
+    fn add(&self, other: &Self) -> Self {
+        self.clone() + other.clone()
+    }
+    fn sub(&self, other: &Self) -> Self {
+        self.clone() - other.clone()
+    }
+    fn mul_scalar(&self, a: f32) -> Self {
+        self.clone().mul_scalar(a)
+    }
+    fn div_scalar(&self, a: f32) -> Self {
+        self.clone().div_scalar(a)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
+    #[error(transparent)]
+    Tokenizer(#[from] TokenizerError),
+    #[error("{path}: {problem} (fix: {fix})")]
+    Model { path: PathBuf, problem: String, fix: &'static str },
+    #[error("{what} {value} is not a multiple of {multiple} (fix: use e.g. {suggestion})")]
+    Size { what: &'static str, value: u32, multiple: u32, suggestion: u32 },
+    #[error("generation was cancelled")]
+    Cancelled,
+}
+
+/// One img2img request.
+#[derive(Debug, Clone)]
+pub struct Img2ImgParams {
+    pub prompt: String,
+    pub negative_prompt: String,
+    pub strength: f64,
+    pub steps: usize,
+    pub scheduler: SchedulerKind,
+    pub cfg: f32,
+    pub seed: u64,
+    pub width: u32,
+    pub height: u32,
+    /// A1111's clip skip: 1 = last layer.
+    pub clip_skip: usize,
+    /// Which Box-Muller arithmetic the noise uses (see [`NormalKernel`]).
+    pub noise_kernel: NormalKernel,
+}
+
+/// Progress after each denoising step.
+pub struct StepProgress {
+    pub step: usize,
+    pub total: usize,
+}
+
+/// The four components of SD 1.5 on one device.
+pub struct StableDiffusion {
+    pub tokenizer: ClipTokenizer,
+    pub text_encoder: ClipTextModel,
+    pub unet: UNet2DConditionModel,
+    pub vae: AutoencoderKl,
+    pub vae_scaling: f32,
+    /// 2^(number of VAE blocks - 1): 8 for SD 1.5.
+    pub vae_scale_factor: u32,
+    pub device: Device,
+}
+
+fn read_config<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, PipelineError> {
+    let text = std::fs::read_to_string(path).map_err(|e| PipelineError::Model {
+        path: path.to_path_buf(),
+        problem: format!("cannot read: {e}"),
+        fix: "point --model at a diffusers folder with unet/, vae/, text_encoder/, tokenizer/",
+    })?;
+    serde_json::from_str(&text).map_err(|e| PipelineError::Model { path: path.to_path_buf(), problem: format!("not a valid config: {e}"), fix: "restore the file from the model's original folder" })
+}
+
+fn weights_file(dir: &Path, names: &[&str]) -> Result<PathBuf, PipelineError> {
+    names.iter().map(|n| dir.join(n)).find(|p| p.is_file()).ok_or_else(|| PipelineError::Model {
+        path: dir.to_path_buf(),
+        problem: format!("no weights file ({})", names.join(" or ")),
+        fix: "the folder needs the .safetensors weights; .bin pickles are not loaded (convert them with diffusers' save_pretrained(safe_serialization=True))",
+    })
+}
+
+impl StableDiffusion {
+    /// Loads a diffusers folder (unet/, vae/, text_encoder/, tokenizer/).
+    pub fn from_diffusers_dir(dir: &Path, device: &Device) -> Result<Self, PipelineError> {
+        let tokenizer = ClipTokenizer::from_dir(&dir.join("tokenizer"))?;
+        let te_config: ClipTextConfig = read_config(&dir.join("text_encoder/config.json"))?;
+        let text_encoder = weights::load(
+            te_config.init(device),
+            &weights_file(&dir.join("text_encoder"), &["model.safetensors", "model.fp16.safetensors"])?,
+            "text encoder",
+            &["text_model.embeddings.position_ids"],
+        )?;
+        let unet_config: UNet2DConditionConfig = read_config(&dir.join("unet/config.json"))?;
+        let unet = weights::load(
+            unet_config.init(device),
+            &weights_file(&dir.join("unet"), &["diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors"])?,
+            "UNet",
+            &[],
+        )?;
+        let vae_config: AutoencoderKlConfig = read_config(&dir.join("vae/config.json"))?;
+        let vae = weights::load(
+            vae_config.init(device),
+            &weights_file(&dir.join("vae"), &["diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors"])?,
+            "VAE",
+            &[],
+        )?;
+        Ok(Self {
+            tokenizer,
+            text_encoder,
+            unet,
+            vae,
+            vae_scaling: vae_config.scaling_factor,
+            vae_scale_factor: 1 << (vae_config.block_out_channels.len() - 1),
+            device: device.clone(),
+        })
+    }
+
+    /// Text embeddings of a prompt: A1111 chunks, each encoded, weighted and concatenated.
+    /// `min_chunks` pads with empty chunks so the positive and negative prompts line up.
+    pub fn encode_prompt(&self, prompt: &str, min_chunks: usize, clip_skip: usize) -> Tensor<3> {
+        let (mut cs, _) = chunks(&self.tokenizer, prompt);
+        while cs.len() < min_chunks {
+            cs.push(chunks(&self.tokenizer, "").0.remove(0));
+        }
+        let encoded: Vec<Tensor<3>> = cs.iter().map(|c| self.encode_chunk(c, clip_skip)).collect();
+        Tensor::cat(encoded, 1)
+    }
+
+    fn encode_chunk(&self, chunk: &Chunk, clip_skip: usize) -> Tensor<3> {
+        let ids: Vec<i64> = chunk.tokens.iter().map(|t| *t as i64).collect();
+        let n = ids.len();
+        let z = self.text_encoder.forward(Tensor::<2, Int>::from_data(TensorData::new(ids, [1, n]), &self.device), clip_skip);
+        if chunk.weights.iter().all(|w| *w == 1.0) {
+            return z;
+        }
+        // A1111: scale each token's embedding by its weight, then restore the original mean.
+        let original_mean: f32 = z.clone().mean().into_scalar();
+        let weights: Vec<f32> = chunk.weights.iter().map(|w| *w as f32).collect();
+        let weighted = z * Tensor::<1>::from_data(TensorData::new(weights, [n]), &self.device).reshape([1, n, 1]);
+        let new_mean: f32 = weighted.clone().mean().into_scalar();
+        weighted.mul_scalar(original_mean / new_mean)
+    }
+
+    /// img2img of `image` (already at the requested size) with `params`.
+    pub fn img2img(&self, image: &RgbImage, p: &Img2ImgParams, progress: &mut dyn FnMut(StepProgress) -> bool) -> Result<RgbImage, PipelineError> {
+        Ok(to_image(self.img2img_decoded(image, p, progress)?))
+    }
+
+    /// img2img up to the decoded image in about [-1, 1], NCHW (before 8-bit rounding).
+    pub fn img2img_decoded(&self, image: &RgbImage, p: &Img2ImgParams, progress: &mut dyn FnMut(StepProgress) -> bool) -> Result<Tensor<4>, PipelineError> {
+        for (what, v) in [("width", p.width), ("height", p.height)] {
+            let m = self.vae_scale_factor.max(8);
+            if v == 0 || v % m != 0 {
+                return Err(PipelineError::Size { what, value: v, multiple: m, suggestion: ((v / m).max(1)) * m });
+            }
+        }
+        let device = &self.device;
+        let mut generator = TorchGenerator::manual_seed(p.seed);
+        let kernel = p.noise_kernel;
+
+        // Text: [negative, positive] for classifier-free guidance.
+        let guidance = p.cfg > 1.0;
+        let positive_chunks = chunks(&self.tokenizer, &p.prompt).0.len();
+        let negative_chunks = chunks(&self.tokenizer, &p.negative_prompt).0.len();
+        let n_chunks = positive_chunks.max(negative_chunks);
+        let cond = self.encode_prompt(&p.prompt, n_chunks, p.clip_skip);
+        let context = if guidance { Tensor::cat(vec![self.encode_prompt(&p.negative_prompt, n_chunks, p.clip_skip), cond], 0) } else { cond };
+
+        // The photo to latents: a posterior sample (first draw of the generator), scaled.
+        let pixels: Vec<f32> = {
+            let (w, h) = image.dimensions();
+            let mut v = vec![0.0f32; (3 * w * h) as usize];
+            for (x, y, px) in image.enumerate_pixels() {
+                for c in 0..3 {
+                    v[(c * h * w + y * w + x) as usize] = (px[c as usize] as f32 / 255.0) * 2.0 - 1.0;
+                }
+            }
+            v
+        };
+        let input = Tensor::<4>::from_data(TensorData::new(pixels, [1, 3, image.height() as usize, image.width() as usize]), device);
+        let posterior = self.vae.encode(input);
+        let dims = posterior.mean.dims();
+        let numel: usize = dims.iter().product();
+        let posterior_noise = Tensor::<4>::from_data(TensorData::new(generator.randn(numel, kernel), dims), device);
+        let init = posterior.sample(posterior_noise).mul_scalar(self.vae_scaling);
+
+        // Noise to the start step (second draw), then denoise.
+        let mut scheduler = p.scheduler.build::<Tensor<4>>(p.steps);
+        let start = img2img_start(p.steps, p.strength);
+        let noise = Tensor::<4>::from_data(TensorData::new(generator.randn(numel, kernel), dims), device);
+        let mut latents = scheduler.add_noise(&init, &noise, start);
+        let timesteps = scheduler.timesteps().to_vec();
+        let total = timesteps.len() - start;
+        for (done, (index, t)) in timesteps.iter().enumerate().skip(start).enumerate() {
+            let model_input = if guidance { Tensor::cat(vec![latents.clone(), latents.clone()], 0) } else { latents.clone() };
+            let model_input = scheduler.scale_model_input(&model_input, index);
+            let out = self.unet.forward(model_input, *t, context.clone(), None);
+            let eps = if guidance {
+                let [b, c, h, w] = out.dims();
+                let uncond = out.clone().slice([0..b / 2, 0..c, 0..h, 0..w]);
+                let text = out.slice([b / 2..b, 0..c, 0..h, 0..w]);
+                uncond.clone() + (text - uncond).mul_scalar(p.cfg)
+            } else {
+                out
+            };
+            latents = scheduler.step(&eps, index, &latents, &mut || Tensor::<4>::from_data(TensorData::new(generator.randn(numel, kernel), dims), device));
+            if !progress(StepProgress { step: done + 1, total }) {
+                return Err(PipelineError::Cancelled);
+            }
+        }
+
+        Ok(self.vae.decode(latents.div_scalar(self.vae_scaling)))
+    }
+}
+
+/// [-1, 1] NCHW to an RGB image, as diffusers' postprocess (x / 2 + 0.5, clamped, * 255, rounded).
+pub fn to_image(x: Tensor<4>) -> RgbImage {
+    let [_, _, h, w] = x.dims();
+    let v: Vec<f32> = x.div_scalar(2.0).add_scalar(0.5).clamp(0.0, 1.0).into_data().try_to_vec::<f32>().expect("f32 data");
+    RgbImage::from_fn(w as u32, h as u32, |px, py| {
+        let at = |c: usize| (v[c * h * w + py as usize * w + px as usize] * 255.0).round() as u8;
+        image::Rgb([at(0), at(1), at(2)])
+    })
+}
+
+/// The decoded image in [0, 1] HWC floats (for comparing against diffusers' `output_type="np"`).
+pub fn to_unit_floats(x: Tensor<4>) -> Vec<f32> {
+    let [_, c, h, w] = x.dims();
+    let v: Vec<f32> = x.div_scalar(2.0).add_scalar(0.5).clamp(0.0, 1.0).into_data().try_to_vec::<f32>().expect("f32 data");
+    let mut out = Vec::with_capacity(v.len());
+    for y in 0..h {
+        for xx in 0..w {
+            for ch in 0..c {
+                out.push(v[ch * h * w + y * w + xx]);
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,61 @@
+//! Loading safetensors weights into modules whose field names are the file's keys.
+//!
+//! fp16/bf16 files are cast to f32 on load; Linear weights are transposed from PyTorch's
+//! [out, in]; norm weight/bias map to burn's gamma/beta. Anything that does not fit is an error
+//! naming the tensor: missing, extra, or mis-shaped (with both shapes).
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::store::{ChainAdapter, FloatCastAdapter, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
+use burn::tensor::DType;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WeightsError {
+    #[error("{path}: not a readable safetensors file: {reason} (fix: use a .safetensors file from diffusers, A1111 or a model site; .ckpt/.bin pickles are not loaded)")]
+    NotSafetensors { path: PathBuf, reason: String },
+    #[error("{path}: the weights do not fit the {what}:\n{problems}\n(fix: check the file is an SD 1.5 {what} and not another architecture)")]
+    Mismatch { path: PathBuf, what: &'static str, problems: String },
+}
+
+/// Loads `path` into `module`; `allow_extra` lists key prefixes the file may carry without being
+/// used (e.g. `text_model.embeddings.position_ids` in older exports).
+pub fn load<M: Module + ModuleSnapshot>(mut module: M, path: &Path, what: &'static str, allow_extra: &[&str]) -> Result<M, WeightsError> {
+    let check = std::fs::File::open(path).and_then(|mut f| {
+        use std::io::Read;
+        let mut len = [0u8; 8];
+        f.read_exact(&mut len)?;
+        let header = u64::from_le_bytes(len);
+        let size = f.metadata()?.len();
+        if header == 0 || header > 100_000_000 || 8 + header > size {
+            return Err(std::io::Error::other(format!("header length {header} does not fit a {size}-byte file (truncated or not safetensors)")));
+        }
+        Ok(())
+    });
+    if let Err(e) = check {
+        return Err(WeightsError::NotSafetensors { path: path.to_path_buf(), reason: e.to_string() });
+    }
+    let mut store = SafetensorsStore::from_file(path)
+        .with_from_adapter(ChainAdapter::new(PyTorchToBurnAdapter, FloatCastAdapter::to(DType::F32)))
+        .allow_partial(true)
+        .validate(true);
+    let result = module
+        .load_from(&mut store)
+        .map_err(|e| WeightsError::NotSafetensors { path: path.to_path_buf(), reason: e.to_string() })?;
+    let mut problems = Vec::new();
+    for (missing, _) in &result.missing {
+        problems.push(format!("  missing tensor {missing}"));
+    }
+    for extra in result.unused.iter().filter(|k| !allow_extra.iter().any(|p| k.starts_with(p))) {
+        problems.push(format!("  unexpected tensor {extra}"));
+    }
+    for e in &result.errors {
+        problems.push(format!("  {e}"));
+    }
+    if problems.is_empty() {
+        Ok(module)
+    } else {
+        problems.sort();
+        Err(WeightsError::Mismatch { path: path.to_path_buf(), what, problems: problems.join("\n") })
+    }
+}

@@ -1,0 +1,98 @@
+//! img2img end to end against diffusers' StableDiffusionImg2ImgPipeline on the tiny model
+//! (tests/reference/make_pipeline_fixtures.py): every scheduler, CFG with a negative prompt, a
+//! non-square size, a fixed seed; the final image in [0, 1] within 2e-3.
+
+use std::path::{Path, PathBuf};
+
+use burn::tensor::Device;
+use image::RgbImage;
+use keepsake_models::pipeline::{to_unit_floats, Img2ImgParams, PipelineError, StableDiffusion};
+use keepsake_models::torch_rng::NormalKernel;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
+}
+
+fn reference() -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(fixtures().join("pipeline_outputs.json")).unwrap()).unwrap()
+}
+
+fn input(r: &serde_json::Value) -> RgbImage {
+    let shape: Vec<u32> = r["input_shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+    let bytes: Vec<u8> = r["input_u8"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u8).collect();
+    RgbImage::from_raw(shape[3], shape[2], bytes).unwrap()
+}
+
+fn params(r: &serde_json::Value, run: &serde_json::Value) -> Img2ImgParams {
+    Img2ImgParams {
+        prompt: r["prompt"].as_str().unwrap().into(),
+        negative_prompt: r["negative_prompt"].as_str().unwrap().into(),
+        strength: run["strength"].as_f64().unwrap(),
+        steps: run["steps"].as_u64().unwrap() as usize,
+        scheduler: run["scheduler"].as_str().unwrap().parse().unwrap(),
+        cfg: run["cfg"].as_f64().unwrap() as f32,
+        seed: run["seed"].as_u64().unwrap(),
+        width: 64,
+        height: 48,
+        clip_skip: 1,
+        noise_kernel: NormalKernel::Scalar,
+    }
+}
+
+fn check(device: &Device) {
+    let sd = StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), device).unwrap();
+    let r = reference();
+    let image = input(&r);
+    let mut report = Vec::new();
+    for run in r["runs"].as_array().unwrap() {
+        let p = params(&r, run);
+        let mut steps = 0;
+        let decoded = sd.img2img_decoded(&image, &p, &mut |s| {
+            steps = s.step;
+            true
+        });
+        let ours = to_unit_floats(decoded.unwrap());
+        let theirs: Vec<f32> = run["image"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+        let diff = ours.iter().zip(&theirs).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        report.push((format!("{} {} steps strength {}: {steps} steps run, max abs diff {diff:.2e}", p.scheduler, p.steps, p.strength), diff <= 2e-3));
+    }
+    let text: Vec<String> = report.iter().map(|(l, ok)| format!("{} {l}", if *ok { "ok  " } else { "FAIL" })).collect();
+    eprintln!("{}", text.join("\n"));
+    assert!(report.iter().all(|(_, ok)| *ok), "{}", text.join("\n"));
+}
+
+#[test]
+fn img2img_matches_diffusers_on_the_cpu() {
+    check(&Device::flex());
+}
+
+#[test]
+fn sizes_must_be_multiples_of_8_and_cancel_works() {
+    let device = Device::flex();
+    let sd = StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), &device).unwrap();
+    let r = reference();
+    let mut p = params(&r, &r["runs"][0]);
+    p.width = 60;
+    let err = sd.img2img(&input(&r), &p, &mut |_| true).unwrap_err();
+    assert!(matches!(err, PipelineError::Size { what: "width", value: 60, .. }), "{err}");
+    assert!(err.to_string().contains("56"), "{err}");
+    p.width = 64;
+    let err = sd.img2img(&input(&r), &p, &mut |s| s.step < 2).unwrap_err();
+    assert!(matches!(err, PipelineError::Cancelled));
+}
+
+#[test]
+fn missing_model_parts_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = StableDiffusion::from_diffusers_dir(dir.path(), &Device::flex()).err().unwrap();
+    assert!(err.to_string().contains("vocab.json"), "{err}");
+}
+
+#[test]
+fn img2img_matches_diffusers_on_wgpu() {
+    if std::env::var("KEEPSAKE_STRICT_TESTS").as_deref() != Ok("1") && keepsake_models::toon::gpu::adapters().is_empty() {
+        eprintln!("skipping: no wgpu adapter");
+        return;
+    }
+    check(&Device::wgpu(Default::default()));
+}

@@ -1,0 +1,60 @@
+//! `keepsake generate` on the tiny diffusers folder reproduces diffusers' img2img for the same
+//! seed (tests/reference/make_pipeline_fixtures.py), and writes A1111's parameters into the PNG.
+
+use std::path::Path;
+use std::process::Command;
+
+use keepsake::generate::read_png_parameters;
+
+fn fixtures() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures"))
+}
+
+#[test]
+fn generate_reproduces_diffusers_for_the_same_seed() {
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("pipeline_outputs.json")).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bytes: Vec<u8> = r["input_u8"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u8).collect();
+    let input = dir.path().join("photo.png");
+    image::RgbImage::from_raw(64, 48, bytes).unwrap().save(&input).unwrap();
+    let run = &r["runs"][0];
+    assert_eq!(run["scheduler"], "euler-a");
+    let output = dir.path().join("out.png");
+    let status = Command::new(env!("CARGO_BIN_EXE_keepsake"))
+        .args(["generate", "--model"])
+        .arg(fixtures().join("sd-tiny"))
+        .arg("--input")
+        .arg(&input)
+        .args(["--prompt", r["prompt"].as_str().unwrap(), "--negative-prompt", r["negative_prompt"].as_str().unwrap()])
+        .args(["--strength", "0.6", "--steps", "9", "--scheduler", "euler-a", "--cfg", "7", "--seed", "4242", "--noise-kernel", "scalar"])
+        .arg("--output")
+        .arg(&output)
+        .env("KEEPSAKE_LOG", "warn")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let ours = image::open(&output).unwrap().to_rgb8();
+    assert_eq!(ours.dimensions(), (64, 48));
+    let theirs: Vec<f32> = run["image"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    let max = ours.as_raw().iter().zip(&theirs).map(|(a, b)| (*a as f32 - (b * 255.0).round()).abs()).fold(0.0, f32::max);
+    assert!(max <= 1.0, "max difference {max} levels");
+    let params = read_png_parameters(&output).unwrap().unwrap();
+    assert!(params.starts_with(r["prompt"].as_str().unwrap()), "{params}");
+    assert!(params.contains("Negative prompt: blurry, lowres"), "{params}");
+    assert!(params.contains("Steps: 9, Sampler: Euler a, CFG scale: 7, Seed: 4242, Size: 64x48, Model: sd-tiny, Denoising strength: 0.6"), "{params}");
+
+    // Bad input: a size that is not a multiple of 8, an unknown scheduler.
+    let out = Command::new(env!("CARGO_BIN_EXE_keepsake"))
+        .args(["generate", "--model"])
+        .arg(fixtures().join("sd-tiny"))
+        .arg("--input")
+        .arg(&input)
+        .args(["--prompt", "x", "--width", "60", "--output"])
+        .arg(&output)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("width 60 is not a multiple of 8"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(env!("CARGO_BIN_EXE_keepsake")).args(["generate", "--model", "m", "--input", "i", "--prompt", "x", "--scheduler", "heun", "--output", "o.png"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scheduler \"heun\""));
+}

@@ -1,0 +1,126 @@
+#!/usr/bin/env python3
+"""img2img through diffusers' StableDiffusionImg2ImgPipeline on the tiny SD-1.5-shaped model, for
+every scheduler (models/src/pipeline.rs is checked against it).
+
+Completes tests/fixtures/sd-tiny/ into a diffusers folder (tokenizer/ built from the OpenAI CLIP
+BPE file, scheduler/ with SD 1.5's config, model_index.json) around the text encoder, UNet and VAE
+made by the other make_*_fixtures.py scripts, then runs img2img with CFG, a negative prompt, a
+non-square size and a fixed seed (torch.Generator("cpu"), scalar kernel), and stores the images as
+float32 in [0, 1].
+
+Run after make_text_encoder_fixtures.py, make_unet_fixtures.py and make_vae_fixtures.py.
+"""
+import json
+import os
+
+os.environ["ATEN_CPU_CAPABILITY"] = "default"
+
+import numpy as np
+import torch
+import diffusers
+from diffusers import (
+    AutoencoderKL,
+    DDIMScheduler,
+    DPMSolverMultistepScheduler,
+    EulerAncestralDiscreteScheduler,
+    EulerDiscreteScheduler,
+    LCMScheduler,
+    StableDiffusionImg2ImgPipeline,
+    UNet2DConditionModel,
+)
+from transformers import CLIPTextModel, CLIPTokenizer
+
+import make_tokenizer_fixtures as tok_fixtures
+from make_scheduler_fixtures import SD15_CONFIG
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MODEL = os.path.join(ROOT, "fixtures", "sd-tiny")
+
+SCHEDULERS = {
+    "euler-a": (EulerAncestralDiscreteScheduler, {}),
+    "euler": (EulerDiscreteScheduler, {}),
+    "ddim": (DDIMScheduler, {}),
+    "dpmpp-2m-karras": (DPMSolverMultistepScheduler, {"use_karras_sigmas": True}),
+    "lcm": (LCMScheduler, {}),
+}
+
+# (scheduler, steps, strength, cfg): steps x strength not whole, so rounding is exercised.
+RUNS = [
+    ("euler-a", 9, 0.6, 7.0),
+    ("euler", 9, 0.6, 7.0),
+    ("ddim", 9, 0.6, 7.0),
+    ("dpmpp-2m-karras", 9, 0.6, 7.0),
+    ("lcm", 4, 0.8, 1.5),
+]
+
+
+def main():
+    tok_dir = os.path.join(MODEL, "tokenizer")
+    os.makedirs(tok_dir, exist_ok=True)
+    tok_fixtures.build_files(os.path.join(ROOT, "fixtures", "clip", "bpe_simple_vocab_16e6.txt.gz"), tok_dir)
+    os.makedirs(os.path.join(MODEL, "scheduler"), exist_ok=True)
+    with open(os.path.join(MODEL, "scheduler", "scheduler_config.json"), "w") as f:
+        json.dump({**SD15_CONFIG, "_diffusers_version": diffusers.__version__}, f, indent=2)
+    with open(os.path.join(MODEL, "model_index.json"), "w") as f:
+        json.dump({
+            "_class_name": "StableDiffusionPipeline",
+            "_diffusers_version": diffusers.__version__,
+            "feature_extractor": [None, None],
+            "requires_safety_checker": False,
+            "safety_checker": [None, None],
+            "scheduler": ["diffusers", "PNDMScheduler"],
+            "text_encoder": ["transformers", "CLIPTextModel"],
+            "tokenizer": ["transformers", "CLIPTokenizer"],
+            "unet": ["diffusers", "UNet2DConditionModel"],
+            "vae": ["diffusers", "AutoencoderKL"],
+        }, f, indent=2)
+
+    text_encoder = CLIPTextModel.from_pretrained(os.path.join(MODEL, "text_encoder"), torch_dtype=torch.float32)
+    unet = UNet2DConditionModel.from_pretrained(os.path.join(MODEL, "unet"), torch_dtype=torch.float32)
+    vae = AutoencoderKL.from_pretrained(os.path.join(MODEL, "vae"), torch_dtype=torch.float32)
+    tokenizer = CLIPTokenizer.from_pretrained(tok_dir)
+
+    h, w = 48, 64
+    yy, xx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    image = np.stack([(np.sin(xx * 0.15) + 1) / 2, (np.cos(yy * 0.2) + 1) / 2, ((xx + yy) % 17) / 16.0], axis=-1)
+    image = (np.round(image * 255) / 255).astype(np.float32)  # what an 8-bit photo gives
+    init = torch.from_numpy(image).permute(2, 0, 1)[None]  # [0, 1], NCHW; exactly the output size
+
+    runs = []
+    for kind, steps, strength, cfg in RUNS:
+        cls, opts = SCHEDULERS[kind]
+        pipe = StableDiffusionImg2ImgPipeline(
+            vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+            scheduler=cls.from_config(SD15_CONFIG, **opts), safety_checker=None, feature_extractor=None,
+            requires_safety_checker=False,
+        )
+        pipe.set_progress_bar_config(disable=True)
+        seed = 4242
+        with torch.no_grad():
+            out = pipe(
+                prompt="portrait of an elderly woman, warm hand-painted animation style",
+                negative_prompt="blurry, lowres",
+                image=init,
+                strength=strength,
+                num_inference_steps=steps,
+                guidance_scale=cfg,
+                generator=torch.Generator("cpu").manual_seed(seed),
+                output_type="np",
+            ).images[0]
+        runs.append({"scheduler": kind, "steps": steps, "strength": strength, "cfg": cfg, "seed": seed, "image": out.flatten().tolist(), "shape": list(out.shape)})
+        print(kind, out.shape, float(out.mean()))
+    with open(os.path.join(ROOT, "fixtures", "pipeline_outputs.json"), "w") as f:
+        json.dump({
+            "generated_by": "tests/reference/make_pipeline_fixtures.py",
+            "diffusers": diffusers.__version__,
+            "torch": torch.__version__,
+            "prompt": "portrait of an elderly woman, warm hand-painted animation style",
+            "negative_prompt": "blurry, lowres",
+            "input_shape": [1, 3, h, w],
+            "input_u8": [int(round(v * 255)) for v in init[0].permute(1, 2, 0).flatten().tolist()],
+            "runs": runs,
+        }, f)
+
+
+if __name__ == "__main__":
+    main()
