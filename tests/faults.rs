@@ -285,3 +285,38 @@ async fn printer_out_of_paper_is_said_calmly_not_a_fault() {
         .unwrap_or(0);
     assert_eq!(cards, 0, "nothing printed while out of paper");
 }
+
+/// With a diffusers folder configured, Stable Diffusion makes the keepsake and the filter is the
+/// instant preview; the booth journey is the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn booth_uses_the_diffusion_model_when_configured() {
+    let out = tempfile::tempdir().unwrap();
+    let mut config = demo_config(out.path(), Language::En);
+    config.devices.camera = CameraConfig::Synthetic { width: 64, height: 80 };
+    config.devices.display = DisplayConfig::Png { record: None };
+    config.style.model = Some(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/sd-tiny")).to_path_buf());
+    let layout = Layout { w: config.screen.0, h: config.screen.1 };
+    let mut devices = Devices::open(&config).unwrap();
+    devices.input = Box::new(ScriptedInput::new(steps(&layout, "result")));
+    let stylizer = keepsake::stylizers::for_booth(&config, keepsake::stylizers::Backend::Cpu).unwrap();
+    assert!(stylizer.name().contains("Stable Diffusion"), "{}", stylizer.name());
+    let archive = Arc::new(Archive::open(&config.archive_dir).unwrap());
+    let booth = Booth::new(Arc::new(config), devices, stylizer, archive);
+    let report = booth.run(StopWhen { sessions: Some(1), within: Some(Duration::from_secs(300)) }).await.unwrap();
+    assert!(report.faults.is_empty(), "{:?}", report.faults);
+    let k = &report.keepsakes[0];
+    assert!(k.meta.made_by.contains("Stable Diffusion"), "{}", k.meta.made_by);
+    assert_eq!(k.illustration.dimensions(), (64, 80));
+}
+
+#[test]
+fn a_broken_model_falls_back_to_the_filter() {
+    let out = tempfile::tempdir().unwrap();
+    let mut config = demo_config(out.path(), Language::En);
+    config.style.model = Some(out.path().to_path_buf()); // exists, but is no diffusers folder
+    let s = keepsake::stylizers::for_booth(&config, keepsake::stylizers::Backend::Cpu).unwrap();
+    assert!(s.name().contains("illustration filter"), "{}", s.name());
+    config.style.model = Some(out.path().join("missing"));
+    let s = keepsake::stylizers::for_booth(&config, keepsake::stylizers::Backend::Cpu).unwrap();
+    assert!(s.name().contains("illustration filter"), "{}", s.name());
+}
