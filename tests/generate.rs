@@ -43,6 +43,25 @@ fn generate_reproduces_diffusers_for_the_same_seed() {
     assert!(params.contains("Negative prompt: blurry, lowres"), "{params}");
     assert!(params.contains("Steps: 9, Sampler: Euler a, CFG scale: 7, Seed: 4242, Size: 64x48, Model: sd-tiny, Denoising strength: 0.6"), "{params}");
 
+    // The same model as one LDM-layout checkpoint gives the same picture.
+    let single = dir.path().join("single.png");
+    let status = Command::new(env!("CARGO_BIN_EXE_keepsake"))
+        .args(["generate", "--model"])
+        .arg(fixtures().join("sd-tiny-single/sd-tiny.safetensors"))
+        .arg("--input")
+        .arg(&input)
+        .args(["--prompt", r["prompt"].as_str().unwrap(), "--negative-prompt", r["negative_prompt"].as_str().unwrap()])
+        .args(["--strength", "0.6", "--steps", "9", "--scheduler", "euler-a", "--cfg", "7", "--seed", "4242", "--noise-kernel", "scalar"])
+        .arg("--output")
+        .arg(&single)
+        .env("KEEPSAKE_LOG", "warn")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let single = image::open(&single).unwrap().to_rgb8();
+    let max = single.as_raw().iter().zip(ours.as_raw()).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
+    assert!(max <= 1, "single file vs folder: {max} levels");
+
     // Bad input: a size that is not a multiple of 8, an unknown scheduler.
     let out = Command::new(env!("CARGO_BIN_EXE_keepsake"))
         .args(["generate", "--model"])

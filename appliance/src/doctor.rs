@@ -75,11 +75,14 @@ pub fn examine(config: Option<&Config>) -> Vec<Finding> {
             None => out.push(finding("model", Status::Warn, "no diffusion model configured: the illustration filter makes keepsakes", Some("set style.model once a model is baked"))),
             Some(p) if !p.exists() => out.push(finding("model", Status::Missing, format!("{} does not exist", p.display()), Some("copy the model there or correct style.model"))),
             Some(p) if p.join("unet").is_dir() && p.join("tokenizer").is_dir() => out.push(finding("model", Status::Ok, format!("diffusers folder {}", p.display()), None)),
+            Some(p) if p.is_file() && p.extension().is_some_and(|e| e == "safetensors") => {
+                out.push(finding("model", Status::Ok, format!("single-file checkpoint {}", p.display()), None))
+            }
             Some(p) => out.push(finding(
                 "model",
                 Status::Missing,
-                format!("{} is not a diffusers folder (unet/, vae/, text_encoder/, tokenizer/)", p.display()),
-                Some("point style.model at a diffusers folder; single-file checkpoints are not loaded yet"),
+                format!("{} is neither a diffusers folder (unet/, vae/, text_encoder/, tokenizer/) nor a .safetensors checkpoint", p.display()),
+                Some("point style.model at an SD 1.x model"),
             )),
         }
         match Devices::open(cfg) {

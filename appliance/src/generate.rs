@@ -135,7 +135,7 @@ pub fn run(args: GenerateArgs) -> Result<(), String> {
     };
     let device = args.backend.device();
     let started = Instant::now();
-    let sd = StableDiffusion::from_diffusers_dir(&args.model, &device).map_err(|e| e.to_string())?;
+    let sd = StableDiffusion::load(&args.model, &device).map_err(|e| e.to_string())?;
     tracing::info!(model = %args.model.display(), seconds = started.elapsed().as_secs_f32(), "model loaded");
     let input = if photo.dimensions() == (width, height) {
         photo

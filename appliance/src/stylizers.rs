@@ -81,7 +81,7 @@ pub fn for_booth(config: &Config, backend: Backend) -> Result<Arc<dyn Stylizer>,
         return Ok(Arc::new(filter));
     }
     let started = std::time::Instant::now();
-    match StableDiffusion::from_diffusers_dir(path, &burn_device(backend)) {
+    match StableDiffusion::load(path, &burn_device(backend)) {
         Ok(sd) => {
             tracing::info!(model = %path.display(), seconds = started.elapsed().as_secs_f32(), "diffusion model loaded: it makes the keepsakes, the filter is the instant preview");
             let main = DiffusionStylizer { sd, preset: DiffusionPreset::warm_animation(), cancel: Default::default() };

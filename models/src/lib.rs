@@ -11,6 +11,7 @@ pub mod attention;
 pub mod clip;
 pub mod diffusion_stylizer;
 pub mod embeddings;
+pub mod ldm;
 pub mod pipeline;
 pub mod prompt;
 pub mod resnet;

@@ -100,6 +100,15 @@ fn weights_file(dir: &Path, names: &[&str]) -> Result<PathBuf, PipelineError> {
 }
 
 impl StableDiffusion {
+    /// Loads a diffusers folder, or a single-file SD 1.x checkpoint (original LDM layout).
+    pub fn load(path: &Path, device: &Device) -> Result<Self, PipelineError> {
+        if path.is_dir() {
+            Self::from_diffusers_dir(path, device)
+        } else {
+            crate::ldm::load_single_file(path, device)
+        }
+    }
+
     /// Loads a diffusers folder (unet/, vae/, text_encoder/, tokenizer/).
     pub fn from_diffusers_dir(dir: &Path, device: &Device) -> Result<Self, PipelineError> {
         let tokenizer = ClipTokenizer::from_dir(&dir.join("tokenizer"))?;

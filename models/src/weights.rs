@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+
 use burn::module::Module;
 use burn::store::{ChainAdapter, FloatCastAdapter, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
 use burn::tensor::DType;
@@ -20,7 +21,7 @@ pub enum WeightsError {
 
 /// Loads `path` into `module`; `allow_extra` lists key prefixes the file may carry without being
 /// used (e.g. `text_model.embeddings.position_ids` in older exports).
-pub fn load<M: Module + ModuleSnapshot>(mut module: M, path: &Path, what: &'static str, allow_extra: &[&str]) -> Result<M, WeightsError> {
+pub fn load<M: Module + ModuleSnapshot>(module: M, path: &Path, what: &'static str, allow_extra: &[&str]) -> Result<M, WeightsError> {
     let check = std::fs::File::open(path).and_then(|mut f| {
         use std::io::Read;
         let mut len = [0u8; 8];
@@ -35,10 +36,16 @@ pub fn load<M: Module + ModuleSnapshot>(mut module: M, path: &Path, what: &'stat
     if let Err(e) = check {
         return Err(WeightsError::NotSafetensors { path: path.to_path_buf(), reason: e.to_string() });
     }
-    let mut store = SafetensorsStore::from_file(path)
-        .with_from_adapter(ChainAdapter::new(PyTorchToBurnAdapter, FloatCastAdapter::to(DType::F32)))
-        .allow_partial(true)
-        .validate(true);
+    apply(module, SafetensorsStore::from_file(path), path, what, allow_extra)
+}
+
+/// Loads safetensors bytes (e.g. one component cut out of a single-file checkpoint).
+pub fn load_bytes<M: Module + ModuleSnapshot>(module: M, bytes: Vec<u8>, source: &Path, what: &'static str) -> Result<M, WeightsError> {
+    apply(module, SafetensorsStore::from_bytes(Some(bytes)), source, what, &[])
+}
+
+fn apply<M: Module + ModuleSnapshot>(mut module: M, store: SafetensorsStore, path: &Path, what: &'static str, allow_extra: &[&str]) -> Result<M, WeightsError> {
+    let mut store = store.with_from_adapter(ChainAdapter::new(PyTorchToBurnAdapter, FloatCastAdapter::to(DType::F32))).allow_partial(true).validate(true);
     let result = module
         .load_from(&mut store)
         .map_err(|e| WeightsError::NotSafetensors { path: path.to_path_buf(), reason: e.to_string() })?;

@@ -2,7 +2,7 @@
 """A tiny SD-1.5-shaped CLIP text encoder and its outputs (models/src/clip.rs is checked against it).
 
 transformers' CLIPTextModel with SD 1.5's structure (quick_gelu, causal attention, final layer
-norm, full 49,408-token vocabulary, 77 positions) shrunk to hidden size 32, 2 heads... with fixed
+norm, full 49,408-token vocabulary, 77 positions) shrunk to hidden size 64 with one 64-wide head (CLIP's head size) and 3 layers, with fixed
 seeds. Every weight is perturbed (norms too, so a swapped tensor shows) and rounded to fp16, and
 the file is stored in fp16, the way SD checkpoints ship. Outputs for a few prompts are stored in
 float32: the last hidden state (SD 1.5) and the penultimate layer through the final norm
@@ -37,17 +37,17 @@ def main():
     torch.manual_seed(20261126)
     config = CLIPTextConfig(
         vocab_size=49408,
-        hidden_size=32,
+        hidden_size=64,
         intermediate_size=37,
         num_hidden_layers=3,
-        num_attention_heads=4,
+        num_attention_heads=1,  # head size 64, as CLIP ViT-L (what a single-file loader assumes)
         max_position_embeddings=77,
         hidden_act="quick_gelu",
         layer_norm_eps=1e-5,
         bos_token_id=49406,
         eos_token_id=49407,
         pad_token_id=1,
-        projection_dim=32,
+        projection_dim=64,
     )
     model = CLIPTextModel(config).eval()
     with torch.no_grad():
@@ -77,7 +77,7 @@ def main():
                 skip2 = final_norm(out.hidden_states[-2])[0]
             cases.append({"prompt": prompt, "ids": ids[0].tolist(), "last_hidden_state": last.flatten().tolist(), "clip_skip_2": skip2.flatten().tolist()})
     with open(os.path.join(ROOT, "fixtures", "text_encoder_outputs.json"), "w") as f:
-        json.dump({"generated_by": "tests/reference/make_text_encoder_fixtures.py", "transformers": transformers.__version__, "hidden_size": 32, "cases": cases}, f)
+        json.dump({"generated_by": "tests/reference/make_text_encoder_fixtures.py", "transformers": transformers.__version__, "hidden_size": 64, "cases": cases}, f)
     print("text encoder fixture ->", OUT)
 
 

@@ -4,7 +4,7 @@ is checked against it).
 
 SD 1.5's block structure (cross-attention down blocks then a plain one, mid block with a
 transformer, plain up block then cross-attention ones, 8 heads given as attention_head_dim, 1x1
-conv projections) shrunk to channels (32, 64), 2 layers a block, text width 32. Weights perturbed,
+conv projections) shrunk to channels (32, 64), 2 layers a block, text width 64. Weights perturbed,
 rounded to fp16, stored in fp16. The latents are non-square (5x7 at the bottom: odd sizes exercise
 the upsampling to the skip's size).
 
@@ -35,7 +35,7 @@ def main():
         up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
         block_out_channels=(32, 64),
         layers_per_block=2,
-        cross_attention_dim=32,
+        cross_attention_dim=64,
         attention_head_dim=8,
         norm_num_groups=32,
     ).eval()
@@ -49,7 +49,7 @@ def main():
 
     g = torch.Generator("cpu").manual_seed(5)
     latents = torch.randn((2, 4, 10, 13), generator=g)
-    context = torch.randn((2, 77, 32), generator=g)
+    context = torch.randn((2, 77, 64), generator=g)
     with torch.no_grad():
         out = unet(latents, torch.tensor(621.0), encoder_hidden_states=context).sample
     with open(os.path.join(ROOT, "fixtures", "unet_outputs.json"), "w") as f:
