@@ -92,3 +92,36 @@ fn weight_file_errors_name_the_tensor_and_the_fix() {
     let err = weights::load(deeper.init(&device), &fixtures().join("sd-tiny/text_encoder/model.safetensors"), "text encoder", &[]).err().unwrap();
     assert!(err.to_string().contains("missing tensor text_model.encoder.layers.3.self_attn.q_proj.weight"), "{err}");
 }
+
+/// bf16 checkpoints (common on model sites) load too: the same weights, rounded to bf16.
+#[test]
+fn bf16_weights_load_and_give_nearly_the_same_embeddings() {
+    use safetensors::tensor::{Dtype, TensorView};
+    let device = Device::flex();
+    let bytes = std::fs::read(fixtures().join("sd-tiny/text_encoder/model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let converted: Vec<(String, Vec<u8>, Vec<usize>)> = st
+        .tensors()
+        .into_iter()
+        .map(|(name, v)| {
+            assert_eq!(v.dtype(), Dtype::F16);
+            let data: Vec<u8> = v
+                .data()
+                .chunks(2)
+                .flat_map(|b| half::bf16::from_f32(half::f16::from_le_bytes([b[0], b[1]]).to_f32()).to_le_bytes())
+                .collect();
+            (name, data, v.shape().to_vec())
+        })
+        .collect();
+    let views: Vec<(String, TensorView)> = converted.iter().map(|(n, d, s)| (n.clone(), TensorView::new(Dtype::BF16, s.clone(), d).unwrap())).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bf16.safetensors");
+    std::fs::write(&path, safetensors::serialize(views, None).unwrap()).unwrap();
+    let bf16_model = weights::load(config().init(&device), &path, "text encoder", &[]).unwrap();
+    let f16_model = load(&device);
+    let ids = Tensor::<2, Int>::from_data(TensorData::new(tokenizer().encode_padded("a photo of a cat").iter().map(|i| *i as i64).collect::<Vec<_>>(), [1, 77]), &device);
+    let a: Vec<f32> = bf16_model.forward(ids.clone(), 1).into_data().try_to_vec::<f32>().unwrap();
+    let b: Vec<f32> = f16_model.forward(ids, 1).into_data().try_to_vec::<f32>().unwrap();
+    let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);
+    assert!(diff > 0.0 && diff < 0.1, "bf16 rounding changes the output a little: {diff}");
+}

@@ -2,42 +2,11 @@
 //! (tests/reference/make_pipeline_fixtures.py): every scheduler, CFG with a negative prompt, a
 //! non-square size, a fixed seed; the final image in [0, 1] within 2e-3.
 
-use std::path::{Path, PathBuf};
+mod common;
 
 use burn::tensor::Device;
-use image::RgbImage;
-use keepsake_models::pipeline::{to_unit_floats, Img2ImgParams, PipelineError, StableDiffusion};
-use keepsake_models::torch_rng::NormalKernel;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
-}
-
-fn reference() -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(fixtures().join("pipeline_outputs.json")).unwrap()).unwrap()
-}
-
-fn input(r: &serde_json::Value) -> RgbImage {
-    let shape: Vec<u32> = r["input_shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
-    let bytes: Vec<u8> = r["input_u8"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u8).collect();
-    RgbImage::from_raw(shape[3], shape[2], bytes).unwrap()
-}
-
-fn params(r: &serde_json::Value, run: &serde_json::Value) -> Img2ImgParams {
-    Img2ImgParams {
-        prompt: r["prompt"].as_str().unwrap().into(),
-        negative_prompt: r["negative_prompt"].as_str().unwrap().into(),
-        strength: run["strength"].as_f64().unwrap(),
-        steps: run["steps"].as_u64().unwrap() as usize,
-        scheduler: run["scheduler"].as_str().unwrap().parse().unwrap(),
-        cfg: run["cfg"].as_f64().unwrap() as f32,
-        seed: run["seed"].as_u64().unwrap(),
-        width: 64,
-        height: 48,
-        clip_skip: 1,
-        noise_kernel: NormalKernel::Scalar,
-    }
-}
+use common::{fixtures, max_abs_diff, pipeline_image, pipeline_input as input, pipeline_params as params, pipeline_reference as reference};
+use keepsake_models::pipeline::{to_unit_floats, PipelineError, StableDiffusion};
 
 fn check(device: &Device) {
     let sd = StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), device).unwrap();
@@ -52,8 +21,7 @@ fn check(device: &Device) {
             true
         });
         let ours = to_unit_floats(decoded.unwrap());
-        let theirs: Vec<f32> = run["image"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
-        let diff = ours.iter().zip(&theirs).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        let diff = max_abs_diff(&ours, &pipeline_image(run));
         report.push((format!("{} {} steps strength {}: {steps} steps run, max abs diff {diff:.2e}", p.scheduler, p.steps, p.strength), diff <= 2e-3));
     }
     let text: Vec<String> = report.iter().map(|(l, ok)| format!("{} {l}", if *ok { "ok  " } else { "FAIL" })).collect();

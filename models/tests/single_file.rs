@@ -2,17 +2,12 @@
 //! from_single_file by tests/reference/make_single_file_fixtures.py) gives the same images as the
 //! diffusers folder; what is not an SD 1.x checkpoint is refused by name.
 
-use std::path::{Path, PathBuf};
+mod common;
 
 use burn::tensor::Device;
-use image::RgbImage;
+use common::{fixtures, max_abs_diff, pipeline_image, pipeline_input, pipeline_params, pipeline_reference};
 use keepsake_models::ldm::{load_single_file, read_yaml};
-use keepsake_models::pipeline::{to_unit_floats, Img2ImgParams};
-use keepsake_models::torch_rng::NormalKernel;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
-}
+use keepsake_models::pipeline::to_unit_floats;
 
 #[test]
 fn single_file_gives_the_same_images_as_the_folder() {
@@ -21,26 +16,12 @@ fn single_file_gives_the_same_images_as_the_folder() {
     assert_eq!((yaml.num_heads, yaml.context_dim), (8, Some(64)));
     let sd = load_single_file(&checkpoint, &Device::flex()).unwrap();
     assert_eq!(sd.vae_scale_factor, 2);
-    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("pipeline_outputs.json")).unwrap()).unwrap();
-    let bytes: Vec<u8> = r["input_u8"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u8).collect();
-    let image = RgbImage::from_raw(64, 48, bytes).unwrap();
+    let r = pipeline_reference();
+    let image = pipeline_input(&r);
     for run in r["runs"].as_array().unwrap().iter().take(2) {
-        let p = Img2ImgParams {
-            prompt: r["prompt"].as_str().unwrap().into(),
-            negative_prompt: r["negative_prompt"].as_str().unwrap().into(),
-            strength: run["strength"].as_f64().unwrap(),
-            steps: run["steps"].as_u64().unwrap() as usize,
-            scheduler: run["scheduler"].as_str().unwrap().parse().unwrap(),
-            cfg: run["cfg"].as_f64().unwrap() as f32,
-            seed: run["seed"].as_u64().unwrap(),
-            width: 64,
-            height: 48,
-            clip_skip: 1,
-            noise_kernel: NormalKernel::Scalar,
-        };
+        let p = pipeline_params(&r, run);
         let ours = to_unit_floats(sd.img2img_decoded(&image, &p, &mut |_| true).unwrap());
-        let theirs: Vec<f32> = run["image"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
-        let diff = ours.iter().zip(&theirs).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        let diff = max_abs_diff(&ours, &pipeline_image(run));
         assert!(diff <= 2e-3, "{}: max abs diff {diff}", p.scheduler);
     }
 }

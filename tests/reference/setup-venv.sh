@@ -14,6 +14,7 @@ case "$what" in
     ;;
   torch)
     .venv-reference/bin/pip install -q -r tests/reference/requirements-torch.txt
+    .venv-reference/bin/pip install -q --no-deps open_clip_torch==3.3.0
     ;;
   *) echo "unknown reference set: $what" >&2; exit 2 ;;
 esac
