@@ -305,7 +305,7 @@ async fn booth_uses_the_diffusion_model_when_configured() {
     let report = booth.run(StopWhen { sessions: Some(1), within: Some(Duration::from_secs(300)) }).await.unwrap();
     assert!(report.faults.is_empty(), "{:?}", report.faults);
     let k = &report.keepsakes[0];
-    assert!(k.meta.made_by.contains("Stable Diffusion"), "{}", k.meta.made_by);
+    assert!(k.meta.made_by.contains("Stable Diffusion") && k.meta.made_by.contains("seed "), "{}", k.meta.made_by);
     assert_eq!(k.illustration.dimensions(), (64, 80));
 }
 

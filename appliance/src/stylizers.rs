@@ -84,7 +84,7 @@ pub fn for_booth(config: &Config, backend: Backend) -> Result<Arc<dyn Stylizer>,
     match StableDiffusion::load(path, &burn_device(backend)) {
         Ok(sd) => {
             tracing::info!(model = %path.display(), seconds = started.elapsed().as_secs_f32(), "diffusion model loaded: it makes the keepsakes, the filter is the instant preview");
-            let main = DiffusionStylizer { sd, preset: DiffusionPreset::warm_animation(), cancel: Default::default() };
+            let main = DiffusionStylizer::new(sd, DiffusionPreset::warm_animation());
             Ok(Arc::new(WithInstantPreview { preview: filter, main }))
         }
         Err(e) => {

@@ -1,7 +1,7 @@
 //! The booth's illustration by Stable Diffusion img2img: a style preset (prompt, negative,
 //! strength, steps, scheduler, cfg, seed policy) applied to the visitor's photo.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use image::{imageops, RgbImage};
@@ -53,6 +53,14 @@ pub struct DiffusionStylizer {
     pub sd: StableDiffusion,
     pub preset: DiffusionPreset,
     pub cancel: Arc<AtomicBool>,
+    /// The seed of the latest picture, so the keepsake records how to make it again.
+    pub last_seed: AtomicU64,
+}
+
+impl DiffusionStylizer {
+    pub fn new(sd: StableDiffusion, preset: DiffusionPreset) -> Self {
+        Self { sd, preset, cancel: Default::default(), last_seed: AtomicU64::new(u64::MAX) }
+    }
 }
 
 impl DiffusionStylizer {
@@ -64,7 +72,11 @@ impl DiffusionStylizer {
 
 impl Stylizer for DiffusionStylizer {
     fn name(&self) -> String {
-        format!("Stable Diffusion img2img ({} {} steps)", self.preset.scheduler.a1111_name(), self.preset.steps)
+        let base = format!("Stable Diffusion img2img ({} {} steps", self.preset.scheduler.a1111_name(), self.preset.steps);
+        match self.last_seed.load(Ordering::SeqCst) {
+            u64::MAX => format!("{base})"),
+            seed => format!("{base}, seed {seed})"),
+        }
     }
 
     fn steps(&self) -> u32 {
@@ -96,6 +108,7 @@ impl Stylizer for DiffusionStylizer {
             clip_skip: 1,
             noise_kernel: NormalKernel::native(),
         };
+        self.last_seed.store(seed, Ordering::SeqCst);
         tracing::info!(seed, width, height, "generating the illustration");
         let cancel = self.cancel.clone();
         self.sd

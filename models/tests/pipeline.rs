@@ -64,3 +64,30 @@ fn img2img_matches_diffusers_on_wgpu() {
     }
     check(&Device::wgpu(Default::default()));
 }
+
+/// Long prompts are encoded in 77-token chunks and concatenated (A1111), emphasis scales token
+/// embeddings and restores the chunk's mean, and the negative prompt is padded to as many chunks.
+#[test]
+fn long_and_weighted_prompts_are_encoded_the_a1111_way() {
+    let device = Device::flex();
+    let sd = StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), &device).unwrap();
+    let long = vec!["flowers"; 100].join(", ");
+    let z = sd.encode_prompt(&long, 1, 1);
+    assert_eq!(z.dims(), [1, 77 * 3, 64]);
+    let padded_negative = sd.encode_prompt("", 3, 1);
+    assert_eq!(padded_negative.dims(), [1, 77 * 3, 64]);
+
+    let plain = sd.encode_prompt("a photo of a cat", 1, 1);
+    let weighted = sd.encode_prompt("a (photo:1.5) of a cat", 1, 1);
+    let mean = |t: &burn::tensor::Tensor<3>| t.clone().mean().into_scalar::<f32>();
+    assert!((mean(&plain) - mean(&weighted)).abs() < 1e-5, "the mean is restored");
+    let p: Vec<f32> = plain.into_data().try_to_vec::<f32>().unwrap();
+    let w: Vec<f32> = weighted.into_data().try_to_vec::<f32>().unwrap();
+    assert!(max_abs_diff(&p, &w) > 1e-3, "the weight changes the embedding");
+
+    // A generation with a long prompt runs (the UNet attends to all 231 tokens).
+    let r = reference();
+    let mut p = params(&r, &r["runs"][4]);
+    p.prompt = long;
+    sd.img2img(&input(&r), &p, &mut |_| true).unwrap();
+}
