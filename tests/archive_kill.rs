@@ -35,7 +35,11 @@ fn archive_writer_child() {
 #[test]
 fn kill_9_while_archiving_loses_nothing_finished() {
     let exe = std::env::current_exe().unwrap();
-    for (round, kill_after) in [Duration::from_millis(150), Duration::from_millis(420), Duration::from_millis(777), Duration::from_millis(1234)].into_iter().enumerate() {
+    for (round, kill_after) in
+        [Duration::from_millis(150), Duration::from_millis(420), Duration::from_millis(777), Duration::from_millis(1234)]
+            .into_iter()
+            .enumerate()
+    {
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(&exe)
             .args(["--exact", "archive_writer_child", "--nocapture", "--test-threads=1"])
@@ -46,7 +50,11 @@ fn kill_9_while_archiving_loses_nothing_finished() {
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let reader = std::thread::spawn(move || {
-            BufReader::new(stdout).lines().map_while(Result::ok).filter_map(|l| l.strip_prefix("stored ").map(str::to_string)).collect::<Vec<_>>()
+            BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .filter_map(|l| l.strip_prefix("stored ").map(str::to_string))
+                .collect::<Vec<_>>()
         });
         // Wait for at least one finished entry, then kill at an arbitrary moment.
         let start = Instant::now();

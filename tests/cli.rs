@@ -18,7 +18,17 @@ fn config_check_lists_every_problem_with_key_and_fix() {
     .unwrap();
     let (ok, _, err) = keepsake(&["config", "check", bad.to_str().unwrap()]);
     assert!(!ok);
-    for needle in ["4 problem(s)", "memorial.message", "is missing", "memorial.language", "devices.camera.kind", "unknown camera \"webcam\"", "timeouts.review", "must be a number", "fix:"] {
+    for needle in [
+        "4 problem(s)",
+        "memorial.message",
+        "is missing",
+        "memorial.language",
+        "devices.camera.kind",
+        "unknown camera \"webcam\"",
+        "timeouts.review",
+        "must be a number",
+        "fix:",
+    ] {
         assert!(err.contains(needle), "{needle:?} not in:\n{err}");
     }
     assert!(!err.contains("panicked"), "{err}");

@@ -35,7 +35,10 @@ fn files(dir: &Path) -> Vec<String> {
 }
 
 fn screen(dir: &Path, names: &[String], state: &str) -> (PathBuf, RgbImage) {
-    let name = names.iter().find(|n| n.ends_with(".png") && n.contains(&format!("-{state}"))).unwrap_or_else(|| panic!("no {state} screen in {names:?}"));
+    let name = names
+        .iter()
+        .find(|n| n.ends_with(".png") && n.contains(&format!("-{state}")))
+        .unwrap_or_else(|| panic!("no {state} screen in {names:?}"));
     let path = dir.join(name);
     let img = image::open(&path).unwrap().to_rgb8();
     (path, img)
@@ -71,7 +74,16 @@ fn check_session(out: &Path, session: u32, keepsake_dir: &Path, archive: &Archiv
     let mut alone = Framebuffer::new(layout.w, layout.h);
     alone.fill(Rgb888::BLACK);
     let m = layout.margin();
-    text::draw_paragraph(&mut alone, &k.meta.caption, layout.w as i32 / 2, y + h as i32 + m / 2, layout.w - 2 * m as u32, layout.big(), CREAM, Align::Center);
+    text::draw_paragraph(
+        &mut alone,
+        &k.meta.caption,
+        layout.w as i32 / 2,
+        y + h as i32 + m / 2,
+        layout.w - 2 * m as u32,
+        layout.big(),
+        CREAM,
+        Align::Center,
+    );
     let cream = [CREAM.r(), CREAM.g(), CREAM.b()];
     let caption_px: Vec<_> = alone.image.enumerate_pixels().filter(|(_, _, p)| p.0 == cream).map(|(x, y, _)| (x, y)).collect();
     assert!(caption_px.len() > 200, "the caption has ink");

@@ -16,8 +16,8 @@ use keepsake_drivers::camera::Camera;
 use keepsake_drivers::display::Display;
 use keepsake_drivers::input::{Input, InputEvent, ScriptStep, ScriptedInput};
 use keepsake_drivers::narrator::Narrator;
-use keepsake_drivers::printer::{Printer, PrinterState};
 use keepsake_drivers::paper::PaperSize;
+use keepsake_drivers::printer::{Printer, PrinterState};
 use keepsake_drivers::DeviceError;
 use keepsake_models::toon::{ToonStyle, ToonStylizer};
 use keepsake_models::{Progress, StylizeError, Stylizer};
@@ -200,7 +200,8 @@ async fn run(armed: Break, broken_visit_steps: &str, sessions: u32) -> (RunRepor
     let stylizer = Arc::new(Flaky { inner: ToonStylizer::cpu(ToonStyle::warm_animation()), what: Break::None, armed, once });
     let archive = Arc::new(Archive::open(&config.archive_dir).unwrap());
     let booth = Booth::new(Arc::new(config), devices, stylizer, archive);
-    let report = booth.run(StopWhen { sessions: Some(sessions), within: Some(Duration::from_secs(120)) }).await.expect("the booth keeps going");
+    let report =
+        booth.run(StopWhen { sessions: Some(sessions), within: Some(Duration::from_secs(120)) }).await.expect("the booth keeps going");
     (report, out)
 }
 
@@ -209,7 +210,11 @@ async fn run(armed: Break, broken_visit_steps: &str, sessions: u32) -> (RunRepor
 fn assert_recovered(report: &RunReport, visit: u32, screen: &str, device: &str, keepsakes: usize) {
     assert_eq!(report.faults.len(), 1, "{:?}", report.faults);
     assert!(report.faults[0].contains(device), "{:?}", report.faults);
-    let at = report.screens.iter().position(|s| s == &format!("{visit}/fault")).unwrap_or_else(|| panic!("no fault screen: {:?}", report.screens));
+    let at = report
+        .screens
+        .iter()
+        .position(|s| s == &format!("{visit}/fault"))
+        .unwrap_or_else(|| panic!("no fault screen: {:?}", report.screens));
     assert_eq!(report.screens[at - 1], format!("{visit}/{screen}"), "{:?}", report.screens);
     assert_eq!(report.screens[at + 1], format!("{visit}/attract"), "{:?}", report.screens);
     assert_eq!(report.keepsakes.len(), keepsakes, "the next visitor still gets a keepsake");

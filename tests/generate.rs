@@ -41,7 +41,10 @@ fn generate_reproduces_diffusers_for_the_same_seed() {
     let params = read_png_parameters(&output).unwrap().unwrap();
     assert!(params.starts_with(r["prompt"].as_str().unwrap()), "{params}");
     assert!(params.contains("Negative prompt: blurry, lowres"), "{params}");
-    assert!(params.contains("Steps: 9, Sampler: Euler a, CFG scale: 7, Seed: 4242, Size: 64x48, Model: sd-tiny, Denoising strength: 0.6"), "{params}");
+    assert!(
+        params.contains("Steps: 9, Sampler: Euler a, CFG scale: 7, Seed: 4242, Size: 64x48, Model: sd-tiny, Denoising strength: 0.6"),
+        "{params}"
+    );
 
     // The same model as one LDM-layout checkpoint gives the same picture.
     let single = dir.path().join("single.png");
@@ -74,6 +77,9 @@ fn generate_reproduces_diffusers_for_the_same_seed() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("width 60 is not a multiple of 8"), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = Command::new(env!("CARGO_BIN_EXE_keepsake")).args(["generate", "--model", "m", "--input", "i", "--prompt", "x", "--scheduler", "heun", "--output", "o.png"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_keepsake"))
+        .args(["generate", "--model", "m", "--input", "i", "--prompt", "x", "--scheduler", "heun", "--output", "o.png"])
+        .output()
+        .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scheduler \"heun\""));
 }

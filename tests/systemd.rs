@@ -13,7 +13,13 @@ fn unit_is_notify_watchdog_restart_and_hardened() {
     assert_eq!(setting("Type"), ["notify"]);
     assert_eq!(setting("Restart"), ["always"]);
     assert!(!setting("WatchdogSec").is_empty());
-    for (key, value) in [("NoNewPrivileges", "yes"), ("ProtectSystem", "strict"), ("ProtectHome", "yes"), ("DevicePolicy", "closed"), ("CapabilityBoundingSet", "")] {
+    for (key, value) in [
+        ("NoNewPrivileges", "yes"),
+        ("ProtectSystem", "strict"),
+        ("ProtectHome", "yes"),
+        ("DevicePolicy", "closed"),
+        ("CapabilityBoundingSet", ""),
+    ] {
         assert_eq!(setting(key), [value], "{key}");
     }
     assert_eq!(setting("ReadWritePaths"), ["/var/lib/keepsake"]);

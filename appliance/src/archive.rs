@@ -50,7 +50,13 @@ fn sync_dir(path: &Path) -> Result<(), ArchiveError> {
 }
 
 fn file_info(name: &str, bytes: &[u8], image: &RgbImage) -> FileInfo {
-    FileInfo { file: name.to_string(), bytes: bytes.len() as u64, crc32: crc32fast::hash(bytes), width: image.width(), height: image.height() }
+    FileInfo {
+        file: name.to_string(),
+        bytes: bytes.len() as u64,
+        crc32: crc32fast::hash(bytes),
+        width: image.width(),
+        height: image.height(),
+    }
 }
 
 fn encode(image: &RgbImage, format: image::ImageFormat) -> Result<Vec<u8>, image::ImageError> {

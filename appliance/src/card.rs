@@ -36,7 +36,8 @@ pub fn layout(keepsake: &Keepsake, qr: &RgbImage, paper: PaperSize) -> RgbImage 
     let meta = &keepsake.meta;
     let mut y = py + ph as i32 + m / 2;
     y += text::draw_paragraph(&mut fb, &meta.memorial_name, w as i32 / 2, y, inner_w, big, INK, Align::Center) as i32;
-    let rest_of_caption = meta.caption.strip_prefix(&meta.memorial_name).unwrap_or(&meta.caption).trim_start_matches([' ', '·', '(']).trim_end_matches(')');
+    let rest_of_caption =
+        meta.caption.strip_prefix(&meta.memorial_name).unwrap_or(&meta.caption).trim_start_matches([' ', '·', '(']).trim_end_matches(')');
     if !rest_of_caption.is_empty() {
         y += text::draw_paragraph(&mut fb, rest_of_caption, w as i32 / 2, y, inner_w, small, SOFT, Align::Center) as i32;
     }

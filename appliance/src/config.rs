@@ -225,7 +225,11 @@ impl<'a> Reader<'a> {
             Some(toml::Value::Integer(i)) => *i as f64,
             Some(toml::Value::Float(f)) => *f,
             Some(v) => {
-                self.problem(key, format!("must be a number, found a {}", type_name(v)), format!("write a number without quotes, e.g. {key} = {default}"));
+                self.problem(
+                    key,
+                    format!("must be a number, found a {}", type_name(v)),
+                    format!("write a number without quotes, e.g. {key} = {default}"),
+                );
                 return default;
             }
         };
@@ -351,7 +355,9 @@ impl Config {
         let cam_w = r.number("devices.camera.width", 960.0, 64.0, 8192.0, "pixels") as u32;
         let cam_h = r.number("devices.camera.height", 1280.0, 64.0, 8192.0, "pixels") as u32;
         let camera = match camera_kind.as_str() {
-            "folder" => CameraConfig::Folder { path: r.path("devices.camera.path", None, "\"/srv/keepsake/photos\""), width: cam_w, height: cam_h },
+            "folder" => {
+                CameraConfig::Folder { path: r.path("devices.camera.path", None, "\"/srv/keepsake/photos\""), width: cam_w, height: cam_h }
+            }
             _ => CameraConfig::Synthetic { width: cam_w, height: cam_h },
         };
         r.kind("devices.display.kind", "png", DISPLAYS, "display");
@@ -375,7 +381,11 @@ impl Config {
 
         let url = r.string("server.url", None, "\"https://memorial.example.org\"");
         if !url.is_empty() && !(url.starts_with("https://") || url.starts_with("http://")) {
-            r.problem("server.url", format!("{url:?} is not an http(s) URL"), "write the memorial server's address, e.g. \"https://memorial.example.org\"");
+            r.problem(
+                "server.url",
+                format!("{url:?} is not an http(s) URL"),
+                "write the memorial server's address, e.g. \"https://memorial.example.org\"",
+            );
         }
         let token = r.opt_string("server.token", "\"booth-token-from-the-server\"");
 

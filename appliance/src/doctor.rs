@@ -43,13 +43,23 @@ pub fn examine(config: Option<&Config>) -> Vec<Finding> {
         ));
     }
     for a in adapters {
-        out.push(finding("GPU (wgpu)", Status::Ok, format!("{} ({:?}, {:?}, driver {})", a.name, a.backend, a.device_type, a.driver), None));
+        out.push(finding(
+            "GPU (wgpu)",
+            Status::Ok,
+            format!("{} ({:?}, {:?}, driver {})", a.name, a.backend, a.device_type, a.driver),
+            None,
+        ));
     }
 
     for (lang, label) in [("ko", "Korean"), ("en", "English")] {
         match EspeakNarrator::has_voice(lang) {
             Ok(true) => out.push(finding("voice", Status::Ok, format!("espeak-ng {label}"), None)),
-            Ok(false) => out.push(finding("voice", Status::Missing, format!("espeak-ng has no {label} voice"), Some("sudo apt-get install espeak-ng-data"))),
+            Ok(false) => out.push(finding(
+                "voice",
+                Status::Missing,
+                format!("espeak-ng has no {label} voice"),
+                Some("sudo apt-get install espeak-ng-data"),
+            )),
             Err(e) => out.push(finding("voice", Status::Missing, e.problem, Some(ESPEAK_INSTALL_FIX))),
         }
     }
@@ -69,19 +79,39 @@ pub fn examine(config: Option<&Config>) -> Vec<Finding> {
             .filter(|c| !c.is_whitespace() && !text::has_glyph(*c))
             .collect();
         if !missing_glyphs.is_empty() {
-            out.push(finding("font", Status::Warn, format!("memorial text has characters the font lacks: {missing_glyphs}"), Some("they show as '?'; rephrase or wait for the TTF font support")));
+            out.push(finding(
+                "font",
+                Status::Warn,
+                format!("memorial text has characters the font lacks: {missing_glyphs}"),
+                Some("they show as '?'; rephrase or wait for the TTF font support"),
+            ));
         }
         match &cfg.style.model {
-            None => out.push(finding("model", Status::Warn, "no diffusion model configured: the illustration filter makes keepsakes", Some("set style.model once a model is baked"))),
-            Some(p) if !p.exists() => out.push(finding("model", Status::Missing, format!("{} does not exist", p.display()), Some("copy the model there or correct style.model"))),
-            Some(p) if p.join("unet").is_dir() && p.join("tokenizer").is_dir() => out.push(finding("model", Status::Ok, format!("diffusers folder {}", p.display()), None)),
+            None => out.push(finding(
+                "model",
+                Status::Warn,
+                "no diffusion model configured: the illustration filter makes keepsakes",
+                Some("set style.model once a model is baked"),
+            )),
+            Some(p) if !p.exists() => out.push(finding(
+                "model",
+                Status::Missing,
+                format!("{} does not exist", p.display()),
+                Some("copy the model there or correct style.model"),
+            )),
+            Some(p) if p.join("unet").is_dir() && p.join("tokenizer").is_dir() => {
+                out.push(finding("model", Status::Ok, format!("diffusers folder {}", p.display()), None))
+            }
             Some(p) if p.is_file() && p.extension().is_some_and(|e| e == "safetensors") => {
                 out.push(finding("model", Status::Ok, format!("single-file checkpoint {}", p.display()), None))
             }
             Some(p) => out.push(finding(
                 "model",
                 Status::Missing,
-                format!("{} is neither a diffusers folder (unet/, vae/, text_encoder/, tokenizer/) nor a .safetensors checkpoint", p.display()),
+                format!(
+                    "{} is neither a diffusers folder (unet/, vae/, text_encoder/, tokenizer/) nor a .safetensors checkpoint",
+                    p.display()
+                ),
                 Some("point style.model at an SD 1.x model"),
             )),
         }
@@ -102,7 +132,12 @@ fn writable(what: &str, dir: &Path) -> Finding {
     let probe = dir.join(".keepsake-doctor");
     match std::fs::create_dir_all(dir).and_then(|_| std::fs::write(&probe, b"ok")).and_then(|_| std::fs::remove_file(&probe)) {
         Ok(()) => finding(what, Status::Ok, format!("{} is writable", dir.display()), None),
-        Err(e) => finding(what, Status::Missing, format!("{}: {e}", dir.display()), Some("create the folder and give the keepsake user write access")),
+        Err(e) => finding(
+            what,
+            Status::Missing,
+            format!("{}: {e}", dir.display()),
+            Some("create the folder and give the keepsake user write access"),
+        ),
     }
 }
 

@@ -116,7 +116,8 @@ pub fn read_png_parameters(path: &Path) -> std::io::Result<Option<String>> {
 }
 
 pub fn run(args: GenerateArgs) -> Result<(), String> {
-    let photo = image::open(&args.input).map_err(|e| format!("cannot read {}: {e} (use a JPEG or PNG photo)", args.input.display()))?.to_rgb8();
+    let photo =
+        image::open(&args.input).map_err(|e| format!("cannot read {}: {e} (use a JPEG or PNG photo)", args.input.display()))?.to_rgb8();
     let width = args.width.unwrap_or(photo.width() / 8 * 8);
     let height = args.height.unwrap_or(photo.height() / 8 * 8);
     let seed = args.seed.unwrap_or_else(|| uuid::Uuid::new_v4().as_u128() as u32 as u64);
@@ -156,7 +157,8 @@ pub fn run(args: GenerateArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
     let model_name = args.model.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    write_png_with_parameters(&out, &infotext(&params, &model_name), &args.output).map_err(|e| format!("cannot write {}: {e}", args.output.display()))?;
+    write_png_with_parameters(&out, &infotext(&params, &model_name), &args.output)
+        .map_err(|e| format!("cannot write {}: {e}", args.output.display()))?;
     println!("{} ({}x{}, seed {seed}, {:.1} s)", args.output.display(), width, height, started.elapsed().as_secs_f32());
     Ok(())
 }

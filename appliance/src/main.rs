@@ -168,17 +168,33 @@ fn run(command: Command) -> Result<ExitCode, String> {
         }
         Command::Stylize { input, output, preset, backend } => {
             let stylizer = stylizers::toon(&preset, backend)?;
-            let photo = image::open(&input).map_err(|e| format!("cannot read {}: {e} (use a JPEG or PNG photo)", input.display()))?.to_rgb8();
+            let photo =
+                image::open(&input).map_err(|e| format!("cannot read {}: {e} (use a JPEG or PNG photo)", input.display()))?.to_rgb8();
             let bar = indicatif::ProgressBar::new(stylizer.steps() as u64);
-            let out = stylizer
-                .stylize(&photo, &mut |p| bar.set_position(p.step as u64))
-                .map_err(|e| format!("{}: {e}", stylizer.name()))?;
+            let out =
+                stylizer.stylize(&photo, &mut |p| bar.set_position(p.step as u64)).map_err(|e| format!("{}: {e}", stylizer.name()))?;
             bar.finish_and_clear();
             out.save(&output).map_err(|e| format!("cannot write {}: {e}", output.display()))?;
             println!("{} -> {} ({}x{}, {})", input.display(), output.display(), out.width(), out.height(), stylizer.name());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Generate { model, input, prompt, negative_prompt, strength, steps, scheduler, cfg, seed, width, height, clip_skip, backend, noise_kernel, output } => {
+        Command::Generate {
+            model,
+            input,
+            prompt,
+            negative_prompt,
+            strength,
+            steps,
+            scheduler,
+            cfg,
+            seed,
+            width,
+            height,
+            clip_skip,
+            backend,
+            noise_kernel,
+            output,
+        } => {
             let scheduler = scheduler.parse().map_err(|e: String| format!("--scheduler: {e}"))?;
             if !(0.0..=1.0).contains(&strength) {
                 return Err(format!("--strength {strength}: use a value from 0 to 1"));
@@ -211,7 +227,15 @@ fn run(command: Command) -> Result<ExitCode, String> {
         }
         Command::Config { action: ConfigAction::Check { file } } => {
             let c = load_config(&file)?;
-            println!("{} is valid: memorial {:?} ({}), paper {}, screen {}x{}", file.display(), c.memorial.name, c.memorial.language.code(), c.paper, c.screen.0, c.screen.1);
+            println!(
+                "{} is valid: memorial {:?} ({}), paper {}, screen {}x{}",
+                file.display(),
+                c.memorial.name,
+                c.memorial.language.code(),
+                c.paper,
+                c.screen.0,
+                c.screen.1
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Config { action: ConfigAction::Example } => {

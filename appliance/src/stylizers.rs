@@ -19,7 +19,8 @@ pub enum Backend {
 }
 
 pub fn toon(preset: &str, backend: Backend) -> Result<ToonStylizer, String> {
-    let style = ToonStyle::preset(preset).ok_or_else(|| format!("unknown style preset {preset:?}; use one of {}", ToonStyle::PRESETS.join(", ")))?;
+    let style = ToonStyle::preset(preset)
+        .ok_or_else(|| format!("unknown style preset {preset:?}; use one of {}", ToonStyle::PRESETS.join(", ")))?;
     Ok(match backend {
         Backend::Auto => ToonStylizer::new(style),
         Backend::Cpu => ToonStylizer::cpu(style),

@@ -121,12 +121,9 @@ fn button(fb: &mut Framebuffer, r: Rect, label: &str, scale: u32, filled: bool) 
     } else {
         PrimitiveStyleBuilder::new().stroke_color(AMBER).stroke_width(4).fill_color(BACKGROUND).build()
     };
-    let _ = RoundedRectangle::with_equal_corners(
-        Rectangle::new(Point::new(r.x, r.y), Size::new(r.w, r.h)),
-        Size::new(r.h / 3, r.h / 3),
-    )
-    .into_styled(style)
-    .draw(fb);
+    let _ = RoundedRectangle::with_equal_corners(Rectangle::new(Point::new(r.x, r.y), Size::new(r.w, r.h)), Size::new(r.h / 3, r.h / 3))
+        .into_styled(style)
+        .draw(fb);
     let (cx, cy) = r.center();
     let color = if filled { BACKGROUND } else { CREAM };
     text::draw_line(fb, label, cx, cy - text::line_height(scale) as i32 / 2, scale, color, Align::Center);
@@ -145,7 +142,9 @@ fn progress_bar(fb: &mut Framebuffer, r: Rect, fraction: f32) {
     let _ = Rectangle::new(Point::new(r.x, r.y), Size::new(r.w, r.h)).into_styled(PrimitiveStyle::with_stroke(MUTED, 3)).draw(fb);
     let filled = ((r.w as f32 - 8.0) * fraction.clamp(0.0, 1.0)) as u32;
     if filled > 0 {
-        let _ = Rectangle::new(Point::new(r.x + 4, r.y + 4), Size::new(filled, r.h.saturating_sub(8))).into_styled(PrimitiveStyle::with_fill(AMBER)).draw(fb);
+        let _ = Rectangle::new(Point::new(r.x + 4, r.y + 4), Size::new(filled, r.h.saturating_sub(8)))
+            .into_styled(PrimitiveStyle::with_fill(AMBER))
+            .draw(fb);
     }
 }
 

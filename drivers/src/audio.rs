@@ -60,8 +60,7 @@ impl Audio {
     pub fn read_wav(path: &Path) -> DeviceResult<Audio> {
         let device = format!("audio file {}", path.display());
         let fix = "use a PCM WAV file (e.g. `sox in.mp3 -b 16 out.wav`)";
-        let mut reader = hound::WavReader::open(path)
-            .map_err(|e| DeviceError::new(&device, format!("cannot read WAV: {e}"), fix))?;
+        let mut reader = hound::WavReader::open(path).map_err(|e| DeviceError::new(&device, format!("cannot read WAV: {e}"), fix))?;
         let spec = reader.spec();
         let channels = spec.channels.max(1) as usize;
         let raw: Vec<f32> = match spec.sample_format {
@@ -86,12 +85,8 @@ impl Audio {
     pub fn write_wav(&self, path: &Path) -> DeviceResult<()> {
         let device = format!("audio file {}", path.display());
         let tmp = path.with_extension("wav.tmp");
-        let spec = hound::WavSpec {
-            channels: 1,
-            sample_rate: self.sample_rate,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
+        let spec =
+            hound::WavSpec { channels: 1, sample_rate: self.sample_rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
         let io = |e: &dyn std::fmt::Display| {
             DeviceError::new(&device, format!("cannot write: {e}"), "check the output folder exists, is writable and the disk is not full")
         };
@@ -112,8 +107,7 @@ mod tests {
 
     #[test]
     fn resampling_keeps_duration_and_level() {
-        let tone: Vec<i16> =
-            (0..48_000).map(|i| ((i as f32 * 440.0 * std::f32::consts::TAU / 48_000.0).sin() * 10_000.0) as i16).collect();
+        let tone: Vec<i16> = (0..48_000).map(|i| ((i as f32 * 440.0 * std::f32::consts::TAU / 48_000.0).sin() * 10_000.0) as i16).collect();
         let a = Audio { sample_rate: 48_000, samples: tone };
         let b = a.resampled(22_050);
         assert!((b.duration_secs() - 1.0).abs() < 1e-3, "{}", b.duration_secs());

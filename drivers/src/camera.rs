@@ -39,11 +39,8 @@ impl SyntheticCamera {
             let (xf, yf) = (x as f32, y as f32);
             // Warm wall with a window of light and a floor.
             let light = (-((xf - w * 0.8).powi(2) + (yf - h * 0.2).powi(2)) / (0.18 * w * w)).exp();
-            let mut c = if yf > h * 0.82 {
-                [120.0, 92.0, 70.0]
-            } else {
-                [182.0 + 60.0 * light, 170.0 + 60.0 * light, 150.0 + 50.0 * light]
-            };
+            let mut c =
+                if yf > h * 0.82 { [120.0, 92.0, 70.0] } else { [182.0 + 60.0 * light, 170.0 + 60.0 * light, 150.0 + 50.0 * light] };
             // Picture frame on the wall.
             if (xf - w * 0.18).abs() < w * 0.08 && (yf - h * 0.25).abs() < h * 0.09 {
                 let edge = (xf - w * 0.18).abs() > w * 0.065 || (yf - h * 0.25).abs() > h * 0.075;
@@ -119,14 +116,16 @@ impl FolderCamera {
 
     fn pictures(&self) -> DeviceResult<Vec<PathBuf>> {
         let entries = std::fs::read_dir(&self.dir).map_err(|e| {
-            DeviceError::new(self.device(), format!("cannot read the folder: {e}"), "set devices.camera.path to a folder of .jpg/.png photos")
+            DeviceError::new(
+                self.device(),
+                format!("cannot read the folder: {e}"),
+                "set devices.camera.path to a folder of .jpg/.png photos",
+            )
         })?;
         let mut files: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
-                p.extension()
-                    .and_then(|e| e.to_str())
-                    .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "jpg" | "jpeg" | "png"))
+                p.extension().and_then(|e| e.to_str()).is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "jpg" | "jpeg" | "png"))
             })
             .collect();
         files.sort();

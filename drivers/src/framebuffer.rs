@@ -112,9 +112,9 @@ impl<D: DrawTarget> DrawTarget for Scaled<'_, D> {
     {
         let f = self.factor.max(1) as i32;
         let origin = self.origin;
-        let blocks = pixels.into_iter().flat_map(move |Pixel(p, c)| {
-            (0..f * f).map(move |i| Pixel(origin + Point::new(p.x * f + i % f, p.y * f + i / f), c))
-        });
+        let blocks = pixels
+            .into_iter()
+            .flat_map(move |Pixel(p, c)| (0..f * f).map(move |i| Pixel(origin + Point::new(p.x * f + i % f, p.y * f + i / f), c)));
         self.target.draw_iter(blocks)
     }
 }

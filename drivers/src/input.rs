@@ -62,7 +62,11 @@ impl ScriptedInput {
         let text = std::fs::read_to_string(path)
             .map_err(|e| DeviceError::new(&device, format!("cannot read: {e}"), "set devices.input.script to an existing file"))?;
         let file: ScriptFile = toml::from_str(&text).map_err(|e| {
-            DeviceError::new(&device, format!("not a valid script: {e}"), "write [[step]] tables with on, after_ms and event = \"touch\" (x, y) or \"print_button\"")
+            DeviceError::new(
+                &device,
+                format!("not a valid script: {e}"),
+                "write [[step]] tables with on, after_ms and event = \"touch\" (x, y) or \"print_button\"",
+            )
         })?;
         Ok(Self::new(file.step))
     }

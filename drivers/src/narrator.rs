@@ -20,12 +20,7 @@ pub trait Narrator: Send + Sync {
 
 /// Compares phrases the way a person would: case, spacing and final punctuation do not matter.
 fn normalize(phrase: &str) -> String {
-    phrase
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .trim_end_matches(['.', '!', '?', '。', '…'])
-        .to_lowercase()
+    phrase.split_whitespace().collect::<Vec<_>>().join(" ").trim_end_matches(['.', '!', '?', '。', '…']).to_lowercase()
 }
 
 /// Splits narration into sentences, keeping their end punctuation.
@@ -71,10 +66,15 @@ impl Clips {
         let index = dir.join("clips.toml");
         let device = format!("narration clips {}", index.display());
         let text = std::fs::read_to_string(&index).map_err(|e| {
-            DeviceError::new(&device, format!("cannot read: {e}"), "create clips.toml listing [[clip]] text/file pairs, or remove narration.clips from the config")
+            DeviceError::new(
+                &device,
+                format!("cannot read: {e}"),
+                "create clips.toml listing [[clip]] text/file pairs, or remove narration.clips from the config",
+            )
         })?;
-        let parsed: ClipIndex = toml::from_str(&text)
-            .map_err(|e| DeviceError::new(&device, format!("not valid: {e}"), "each [[clip]] needs text = \"...\" and file = \"name.wav\""))?;
+        let parsed: ClipIndex = toml::from_str(&text).map_err(|e| {
+            DeviceError::new(&device, format!("not valid: {e}"), "each [[clip]] needs text = \"...\" and file = \"name.wav\"")
+        })?;
         let mut by_phrase = HashMap::new();
         for entry in parsed.clip {
             let file = dir.join(&entry.file);
@@ -256,7 +256,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // A 3-second 48 kHz recording of the second sentence.
         tone(3.0, 48_000).write_wav(&dir.path().join("remember.wav")).unwrap();
-        std::fs::write(dir.path().join("clips.toml"), "[[clip]]\ntext = \"We will always remember you\"\nfile = \"remember.wav\"\n").unwrap();
+        std::fs::write(dir.path().join("clips.toml"), "[[clip]]\ntext = \"We will always remember you\"\nfile = \"remember.wav\"\n")
+            .unwrap();
         let with_clip = EspeakNarrator::new(Clips::load(dir.path()).unwrap());
         let plain = EspeakNarrator::new(Clips::default());
         let text = "Thank you. We will always remember you.";

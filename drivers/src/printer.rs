@@ -87,7 +87,11 @@ impl Printer for ImagePrinter {
         }
         let path = self.dir.join(format!("{label}.png"));
         write_png_with_dpi(page, PRINT_DPI, &path).map_err(|e| {
-            DeviceError::new(self.name(), format!("cannot write {}: {e}", path.display()), "check the folder is writable and the disk is not full")
+            DeviceError::new(
+                self.name(),
+                format!("cannot write {}: {e}", path.display()),
+                "check the folder is writable and the disk is not full",
+            )
         })?;
         Ok(path.display().to_string())
     }

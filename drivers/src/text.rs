@@ -32,17 +32,8 @@ pub fn has_glyph(ch: char) -> bool {
 }
 
 /// Typographic characters the font lacks, with the plain look-alike drawn instead.
-const LOOK_ALIKES: &[(char, &str)] = &[
-    ('–', "-"),
-    ('—', "-"),
-    ('·', "-"),
-    ('‘', "'"),
-    ('’', "'"),
-    ('“', "\""),
-    ('”', "\""),
-    ('…', "..."),
-    ('\u{00A0}', " "),
-];
+const LOOK_ALIKES: &[(char, &str)] =
+    &[('–', "-"), ('—', "-"), ('·', "-"), ('‘', "'"), ('’', "'"), ('“', "\""), ('”', "\""), ('…', "..."), ('\u{00A0}', " ")];
 
 /// `text` with look-alikes for typographic characters and every other character the font lacks
 /// replaced by [`FALLBACK_GLYPH`] (logged once per character).
@@ -135,16 +126,7 @@ where
 
 /// Draws wrapped text starting at `y`; returns the height used.
 #[allow(clippy::too_many_arguments)]
-pub fn draw_paragraph<D>(
-    target: &mut D,
-    text: &str,
-    x: i32,
-    y: i32,
-    max_width: u32,
-    scale: u32,
-    color: Rgb888,
-    align: Align,
-) -> u32
+pub fn draw_paragraph<D>(target: &mut D, text: &str, x: i32, y: i32, max_width: u32, scale: u32, color: Rgb888, align: Align) -> u32
 where
     D: DrawTarget<Color = Rgb888>,
 {

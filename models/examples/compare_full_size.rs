@@ -49,6 +49,14 @@ fn main() {
 
     let torch_unet = reference["unet_step_batch2_512_s"].as_f64().unwrap() as f32;
     let torch_vae = reference["vae_decode_512_s"].as_f64().unwrap() as f32;
-    println!("UNet step (batch 2, 512 px): max abs diff {:.2e}, ours {unet_s:.2} s, PyTorch {torch_unet:.2} s, ratio {:.2}", max_abs_diff(&noise, &expected_noise), unet_s / torch_unet);
-    println!("VAE decode (512 px): max abs diff {:.2e}, ours {vae_s:.2} s, PyTorch {torch_vae:.2} s, ratio {:.2}", max_abs_diff(&image, &expected_image), vae_s / torch_vae);
+    println!(
+        "UNet step (batch 2, 512 px): max abs diff {:.2e}, ours {unet_s:.2} s, PyTorch {torch_unet:.2} s, ratio {:.2}",
+        max_abs_diff(&noise, &expected_noise),
+        unet_s / torch_unet
+    );
+    println!(
+        "VAE decode (512 px): max abs diff {:.2e}, ours {vae_s:.2} s, PyTorch {torch_vae:.2} s, ratio {:.2}",
+        max_abs_diff(&image, &expected_image),
+        vae_s / torch_vae
+    );
 }

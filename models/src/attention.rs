@@ -67,7 +67,13 @@ pub struct FeedForward {
 impl FeedForward {
     pub fn new(dim: usize, device: &Device) -> Self {
         let inner = dim * 4;
-        Self { net: (Geglu { proj: LinearConfig::new(dim, inner * 2).init(device) }, DropoutConfig::new(0.0).init(), LinearConfig::new(inner, dim).init(device)) }
+        Self {
+            net: (
+                Geglu { proj: LinearConfig::new(dim, inner * 2).init(device) },
+                DropoutConfig::new(0.0).init(),
+                LinearConfig::new(inner, dim).init(device),
+            ),
+        }
     }
 
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {

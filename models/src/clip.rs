@@ -51,7 +51,10 @@ impl ClipTextConfig {
                     num_heads: self.num_attention_heads,
                 },
                 layer_norm1: ln(),
-                mlp: ClipMlp { fc1: linear(self.hidden_size, self.intermediate_size), fc2: linear(self.intermediate_size, self.hidden_size) },
+                mlp: ClipMlp {
+                    fc1: linear(self.hidden_size, self.intermediate_size),
+                    fc2: linear(self.intermediate_size, self.hidden_size),
+                },
                 layer_norm2: ln(),
             })
             .collect();

@@ -37,7 +37,8 @@ impl DiffusionPreset {
     /// The warm hand-painted animation look of the thesis (with its style LoRA baked into the model).
     pub fn warm_animation() -> Self {
         Self {
-            prompt: "warm hand-painted animation style illustration of a person, soft light, gentle colors, detailed face, masterpiece".into(),
+            prompt: "warm hand-painted animation style illustration of a person, soft light, gentle colors, detailed face, masterpiece"
+                .into(),
             negative_prompt: "lowres, blurry, bad anatomy, extra fingers, deformed face, text, watermark".into(),
             strength: 0.55,
             steps: 20,
@@ -93,7 +94,9 @@ impl Stylizer for DiffusionStylizer {
         let input = imageops::resize(photo, width, height, imageops::FilterType::Lanczos3);
         let seed = match self.preset.seed {
             SeedPolicy::Fixed(s) => s,
-            SeedPolicy::Random => std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u32 as u64).unwrap_or(0),
+            SeedPolicy::Random => {
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u32 as u64).unwrap_or(0)
+            }
         };
         let p = Img2ImgParams {
             prompt: self.preset.prompt.clone(),

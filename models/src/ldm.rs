@@ -40,7 +40,8 @@ const UNET_RESNET: [(&str, &str); 6] = [
     ("conv2", "out_layers.3"),
     ("conv_shortcut", "skip_connection"),
 ];
-const VAE_RESNET: [(&str, &str); 5] = [("norm1", "norm1"), ("conv1", "conv1"), ("norm2", "norm2"), ("conv2", "conv2"), ("conv_shortcut", "nin_shortcut")];
+const VAE_RESNET: [(&str, &str); 5] =
+    [("norm1", "norm1"), ("conv1", "conv1"), ("norm2", "norm2"), ("conv2", "conv2"), ("conv_shortcut", "nin_shortcut")];
 const VAE_ATTENTION: [(&str, &str); 5] = [("group_norm", "norm"), ("to_q", "q"), ("to_k", "k"), ("to_v", "v"), ("to_out.0", "proj_out")];
 
 /// (diffusers prefix, LDM prefix) for every module of a UNet of this shape.
@@ -77,17 +78,21 @@ pub fn unet_table(c: &UNet2DConditionConfig) -> Vec<(String, String)> {
             resnet(&mut t, format!("up_blocks.{i}.resnets.{j}"), format!("output_blocks.{k}.0"));
             t.push((format!("up_blocks.{i}.attentions.{j}"), format!("output_blocks.{k}.1")));
         }
-        t.push((format!("up_blocks.{i}.upsamplers.0.conv"), format!("output_blocks.{}.{}.conv", i * (lpb + 1) + lpb, if cross { 2 } else { 1 })));
+        t.push((
+            format!("up_blocks.{i}.upsamplers.0.conv"),
+            format!("output_blocks.{}.{}.conv", i * (lpb + 1) + lpb, if cross { 2 } else { 1 }),
+        ));
     }
     t
 }
 
 /// (diffusers prefix, LDM prefix) for every module of a VAE with `levels` levels.
 pub fn vae_table(levels: usize, layers: usize) -> Vec<(String, String)> {
-    let mut t: Vec<(String, String)> = ["encoder.conv_in", "encoder.conv_out", "decoder.conv_in", "decoder.conv_out", "quant_conv", "post_quant_conv"]
-        .iter()
-        .map(|s| (s.to_string(), s.to_string()))
-        .collect();
+    let mut t: Vec<(String, String)> =
+        ["encoder.conv_in", "encoder.conv_out", "decoder.conv_in", "decoder.conv_out", "quant_conv", "post_quant_conv"]
+            .iter()
+            .map(|s| (s.to_string(), s.to_string()))
+            .collect();
     for side in ["encoder", "decoder"] {
         t.push((format!("{side}.conv_norm_out"), format!("{side}.norm_out")));
         for j in 0..2 {
@@ -152,13 +157,18 @@ fn single_file_error(path: &Path, problem: impl Into<String>, fix: &'static str)
 pub fn read_yaml(checkpoint: &Path) -> Result<LdmYaml, PipelineError> {
     let path = checkpoint.with_extension("yaml");
     let Ok(text) = std::fs::read_to_string(&path) else { return Ok(LdmYaml::default()) };
-    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).map_err(|e| single_file_error(&path, format!("not valid YAML: {e}"), "fix the LDM config or remove it to use SD 1.5's"))?;
+    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text)
+        .map_err(|e| single_file_error(&path, format!("not valid YAML: {e}"), "fix the LDM config or remove it to use SD 1.5's"))?;
     let params = &doc["model"]["params"];
     let unet = &params["unet_config"]["params"];
     let num_heads = match (unet["num_heads"].as_u64(), unet["num_head_channels"].as_i64()) {
         (Some(h), _) if h > 0 => h as usize,
         (_, Some(c)) if c > 0 => {
-            return Err(single_file_error(&path, "num_head_channels (SD 2.x attention) is not supported", "use an SD 1.x checkpoint and config"));
+            return Err(single_file_error(
+                &path,
+                "num_head_channels (SD 2.x attention) is not supported",
+                "use an SD 1.x checkpoint and config",
+            ));
         }
         _ => 8,
     };
@@ -172,7 +182,9 @@ pub fn read_yaml(checkpoint: &Path) -> Result<LdmYaml, PipelineError> {
 type Shapes = BTreeMap<String, Vec<usize>>;
 
 fn dim(shapes: &Shapes, key: &str, axis: usize, path: &Path) -> Result<usize, PipelineError> {
-    shapes.get(key).and_then(|s| s.get(axis).copied()).ok_or_else(|| single_file_error(path, format!("missing tensor {key}"), "use an SD 1.x checkpoint (UNet, VAE and CLIP text encoder in one file)"))
+    shapes.get(key).and_then(|s| s.get(axis).copied()).ok_or_else(|| {
+        single_file_error(path, format!("missing tensor {key}"), "use an SD 1.x checkpoint (UNet, VAE and CLIP text encoder in one file)")
+    })
 }
 
 fn count(shapes: &Shapes, pattern: impl Fn(usize) -> String) -> usize {
@@ -205,7 +217,11 @@ pub fn unet_config(shapes: &Shapes, yaml: &LdmYaml, path: &Path) -> Result<UNet2
     };
     if let Some(c) = yaml.context_dim {
         if c != cross_attention_dim {
-            return Err(single_file_error(path, format!("the .yaml says context_dim {c} but the UNet's cross-attention takes {cross_attention_dim}"), "use the .yaml that came with this checkpoint"));
+            return Err(single_file_error(
+                path,
+                format!("the .yaml says context_dim {c} but the UNet's cross-attention takes {cross_attention_dim}"),
+                "use the .yaml that came with this checkpoint",
+            ));
         }
     }
     Ok(UNet2DConditionConfig {
@@ -228,7 +244,8 @@ pub fn vae_config(shapes: &Shapes, yaml: &LdmYaml, path: &Path) -> Result<Autoen
     let p = |k: &str| format!("{VAE_PREFIX}{k}");
     let levels = count(shapes, |i| p(&format!("encoder.down.{i}.")));
     let layers = count(shapes, |j| p(&format!("encoder.down.0.block.{j}.")));
-    let block_out_channels = (0..levels).map(|i| dim(shapes, &p(&format!("encoder.down.{i}.block.0.conv1.weight")), 0, path)).collect::<Result<_, _>>()?;
+    let block_out_channels =
+        (0..levels).map(|i| dim(shapes, &p(&format!("encoder.down.{i}.block.0.conv1.weight")), 0, path)).collect::<Result<_, _>>()?;
     Ok(AutoencoderKlConfig {
         in_channels: dim(shapes, &p("encoder.conv_in.weight"), 1, path)?,
         out_channels: dim(shapes, &p("decoder.conv_out.weight"), 0, path)?,
@@ -270,7 +287,8 @@ fn component(st: &SafeTensors, prefix: &str, rename_key: &dyn Fn(&str) -> Option
                 // LDM's VAE attention projections are 1x1 convolutions; diffusers' are linears.
                 let shape = view.shape().to_vec();
                 let view = if k.contains("mid_block.attentions.0.to_") && shape.len() == 4 {
-                    TensorView::new(view.dtype(), shape[..2].to_vec(), view.data()).map_err(|e| single_file_error(path, e.to_string(), "the checkpoint is damaged"))?
+                    TensorView::new(view.dtype(), shape[..2].to_vec(), view.data())
+                        .map_err(|e| single_file_error(path, e.to_string(), "the checkpoint is damaged"))?
                 } else {
                     view
                 };
@@ -281,7 +299,12 @@ fn component(st: &SafeTensors, prefix: &str, rename_key: &dyn Fn(&str) -> Option
     }
     if !unexpected.is_empty() {
         unexpected.sort();
-        return Err(WeightsError::Mismatch { path: path.to_path_buf(), what: "SD 1.x layout", problems: unexpected.iter().map(|k| format!("  unexpected tensor {k}")).collect::<Vec<_>>().join("\n") }.into());
+        return Err(WeightsError::Mismatch {
+            path: path.to_path_buf(),
+            what: "SD 1.x layout",
+            problems: unexpected.iter().map(|k| format!("  unexpected tensor {k}")).collect::<Vec<_>>().join("\n"),
+        }
+        .into());
     }
     if views.iter().any(|(_, v)| !matches!(v.dtype(), Dtype::F32 | Dtype::F16 | Dtype::BF16)) {
         return Err(single_file_error(path, "tensors of an unsupported type (not f32/f16/bf16)", "use an unquantized SD 1.x checkpoint"));
@@ -291,17 +314,22 @@ fn component(st: &SafeTensors, prefix: &str, rename_key: &dyn Fn(&str) -> Option
 
 /// Loads an SD 1.x single-file checkpoint (memory-mapped) with the built-in tokenizer.
 pub fn load_single_file(path: &Path, device: &Device) -> Result<StableDiffusion, PipelineError> {
-    let file = std::fs::File::open(path).map_err(|e| single_file_error(path, format!("cannot open: {e}"), "check the path to the .safetensors file"))?;
+    let file = std::fs::File::open(path)
+        .map_err(|e| single_file_error(path, format!("cannot open: {e}"), "check the path to the .safetensors file"))?;
     // SAFETY: the file is opened read-only and not modified while mapped (model files are not
     // rewritten in place by anything Keepsake runs).
-    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| single_file_error(path, format!("cannot map: {e}"), "check the file is readable"))?;
-    let st = SafeTensors::deserialize(&map).map_err(|e| {
-        WeightsError::NotSafetensors { path: path.to_path_buf(), reason: e.to_string() }
-    })?;
+    let map = unsafe { memmap2::Mmap::map(&file) }
+        .map_err(|e| single_file_error(path, format!("cannot map: {e}"), "check the file is readable"))?;
+    let st =
+        SafeTensors::deserialize(&map).map_err(|e| WeightsError::NotSafetensors { path: path.to_path_buf(), reason: e.to_string() })?;
     let shapes: Shapes = st.tensors().into_iter().map(|(k, v)| (k, v.shape().to_vec())).collect();
     let yaml = read_yaml(path)?;
 
-    let text_prefix = if shapes.keys().any(|k| k.starts_with(&format!("{TEXT_PREFIX}text_model."))) { format!("{TEXT_PREFIX}text_model.") } else { TEXT_PREFIX.to_string() };
+    let text_prefix = if shapes.keys().any(|k| k.starts_with(&format!("{TEXT_PREFIX}text_model."))) {
+        format!("{TEXT_PREFIX}text_model.")
+    } else {
+        TEXT_PREFIX.to_string()
+    };
     let unet_cfg = unet_config(&shapes, &yaml, path)?;
     let vae_cfg = vae_config(&shapes, &yaml, path)?;
     let text_cfg = text_config(&shapes, &text_prefix, path)?;
@@ -337,7 +365,10 @@ mod tests {
         assert_eq!(r("down_blocks.2.downsamplers.0.conv.weight"), "input_blocks.9.0.op.weight");
         assert_eq!(r("up_blocks.0.upsamplers.0.conv.weight"), "output_blocks.2.1.conv.weight");
         assert_eq!(r("up_blocks.1.upsamplers.0.conv.weight"), "output_blocks.5.2.conv.weight");
-        assert_eq!(r("up_blocks.3.attentions.2.transformer_blocks.0.attn2.to_k.weight"), "output_blocks.11.1.transformer_blocks.0.attn2.to_k.weight");
+        assert_eq!(
+            r("up_blocks.3.attentions.2.transformer_blocks.0.attn2.to_k.weight"),
+            "output_blocks.11.1.transformer_blocks.0.attn2.to_k.weight"
+        );
         assert_eq!(r("mid_block.resnets.1.time_emb_proj.weight"), "middle_block.2.emb_layers.1.weight");
         // And back.
         assert_eq!(rename("input_blocks.11.0.out_layers.3.bias", &t, true).unwrap(), "down_blocks.3.resnets.1.conv2.bias");

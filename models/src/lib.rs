@@ -5,8 +5,6 @@
 //! through wgpu (CPU path when there is no adapter). It is the booth's instant preview while the
 //! diffusion model works, and the fallback when no diffusion model is installed.
 
-pub mod schedulers;
-pub mod stylizer;
 pub mod attention;
 pub mod clip;
 pub mod diffusion_stylizer;
@@ -15,9 +13,11 @@ pub mod ldm;
 pub mod pipeline;
 pub mod prompt;
 pub mod resnet;
+pub mod schedulers;
+pub mod stylizer;
 pub mod tokenizer;
-pub mod torch_rng;
 pub mod toon;
+pub mod torch_rng;
 pub mod unet_2d_blocks;
 pub mod unet_2d_condition;
 pub mod vae;

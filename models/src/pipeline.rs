@@ -88,7 +88,11 @@ fn read_config<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Pipelin
         problem: format!("cannot read: {e}"),
         fix: "point --model at a diffusers folder with unet/, vae/, text_encoder/, tokenizer/",
     })?;
-    serde_json::from_str(&text).map_err(|e| PipelineError::Model { path: path.to_path_buf(), problem: format!("not a valid config: {e}"), fix: "restore the file from the model's original folder" })
+    serde_json::from_str(&text).map_err(|e| PipelineError::Model {
+        path: path.to_path_buf(),
+        problem: format!("not a valid config: {e}"),
+        fix: "restore the file from the model's original folder",
+    })
 }
 
 fn weights_file(dir: &Path, names: &[&str]) -> Result<PathBuf, PipelineError> {
@@ -171,12 +175,22 @@ impl StableDiffusion {
     }
 
     /// img2img of `image` (already at the requested size) with `params`.
-    pub fn img2img(&self, image: &RgbImage, p: &Img2ImgParams, progress: &mut dyn FnMut(StepProgress) -> bool) -> Result<RgbImage, PipelineError> {
+    pub fn img2img(
+        &self,
+        image: &RgbImage,
+        p: &Img2ImgParams,
+        progress: &mut dyn FnMut(StepProgress) -> bool,
+    ) -> Result<RgbImage, PipelineError> {
         Ok(to_image(self.img2img_decoded(image, p, progress)?))
     }
 
     /// img2img up to the decoded image in about [-1, 1], NCHW (before 8-bit rounding).
-    pub fn img2img_decoded(&self, image: &RgbImage, p: &Img2ImgParams, progress: &mut dyn FnMut(StepProgress) -> bool) -> Result<Tensor<4>, PipelineError> {
+    pub fn img2img_decoded(
+        &self,
+        image: &RgbImage,
+        p: &Img2ImgParams,
+        progress: &mut dyn FnMut(StepProgress) -> bool,
+    ) -> Result<Tensor<4>, PipelineError> {
         for (what, v) in [("width", p.width), ("height", p.height)] {
             let m = self.vae_scale_factor.max(8);
             if v == 0 || v % m != 0 {
@@ -193,7 +207,8 @@ impl StableDiffusion {
         let negative_chunks = chunks(&self.tokenizer, &p.negative_prompt).0.len();
         let n_chunks = positive_chunks.max(negative_chunks);
         let cond = self.encode_prompt(&p.prompt, n_chunks, p.clip_skip);
-        let context = if guidance { Tensor::cat(vec![self.encode_prompt(&p.negative_prompt, n_chunks, p.clip_skip), cond], 0) } else { cond };
+        let context =
+            if guidance { Tensor::cat(vec![self.encode_prompt(&p.negative_prompt, n_chunks, p.clip_skip), cond], 0) } else { cond };
 
         // The photo to latents: a posterior sample (first draw of the generator), scaled.
         let pixels: Vec<f32> = {
@@ -232,7 +247,8 @@ impl StableDiffusion {
             } else {
                 out
             };
-            latents = scheduler.step(&eps, index, &latents, &mut || Tensor::<4>::from_data(TensorData::new(generator.randn(numel, kernel), dims), device));
+            latents = scheduler
+                .step(&eps, index, &latents, &mut || Tensor::<4>::from_data(TensorData::new(generator.randn(numel, kernel), dims), device));
             if !progress(StepProgress { step: done + 1, total }) {
                 return Err(PipelineError::Cancelled);
             }

@@ -20,9 +20,8 @@ pub const COMMA_BACKTRACK: usize = 20;
 const ROUND: f64 = 1.1;
 const SQUARE: f64 = 1.0 / 1.1;
 
-static ATTENTION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\\\(|\\\)|\\\[|\\\]|\\\\|\\|\(|\[|:\s*([+-]?[.\d]+)\s*\)|\)|\]|[^\\()\[\]:]+|:").expect("valid pattern")
-});
+static ATTENTION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\\\(|\\\)|\\\[|\\\]|\\\\|\\|\(|\[|:\s*([+-]?[.\d]+)\s*\)|\)|\]|[^\\()\[\]:]+|:").expect("valid pattern"));
 static BREAK: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s*\bBREAK\b\s*").expect("valid pattern"));
 
 /// One run of prompt text and its weight; `Break` separates chunks.
@@ -107,7 +106,14 @@ pub fn chunks(tokenizer: &ClipTokenizer, prompt: &str) -> (Vec<Chunk>, usize) {
     let mut token_count = 0usize;
     let mut last_comma: Option<usize> = None;
 
-    fn close(out: &mut Vec<Chunk>, tokens: &mut Vec<u32>, weights: &mut Vec<f64>, token_count: &mut usize, last_comma: &mut Option<usize>, is_last: bool) {
+    fn close(
+        out: &mut Vec<Chunk>,
+        tokens: &mut Vec<u32>,
+        weights: &mut Vec<f64>,
+        token_count: &mut usize,
+        last_comma: &mut Option<usize>,
+        is_last: bool,
+    ) {
         *token_count += if is_last { tokens.len() } else { CHUNK_LENGTH };
         let pad = CHUNK_LENGTH.saturating_sub(tokens.len());
         let mut t = vec![BOS];

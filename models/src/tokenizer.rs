@@ -71,7 +71,11 @@ impl ClipTokenizer {
 
     pub fn from_files(vocab_json: &Path, merges_txt: &Path) -> Result<Self, TokenizerError> {
         let read = |p: &Path| {
-            std::fs::read_to_string(p).map_err(|e| TokenizerError::File { path: p.to_path_buf(), problem: format!("cannot read: {e}"), fix: FIX_FILES })
+            std::fs::read_to_string(p).map_err(|e| TokenizerError::File {
+                path: p.to_path_buf(),
+                problem: format!("cannot read: {e}"),
+                fix: FIX_FILES,
+            })
         };
         let vocab_text = read(vocab_json)?;
         let merges_text = read(merges_txt)?;
@@ -80,7 +84,8 @@ impl ClipTokenizer {
             problem: format!("not a JSON object of token -> id: {e}"),
             fix: FIX_FILES,
         })?;
-        let merges = merges_text.lines().filter(|l| !l.starts_with("#version") && !l.trim().is_empty()).map(str::to_string).collect::<Vec<_>>();
+        let merges =
+            merges_text.lines().filter(|l| !l.starts_with("#version") && !l.trim().is_empty()).map(str::to_string).collect::<Vec<_>>();
         Self::new(encoder, &merges)
     }
 
@@ -138,7 +143,10 @@ impl ClipTokenizer {
         // Special tokens are taken from the raw text first, as transformers does.
         let mut rest = text;
         while !rest.is_empty() {
-            let next = [(START, BOS), (END, EOS)].into_iter().filter_map(|(t, id)| rest.find(t).map(|at| (at, t, id))).min_by_key(|(at, _, _)| *at);
+            let next = [(START, BOS), (END, EOS)]
+                .into_iter()
+                .filter_map(|(t, id)| rest.find(t).map(|at| (at, t, id)))
+                .min_by_key(|(at, _, _)| *at);
             match next {
                 Some((at, token, id)) => {
                     self.encode_plain(&rest[..at], &mut ids);
@@ -206,11 +214,8 @@ impl ClipTokenizer {
             last.push_str("</w>");
         }
         loop {
-            let best = symbols
-                .windows(2)
-                .enumerate()
-                .filter_map(|(i, w)| self.ranks.get(&(w[0].clone(), w[1].clone())).map(|r| (*r, i)))
-                .min();
+            let best =
+                symbols.windows(2).enumerate().filter_map(|(i, w)| self.ranks.get(&(w[0].clone(), w[1].clone())).map(|r| (*r, i))).min();
             let Some((_, at)) = best else { break };
             // Merge every occurrence of the best pair, left to right.
             let (a, b) = (symbols[at].clone(), symbols[at + 1].clone());

@@ -28,8 +28,14 @@ pub struct DownBlock2D {
 impl DownBlock2D {
     pub fn new(i: usize, o: usize, layers: usize, cross_attention: bool, downsample: bool, s: BlockShape, device: &Device) -> Self {
         Self {
-            resnets: (0..layers).map(|j| ResnetBlock2D::new(if j == 0 { i } else { o }, o, Some(s.temb), s.groups, s.eps, device)).collect(),
-            attentions: if cross_attention { (0..layers).map(|_| Transformer2DModel::new(o, s.context_dim, s.heads, s.groups, device)).collect() } else { vec![] },
+            resnets: (0..layers)
+                .map(|j| ResnetBlock2D::new(if j == 0 { i } else { o }, o, Some(s.temb), s.groups, s.eps, device))
+                .collect(),
+            attentions: if cross_attention {
+                (0..layers).map(|_| Transformer2DModel::new(o, s.context_dim, s.heads, s.groups, device)).collect()
+            } else {
+                vec![]
+            },
             downsamplers: if downsample { vec![Downsample2D::new(o, false, device)] } else { vec![] },
         }
     }
@@ -61,7 +67,16 @@ pub struct UpBlock2D {
 
 impl UpBlock2D {
     #[allow(clippy::too_many_arguments)]
-    pub fn new(i: usize, o: usize, prev: usize, layers: usize, cross_attention: bool, upsample: bool, s: BlockShape, device: &Device) -> Self {
+    pub fn new(
+        i: usize,
+        o: usize,
+        prev: usize,
+        layers: usize,
+        cross_attention: bool,
+        upsample: bool,
+        s: BlockShape,
+        device: &Device,
+    ) -> Self {
         Self {
             resnets: (0..layers)
                 .map(|j| {
@@ -70,7 +85,11 @@ impl UpBlock2D {
                     ResnetBlock2D::new(input + skip, o, Some(s.temb), s.groups, s.eps, device)
                 })
                 .collect(),
-            attentions: if cross_attention { (0..layers).map(|_| Transformer2DModel::new(o, s.context_dim, s.heads, s.groups, device)).collect() } else { vec![] },
+            attentions: if cross_attention {
+                (0..layers).map(|_| Transformer2DModel::new(o, s.context_dim, s.heads, s.groups, device)).collect()
+            } else {
+                vec![]
+            },
             upsamplers: if upsample { vec![Upsample2D::new(o, device)] } else { vec![] },
         }
     }
@@ -106,7 +125,10 @@ pub struct UNetMidBlock2DCrossAttn {
 impl UNetMidBlock2DCrossAttn {
     pub fn new(c: usize, s: BlockShape, device: &Device) -> Self {
         Self {
-            resnets: vec![ResnetBlock2D::new(c, c, Some(s.temb), s.groups, s.eps, device), ResnetBlock2D::new(c, c, Some(s.temb), s.groups, s.eps, device)],
+            resnets: vec![
+                ResnetBlock2D::new(c, c, Some(s.temb), s.groups, s.eps, device),
+                ResnetBlock2D::new(c, c, Some(s.temb), s.groups, s.eps, device),
+            ],
             attentions: vec![Transformer2DModel::new(c, s.context_dim, s.heads, s.groups, device)],
         }
     }

@@ -51,7 +51,9 @@ impl UNet2DConditionConfig {
             in_channels: 4,
             out_channels: 4,
             block_out_channels: vec![320, 640, 1280, 1280],
-            down_block_types: ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"].map(String::from).to_vec(),
+            down_block_types: ["CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"]
+                .map(String::from)
+                .to_vec(),
             up_block_types: ["UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"].map(String::from).to_vec(),
             layers_per_block: 2,
             cross_attention_dim: 768,
@@ -69,7 +71,13 @@ impl UNet2DConditionConfig {
     pub fn init(&self, device: &Device) -> UNet2DConditionModel {
         let ch = &self.block_out_channels;
         let temb = ch[0] * 4;
-        let shape = BlockShape { temb, groups: self.norm_num_groups, eps: self.norm_eps, context_dim: self.cross_attention_dim, heads: self.heads() };
+        let shape = BlockShape {
+            temb,
+            groups: self.norm_num_groups,
+            eps: self.norm_eps,
+            context_dim: self.cross_attention_dim,
+            heads: self.heads(),
+        };
         let n = ch.len();
         let down_blocks = (0..n)
             .map(|i| {

@@ -66,7 +66,9 @@ impl AutoencoderKlConfig {
             .map(|i| {
                 let input = if i == 0 { ch[0] } else { ch[i - 1] };
                 DownEncoderBlock2D {
-                    resnets: (0..self.layers_per_block).map(|j| ResnetBlock2D::new(if j == 0 { input } else { ch[i] }, ch[i], None, g, EPS, device)).collect(),
+                    resnets: (0..self.layers_per_block)
+                        .map(|j| ResnetBlock2D::new(if j == 0 { input } else { ch[i] }, ch[i], None, g, EPS, device))
+                        .collect(),
                     downsamplers: if i + 1 < ch.len() { vec![Downsample2D::new(ch[i], true, device)] } else { vec![] },
                 }
             })

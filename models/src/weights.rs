@@ -6,7 +6,6 @@
 
 use std::path::{Path, PathBuf};
 
-
 use burn::module::Module;
 use burn::store::{ChainAdapter, FloatCastAdapter, ModuleSnapshot, PyTorchToBurnAdapter, SafetensorsStore};
 use burn::tensor::DType;
@@ -15,7 +14,9 @@ use burn::tensor::DType;
 pub enum WeightsError {
     #[error("{path}: not a readable safetensors file: {reason} (fix: use a .safetensors file from diffusers, A1111 or a model site; .ckpt/.bin pickles are not loaded)")]
     NotSafetensors { path: PathBuf, reason: String },
-    #[error("{path}: the weights do not fit the {what}:\n{problems}\n(fix: check the file is an SD 1.5 {what} and not another architecture)")]
+    #[error(
+        "{path}: the weights do not fit the {what}:\n{problems}\n(fix: check the file is an SD 1.5 {what} and not another architecture)"
+    )]
     Mismatch { path: PathBuf, what: &'static str, problems: String },
 }
 
@@ -29,7 +30,9 @@ pub fn load<M: Module + ModuleSnapshot>(module: M, path: &Path, what: &'static s
         let header = u64::from_le_bytes(len);
         let size = f.metadata()?.len();
         if header == 0 || header > 100_000_000 || 8 + header > size {
-            return Err(std::io::Error::other(format!("header length {header} does not fit a {size}-byte file (truncated or not safetensors)")));
+            return Err(std::io::Error::other(format!(
+                "header length {header} does not fit a {size}-byte file (truncated or not safetensors)"
+            )));
         }
         Ok(())
     });
@@ -44,11 +47,19 @@ pub fn load_bytes<M: Module + ModuleSnapshot>(module: M, bytes: Vec<u8>, source:
     apply(module, SafetensorsStore::from_bytes(Some(bytes)), source, what, &[])
 }
 
-fn apply<M: Module + ModuleSnapshot>(mut module: M, store: SafetensorsStore, path: &Path, what: &'static str, allow_extra: &[&str]) -> Result<M, WeightsError> {
-    let mut store = store.with_from_adapter(ChainAdapter::new(PyTorchToBurnAdapter, FloatCastAdapter::to(DType::F32))).allow_partial(true).validate(true);
-    let result = module
-        .load_from(&mut store)
-        .map_err(|e| WeightsError::NotSafetensors { path: path.to_path_buf(), reason: e.to_string() })?;
+fn apply<M: Module + ModuleSnapshot>(
+    mut module: M,
+    store: SafetensorsStore,
+    path: &Path,
+    what: &'static str,
+    allow_extra: &[&str],
+) -> Result<M, WeightsError> {
+    let mut store = store
+        .with_from_adapter(ChainAdapter::new(PyTorchToBurnAdapter, FloatCastAdapter::to(DType::F32)))
+        .allow_partial(true)
+        .validate(true);
+    let result =
+        module.load_from(&mut store).map_err(|e| WeightsError::NotSafetensors { path: path.to_path_buf(), reason: e.to_string() })?;
     let mut problems = Vec::new();
     for (missing, _) in &result.missing {
         problems.push(format!("  missing tensor {missing}"));

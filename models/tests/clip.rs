@@ -3,16 +3,14 @@
 //! last layer and of clip skip 2, on the CPU and (where an adapter exists) on wgpu.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::fixtures;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use keepsake_models::clip::{ClipTextConfig, ClipTextModel};
 use keepsake_models::tokenizer::ClipTokenizer;
 use keepsake_models::weights::{self, WeightsError};
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
-}
 
 fn tokenizer() -> ClipTokenizer {
     let gz = std::fs::read(fixtures().join("clip/bpe_simple_vocab_16e6.txt.gz")).unwrap();
@@ -32,7 +30,8 @@ fn load(device: &Device) -> ClipTextModel {
 fn check(device: &Device) {
     let model = load(device);
     let tok = tokenizer();
-    let reference: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("text_encoder_outputs.json")).unwrap()).unwrap();
+    let reference: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("text_encoder_outputs.json")).unwrap()).unwrap();
     for case in reference["cases"].as_array().unwrap() {
         let prompt = case["prompt"].as_str().unwrap();
         let ids = tok.encode_padded(prompt);
@@ -56,11 +55,9 @@ fn matches_transformers_on_the_cpu() {
 
 #[test]
 fn matches_transformers_on_wgpu() {
-    if std::env::var("KEEPSAKE_STRICT_TESTS").as_deref() != Ok("1") && keepsake_models::toon::gpu::adapters().is_empty() {
-        eprintln!("skipping: no wgpu adapter");
-        return;
+    if let Some(device) = common::wgpu_device() {
+        check(&device);
     }
-    check(&Device::wgpu(Default::default()));
 }
 
 #[test]
@@ -82,14 +79,16 @@ fn weight_file_errors_name_the_tensor_and_the_fix() {
     // A model of another shape: every mis-shaped tensor is named with both shapes.
     let mut wrong = config();
     wrong.intermediate_size += 3;
-    let err = weights::load(wrong.init(&device), &fixtures().join("sd-tiny/text_encoder/model.safetensors"), "text encoder", &[]).err().unwrap();
+    let err =
+        weights::load(wrong.init(&device), &fixtures().join("sd-tiny/text_encoder/model.safetensors"), "text encoder", &[]).err().unwrap();
     let text = err.to_string();
     assert!(text.contains("mlp.fc1.weight") && text.contains("40") && text.contains("37"), "{text}");
 
     // A deeper model than the file: the missing layer's tensors are named.
     let mut deeper = config();
     deeper.num_hidden_layers += 1;
-    let err = weights::load(deeper.init(&device), &fixtures().join("sd-tiny/text_encoder/model.safetensors"), "text encoder", &[]).err().unwrap();
+    let err =
+        weights::load(deeper.init(&device), &fixtures().join("sd-tiny/text_encoder/model.safetensors"), "text encoder", &[]).err().unwrap();
     assert!(err.to_string().contains("missing tensor text_model.encoder.layers.3.self_attn.q_proj.weight"), "{err}");
 }
 
@@ -113,13 +112,17 @@ fn bf16_weights_load_and_give_nearly_the_same_embeddings() {
             (name, data, v.shape().to_vec())
         })
         .collect();
-    let views: Vec<(String, TensorView)> = converted.iter().map(|(n, d, s)| (n.clone(), TensorView::new(Dtype::BF16, s.clone(), d).unwrap())).collect();
+    let views: Vec<(String, TensorView)> =
+        converted.iter().map(|(n, d, s)| (n.clone(), TensorView::new(Dtype::BF16, s.clone(), d).unwrap())).collect();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bf16.safetensors");
     std::fs::write(&path, safetensors::serialize(views, None).unwrap()).unwrap();
     let bf16_model = weights::load(config().init(&device), &path, "text encoder", &[]).unwrap();
     let f16_model = load(&device);
-    let ids = Tensor::<2, Int>::from_data(TensorData::new(tokenizer().encode_padded("a photo of a cat").iter().map(|i| *i as i64).collect::<Vec<_>>(), [1, 77]), &device);
+    let ids = Tensor::<2, Int>::from_data(
+        TensorData::new(tokenizer().encode_padded("a photo of a cat").iter().map(|i| *i as i64).collect::<Vec<_>>(), [1, 77]),
+        &device,
+    );
     let a: Vec<f32> = bf16_model.forward(ids.clone(), 1).into_data().try_to_vec::<f32>().unwrap();
     let b: Vec<f32> = f16_model.forward(ids, 1).into_data().try_to_vec::<f32>().unwrap();
     let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max);

@@ -22,7 +22,10 @@ fn check(device: &Device) {
         });
         let ours = to_unit_floats(decoded.unwrap());
         let diff = max_abs_diff(&ours, &pipeline_image(run));
-        report.push((format!("{} {} steps strength {}: {steps} steps run, max abs diff {diff:.2e}", p.scheduler, p.steps, p.strength), diff <= 2e-3));
+        report.push((
+            format!("{} {} steps strength {}: {steps} steps run, max abs diff {diff:.2e}", p.scheduler, p.steps, p.strength),
+            diff <= 2e-3,
+        ));
     }
     let text: Vec<String> = report.iter().map(|(l, ok)| format!("{} {l}", if *ok { "ok  " } else { "FAIL" })).collect();
     eprintln!("{}", text.join("\n"));
@@ -58,11 +61,9 @@ fn missing_model_parts_are_named() {
 
 #[test]
 fn img2img_matches_diffusers_on_wgpu() {
-    if std::env::var("KEEPSAKE_STRICT_TESTS").as_deref() != Ok("1") && keepsake_models::toon::gpu::adapters().is_empty() {
-        eprintln!("skipping: no wgpu adapter");
-        return;
+    if let Some(device) = common::wgpu_device() {
+        check(&device);
     }
-    check(&Device::wgpu(Default::default()));
 }
 
 /// Long prompts are encoded in 77-token chunks and concatenated (A1111), emphasis scales token

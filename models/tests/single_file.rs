@@ -39,7 +39,11 @@ fn other_files_are_refused_by_name() {
     // A .yaml beside it that contradicts the weights.
     let ckpt = dir.path().join("sd.safetensors");
     std::fs::copy(fixtures().join("sd-tiny-single/sd-tiny.safetensors"), &ckpt).unwrap();
-    std::fs::write(dir.path().join("sd.yaml"), "model:\n  params:\n    unet_config:\n      params:\n        num_heads: 8\n        context_dim: 768\n").unwrap();
+    std::fs::write(
+        dir.path().join("sd.yaml"),
+        "model:\n  params:\n    unet_config:\n      params:\n        num_heads: 8\n        context_dim: 768\n",
+    )
+    .unwrap();
     let err = load_single_file(&ckpt, &Device::flex()).err().unwrap();
     assert!(err.to_string().contains("context_dim 768") && err.to_string().contains("64"), "{err}");
 }

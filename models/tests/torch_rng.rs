@@ -17,7 +17,8 @@ fn randn_is_bit_identical_to_torch() {
                 let ours: Vec<u32> = g.randn(expected.len(), kernel).iter().map(|v| v.to_bits()).collect();
                 let differing = ours.iter().zip(&expected).filter(|(a, b)| a != b).count();
                 assert_eq!(
-                    differing, 0,
+                    differing,
+                    0,
                     "{name} kernel, seed {seed}, call {call} ({} values): {differing} differ; first: {:?}",
                     expected.len(),
                     ours.iter().zip(&expected).position(|(a, b)| a != b).map(|i| (i, f32::from_bits(ours[i]), f32::from_bits(expected[i])))

@@ -1,47 +1,42 @@
 //! The VAE against diffusers' AutoencoderKL on the tiny fixture (tests/reference/make_vae_fixtures.py):
 //! posterior mean and std, the posterior sample with the ported torch generator, the decoded image.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{fixtures, max_abs_diff};
 
 use burn::tensor::{Device, Tensor, TensorData};
 use keepsake_models::torch_rng::{NormalKernel, TorchGenerator};
 use keepsake_models::vae::AutoencoderKlConfig;
 use keepsake_models::weights;
 
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures")
-}
-
 fn floats(v: &serde_json::Value) -> Vec<f32> {
     v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
 }
 
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
-}
-
 fn check(device: &Device) {
-    let config: AutoencoderKlConfig = serde_json::from_str(&std::fs::read_to_string(fixtures().join("sd-tiny/vae/config.json")).unwrap()).unwrap();
+    let config: AutoencoderKlConfig =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("sd-tiny/vae/config.json")).unwrap()).unwrap();
     let vae = weights::load(config.init(device), &fixtures().join("sd-tiny/vae/diffusion_pytorch_model.safetensors"), "VAE", &[]).unwrap();
-    let reference: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("vae_outputs.json")).unwrap()).unwrap();
+    let reference: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("vae_outputs.json")).unwrap()).unwrap();
     let shape: Vec<usize> = reference["image_shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
     let image = Tensor::<4>::from_data(TensorData::new(floats(&reference["image"]), [shape[0], shape[1], shape[2], shape[3]]), device);
 
     let posterior = vae.encode(image);
     let mean: Vec<f32> = posterior.mean.clone().into_data().try_to_vec::<f32>().unwrap();
     let std: Vec<f32> = posterior.std.clone().into_data().try_to_vec::<f32>().unwrap();
-    assert!(max_diff(&mean, &floats(&reference["mean"])) <= 1e-4, "mean {}", max_diff(&mean, &floats(&reference["mean"])));
-    assert!(max_diff(&std, &floats(&reference["std"])) <= 1e-4, "std {}", max_diff(&std, &floats(&reference["std"])));
+    assert!(max_abs_diff(&mean, &floats(&reference["mean"])) <= 1e-4, "mean {}", max_abs_diff(&mean, &floats(&reference["mean"])));
+    assert!(max_abs_diff(&std, &floats(&reference["std"])) <= 1e-4, "std {}", max_abs_diff(&std, &floats(&reference["std"])));
 
     let dims = posterior.mean.dims();
     let noise = TorchGenerator::manual_seed(reference["sample_seed"].as_u64().unwrap()).randn(dims.iter().product(), NormalKernel::Scalar);
     let sample = posterior.sample(Tensor::<4>::from_data(TensorData::new(noise, dims), device));
     let sample_v: Vec<f32> = sample.clone().into_data().try_to_vec::<f32>().unwrap();
-    assert!(max_diff(&sample_v, &floats(&reference["sample"])) <= 1e-4);
+    assert!(max_abs_diff(&sample_v, &floats(&reference["sample"])) <= 1e-4);
 
     let decoded: Vec<f32> = vae.decode(sample).into_data().try_to_vec::<f32>().unwrap();
-    let d = max_diff(&decoded, &floats(&reference["decoded"]));
+    let d = max_abs_diff(&decoded, &floats(&reference["decoded"]));
     assert!(d <= 1e-3, "decoded image max abs diff {d}");
 }
 
@@ -52,9 +47,7 @@ fn matches_diffusers_on_the_cpu() {
 
 #[test]
 fn matches_diffusers_on_wgpu() {
-    if std::env::var("KEEPSAKE_STRICT_TESTS").as_deref() != Ok("1") && keepsake_models::toon::gpu::adapters().is_empty() {
-        eprintln!("skipping: no wgpu adapter");
-        return;
+    if let Some(device) = common::wgpu_device() {
+        check(&device);
     }
-    check(&Device::wgpu(Default::default()));
 }

@@ -75,13 +75,19 @@ pub struct Booth {
 type Tagged = (u32, Event);
 
 /// Runs blocking device work, turning a panic into a fault instead of taking the booth down.
-fn spawn_device_work(visit: u32, tx: &mpsc::UnboundedSender<Tagged>, what: &'static str, work: impl FnOnce(&mpsc::UnboundedSender<Tagged>) -> Option<Event> + Send + 'static) {
+fn spawn_device_work(
+    visit: u32,
+    tx: &mpsc::UnboundedSender<Tagged>,
+    what: &'static str,
+    work: impl FnOnce(&mpsc::UnboundedSender<Tagged>) -> Option<Event> + Send + 'static,
+) {
     let tx = tx.clone();
     tokio::task::spawn_blocking(move || {
         let event = match std::panic::catch_unwind(AssertUnwindSafe(|| work(&tx))) {
             Ok(e) => e,
             Err(p) => {
-                let msg = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_default();
+                let msg =
+                    p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned()).unwrap_or_default();
                 Some(Event::Fault(format!("{what} crashed: {msg}")))
             }
         };
@@ -281,7 +287,14 @@ impl Booth {
     }
 
     /// Starts what entering `state` needs.
-    fn enter(&mut self, state: &State, visit: u32, tx: &mpsc::UnboundedSender<Tagged>, report: &mut RunReport, qr_code: &mut Option<RgbImage>) {
+    fn enter(
+        &mut self,
+        state: &State,
+        visit: u32,
+        tx: &mpsc::UnboundedSender<Tagged>,
+        report: &mut RunReport,
+        qr_code: &mut Option<RgbImage>,
+    ) {
         match state {
             State::Capture => {
                 let camera = self.camera.clone();

@@ -53,7 +53,11 @@ pub enum Event {
     Captured(Arc<RgbImage>),
     Retake,
     Continue,
-    Progress { step: u32, total: u32, preview: Option<Arc<RgbImage>> },
+    Progress {
+        step: u32,
+        total: u32,
+        preview: Option<Arc<RgbImage>>,
+    },
     Generated(Arc<Keepsake>),
     /// The visitor touched the result screen to go on.
     Next,
@@ -225,8 +229,19 @@ mod tests {
         assert_eq!(
             screens,
             [
-                "attract", "attract", "countdown", "countdown", "countdown", "capture", "review", "generating", "generating",
-                "result", "print_share", "print_share", "attract"
+                "attract",
+                "attract",
+                "countdown",
+                "countdown",
+                "countdown",
+                "capture",
+                "review",
+                "generating",
+                "generating",
+                "result",
+                "print_share",
+                "print_share",
+                "attract"
             ]
         );
     }
@@ -280,7 +295,8 @@ mod tests {
         assert!(matches!(s, State::PrintShare { print: PrintStatus::Printing, .. }), "second press ignored");
         let s = s.on(Event::Printed, &t()).on(Event::PrintButton, &t());
         assert!(matches!(s, State::PrintShare { print: PrintStatus::Printed, .. }), "no second copy");
-        let u = State::Result { keepsake: keepsake() }.on(Event::PrintButton, &t()).on(Event::PrinterUnavailable("out of paper".into()), &t());
+        let u =
+            State::Result { keepsake: keepsake() }.on(Event::PrintButton, &t()).on(Event::PrinterUnavailable("out of paper".into()), &t());
         assert!(matches!(u, State::PrintShare { print: PrintStatus::Unavailable(_), .. }));
     }
 

@@ -1,7 +1,7 @@
 //! diffusers' `DDIMScheduler`, SD 1.5 config: leading timesteps with steps_offset 1, eta 0,
 //! final alpha = alphas_cumprod[0] (set_alpha_to_one false), no clipping.
 
-use super::{alphas_cumprod, Sample, Scheduler, NUM_TRAIN_TIMESTEPS, STEPS_OFFSET};
+use super::{alpha_add_noise, alphas_cumprod, Sample, Scheduler, NUM_TRAIN_TIMESTEPS, STEPS_OFFSET};
 
 pub struct DdimScheduler {
     pub timesteps: Vec<f32>,
@@ -30,14 +30,6 @@ impl<S: Sample> Scheduler<S> for DdimScheduler {
         &self.timesteps
     }
 
-    fn init_noise_sigma(&self) -> f32 {
-        1.0
-    }
-
-    fn scale_model_input(&self, sample: &S, _index: usize) -> S {
-        sample.clone()
-    }
-
     fn step(&mut self, model_output: &S, index: usize, sample: &S, _noise: &mut dyn FnMut() -> S) -> S {
         let t = self.steps[index];
         let alpha_prod_t = self.alphas_cumprod[t];
@@ -49,7 +41,6 @@ impl<S: Sample> Scheduler<S> for DdimScheduler {
     }
 
     fn add_noise(&self, original: &S, noise: &S, index: usize) -> S {
-        let a = self.alphas_cumprod[self.steps[index]];
-        original.mul_scalar(a.sqrt()).add(&noise.mul_scalar((1.0 - a).sqrt()))
+        alpha_add_noise(original, noise, self.alphas_cumprod[self.steps[index]])
     }
 }

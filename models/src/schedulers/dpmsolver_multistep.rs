@@ -31,7 +31,8 @@ impl<S> DpmSolverMultistepScheduler<S> {
         let (sigma_min, sigma_max) = (sigmas_train[0] as f64, sigmas_train[sigmas_train.len() - 1] as f64);
         let rho = 7.0;
         let (min_inv, max_inv) = (sigma_min.powf(1.0 / rho), sigma_max.powf(1.0 / rho));
-        let karras: Vec<f64> = np_linspace(0.0, 1.0, num_inference_steps).iter().map(|r| (max_inv + r * (min_inv - max_inv)).powf(rho)).collect();
+        let karras: Vec<f64> =
+            np_linspace(0.0, 1.0, num_inference_steps).iter().map(|r| (max_inv + r * (min_inv - max_inv)).powf(rho)).collect();
         let timesteps: Vec<f32> = karras.iter().map(|s| sigma_to_t(*s, &log_sigmas).round() as f32).collect();
         let mut sigmas: Vec<f32> = karras.iter().map(|s| *s as f32).collect();
         sigmas.push(0.0);
@@ -53,14 +54,6 @@ impl<S> DpmSolverMultistepScheduler<S> {
 impl<S: Sample> Scheduler<S> for DpmSolverMultistepScheduler<S> {
     fn timesteps(&self) -> &[f32] {
         &self.timesteps
-    }
-
-    fn init_noise_sigma(&self) -> f32 {
-        1.0
-    }
-
-    fn scale_model_input(&self, sample: &S, _index: usize) -> S {
-        sample.clone()
     }
 
     fn step(&mut self, model_output: &S, index: usize, sample: &S, _noise: &mut dyn FnMut() -> S) -> S {

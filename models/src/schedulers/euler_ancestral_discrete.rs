@@ -1,39 +1,37 @@
 //! diffusers' `EulerAncestralDiscreteScheduler` ("Euler a"), SD 1.5 config: linspace timesteps.
 //! Draws fresh noise at every step, the last one included.
 
-use super::euler_discrete::linspace_sigmas;
+use super::euler_discrete::SigmaSchedule;
 use super::{Sample, Scheduler};
 
 pub struct EulerAncestralDiscreteScheduler {
-    pub timesteps: Vec<f32>,
-    pub sigmas: Vec<f32>,
+    pub schedule: SigmaSchedule,
 }
 
 impl EulerAncestralDiscreteScheduler {
     pub fn new(num_inference_steps: usize) -> Self {
-        let (timesteps, sigmas) = linspace_sigmas(num_inference_steps);
-        Self { timesteps, sigmas }
+        Self { schedule: SigmaSchedule::linspace(num_inference_steps) }
     }
 }
 
 impl<S: Sample> Scheduler<S> for EulerAncestralDiscreteScheduler {
     fn timesteps(&self) -> &[f32] {
-        &self.timesteps
+        &self.schedule.timesteps
     }
 
     fn init_noise_sigma(&self) -> f32 {
-        self.sigmas.iter().cloned().fold(0.0, f32::max)
+        self.schedule.init_noise_sigma()
     }
 
     fn scale_model_input(&self, sample: &S, index: usize) -> S {
-        let sigma = self.sigmas[index];
-        sample.div_scalar((sigma * sigma + 1.0).sqrt())
+        self.schedule.scale_model_input(sample, index)
     }
 
     fn step(&mut self, model_output: &S, index: usize, sample: &S, noise: &mut dyn FnMut() -> S) -> S {
-        let sigma = self.sigmas[index];
+        let sigmas = &self.schedule.sigmas;
+        let sigma = sigmas[index];
         let pred_original = sample.sub(&model_output.mul_scalar(sigma));
-        let (from, to) = (self.sigmas[index], self.sigmas[index + 1]);
+        let (from, to) = (sigmas[index], sigmas[index + 1]);
         let sigma_up = (to * to * (from * from - to * to) / (from * from)).sqrt();
         let sigma_down = (to * to - sigma_up * sigma_up).sqrt();
         let derivative = sample.sub(&pred_original).div_scalar(sigma);
@@ -43,6 +41,6 @@ impl<S: Sample> Scheduler<S> for EulerAncestralDiscreteScheduler {
     }
 
     fn add_noise(&self, original: &S, noise: &S, index: usize) -> S {
-        original.add(&noise.mul_scalar(self.sigmas[index]))
+        self.schedule.add_noise(original, noise, index)
     }
 }

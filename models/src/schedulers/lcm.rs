@@ -2,7 +2,7 @@
 //! timestep_scaling 10, final alpha = alphas_cumprod[0]): the few-step sampler of LCM-LoRA.
 //! Re-noises after every step but the last.
 
-use super::{alphas_cumprod, Sample, Scheduler, NUM_TRAIN_TIMESTEPS};
+use super::{alpha_add_noise, alphas_cumprod, Sample, Scheduler, NUM_TRAIN_TIMESTEPS};
 
 const ORIGINAL_INFERENCE_STEPS: usize = 50;
 const TIMESTEP_SCALING: f64 = 10.0;
@@ -42,14 +42,6 @@ impl<S: Sample> Scheduler<S> for LcmScheduler {
         &self.timesteps
     }
 
-    fn init_noise_sigma(&self) -> f32 {
-        1.0
-    }
-
-    fn scale_model_input(&self, sample: &S, _index: usize) -> S {
-        sample.clone()
-    }
-
     fn step(&mut self, model_output: &S, index: usize, sample: &S, noise: &mut dyn FnMut() -> S) -> S {
         let t = self.steps[index];
         let last = index + 1 >= self.steps.len();
@@ -69,7 +61,6 @@ impl<S: Sample> Scheduler<S> for LcmScheduler {
     }
 
     fn add_noise(&self, original: &S, noise: &S, index: usize) -> S {
-        let a = self.alphas_cumprod[self.steps[index]];
-        original.mul_scalar(a.sqrt()).add(&noise.mul_scalar((1.0 - a).sqrt()))
+        alpha_add_noise(original, noise, self.alphas_cumprod[self.steps[index]])
     }
 }

@@ -66,7 +66,8 @@ pub fn np_linspace(start: f64, end: f64, num: usize) -> Vec<f64> {
 
 /// `alphas_cumprod` of the scaled-linear schedule, in float32 like diffusers.
 pub fn alphas_cumprod() -> Vec<f32> {
-    let betas: Vec<f32> = torch_linspace_f32(BETA_START.sqrt() as f32, BETA_END.sqrt() as f32, NUM_TRAIN_TIMESTEPS).into_iter().map(|b| b * b).collect();
+    let betas: Vec<f32> =
+        torch_linspace_f32(BETA_START.sqrt() as f32, BETA_END.sqrt() as f32, NUM_TRAIN_TIMESTEPS).into_iter().map(|b| b * b).collect();
     let mut acc = 1.0f32;
     betas
         .into_iter()
@@ -164,15 +165,24 @@ impl FromStr for SchedulerKind {
 pub trait Scheduler<S: Sample> {
     /// The timesteps the UNet sees, in order.
     fn timesteps(&self) -> &[f32];
-    /// Multiplier of the initial noise for text-to-image.
-    fn init_noise_sigma(&self) -> f32;
-    /// The UNet's input at step `index`.
-    fn scale_model_input(&self, sample: &S, index: usize) -> S;
+    /// Multiplier of the initial noise for text-to-image (1 for the alpha-parameterised ones).
+    fn init_noise_sigma(&self) -> f32 {
+        1.0
+    }
+    /// The UNet's input at step `index` (unchanged for the alpha-parameterised ones).
+    fn scale_model_input(&self, sample: &S, _index: usize) -> S {
+        sample.clone()
+    }
     /// One step from `sample` with the model's noise prediction at step `index`; `noise` draws
     /// fresh noise (ancestral samplers call it in diffusers' order).
     fn step(&mut self, model_output: &S, index: usize, sample: &S, noise: &mut dyn FnMut() -> S) -> S;
     /// The img2img start: `original` noised to the level of step `index`.
     fn add_noise(&self, original: &S, noise: &S, index: usize) -> S;
+}
+
+/// `sqrt(a) * original + sqrt(1 - a) * noise`: the DDPM-style noising of DDIM and LCM.
+pub fn alpha_add_noise<S: Sample>(original: &S, noise: &S, alpha_cumprod: f32) -> S {
+    original.mul_scalar(alpha_cumprod.sqrt()).add(&noise.mul_scalar((1.0 - alpha_cumprod).sqrt()))
 }
 
 /// The first step img2img runs for `strength`, as diffusers' `get_timesteps` (int(N * strength)

@@ -66,11 +66,7 @@ fn stylize_px(src: &[[f32; 4]], p: &ToonParams, x: i32, y: i32) -> [f32; 4] {
     let step = 1.0 / p.bands;
     let nearest = (yl / step + 0.5).floor() * step;
     let yq = nearest + 0.5 * step * soft(p.band_phi * (yl - nearest));
-    let rgb = [
-        (yq + 1.403 * cr).clamp(0.0, 1.0),
-        (yq - 0.344 * cb - 0.714 * cr).clamp(0.0, 1.0),
-        (yq + 1.773 * cb).clamp(0.0, 1.0),
-    ];
+    let rgb = [(yq + 1.403 * cr).clamp(0.0, 1.0), (yq - 0.344 * cb - 0.714 * cr).clamp(0.0, 1.0), (yq + 1.773 * cb).clamp(0.0, 1.0)];
     let ink = [p.ink_r, p.ink_g, p.ink_b];
     let a = (1.0 - edge) * p.ink_strength;
     [rgb[0] * (1.0 - a) + ink[0] * a, rgb[1] * (1.0 - a) + ink[1] * a, rgb[2] * (1.0 - a) + ink[2] * a, 1.0]

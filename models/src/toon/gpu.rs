@@ -121,7 +121,10 @@ impl GpuToon {
         let bytes = (img.pixels.len() * std::mem::size_of::<[f32; 4]>()) as u64;
         let max = self.device.limits().max_storage_buffer_binding_size as u64;
         if bytes > max {
-            return Err(StylizeError::Gpu { stage: "upload", message: format!("image needs {bytes} bytes, the adapter allows {max} per buffer") });
+            return Err(StylizeError::Gpu {
+                stage: "upload",
+                message: format!("image needs {bytes} bytes, the adapter allows {max} per buffer"),
+            });
         }
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let params = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
