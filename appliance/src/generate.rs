@@ -43,21 +43,43 @@ impl NoiseKernelArg {
     }
 }
 
+#[derive(Debug, clap::Args)]
 pub struct GenerateArgs {
+    /// A single-file SD 1.x checkpoint (.safetensors, with its LDM .yaml beside it if any) or a diffusers folder.
+    #[arg(long)]
     pub model: PathBuf,
+    #[arg(long)]
     pub input: PathBuf,
+    #[arg(long)]
     pub output: PathBuf,
+    #[arg(long)]
     pub prompt: String,
+    #[arg(long, default_value = "")]
     pub negative_prompt: String,
+    #[arg(long, default_value_t = 0.6)]
     pub strength: f64,
+    #[arg(long, default_value_t = 20)]
     pub steps: usize,
-    pub scheduler: SchedulerKind,
+    /// euler-a | euler | ddim | dpmpp-2m-karras | lcm
+    #[arg(long, default_value = "euler-a")]
+    pub scheduler: String,
+    #[arg(long, default_value_t = 7.0)]
     pub cfg: f32,
+    /// The same seed gives the same picture as diffusers with torch.Generator("cpu").manual_seed(seed).
+    #[arg(long)]
     pub seed: Option<u64>,
+    #[arg(long)]
     pub width: Option<u32>,
+    #[arg(long)]
     pub height: Option<u32>,
+    /// A1111's clip skip (1 = last layer).
+    #[arg(long, default_value_t = 1)]
     pub clip_skip: usize,
+    #[arg(long, value_enum, default_value_t = ComputeBackend::Cpu)]
     pub backend: ComputeBackend,
+    /// Which of PyTorch's CPU noise kernels to reproduce: the one PyTorch uses on this machine
+    /// (auto), the scalar one (ARM, AVX-512) or the AVX2 one.
+    #[arg(long, value_enum, default_value_t = NoiseKernelArg::Auto)]
     pub noise_kernel: NoiseKernelArg,
 }
 
@@ -116,6 +138,10 @@ pub fn read_png_parameters(path: &Path) -> std::io::Result<Option<String>> {
 }
 
 pub fn run(args: GenerateArgs) -> Result<(), String> {
+    let scheduler: SchedulerKind = args.scheduler.parse().map_err(|e: String| format!("--scheduler: {e}"))?;
+    if !(0.0..=1.0).contains(&args.strength) {
+        return Err(format!("--strength {}: use a value from 0 to 1", args.strength));
+    }
     let photo =
         image::open(&args.input).map_err(|e| format!("cannot read {}: {e} (use a JPEG or PNG photo)", args.input.display()))?.to_rgb8();
     let width = args.width.unwrap_or(photo.width() / 8 * 8);
@@ -126,7 +152,7 @@ pub fn run(args: GenerateArgs) -> Result<(), String> {
         negative_prompt: args.negative_prompt,
         strength: args.strength,
         steps: args.steps,
-        scheduler: args.scheduler,
+        scheduler,
         cfg: args.cfg,
         seed,
         width,

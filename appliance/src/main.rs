@@ -49,44 +49,8 @@ enum Command {
         #[arg(long, value_enum, default_value_t = Backend::Auto)]
         backend: Backend,
     },
-    /// Stable Diffusion 1.5 img2img of one photo (a diffusers model folder).
-    Generate {
-        #[arg(long)]
-        model: PathBuf,
-        #[arg(long)]
-        input: PathBuf,
-        #[arg(long)]
-        prompt: String,
-        #[arg(long, default_value = "")]
-        negative_prompt: String,
-        #[arg(long, default_value_t = 0.6)]
-        strength: f64,
-        #[arg(long, default_value_t = 20)]
-        steps: usize,
-        /// euler-a | euler | ddim | dpmpp-2m-karras | lcm
-        #[arg(long, default_value = "euler-a")]
-        scheduler: String,
-        #[arg(long, default_value_t = 7.0)]
-        cfg: f32,
-        /// The same seed gives the same picture as diffusers with torch.Generator("cpu").manual_seed(seed).
-        #[arg(long)]
-        seed: Option<u64>,
-        #[arg(long)]
-        width: Option<u32>,
-        #[arg(long)]
-        height: Option<u32>,
-        /// A1111's clip skip (1 = last layer).
-        #[arg(long, default_value_t = 1)]
-        clip_skip: usize,
-        #[arg(long, value_enum, default_value_t = keepsake::generate::ComputeBackend::Cpu)]
-        backend: keepsake::generate::ComputeBackend,
-        /// Which of PyTorch's CPU noise kernels to reproduce: the one PyTorch uses on this machine
-        /// (auto), the scalar one (ARM, AVX-512) or the AVX2 one.
-        #[arg(long, value_enum, default_value_t = keepsake::generate::NoiseKernelArg::Auto)]
-        noise_kernel: keepsake::generate::NoiseKernelArg,
-        #[arg(long)]
-        output: PathBuf,
-    },
+    /// Stable Diffusion 1.5 img2img of one photo (a single-file checkpoint or a diffusers folder).
+    Generate(keepsake::generate::GenerateArgs),
     /// List what devices, GPU adapters, models, fonts and voices exist, and what is missing.
     Doctor {
         #[arg(long)]
@@ -178,44 +142,8 @@ fn run(command: Command) -> Result<ExitCode, String> {
             println!("{} -> {} ({}x{}, {})", input.display(), output.display(), out.width(), out.height(), stylizer.name());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Generate {
-            model,
-            input,
-            prompt,
-            negative_prompt,
-            strength,
-            steps,
-            scheduler,
-            cfg,
-            seed,
-            width,
-            height,
-            clip_skip,
-            backend,
-            noise_kernel,
-            output,
-        } => {
-            let scheduler = scheduler.parse().map_err(|e: String| format!("--scheduler: {e}"))?;
-            if !(0.0..=1.0).contains(&strength) {
-                return Err(format!("--strength {strength}: use a value from 0 to 1"));
-            }
-            keepsake::generate::run(keepsake::generate::GenerateArgs {
-                model,
-                input,
-                output,
-                prompt,
-                negative_prompt,
-                strength,
-                steps,
-                scheduler,
-                cfg,
-                seed,
-                width,
-                height,
-                clip_skip,
-                backend,
-                noise_kernel,
-            })?;
+        Command::Generate(args) => {
+            keepsake::generate::run(args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Doctor { config } => {
