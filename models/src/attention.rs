@@ -1,11 +1,18 @@
 //! diffusers' `attention.py` / `transformer_2d.py` as SD 1.5's UNet uses them: Transformer2DModel
 //! (group norm, 1x1 conv in/out) around BasicTransformerBlocks (self-attention, cross-attention to
 //! the text, GEGLU feed-forward), each pre-norm with a residual.
+//!
+//! Attention runs through burn's fused attention op (flash-style tiling over the keys with an
+//! online softmax on the CPU, a tiled kernel or its fallback on wgpu), one block of queries at a
+//! time, so no backend ever holds more than [`SCORE_BUDGET`] attention scores: memory grows with
+//! the image area, not with its square.
 
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::nn::{Dropout, DropoutConfig, GroupNorm, LayerNorm, LayerNormConfig, Linear, LinearConfig};
-use burn::tensor::activation::{gelu, softmax};
+use burn::tensor::activation::gelu;
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Tensor};
 
 use crate::resnet::{conv, group_norm};
@@ -45,10 +52,37 @@ impl Attention {
         let q = q.reshape([b, n, h, d]).swap_dims(1, 2);
         let k = k.reshape([b, m, h, d]).swap_dims(1, 2);
         let v = v.reshape([b, m, h, d]).swap_dims(1, 2);
-        let weights = softmax(q.matmul(k.swap_dims(2, 3)).mul_scalar((d as f64).powf(-0.5)), 3);
-        let out = weights.matmul(v).swap_dims(1, 2).reshape([b, n, inner]);
+        let out = chunked_attention(q, k, v).swap_dims(1, 2).reshape([b, n, inner]);
         self.to_out[0].forward(out)
     }
+}
+
+/// Scores one attention call may hold: 16 Mi values (64 MiB in f32). The tiled CPU kernel never
+/// materialises them; the budget bounds what a fallback kernel allocates.
+pub const SCORE_BUDGET: usize = 1 << 24;
+
+/// softmax(q kᵀ / √d) v for q [b, h, n, d] and k, v [b, h, m, d], in blocks of queries that keep
+/// each call's scores within [`SCORE_BUDGET`].
+pub fn chunked_attention(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>) -> Tensor<4> {
+    attention_within(q, k, v, SCORE_BUDGET)
+}
+
+fn attention_within(q: Tensor<4>, k: Tensor<4>, v: Tensor<4>, score_budget: usize) -> Tensor<4> {
+    let [b, h, n, d] = q.dims();
+    let m = k.dims()[2];
+    let chunk = (score_budget / (b * h * m).max(1)).clamp(1, n);
+    let options = AttentionModuleOptions { scale: None, softcap: None, is_causal: false };
+    if chunk == n {
+        return attention(q, k, v, None, None, options);
+    }
+    let parts: Vec<Tensor<4>> = (0..n)
+        .step_by(chunk)
+        .map(|start| {
+            let end = (start + chunk).min(n);
+            attention(q.clone().slice([0..b, 0..h, start..end, 0..d]), k.clone(), v.clone(), None, None, options)
+        })
+        .collect();
+    Tensor::cat(parts, 2)
 }
 
 /// GEGLU: a linear to twice the width, half of it gating the other half through GELU.
@@ -142,5 +176,27 @@ impl Transformer2DModel {
         }
         let hidden = hidden.reshape([b, h, w, c]).swap_dims(2, 3).swap_dims(1, 2);
         self.proj_out.forward(hidden) + residual
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::activation::softmax;
+    use burn::tensor::{Distribution, Tensor};
+
+    use super::*;
+
+    #[test]
+    fn query_blocks_give_the_textbook_attention() {
+        let device = Device::flex();
+        let q = Tensor::<4>::random([2, 3, 37, 8], Distribution::Normal(0.0, 1.0), &device);
+        let k = Tensor::<4>::random([2, 3, 29, 8], Distribution::Normal(0.0, 1.0), &device);
+        let v = Tensor::<4>::random([2, 3, 29, 8], Distribution::Normal(0.0, 1.0), &device);
+        let textbook = softmax(q.clone().matmul(k.clone().swap_dims(2, 3)).mul_scalar(8f64.powf(-0.5)), 3).matmul(v.clone());
+        // A budget of 5 query rows' scores: 8 blocks, the last one short.
+        let blocked = attention_within(q, k, v, 2 * 3 * 29 * 5);
+        assert_eq!(blocked.dims(), [2, 3, 37, 8]);
+        let diff = (blocked - textbook).abs().max().into_scalar::<f32>();
+        assert!(diff < 1e-5, "blocked attention differs by {diff}");
     }
 }
