@@ -8,7 +8,7 @@ use burn::tensor::activation::{sigmoid, softmax};
 use burn::tensor::{Device, Int, Tensor};
 
 /// The shape of a CLIP text encoder (`config.json` of `text_encoder/`).
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ClipTextConfig {
     pub vocab_size: usize,
     pub hidden_size: usize,

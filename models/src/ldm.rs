@@ -348,6 +348,9 @@ pub fn load_single_file(path: &Path, device: &Device) -> Result<StableDiffusion,
         vae: weights::load_bytes(vae_cfg.init(device), vae_bytes, &source, "VAE")?,
         vae_scaling: vae_cfg.scaling_factor,
         vae_scale_factor: 1 << (vae_cfg.block_out_channels.len() - 1),
+        text_encoder_config: text_cfg,
+        unet_config: unet_cfg,
+        vae_config: vae_cfg,
         device: device.clone(),
     })
 }

@@ -6,12 +6,14 @@
 //! diffusion model works, and the fallback when no diffusion model is installed.
 
 pub mod attention;
+pub mod booth_file;
 pub mod clip;
 pub mod diffusion_stylizer;
 pub mod embeddings;
 pub mod ldm;
 pub mod pipeline;
 pub mod prompt;
+pub mod quantize;
 pub mod resnet;
 pub mod schedulers;
 pub mod stylizer;

@@ -79,6 +79,10 @@ pub struct StableDiffusion {
     pub vae_scaling: f32,
     /// 2^(number of VAE blocks - 1): 8 for SD 1.5.
     pub vae_scale_factor: u32,
+    /// The shapes the components were built with (a booth file records them).
+    pub text_encoder_config: ClipTextConfig,
+    pub unet_config: UNet2DConditionConfig,
+    pub vae_config: AutoencoderKlConfig,
     pub device: Device,
 }
 
@@ -144,6 +148,9 @@ impl StableDiffusion {
             vae,
             vae_scaling: vae_config.scaling_factor,
             vae_scale_factor: 1 << (vae_config.block_out_channels.len() - 1),
+            text_encoder_config: te_config,
+            unet_config,
+            vae_config,
             device: device.clone(),
         })
     }

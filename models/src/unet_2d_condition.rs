@@ -12,7 +12,7 @@ use crate::resnet::{conv, group_norm};
 use crate::unet_2d_blocks::{BlockShape, DownBlock2D, UNetMidBlock2DCrossAttn, UpBlock2D};
 
 /// `unet/config.json` (the fields SD 1.5-family UNets use).
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct UNet2DConditionConfig {
     #[serde(default = "four")]
     pub in_channels: usize,

@@ -10,7 +10,7 @@ use burn::tensor::{Device, Tensor};
 use crate::resnet::{conv, group_norm, Downsample2D, ResnetBlock2D, Upsample2D};
 
 /// `vae/config.json`.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct AutoencoderKlConfig {
     #[serde(default = "three")]
     pub in_channels: usize,

@@ -1,0 +1,358 @@
+//! The booth file: one safetensors file with everything the booth runs (text encoder, UNet, VAE),
+//! LoRAs already merged, weights int8 (or f16/f32), memory-mapped at load.
+//!
+//! Tensors are named by their path in our modules (diffusers' names, with burn's `gamma`/`beta`
+//! for norms) under `text_encoder.`, `unet.` and `vae.`, and stored in burn's layout (Linear
+//! weights [in, out]), so loading is a lookup with no renaming or transposing. An int8 weight `K`
+//! is `K` (I8, the weight's shape) plus `K.__scales` (F16, one per block; see [`crate::quantize`]).
+//! The metadata holds the format, the component configs as JSON, and where the file came from.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
+use burn::tensor::{DType, Device, Tensor, TensorData};
+use half::f16;
+use safetensors::tensor::{Dtype, TensorView};
+use safetensors::SafeTensors;
+
+use crate::clip::ClipTextConfig;
+use crate::ldm::builtin_tokenizer;
+use crate::pipeline::{PipelineError, StableDiffusion};
+use crate::quantize::{block_axis, BlockQuantized, BLOCK};
+use crate::unet_2d_condition::UNet2DConditionConfig;
+use crate::vae::AutoencoderKlConfig;
+use crate::weights::WeightsError;
+
+pub const FORMAT: &str = "keepsake-booth/1";
+const SCALES: &str = ".__scales";
+
+/// How the booth file stores the large weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    /// int8 in blocks of 64 with f16 scales; biases, norms and small layers f32.
+    Int8,
+    F16,
+    F32,
+}
+
+impl FromStr for Precision {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "int8" => Ok(Self::Int8),
+            "f16" => Ok(Self::F16),
+            "f32" | "none" => Ok(Self::F32),
+            other => Err(format!("unknown quantization {other:?} (use int8, f16 or f32)")),
+        }
+    }
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(match self {
+            Self::Int8 => "int8",
+            Self::F16 => "f16",
+            Self::F32 => "f32",
+        })
+    }
+}
+
+/// Where a booth file came from, recorded in its metadata.
+#[derive(Debug, Clone, Default)]
+pub struct Provenance {
+    pub source: String,
+    /// `file:weight` of each merged LoRA, in merge order.
+    pub loras: Vec<String>,
+}
+
+struct Stored {
+    name: String,
+    dtype: Dtype,
+    shape: Vec<usize>,
+    bytes: Vec<u8>,
+}
+
+/// Collects a module's float parameters as the booth file stores them.
+struct Collect<'a> {
+    prefix: &'static str,
+    path: Vec<String>,
+    precision: Precision,
+    out: &'a mut Vec<Stored>,
+}
+
+impl ModuleVisitor for Collect<'_> {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let name = format!("{}{}", self.prefix, self.path.join("."));
+        let mut tensor = param.val();
+        if matches!(tensor.dtype(), DType::QFloat(_)) {
+            tensor = tensor.dequantize();
+        }
+        let shape = tensor.dims().to_vec();
+        let values: Vec<f32> = tensor.cast(DType::F32).into_data().try_to_vec().expect("f32 after cast");
+        match (self.precision, block_axis(&shape)) {
+            (Precision::Int8, Some(axis)) => {
+                let q = BlockQuantized::quantize(&values, &shape, axis);
+                let mut grid = shape.clone();
+                grid[axis] /= BLOCK;
+                self.out.push(Stored {
+                    name: format!("{name}{SCALES}"),
+                    dtype: Dtype::F16,
+                    shape: grid,
+                    bytes: q.scales.iter().flat_map(|s| f16::from_f32(*s).to_le_bytes()).collect(),
+                });
+                self.out.push(Stored { name, dtype: Dtype::I8, shape, bytes: q.values.iter().map(|v| *v as u8).collect() });
+            }
+            (Precision::F16, _) => {
+                let bytes = values.iter().flat_map(|v| f16::from_f32(*v).to_le_bytes()).collect();
+                self.out.push(Stored { name, dtype: Dtype::F16, shape, bytes });
+            }
+            _ => self.out.push(Stored { name, dtype: Dtype::F32, shape, bytes: values.iter().flat_map(|v| v.to_le_bytes()).collect() }),
+        }
+    }
+}
+
+fn collect<M: Module>(module: &M, prefix: &'static str, precision: Precision, out: &mut Vec<Stored>) {
+    module.visit(&mut Collect { prefix, path: Vec::new(), precision, out });
+}
+
+fn io_error(path: &Path, what: &str, e: impl fmt::Display) -> PipelineError {
+    PipelineError::Model { path: path.to_path_buf(), problem: format!("{what}: {e}"), fix: "check the folder is writable and has space" }
+}
+
+/// Writes `sd` as a booth file at `out` (temp file, fsync, rename: a crash leaves the old file).
+/// Returns the file's size in bytes.
+pub fn write(sd: &StableDiffusion, precision: Precision, provenance: &Provenance, out: &Path) -> Result<u64, PipelineError> {
+    let mut tensors = Vec::new();
+    collect(&sd.text_encoder, "text_encoder.", precision, &mut tensors);
+    collect(&sd.unet, "unet.", precision, &mut tensors);
+    collect(&sd.vae, "vae.", precision, &mut tensors);
+    let json = |v: serde_json::Result<String>| v.expect("configs serialise");
+    let metadata: HashMap<String, String> = [
+        ("format", FORMAT.to_string()),
+        ("precision", precision.to_string()),
+        ("block", BLOCK.to_string()),
+        ("source", provenance.source.clone()),
+        ("loras", provenance.loras.join(",")),
+        ("text_encoder_config", json(serde_json::to_string(&sd.text_encoder_config))),
+        ("unet_config", json(serde_json::to_string(&sd.unet_config))),
+        ("vae_config", json(serde_json::to_string(&sd.vae_config))),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let views: Vec<(String, TensorView)> = tensors
+        .iter()
+        .map(|t| (t.name.clone(), TensorView::new(t.dtype, t.shape.clone(), &t.bytes).expect("sizes computed from the shape")))
+        .collect();
+    let bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| io_error(out, "cannot serialise", e))?;
+    let tmp = out.with_extension("safetensors.partial");
+    let mut file = std::fs::File::create(&tmp).map_err(|e| io_error(&tmp, "cannot create", e))?;
+    file.write_all(&bytes).and_then(|_| file.sync_all()).map_err(|e| io_error(&tmp, "cannot write", e))?;
+    std::fs::rename(&tmp, out).map_err(|e| io_error(out, "cannot rename into place", e))?;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_error(dir, "cannot sync", e))?;
+    }
+    Ok(bytes.len() as u64)
+}
+
+/// A booth file, memory-mapped.
+pub struct BoothFile {
+    path: PathBuf,
+    map: memmap2::Mmap,
+}
+
+/// What a booth file holds.
+#[derive(Debug, Clone)]
+pub struct Contents {
+    pub metadata: BTreeMap<String, String>,
+    /// Per component: (tensors, parameters, bytes).
+    pub components: BTreeMap<String, (usize, usize, u64)>,
+    /// Parameters stored as int8, and all parameters.
+    pub int8_parameters: usize,
+    pub parameters: usize,
+    pub file_bytes: u64,
+}
+
+fn not_booth(path: &Path, problem: impl Into<String>) -> PipelineError {
+    PipelineError::Model {
+        path: path.to_path_buf(),
+        problem: problem.into(),
+        fix: "make one with `keepsake models bake --model CKPT --quantize int8 --out FILE`",
+    }
+}
+
+impl BoothFile {
+    pub fn open(path: &Path) -> Result<Self, PipelineError> {
+        let file = std::fs::File::open(path).map_err(|e| not_booth(path, format!("cannot open: {e}")))?;
+        // SAFETY: opened read-only; booth files are replaced by rename, never rewritten in place.
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| not_booth(path, format!("cannot map: {e}")))?;
+        let this = Self { path: path.to_path_buf(), map };
+        let format = this.metadata()?.get("format").cloned();
+        if format.as_deref() != Some(FORMAT) {
+            return Err(not_booth(
+                path,
+                format!("not a Keepsake booth file (format {:?}, expected {FORMAT:?})", format.unwrap_or_default()),
+            ));
+        }
+        Ok(this)
+    }
+
+    fn tensors(&self) -> Result<SafeTensors<'_>, PipelineError> {
+        SafeTensors::deserialize(&self.map)
+            .map_err(|e| PipelineError::Weights(WeightsError::NotSafetensors { path: self.path.clone(), reason: e.to_string() }))
+    }
+
+    pub fn metadata(&self) -> Result<BTreeMap<String, String>, PipelineError> {
+        let (_, header) = SafeTensors::read_metadata(&self.map)
+            .map_err(|e| PipelineError::Weights(WeightsError::NotSafetensors { path: self.path.clone(), reason: e.to_string() }))?;
+        Ok(header.metadata().clone().unwrap_or_default().into_iter().collect())
+    }
+
+    fn config<T: serde::de::DeserializeOwned>(&self, metadata: &BTreeMap<String, String>, key: &str) -> Result<T, PipelineError> {
+        let text = metadata.get(key).ok_or_else(|| not_booth(&self.path, format!("metadata has no {key}")))?;
+        serde_json::from_str(text).map_err(|e| not_booth(&self.path, format!("metadata {key} is not valid: {e}")))
+    }
+
+    pub fn contents(&self) -> Result<Contents, PipelineError> {
+        let st = self.tensors()?;
+        let mut components: BTreeMap<String, (usize, usize, u64)> = BTreeMap::new();
+        let (mut int8, mut all) = (0, 0);
+        for (name, view) in st.tensors() {
+            let component = name.split('.').next().unwrap_or("").to_string();
+            let entry = components.entry(component).or_default();
+            entry.0 += 1;
+            entry.2 += view.data().len() as u64;
+            if !name.ends_with(SCALES) {
+                let n: usize = view.shape().iter().product();
+                entry.1 += n;
+                all += n;
+                if view.dtype() == Dtype::I8 {
+                    int8 += n;
+                }
+            }
+        }
+        Ok(Contents { metadata: self.metadata()?, components, int8_parameters: int8, parameters: all, file_bytes: self.map.len() as u64 })
+    }
+
+    /// The pipeline on `device`: int8 weights stay int8 where the device keeps them.
+    pub fn load(&self, device: &Device) -> Result<StableDiffusion, PipelineError> {
+        let metadata = self.metadata()?;
+        let text_encoder_config: ClipTextConfig = self.config(&metadata, "text_encoder_config")?;
+        let unet_config: UNet2DConditionConfig = self.config(&metadata, "unet_config")?;
+        let vae_config: AutoencoderKlConfig = self.config(&metadata, "vae_config")?;
+        let st = self.tensors()?;
+        let mut assign = Assign { st: &st, device, prefix: "", path: Vec::new(), used: HashSet::new(), problems: Vec::new() };
+        assign.prefix = "text_encoder.";
+        let text_encoder = text_encoder_config.init(device).map(&mut assign);
+        assign.prefix = "unet.";
+        let unet = unet_config.init(device).map(&mut assign);
+        assign.prefix = "vae.";
+        let vae = vae_config.init(device).map(&mut assign);
+        let mut problems = assign.problems;
+        for name in st.names() {
+            if !assign.used.contains(name) {
+                problems.push(format!("  unexpected tensor {name}"));
+            }
+        }
+        if !problems.is_empty() {
+            problems.sort();
+            return Err(PipelineError::Weights(WeightsError::Mismatch {
+                path: self.path.clone(),
+                what: "booth pipeline",
+                problems: problems.join("\n"),
+            }));
+        }
+        Ok(StableDiffusion {
+            tokenizer: builtin_tokenizer(),
+            text_encoder,
+            unet,
+            vae,
+            vae_scaling: vae_config.scaling_factor,
+            vae_scale_factor: 1 << (vae_config.block_out_channels.len() - 1),
+            text_encoder_config,
+            unet_config,
+            vae_config,
+            device: device.clone(),
+        })
+    }
+}
+
+/// Replaces each (still uninitialised) parameter by the file's tensor of the same path.
+struct Assign<'a> {
+    st: &'a SafeTensors<'a>,
+    device: &'a Device,
+    prefix: &'static str,
+    path: Vec<String>,
+    used: HashSet<String>,
+    problems: Vec<String>,
+}
+
+impl Assign<'_> {
+    fn read(&mut self, name: &str, expected: &[usize]) -> Result<TensorData, String> {
+        let view = self.st.tensor(name).map_err(|_| format!("  missing tensor {name}"))?;
+        if view.shape() != expected {
+            return Err(format!("  {name}: shape {:?} in the file, the model needs {expected:?}", view.shape()));
+        }
+        self.used.insert(name.to_string());
+        let floats = |view: &TensorView| -> Result<Vec<f32>, String> {
+            let b = view.data();
+            match view.dtype() {
+                Dtype::F32 => Ok(b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()),
+                Dtype::F16 => Ok(b.chunks_exact(2).map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32()).collect()),
+                other => Err(format!("  {name}: stored as {other:?}, expected f32, f16 or int8")),
+            }
+        };
+        if view.dtype() != Dtype::I8 {
+            return Ok(TensorData::new(floats(&view)?, expected.to_vec()));
+        }
+        let scales_name = format!("{name}{SCALES}");
+        let axis = block_axis(expected).ok_or_else(|| format!("  {name}: int8, but a {expected:?} weight is never blocked"))?;
+        let scales_view = self.st.tensor(&scales_name).map_err(|_| format!("  missing tensor {scales_name}"))?;
+        let mut grid = expected.to_vec();
+        grid[axis] /= BLOCK;
+        if scales_view.shape() != grid.as_slice() {
+            return Err(format!("  {scales_name}: shape {:?}, expected {grid:?}", scales_view.shape()));
+        }
+        self.used.insert(scales_name);
+        let q = BlockQuantized {
+            shape: expected.to_vec(),
+            axis,
+            values: view.data().iter().map(|b| *b as i8).collect(),
+            scales: floats(&scales_view)?,
+        };
+        Ok(q.into_tensor_data(self.device))
+    }
+}
+
+impl ModuleMapper for Assign<'_> {
+    fn enter_module(&mut self, name: &str, _container_type: &str) {
+        self.path.push(name.to_string());
+    }
+    fn exit_module(&mut self, _name: &str, _container_type: &str) {
+        self.path.pop();
+    }
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let name = format!("{}{}", self.prefix, self.path.join("."));
+        let expected = param.lazy_shape().to_vec();
+        match self.read(&name, &expected) {
+            Ok(data) => {
+                let tensor = Tensor::from_data(data, self.device);
+                Param::initialized(param.id, tensor)
+            }
+            Err(problem) => {
+                self.problems.push(problem);
+                param
+            }
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Int8 weights: symmetric, one scale per block of [`BLOCK`] values (llama.cpp's q8_0 idea).
+//!
+//! We do the arithmetic ourselves (it is a few lines and the booth file stores its result);
+//! burn holds the values and dequantises a layer's weight when the layer runs, so a model keeps
+//! one byte per weight in memory and only one layer's float weight exists at a time.
+//!
+//! Blocks run along burn's last axis for Linear and Embedding weights ([in, out] and
+//! [tokens, dim]): that is the axis wgpu's packed int8 kernels pack along. Convolution weights
+//! [out, in, kh, kw] are blocked along their input channels; burn's wgpu kernels cannot pack a
+//! 3-wide last axis, so on wgpu they are dequantised once at load (see [`keeps_int8`]).
+
+use burn::tensor::quantization::{QuantScheme, QuantStore, QuantValue, ScaleDtype};
+use burn::tensor::{Device, TensorData};
+use half::f16;
+
+/// Values per scale.
+pub const BLOCK: usize = 64;
+
+/// The axis a weight of this shape is blocked along, or `None` where it stays float (biases,
+/// norms, and weights whose blocked axis is not a whole number of blocks, e.g. conv_in's 4
+/// input channels).
+pub fn block_axis(shape: &[usize]) -> Option<usize> {
+    match shape {
+        [_, cols] if cols % BLOCK == 0 => Some(1),
+        [_, cin, _, _] if cin % BLOCK == 0 => Some(1),
+        _ => None,
+    }
+}
+
+/// Whether `device` holds a weight of this rank as int8, or needs it dequantised at load.
+pub fn keeps_int8(rank: usize, device: &Device) -> bool {
+    rank == 2 || *device == Device::flex()
+}
+
+/// One weight tensor as int8 values and one scale per block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockQuantized {
+    pub shape: Vec<usize>,
+    pub axis: usize,
+    pub values: Vec<i8>,
+    /// One per block, laid out like the tensor with `shape[axis] / BLOCK` along `axis`. Each is
+    /// exactly representable in f16, the precision the booth file stores.
+    pub scales: Vec<f32>,
+}
+
+/// Position of element `index`'s block in the scale grid.
+fn block_of(index: usize, shape: &[usize], axis: usize) -> usize {
+    let inner: usize = shape[axis + 1..].iter().product();
+    let dim = shape[axis];
+    let outer = index / (dim * inner);
+    let along = (index / inner) % dim;
+    (outer * (dim / BLOCK) + along / BLOCK) * inner + index % inner
+}
+
+impl BlockQuantized {
+    /// Quantises `values` (row-major, `shape`) in blocks along `axis`.
+    pub fn quantize(values: &[f32], shape: &[usize], axis: usize) -> Self {
+        assert_eq!(values.len(), shape.iter().product::<usize>(), "values do not fill {shape:?}");
+        assert_eq!(shape[axis] % BLOCK, 0, "axis {axis} of {shape:?} is not a whole number of blocks");
+        let blocks = values.len() / BLOCK;
+        let mut peaks = vec![0f32; blocks];
+        for (i, v) in values.iter().enumerate() {
+            let peak = &mut peaks[block_of(i, shape, axis)];
+            *peak = peak.max(v.abs());
+        }
+        // Round the scale to f16 first, so memory and file hold the scale the values were made with.
+        let scales: Vec<f32> = peaks.iter().map(|p| f16::from_f32(p / 127.0).to_f32()).collect();
+        let values = values
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let s = scales[block_of(i, shape, axis)];
+                if s == 0.0 {
+                    0
+                } else {
+                    (v / s).round().clamp(-127.0, 127.0) as i8
+                }
+            })
+            .collect();
+        Self { shape: shape.to_vec(), axis, values, scales }
+    }
+
+    pub fn dequantize(&self) -> Vec<f32> {
+        self.values.iter().enumerate().map(|(i, q)| *q as f32 * self.scales[block_of(i, &self.shape, self.axis)]).collect()
+    }
+
+    /// burn's description of this layout.
+    pub fn scheme(&self) -> QuantScheme {
+        let mut block = vec![1u8; self.shape.len()];
+        block[self.axis] = BLOCK as u8;
+        QuantScheme::default().with_value(QuantValue::Q8S).with_store(QuantStore::PackedU32(0)).per_block(block, ScaleDtype::F32)
+    }
+
+    /// The tensor for `device`: int8 where it keeps int8, dequantised floats elsewhere.
+    pub fn into_tensor_data(self, device: &Device) -> TensorData {
+        if keeps_int8(self.shape.len(), device) {
+            let scheme = self.scheme();
+            TensorData::quantized(self.values, self.shape, scheme, &self.scales, None)
+        } else {
+            let floats = self.dequantize();
+            TensorData::new(floats, self.shape)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::tensor::{Distribution, Tensor};
+
+    use super::*;
+
+    fn pseudo_random(n: usize) -> Vec<f32> {
+        (0..n).map(|i| ((i * 7919 % 1000) as f32 / 500.0 - 1.0) * if i % 97 == 0 { 8.0 } else { 1.0 }).collect()
+    }
+
+    #[test]
+    fn error_is_at_most_half_a_step_of_each_block() {
+        for (shape, axis) in [(vec![3, 128], 1), (vec![2, 64, 3, 3], 1)] {
+            let x = pseudo_random(shape.iter().product());
+            let q = BlockQuantized::quantize(&x, &shape, axis);
+            assert_eq!(q.scales.len(), x.len() / BLOCK);
+            for (i, (a, b)) in x.iter().zip(q.dequantize()).enumerate() {
+                let step = q.scales[block_of(i, &shape, axis)];
+                assert!((a - b).abs() <= step * 0.5 + 1e-6, "{shape:?}[{i}]: {a} became {b} (step {step})");
+            }
+        }
+    }
+
+    #[test]
+    fn conv_blocks_run_along_input_channels() {
+        // [out 1, in 128, 1, 2]: channel c at position p belongs to block c / 64 at p.
+        let shape = [1, 128, 1, 2];
+        assert_eq!(block_of(0, &shape, 1), 0);
+        assert_eq!(block_of(1, &shape, 1), 1);
+        assert_eq!(block_of(2 * 63, &shape, 1), 0);
+        assert_eq!(block_of(2 * 64, &shape, 1), 2);
+        assert_eq!(block_of(2 * 64 + 1, &shape, 1), 3);
+        assert_eq!(block_axis(&[320, 4, 3, 3]), None);
+        assert_eq!(block_axis(&[320]), None);
+        assert_eq!(block_axis(&[768, 320]), Some(1));
+    }
+
+    #[test]
+    fn burn_dequantises_our_layout_exactly() {
+        let device = Device::flex();
+        let x = Tensor::<2>::random([128, 192], Distribution::Normal(0.0, 1.0), &device);
+        let values: Vec<f32> = x.into_data().try_to_vec().unwrap();
+        let q = BlockQuantized::quantize(&values, &[128, 192], 1);
+        let ours = q.dequantize();
+        let theirs: Vec<f32> = Tensor::<2>::from_data(q.into_tensor_data(&device), &device).dequantize().into_data().try_to_vec().unwrap();
+        assert_eq!(ours, theirs);
+    }
+}
