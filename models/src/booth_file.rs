@@ -19,12 +19,12 @@ use half::f16;
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 
+use crate::autoencoder::VaeConfig;
 use crate::clip::ClipTextConfig;
 use crate::ldm::builtin_tokenizer;
 use crate::pipeline::{PipelineError, StableDiffusion};
 use crate::quantize::{block_axis, BlockQuantized, BLOCK};
 use crate::unet_2d_condition::UNet2DConditionConfig;
-use crate::vae::AutoencoderKlConfig;
 use crate::weights::WeightsError;
 
 pub const FORMAT: &str = "keepsake-booth/1";
@@ -84,12 +84,21 @@ struct Collect<'a> {
     out: &'a mut Vec<Stored>,
 }
 
+/// Enum variants (the VAE's kind, TAESD's layer kinds) are not part of tensor paths.
+fn in_path(container_type: &str) -> bool {
+    !container_type.starts_with("Enum:")
+}
+
 impl ModuleVisitor for Collect<'_> {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_string());
+    fn enter_module(&mut self, name: &str, container_type: &str) {
+        if in_path(container_type) {
+            self.path.push(name.to_string());
+        }
     }
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
+    fn exit_module(&mut self, _name: &str, container_type: &str) {
+        if in_path(container_type) {
+            self.path.pop();
+        }
     }
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
         let name = format!("{}{}", self.prefix, self.path.join("."));
@@ -249,7 +258,7 @@ impl BoothFile {
         let metadata = self.metadata()?;
         let text_encoder_config: ClipTextConfig = self.config(&metadata, "text_encoder_config")?;
         let unet_config: UNet2DConditionConfig = self.config(&metadata, "unet_config")?;
-        let vae_config: AutoencoderKlConfig = self.config(&metadata, "vae_config")?;
+        let vae_config: VaeConfig = self.config(&metadata, "vae_config")?;
         let st = self.tensors()?;
         let mut assign = Assign { st: &st, device, prefix: "", path: Vec::new(), used: HashSet::new(), problems: Vec::new() };
         assign.prefix = "text_encoder.";
@@ -277,8 +286,6 @@ impl BoothFile {
             text_encoder,
             unet,
             vae,
-            vae_scaling: vae_config.scaling_factor,
-            vae_scale_factor: 1 << (vae_config.block_out_channels.len() - 1),
             text_encoder_config,
             unet_config,
             vae_config,
@@ -335,11 +342,15 @@ impl Assign<'_> {
 }
 
 impl ModuleMapper for Assign<'_> {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_string());
+    fn enter_module(&mut self, name: &str, container_type: &str) {
+        if in_path(container_type) {
+            self.path.push(name.to_string());
+        }
     }
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
+    fn exit_module(&mut self, _name: &str, container_type: &str) {
+        if in_path(container_type) {
+            self.path.pop();
+        }
     }
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
         let name = format!("{}{}", self.prefix, self.path.join("."));

@@ -11,6 +11,7 @@ use burn::tensor::Device;
 use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 
+use crate::autoencoder::{Vae, VaeConfig};
 use crate::clip::ClipTextConfig;
 use crate::pipeline::{PipelineError, StableDiffusion};
 use crate::tokenizer::ClipTokenizer;
@@ -345,12 +346,10 @@ pub fn load_single_file(path: &Path, device: &Device) -> Result<StableDiffusion,
         tokenizer: builtin_tokenizer(),
         text_encoder: weights::load_bytes(text_cfg.init(device), text_bytes, &source, "text encoder")?,
         unet: weights::load_bytes(unet_cfg.init(device), unet_bytes, &source, "UNet")?,
-        vae: weights::load_bytes(vae_cfg.init(device), vae_bytes, &source, "VAE")?,
-        vae_scaling: vae_cfg.scaling_factor,
-        vae_scale_factor: 1 << (vae_cfg.block_out_channels.len() - 1),
+        vae: Vae::Kl(weights::load_bytes(vae_cfg.init(device), vae_bytes, &source, "VAE")?),
         text_encoder_config: text_cfg,
         unet_config: unet_cfg,
-        vae_config: vae_cfg,
+        vae_config: VaeConfig::Kl(vae_cfg),
         device: device.clone(),
     })
 }

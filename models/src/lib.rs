@@ -6,6 +6,8 @@
 //! diffusion model works, and the fallback when no diffusion model is installed.
 
 pub mod attention;
+pub mod autoencoder;
+pub mod autoencoder_tiny;
 pub mod booth_file;
 pub mod clip;
 pub mod diffusion_stylizer;

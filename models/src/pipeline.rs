@@ -8,13 +8,15 @@ use std::path::{Path, PathBuf};
 use burn::tensor::{Device, Int, Tensor, TensorData};
 use image::RgbImage;
 
+use crate::autoencoder::{Vae, VaeConfig};
+use crate::autoencoder_tiny::AutoencoderTinyConfig;
 use crate::clip::{ClipTextConfig, ClipTextModel};
 use crate::prompt::{chunks, Chunk};
 use crate::schedulers::{img2img_start, Sample, SchedulerKind};
 use crate::tokenizer::{ClipTokenizer, TokenizerError};
 use crate::torch_rng::{NormalKernel, TorchGenerator};
 use crate::unet_2d_condition::{UNet2DConditionConfig, UNet2DConditionModel};
-use crate::vae::{AutoencoderKl, AutoencoderKlConfig};
+use crate::vae::AutoencoderKlConfig;
 use crate::weights::{self, WeightsError};
 
 impl Sample for Tensor<4> {
@@ -75,14 +77,11 @@ pub struct StableDiffusion {
     pub tokenizer: ClipTokenizer,
     pub text_encoder: ClipTextModel,
     pub unet: UNet2DConditionModel,
-    pub vae: AutoencoderKl,
-    pub vae_scaling: f32,
-    /// 2^(number of VAE blocks - 1): 8 for SD 1.5.
-    pub vae_scale_factor: u32,
+    pub vae: Vae,
     /// The shapes the components were built with (a booth file records them).
     pub text_encoder_config: ClipTextConfig,
     pub unet_config: UNet2DConditionConfig,
-    pub vae_config: AutoencoderKlConfig,
+    pub vae_config: VaeConfig,
     pub device: Device,
 }
 
@@ -117,6 +116,30 @@ impl StableDiffusion {
         }
     }
 
+    /// Replaces the VAE by TAESD from a diffusers AutoencoderTiny folder (config.json and
+    /// diffusion_pytorch_model.safetensors, e.g. madebyollin/taesd).
+    pub fn with_tiny_vae(mut self, dir: &Path) -> Result<Self, PipelineError> {
+        let config: AutoencoderTinyConfig = read_config(&dir.join("config.json"))?;
+        if let Some(problem) = config.problem() {
+            return Err(PipelineError::Model {
+                path: dir.join("config.json"),
+                problem: format!("not a TAESD config: {problem}"),
+                fix: "use madebyollin/taesd (SD 1.x) in diffusers layout",
+            });
+        }
+        if config.latent_channels != self.unet_config.in_channels {
+            return Err(PipelineError::Model {
+                path: dir.to_path_buf(),
+                problem: format!("{} latent channels, the UNet takes {}", config.latent_channels, self.unet_config.in_channels),
+                fix: "use the TAESD made for this model family (taesd for SD 1.x)",
+            });
+        }
+        let tiny = weights::load(config.init(&self.device), &weights_file(dir, &["diffusion_pytorch_model.safetensors"])?, "TAESD", &[])?;
+        self.vae = Vae::Tiny(tiny);
+        self.vae_config = VaeConfig::Tiny(config);
+        Ok(self)
+    }
+
     /// Loads a diffusers folder (unet/, vae/, text_encoder/, tokenizer/).
     pub fn from_diffusers_dir(dir: &Path, device: &Device) -> Result<Self, PipelineError> {
         let tokenizer = ClipTokenizer::from_dir(&dir.join("tokenizer"))?;
@@ -145,12 +168,10 @@ impl StableDiffusion {
             tokenizer,
             text_encoder,
             unet,
-            vae,
-            vae_scaling: vae_config.scaling_factor,
-            vae_scale_factor: 1 << (vae_config.block_out_channels.len() - 1),
+            vae: Vae::Kl(vae),
             text_encoder_config: te_config,
             unet_config,
-            vae_config,
+            vae_config: VaeConfig::Kl(vae_config),
             device: device.clone(),
         })
     }
@@ -199,7 +220,7 @@ impl StableDiffusion {
         progress: &mut dyn FnMut(StepProgress) -> bool,
     ) -> Result<Tensor<4>, PipelineError> {
         for (what, v) in [("width", p.width), ("height", p.height)] {
-            let m = self.vae_scale_factor.max(8);
+            let m = self.vae_config.scale_factor().max(8);
             if v == 0 || v % m != 0 {
                 return Err(PipelineError::Size { what, value: v, multiple: m, suggestion: ((v / m).max(1)) * m });
             }
@@ -217,7 +238,7 @@ impl StableDiffusion {
         let context =
             if guidance { Tensor::cat(vec![self.encode_prompt(&p.negative_prompt, n_chunks, p.clip_skip), cond], 0) } else { cond };
 
-        // The photo to latents: a posterior sample (first draw of the generator), scaled.
+        // The photo to latents (the KL VAE samples its posterior: the generator's first draw).
         let pixels: Vec<f32> = {
             let (w, h) = image.dimensions();
             let mut v = vec![0.0f32; (3 * w * h) as usize];
@@ -229,13 +250,12 @@ impl StableDiffusion {
             v
         };
         let input = Tensor::<4>::from_data(TensorData::new(pixels, [1, 3, image.height() as usize, image.width() as usize]), device);
-        let posterior = self.vae.encode(input);
-        let dims = posterior.mean.dims();
+        let scaling = self.vae_config.scaling_factor();
+        let init = self.vae.encode_latents(input, scaling, &mut generator, kernel);
+        let dims = init.dims();
         let numel: usize = dims.iter().product();
-        let posterior_noise = Tensor::<4>::from_data(TensorData::new(generator.randn(numel, kernel), dims), device);
-        let init = posterior.sample(posterior_noise).mul_scalar(self.vae_scaling);
 
-        // Noise to the start step (second draw), then denoise.
+        // Noise to the start step (the next draw), then denoise.
         let mut scheduler = p.scheduler.build::<Tensor<4>>(p.steps);
         let start = img2img_start(p.steps, p.strength);
         let noise = Tensor::<4>::from_data(TensorData::new(generator.randn(numel, kernel), dims), device);
@@ -261,7 +281,7 @@ impl StableDiffusion {
             }
         }
 
-        Ok(self.vae.decode(latents.div_scalar(self.vae_scaling)))
+        Ok(self.vae.decode_latents(latents, scaling))
     }
 }
 

@@ -57,6 +57,7 @@ fn apply<M: Module + ModuleSnapshot>(
     let mut store = store
         .with_from_adapter(ChainAdapter::new(PyTorchToBurnAdapter, FloatCastAdapter::to(DType::F32)))
         .allow_partial(true)
+        .skip_enum_variants(true)
         .validate(true);
     let result =
         module.load_from(&mut store).map_err(|e| WeightsError::NotSafetensors { path: path.to_path_buf(), reason: e.to_string() })?;

@@ -15,7 +15,7 @@ fn single_file_gives_the_same_images_as_the_folder() {
     let yaml = read_yaml(&checkpoint).unwrap();
     assert_eq!((yaml.num_heads, yaml.context_dim), (8, Some(64)));
     let sd = load_single_file(&checkpoint, &Device::flex()).unwrap();
-    assert_eq!(sd.vae_scale_factor, 2);
+    assert_eq!(sd.vae_config.scale_factor(), 2);
     let r = pipeline_reference();
     let image = pipeline_input(&r);
     for run in r["runs"].as_array().unwrap().iter().take(2) {

@@ -54,6 +54,20 @@ RUNS = [
 ]
 
 
+PROMPT = "portrait of an elderly woman, warm hand-painted animation style"
+NEGATIVE = "blurry, lowres"
+SEED = 4242
+
+
+def input_image():
+    """The 8-bit photo every run starts from: [0, 1], NCHW, exactly the output size (48 x 64)."""
+    h, w = 48, 64
+    yy, xx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    image = np.stack([(np.sin(xx * 0.15) + 1) / 2, (np.cos(yy * 0.2) + 1) / 2, ((xx + yy) % 17) / 16.0], axis=-1)
+    image = (np.round(image * 255) / 255).astype(np.float32)  # what an 8-bit photo gives
+    return torch.from_numpy(image).permute(2, 0, 1)[None]
+
+
 def main():
     tok_dir = os.path.join(MODEL, "tokenizer")
     os.makedirs(tok_dir, exist_ok=True)
@@ -80,11 +94,8 @@ def main():
     vae = AutoencoderKL.from_pretrained(os.path.join(MODEL, "vae"), torch_dtype=torch.float32)
     tokenizer = CLIPTokenizer.from_pretrained(tok_dir)
 
-    h, w = 48, 64
-    yy, xx = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
-    image = np.stack([(np.sin(xx * 0.15) + 1) / 2, (np.cos(yy * 0.2) + 1) / 2, ((xx + yy) % 17) / 16.0], axis=-1)
-    image = (np.round(image * 255) / 255).astype(np.float32)  # what an 8-bit photo gives
-    init = torch.from_numpy(image).permute(2, 0, 1)[None]  # [0, 1], NCHW; exactly the output size
+    init = input_image()
+    h, w = init.shape[2], init.shape[3]
 
     runs = []
     for kind, steps, strength, cfg in RUNS:
@@ -95,11 +106,11 @@ def main():
             requires_safety_checker=False,
         )
         pipe.set_progress_bar_config(disable=True)
-        seed = 4242
+        seed = SEED
         with torch.no_grad():
             out = pipe(
-                prompt="portrait of an elderly woman, warm hand-painted animation style",
-                negative_prompt="blurry, lowres",
+                prompt=PROMPT,
+                negative_prompt=NEGATIVE,
                 image=init,
                 strength=strength,
                 num_inference_steps=steps,
@@ -114,8 +125,8 @@ def main():
             "generated_by": "tests/reference/make_pipeline_fixtures.py",
             "diffusers": diffusers.__version__,
             "torch": torch.__version__,
-            "prompt": "portrait of an elderly woman, warm hand-painted animation style",
-            "negative_prompt": "blurry, lowres",
+            "prompt": PROMPT,
+            "negative_prompt": NEGATIVE,
             "input_shape": [1, 3, h, w],
             "input_u8": [int(round(v * 255)) for v in init[0].permute(1, 2, 0).flatten().tolist()],
             "runs": runs,
