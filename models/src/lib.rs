@@ -13,6 +13,7 @@ pub mod clip;
 pub mod diffusion_stylizer;
 pub mod embeddings;
 pub mod ldm;
+pub mod lora;
 pub mod pipeline;
 pub mod prompt;
 pub mod quantize;
