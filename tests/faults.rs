@@ -291,15 +291,42 @@ async fn printer_out_of_paper_is_said_calmly_not_a_fault() {
     assert_eq!(cards, 0, "nothing printed while out of paper");
 }
 
+fn tiny_model() -> std::path::PathBuf {
+    std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/sd-tiny")).to_path_buf()
+}
+
 /// With a diffusers folder configured, Stable Diffusion makes the keepsake and the filter is the
 /// instant preview; the booth journey is the same.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn booth_uses_the_diffusion_model_when_configured() {
+    let made_by = booth_with_model(tiny_model()).await;
+    assert!(made_by.contains("Euler a 20 steps"), "{made_by}");
+}
+
+/// A baked int8 booth file with an LCM-LoRA and TAESD: the booth paints in LCM steps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn booth_runs_a_baked_lcm_file_with_lcm_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let device = burn::tensor::Device::flex();
+    let fixtures = tiny_model();
+    let mut sd = keepsake_models::pipeline::StableDiffusion::load(&fixtures, &device).unwrap();
+    let lcm = keepsake_models::lora::Lora::read(&fixtures.join("../lora/peft.safetensors"), &sd).unwrap();
+    lcm.merge_into(&mut sd, 1.0);
+    sd.origin.lcm = true;
+    let sd = sd.with_tiny_vae(&fixtures.join("vae_tiny")).unwrap();
+    let file = dir.path().join("booth.safetensors");
+    keepsake_models::booth_file::write(&sd, keepsake_models::booth_file::Precision::Int8, &file).unwrap();
+    let made_by = booth_with_model(file).await;
+    assert!(made_by.contains("LCM 7 steps"), "{made_by}");
+}
+
+/// One visit through the booth with `model` as style.model; what made the keepsake.
+async fn booth_with_model(model: std::path::PathBuf) -> String {
     let out = tempfile::tempdir().unwrap();
     let mut config = demo_config(out.path(), Language::En);
     config.devices.camera = CameraConfig::Synthetic { width: 64, height: 80 };
     config.devices.display = DisplayConfig::Png { record: None };
-    config.style.model = Some(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/sd-tiny")).to_path_buf());
+    config.style.model = Some(model);
     let layout = Layout { w: config.screen.0, h: config.screen.1 };
     let mut devices = Devices::open(&config).unwrap();
     devices.input = Box::new(ScriptedInput::new(steps(&layout, "result")));
@@ -312,6 +339,7 @@ async fn booth_uses_the_diffusion_model_when_configured() {
     let k = &report.keepsakes[0];
     assert!(k.meta.made_by.contains("Stable Diffusion") && k.meta.made_by.contains("seed "), "{}", k.meta.made_by);
     assert_eq!(k.illustration.dimensions(), (64, 80));
+    k.meta.made_by.clone()
 }
 
 #[test]

@@ -10,6 +10,7 @@ pub mod doctor;
 pub mod generate;
 pub mod i18n;
 pub mod keepsake;
+pub mod models_cli;
 pub mod notify;
 pub mod qr;
 pub mod stylizers;

@@ -51,6 +51,11 @@ enum Command {
     },
     /// Stable Diffusion 1.5 img2img of one photo (a single-file checkpoint or a diffusers folder).
     Generate(keepsake::generate::GenerateArgs),
+    /// Make and inspect booth model files (LoRAs merged, TAESD, int8).
+    Models {
+        #[command(subcommand)]
+        action: keepsake::models_cli::ModelsAction,
+    },
     /// List what devices, GPU adapters, models, fonts and voices exist, and what is missing.
     Doctor {
         #[arg(long)]
@@ -144,6 +149,15 @@ fn run(command: Command) -> Result<ExitCode, String> {
         }
         Command::Generate(args) => {
             keepsake::generate::run(args)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Models { action } => {
+            use keepsake::models_cli::{bake, inspect, ModelsAction};
+            let report = match action {
+                ModelsAction::Bake(args) => bake(&args)?,
+                ModelsAction::Inspect { file } => inspect(&file)?,
+            };
+            println!("{report}");
             Ok(ExitCode::SUCCESS)
         }
         Command::Doctor { config } => {

@@ -68,7 +68,8 @@ fn burn_device(backend: Backend) -> burn::tensor::Device {
     }
 }
 
-/// The booth's stylizer: Stable Diffusion when `style.model` is a diffusers folder that loads,
+/// The booth's stylizer: Stable Diffusion when `style.model` (a booth file, checkpoint or diffusers
+/// folder) loads,
 /// with the filter as instant preview; the filter alone otherwise. The log always says which,
 /// and why.
 pub fn for_booth(config: &Config, backend: Backend) -> Result<Arc<dyn Stylizer>, String> {
@@ -85,7 +86,9 @@ pub fn for_booth(config: &Config, backend: Backend) -> Result<Arc<dyn Stylizer>,
     match StableDiffusion::load(path, &burn_device(backend)) {
         Ok(sd) => {
             tracing::info!(model = %path.display(), seconds = started.elapsed().as_secs_f32(), "diffusion model loaded: it makes the keepsakes, the filter is the instant preview");
-            let main = DiffusionStylizer::new(sd, DiffusionPreset::warm_animation());
+            let preset = DiffusionPreset::for_model(&sd);
+            tracing::info!(scheduler = %preset.scheduler, steps = preset.steps, cfg = preset.cfg, vae = sd.vae_config.name(), loras = ?sd.origin.loras, "diffusion preset");
+            let main = DiffusionStylizer::new(sd, preset);
             Ok(Arc::new(WithInstantPreview { preview: filter, main }))
         }
         Err(e) => {

@@ -22,7 +22,8 @@ use safetensors::SafeTensors;
 use crate::autoencoder::VaeConfig;
 use crate::clip::ClipTextConfig;
 use crate::ldm::builtin_tokenizer;
-use crate::pipeline::{PipelineError, StableDiffusion};
+use crate::module_path::ModulePath;
+use crate::pipeline::{Origin, PipelineError, StableDiffusion};
 use crate::quantize::{block_axis, BlockQuantized, BLOCK};
 use crate::unet_2d_condition::UNet2DConditionConfig;
 use crate::weights::WeightsError;
@@ -61,14 +62,6 @@ impl fmt::Display for Precision {
     }
 }
 
-/// Where a booth file came from, recorded in its metadata.
-#[derive(Debug, Clone, Default)]
-pub struct Provenance {
-    pub source: String,
-    /// `file:weight` of each merged LoRA, in merge order.
-    pub loras: Vec<String>,
-}
-
 struct Stored {
     name: String,
     dtype: Dtype,
@@ -79,29 +72,20 @@ struct Stored {
 /// Collects a module's float parameters as the booth file stores them.
 struct Collect<'a> {
     prefix: &'static str,
-    path: Vec<String>,
+    path: ModulePath,
     precision: Precision,
     out: &'a mut Vec<Stored>,
 }
 
-/// Enum variants (the VAE's kind, TAESD's layer kinds) are not part of tensor paths.
-fn in_path(container_type: &str) -> bool {
-    !container_type.starts_with("Enum:")
-}
-
 impl ModuleVisitor for Collect<'_> {
     fn enter_module(&mut self, name: &str, container_type: &str) {
-        if in_path(container_type) {
-            self.path.push(name.to_string());
-        }
+        self.path.enter(name, container_type);
     }
     fn exit_module(&mut self, _name: &str, container_type: &str) {
-        if in_path(container_type) {
-            self.path.pop();
-        }
+        self.path.exit(container_type);
     }
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        let name = format!("{}{}", self.prefix, self.path.join("."));
+        let name = format!("{}{}", self.prefix, self.path.name());
         let mut tensor = param.val();
         if matches!(tensor.dtype(), DType::QFloat(_)) {
             tensor = tensor.dequantize();
@@ -131,7 +115,7 @@ impl ModuleVisitor for Collect<'_> {
 }
 
 fn collect<M: Module>(module: &M, prefix: &'static str, precision: Precision, out: &mut Vec<Stored>) {
-    module.visit(&mut Collect { prefix, path: Vec::new(), precision, out });
+    module.visit(&mut Collect { prefix, path: ModulePath::default(), precision, out });
 }
 
 fn io_error(path: &Path, what: &str, e: impl fmt::Display) -> PipelineError {
@@ -140,7 +124,7 @@ fn io_error(path: &Path, what: &str, e: impl fmt::Display) -> PipelineError {
 
 /// Writes `sd` as a booth file at `out` (temp file, fsync, rename: a crash leaves the old file).
 /// Returns the file's size in bytes.
-pub fn write(sd: &StableDiffusion, precision: Precision, provenance: &Provenance, out: &Path) -> Result<u64, PipelineError> {
+pub fn write(sd: &StableDiffusion, precision: Precision, out: &Path) -> Result<u64, PipelineError> {
     let mut tensors = Vec::new();
     collect(&sd.text_encoder, "text_encoder.", precision, &mut tensors);
     collect(&sd.unet, "unet.", precision, &mut tensors);
@@ -150,8 +134,9 @@ pub fn write(sd: &StableDiffusion, precision: Precision, provenance: &Provenance
         ("format", FORMAT.to_string()),
         ("precision", precision.to_string()),
         ("block", BLOCK.to_string()),
-        ("source", provenance.source.clone()),
-        ("loras", provenance.loras.join(",")),
+        ("source", sd.origin.source.clone()),
+        ("loras", sd.origin.loras.join(",")),
+        ("lcm", sd.origin.lcm.to_string()),
         ("text_encoder_config", json(serde_json::to_string(&sd.text_encoder_config))),
         ("unet_config", json(serde_json::to_string(&sd.unet_config))),
         ("vae_config", json(serde_json::to_string(&sd.vae_config))),
@@ -172,6 +157,11 @@ pub fn write(sd: &StableDiffusion, precision: Precision, provenance: &Provenance
         std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_error(dir, "cannot sync", e))?;
     }
     Ok(bytes.len() as u64)
+}
+
+/// Whether `path` is a booth file (by its metadata; reads only the header).
+pub fn is_booth_file(path: &Path) -> bool {
+    BoothFile::open(path).is_ok()
 }
 
 /// A booth file, memory-mapped.
@@ -260,7 +250,7 @@ impl BoothFile {
         let unet_config: UNet2DConditionConfig = self.config(&metadata, "unet_config")?;
         let vae_config: VaeConfig = self.config(&metadata, "vae_config")?;
         let st = self.tensors()?;
-        let mut assign = Assign { st: &st, device, prefix: "", path: Vec::new(), used: HashSet::new(), problems: Vec::new() };
+        let mut assign = Assign { st: &st, device, prefix: "", path: ModulePath::default(), used: HashSet::new(), problems: Vec::new() };
         assign.prefix = "text_encoder.";
         let text_encoder = text_encoder_config.init(device).map(&mut assign);
         assign.prefix = "unet.";
@@ -289,6 +279,14 @@ impl BoothFile {
             text_encoder_config,
             unet_config,
             vae_config,
+            origin: Origin {
+                source: metadata.get("source").cloned().unwrap_or_default(),
+                loras: metadata
+                    .get("loras")
+                    .map(|l| l.split(',').filter(|s| !s.is_empty()).map(String::from).collect())
+                    .unwrap_or_default(),
+                lcm: metadata.get("lcm").map(String::as_str) == Some("true"),
+            },
             device: device.clone(),
         })
     }
@@ -299,7 +297,7 @@ struct Assign<'a> {
     st: &'a SafeTensors<'a>,
     device: &'a Device,
     prefix: &'static str,
-    path: Vec<String>,
+    path: ModulePath,
     used: HashSet<String>,
     problems: Vec<String>,
 }
@@ -343,17 +341,13 @@ impl Assign<'_> {
 
 impl ModuleMapper for Assign<'_> {
     fn enter_module(&mut self, name: &str, container_type: &str) {
-        if in_path(container_type) {
-            self.path.push(name.to_string());
-        }
+        self.path.enter(name, container_type);
     }
     fn exit_module(&mut self, _name: &str, container_type: &str) {
-        if in_path(container_type) {
-            self.path.pop();
-        }
+        self.path.exit(container_type);
     }
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let name = format!("{}{}", self.prefix, self.path.join("."));
+        let name = format!("{}{}", self.prefix, self.path.name());
         let expected = param.lazy_shape().to_vec();
         match self.read(&name, &expected) {
             Ok(data) => {

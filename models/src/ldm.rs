@@ -13,6 +13,7 @@ use safetensors::SafeTensors;
 
 use crate::autoencoder::{Vae, VaeConfig};
 use crate::clip::ClipTextConfig;
+use crate::pipeline::Origin;
 use crate::pipeline::{PipelineError, StableDiffusion};
 use crate::tokenizer::ClipTokenizer;
 use crate::unet_2d_condition::UNet2DConditionConfig;
@@ -350,6 +351,7 @@ pub fn load_single_file(path: &Path, device: &Device) -> Result<StableDiffusion,
         text_encoder_config: text_cfg,
         unet_config: unet_cfg,
         vae_config: VaeConfig::Kl(vae_cfg),
+        origin: Origin { source: path.display().to_string(), ..Default::default() },
         device: device.clone(),
     })
 }

@@ -14,6 +14,7 @@ pub mod diffusion_stylizer;
 pub mod embeddings;
 pub mod ldm;
 pub mod lora;
+pub mod module_path;
 pub mod pipeline;
 pub mod prompt;
 pub mod quantize;

@@ -15,6 +15,7 @@ use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 
 use crate::ldm::{rename, unet_table};
+use crate::module_path::ModulePath;
 use crate::pipeline::StableDiffusion;
 
 #[derive(Debug, thiserror::Error)]
@@ -57,26 +58,26 @@ fn floats(view: &TensorView) -> Option<Vec<f32>> {
 
 /// The weight paths (`…​.weight` of Linear and conv layers) of a module.
 struct WeightPaths {
-    path: Vec<String>,
+    path: ModulePath,
     found: Vec<(String, Vec<usize>)>,
 }
 
 impl ModuleVisitor for WeightPaths {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_string());
+    fn enter_module(&mut self, name: &str, container_type: &str) {
+        self.path.enter(name, container_type);
     }
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
+    fn exit_module(&mut self, _name: &str, container_type: &str) {
+        self.path.exit(container_type);
     }
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        if (D == 2 || D == 4) && self.path.last().map(String::as_str) == Some("weight") {
-            self.found.push((self.path[..self.path.len() - 1].join("."), param.lazy_shape().to_vec()));
+        if (D == 2 || D == 4) && self.path.leaf() == Some("weight") {
+            self.found.push((self.path.module(), param.lazy_shape().to_vec()));
         }
     }
 }
 
 fn weight_paths<M: Module>(module: &M) -> Vec<(String, Vec<usize>)> {
-    let mut v = WeightPaths { path: Vec::new(), found: Vec::new() };
+    let mut v = WeightPaths { path: ModulePath::default(), found: Vec::new() };
     module.visit(&mut v);
     v.found
 }
@@ -187,10 +188,12 @@ impl Lora {
     /// Adds `weight` times this LoRA to `sd`'s weights (int8 weights become float where changed).
     pub fn merge_into(&self, sd: &mut StableDiffusion, weight: f32) {
         let device = sd.device.clone();
-        let mut merge = Merge { lora: self, part: Part::TextEncoder, weight, device: &device, path: Vec::new() };
+        let mut merge = Merge { lora: self, part: Part::TextEncoder, weight, device: &device, path: ModulePath::default() };
         sd.text_encoder = sd.text_encoder.clone().map(&mut merge);
         merge.part = Part::Unet;
         sd.unet = sd.unet.clone().map(&mut merge);
+        let name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        sd.origin.loras.push(format!("{name}:{weight}"));
     }
 }
 
@@ -199,21 +202,21 @@ struct Merge<'a> {
     part: Part,
     weight: f32,
     device: &'a burn::tensor::Device,
-    path: Vec<String>,
+    path: ModulePath,
 }
 
 impl ModuleMapper for Merge<'_> {
-    fn enter_module(&mut self, name: &str, _container_type: &str) {
-        self.path.push(name.to_string());
+    fn enter_module(&mut self, name: &str, container_type: &str) {
+        self.path.enter(name, container_type);
     }
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.path.pop();
+    fn exit_module(&mut self, _name: &str, container_type: &str) {
+        self.path.exit(container_type);
     }
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        if self.path.last().map(String::as_str) != Some("weight") {
+        if self.path.leaf() != Some("weight") {
             return param;
         }
-        let module = self.path[..self.path.len() - 1].join(".");
+        let module = self.path.module();
         let Some(update) = self.lora.updates.get(&(self.part, module)) else {
             return param;
         };

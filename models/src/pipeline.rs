@@ -82,7 +82,20 @@ pub struct StableDiffusion {
     pub text_encoder_config: ClipTextConfig,
     pub unet_config: UNet2DConditionConfig,
     pub vae_config: VaeConfig,
+    /// Where the weights came from and what was merged into them (a booth file records it).
+    pub origin: Origin,
     pub device: Device,
+}
+
+/// Where a pipeline's weights came from.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Origin {
+    /// The checkpoint or folder first loaded.
+    pub source: String,
+    /// `file-name:weight` of each LoRA merged, in merge order.
+    pub loras: Vec<String>,
+    /// An LCM-LoRA is merged: 4 LCM steps at cfg 1-2 make the picture.
+    pub lcm: bool,
 }
 
 fn read_config<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, PipelineError> {
@@ -107,10 +120,13 @@ fn weights_file(dir: &Path, names: &[&str]) -> Result<PathBuf, PipelineError> {
 }
 
 impl StableDiffusion {
-    /// Loads a diffusers folder, or a single-file SD 1.x checkpoint (original LDM layout).
+    /// Loads a diffusers folder, a booth file (`keepsake models bake`), or a single-file SD 1.x
+    /// checkpoint (original LDM layout).
     pub fn load(path: &Path, device: &Device) -> Result<Self, PipelineError> {
         if path.is_dir() {
             Self::from_diffusers_dir(path, device)
+        } else if crate::booth_file::is_booth_file(path) {
+            crate::booth_file::BoothFile::open(path)?.load(device)
         } else {
             crate::ldm::load_single_file(path, device)
         }
@@ -172,6 +188,7 @@ impl StableDiffusion {
             text_encoder_config: te_config,
             unet_config,
             vae_config: VaeConfig::Kl(vae_config),
+            origin: Origin { source: dir.display().to_string(), ..Default::default() },
             device: device.clone(),
         })
     }

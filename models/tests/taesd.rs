@@ -6,7 +6,7 @@ mod common;
 use burn::tensor::{Device, Tensor, TensorData};
 use common::{fixtures, max_abs_diff, pipeline_input as input, pipeline_params as params, pipeline_reference};
 use keepsake_models::autoencoder_tiny::AutoencoderTinyConfig;
-use keepsake_models::booth_file::{self, BoothFile, Precision, Provenance};
+use keepsake_models::booth_file::{self, BoothFile, Precision};
 use keepsake_models::pipeline::{to_unit_floats, StableDiffusion};
 use keepsake_models::weights;
 
@@ -76,7 +76,7 @@ fn img2img_with_taesd_matches_diffusers() {
     // The same through a booth file (f32 keeps it exact).
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("booth.safetensors");
-    booth_file::write(&sd, Precision::F32, &Provenance::default(), &path).unwrap();
+    booth_file::write(&sd, Precision::F32, &path).unwrap();
     let baked = BoothFile::open(&path).unwrap().load(&device).unwrap();
     assert_eq!(img2img_diffs(&baked), img2img_diffs(&sd));
 }

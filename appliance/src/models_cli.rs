@@ -1,0 +1,119 @@
+//! `keepsake models bake|inspect`: the booth file the booth loads in seconds — one checkpoint with
+//! its LoRAs merged, TAESD as its VAE, int8 weights — and what such a file holds.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use burn::tensor::Device;
+use keepsake_models::booth_file::{self, BoothFile, Precision};
+use keepsake_models::lora::Lora;
+use keepsake_models::pipeline::StableDiffusion;
+
+#[derive(clap::Subcommand)]
+pub enum ModelsAction {
+    /// Make a booth file: a checkpoint with LoRAs merged, optionally TAESD as its VAE, quantized.
+    Bake(BakeArgs),
+    /// Show what a booth file holds: where it came from, its components, sizes and precision.
+    Inspect { file: PathBuf },
+}
+
+#[derive(clap::Args)]
+pub struct BakeArgs {
+    /// SD 1.5 checkpoint: a single .safetensors file (LDM layout) or a diffusers folder.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// A LoRA to merge, as FILE or FILE:WEIGHT (weight 1 when left out); repeatable, merged in order.
+    #[arg(long = "lora", value_name = "FILE[:WEIGHT]", value_parser = parse_lora)]
+    pub loras: Vec<(PathBuf, f32)>,
+    /// An LCM-LoRA (e.g. lcm-lora-sdv1-5), merged at weight 1; the booth then paints in 4 LCM steps.
+    #[arg(long, value_name = "FILE")]
+    pub lcm_lora: Option<PathBuf>,
+    /// TAESD in diffusers layout (madebyollin/taesd) to use as the VAE: much faster, a little softer.
+    #[arg(long, value_name = "DIR")]
+    pub taesd: Option<PathBuf>,
+    /// How the weights are stored: int8 (blocks of 64), f16 or f32.
+    #[arg(long, default_value = "int8")]
+    pub quantize: Precision,
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `FILE:WEIGHT`, or `FILE` (weight 1). The last colon splits, so paths may contain colons.
+pub fn parse_lora(s: &str) -> Result<(PathBuf, f32), String> {
+    if let Some((file, weight)) = s.rsplit_once(':') {
+        if let Ok(w) = weight.parse::<f32>() {
+            if !w.is_finite() {
+                return Err(format!("{s}: the weight must be a number such as 0.8"));
+            }
+            return Ok((PathBuf::from(file), w));
+        }
+    }
+    Ok((PathBuf::from(s), 1.0))
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+pub fn bake(args: &BakeArgs) -> Result<String, String> {
+    let started = Instant::now();
+    let device = Device::flex();
+    eprintln!("loading {}", args.model.display());
+    let mut sd = StableDiffusion::load(&args.model, &device).map_err(|e| e.to_string())?;
+    for (file, weight) in &args.loras {
+        let lora = Lora::read(file, &sd).map_err(|e| e.to_string())?;
+        eprintln!("merging {} at {weight} ({} layers)", file.display(), lora.layers());
+        lora.merge_into(&mut sd, *weight);
+    }
+    if let Some(file) = &args.lcm_lora {
+        let lora = Lora::read(file, &sd).map_err(|e| e.to_string())?;
+        eprintln!("merging LCM-LoRA {} ({} layers)", file.display(), lora.layers());
+        lora.merge_into(&mut sd, 1.0);
+        sd.origin.lcm = true;
+    }
+    if let Some(dir) = &args.taesd {
+        eprintln!("using TAESD from {}", dir.display());
+        sd = sd.with_tiny_vae(dir).map_err(|e| e.to_string())?;
+    }
+    eprintln!("writing {} ({})", args.out.display(), args.quantize);
+    let bytes = booth_file::write(&sd, args.quantize, &args.out).map_err(|e| e.to_string())?;
+    Ok(format!("{}: {} booth file, {} ({:.0} s)", args.out.display(), args.quantize, megabytes(bytes), started.elapsed().as_secs_f32()))
+}
+
+pub fn inspect(file: &Path) -> Result<String, String> {
+    let contents = BoothFile::open(file).and_then(|f| f.contents()).map_err(|e| e.to_string())?;
+    let m = &contents.metadata;
+    let get = |k: &str| m.get(k).map(String::as_str).unwrap_or("");
+    let mut out = vec![
+        format!("{}", file.display()),
+        format!("  format      {}", get("format")),
+        format!("  weights     {} (blocks of {})", get("precision"), get("block")),
+        format!("  source      {}", get("source")),
+        format!("  LoRAs       {}", if get("loras").is_empty() { "none" } else { get("loras") }),
+        format!("  sampling    {}", if get("lcm") == "true" { "LCM (LCM-LoRA merged): 4 steps, cfg 1-2" } else { "any scheduler" }),
+        format!("  VAE         {}", if get("vae_config").starts_with("{\"Tiny\"") { "TAESD" } else { "KL (SD's own)" }),
+    ];
+    for (component, (tensors, parameters, bytes)) in &contents.components {
+        out.push(format!("  {component:<13}{:>6.1} M parameters  {tensors:>5} tensors  {}", *parameters as f64 / 1e6, megabytes(*bytes)));
+    }
+    out.push(format!(
+        "  total       {:.1} M parameters, {:.0}% int8, file {}",
+        contents.parameters as f64 / 1e6,
+        100.0 * contents.int8_parameters as f64 / contents.parameters.max(1) as f64,
+        megabytes(contents.file_bytes)
+    ));
+    Ok(out.join("\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lora_arguments_take_an_optional_weight() {
+        assert_eq!(parse_lora("style.safetensors:0.8").unwrap(), (PathBuf::from("style.safetensors"), 0.8));
+        assert_eq!(parse_lora("style.safetensors").unwrap(), (PathBuf::from("style.safetensors"), 1.0));
+        assert_eq!(parse_lora("C:/loras/a.safetensors:-0.5").unwrap(), (PathBuf::from("C:/loras/a.safetensors"), -0.5));
+        assert!(parse_lora("a.safetensors:inf").is_err());
+    }
+}

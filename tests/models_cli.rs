@@ -1,0 +1,132 @@
+//! `keepsake models bake|inspect` with the real binary: a baked file (LoRA merged) makes the same
+//! picture as diffusers with that LoRA; inspect says what a file holds; bad input is named.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn fixtures() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures"))
+}
+
+fn keepsake(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_keepsake")).args(args).env("KEEPSAKE_LOG", "warn").output().unwrap()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn a_baked_file_with_a_lora_paints_what_diffusers_paints() {
+    let dir = tempfile::tempdir().unwrap();
+    let booth = dir.path().join("booth.safetensors");
+    let kohya = format!("{}:0.8", path(&fixtures().join("lora/kohya.safetensors")));
+    let out = keepsake(&[
+        "models",
+        "bake",
+        "--model",
+        path(&fixtures().join("sd-tiny")),
+        "--lora",
+        &kohya,
+        "--quantize",
+        "f32",
+        "--out",
+        path(&booth),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("pipeline_outputs.json")).unwrap()).unwrap();
+    let lora: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("lora_outputs.json")).unwrap()).unwrap();
+    let run = &lora["runs"][0];
+    assert_eq!(run["loras"][0][0], "kohya");
+    let bytes: Vec<u8> = r["input_u8"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u8).collect();
+    let input = dir.path().join("photo.png");
+    image::RgbImage::from_raw(64, 48, bytes).unwrap().save(&input).unwrap();
+    let output = dir.path().join("out.png");
+    let out = keepsake(&[
+        "generate",
+        "--model",
+        path(&booth),
+        "--input",
+        path(&input),
+        "--prompt",
+        r["prompt"].as_str().unwrap(),
+        "--negative-prompt",
+        r["negative_prompt"].as_str().unwrap(),
+        "--strength",
+        "0.6",
+        "--steps",
+        "9",
+        "--scheduler",
+        "euler-a",
+        "--cfg",
+        "7",
+        "--seed",
+        "4242",
+        "--noise-kernel",
+        "scalar",
+        "--output",
+        path(&output),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let ours = image::open(&output).unwrap().to_rgb8();
+    let theirs: Vec<f32> = run["image"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    let max = ours.as_raw().iter().zip(&theirs).map(|(a, b)| (*a as f32 - (b * 255.0).round()).abs()).fold(0.0, f32::max);
+    assert!(max <= 1.0, "max difference {max} levels");
+}
+
+#[test]
+fn inspect_says_what_a_booth_file_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let booth = dir.path().join("booth.safetensors");
+    let out = keepsake(&[
+        "models",
+        "bake",
+        "--model",
+        path(&fixtures().join("sd-tiny")),
+        "--lcm-lora",
+        path(&fixtures().join("lora/peft.safetensors")),
+        "--taesd",
+        path(&fixtures().join("sd-tiny/vae_tiny")),
+        "--out",
+        path(&booth),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("int8 booth file"));
+    let out = keepsake(&["models", "inspect", path(&booth)]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for expected in [
+        "keepsake-booth/1",
+        "int8 (blocks of 64)",
+        "peft.safetensors:1",
+        "LCM (LCM-LoRA merged)",
+        "TAESD",
+        "unet",
+        "text_encoder",
+        "% int8",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
+    }
+}
+
+#[test]
+fn bad_bake_input_is_named_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let booth = dir.path().join("booth.safetensors");
+    let tiny = fixtures().join("sd-tiny");
+    let out = keepsake(&["models", "bake", "--model", path(&tiny), "--lora", "/nonexistent/style.safetensors:0.7", "--out", path(&booth)]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/style.safetensors") && err.contains("cannot read the LoRA"), "{err}");
+    assert!(!booth.exists());
+
+    let out = keepsake(&["models", "bake", "--model", path(&tiny), "--quantize", "int3", "--out", path(&booth)]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("use int8, f16 or f32"));
+
+    // A checkpoint is not a booth file.
+    let out = keepsake(&["models", "inspect", path(&fixtures().join("sd-tiny-single/sd-tiny.safetensors"))]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a Keepsake booth file"), "{}", String::from_utf8_lossy(&out.stderr));
+}
