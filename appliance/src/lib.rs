@@ -2,6 +2,7 @@
 //! (`keepsake-drivers`) and the illustration models (`keepsake-models`) into the visitor's journey.
 
 pub mod archive;
+pub mod bench;
 pub mod booth;
 pub mod card;
 pub mod config;

@@ -56,6 +56,8 @@ enum Command {
         #[command(subcommand)]
         action: keepsake::models_cli::ModelsAction,
     },
+    /// Time the full-size SD 1.5 pipeline (random weights) against PyTorch: see docs/BENCHMARKS.md.
+    Bench(keepsake::bench::BenchArgs),
     /// List what devices, GPU adapters, models, fonts and voices exist, and what is missing.
     Doctor {
         #[arg(long)]
@@ -158,6 +160,10 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 ModelsAction::Inspect { file } => inspect(&file)?,
             };
             println!("{report}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench(args) => {
+            println!("{}", keepsake::bench::run(&args)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Doctor { config } => {

@@ -36,10 +36,8 @@ def perturb(model, seed):
     return model.eval()
 
 
-def main():
-    out = sys.argv[1]
-    os.makedirs(out, exist_ok=True)
-    torch.set_num_threads(os.cpu_count())
+def build_sd15():
+    """SD 1.5's UNet, VAE and text encoder with random fp16-rounded weights (fixed seeds)."""
     torch.manual_seed(0)
     unet = perturb(UNet2DConditionModel(cross_attention_dim=768), 1)
     vae = perturb(AutoencoderKL(
@@ -51,7 +49,11 @@ def main():
         sample_size=512,
     ), 2)
     te = perturb(CLIPTextModel(CLIPTextConfig(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12, max_position_embeddings=77, hidden_act="quick_gelu")), 3)
+    return unet, vae, te
 
+
+def write_checkpoint(unet, vae, te, path):
+    """The three as one LDM-layout single-file checkpoint in fp16 (the layout users have)."""
     cfg = unet.config
     has_attn_up = [t.startswith("CrossAttn") for t in cfg.up_block_types]
     ckpt = {}
@@ -67,8 +69,16 @@ def main():
             continue
         k = k if k.startswith("text_model.") else "text_model." + k
         ckpt["cond_stage_model.transformer." + k] = v.half()
-    save_file({k: v.contiguous() for k, v in ckpt.items()}, os.path.join(out, "sd15-random.safetensors"))
-    del ckpt, te
+    save_file({k: v.contiguous() for k, v in ckpt.items()}, path)
+
+
+def main():
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    torch.set_num_threads(os.cpu_count())
+    unet, vae, te = build_sd15()
+    write_checkpoint(unet, vae, te, os.path.join(out, "sd15-random.safetensors"))
+    del te
 
     g = torch.Generator("cpu").manual_seed(0)
     latents = torch.randn((2, 4, 64, 64), generator=g)
