@@ -144,7 +144,7 @@ fn run_scenario(name: &str, dir: &Path, device: &Device) -> Result<f64, String> 
             let mut g = TorchGenerator::manual_seed(0);
             let latents = randn(&mut g, [1, 4, 64, 64], device);
             Ok(time(&mut || {
-                sync(sd.vae.decode_latents(latents.clone(), 1.0));
+                sync(sd.vae.decode_latents(latents.clone(), 1.0, None));
             }))
         }
         "img2img-lcm-int8" | "img2img-lcm" => {

@@ -81,6 +81,9 @@ pub struct GenerateArgs {
     /// (auto), the scalar one (ARM, AVX-512) or the AVX2 one.
     #[arg(long, value_enum, default_value_t = NoiseKernelArg::Auto)]
     pub noise_kernel: NoiseKernelArg,
+    /// Decode pictures larger than the VAE's training size (512 px) in tiles: bounded memory.
+    #[arg(long)]
+    pub vae_tiling: bool,
 }
 
 /// A1111's infotext: prompt, negative prompt, then the settings line.
@@ -162,7 +165,8 @@ pub fn run(args: GenerateArgs) -> Result<(), String> {
     };
     let device = args.backend.device();
     let started = Instant::now();
-    let sd = StableDiffusion::load(&args.model, &device).map_err(|e| e.to_string())?;
+    let mut sd = StableDiffusion::load(&args.model, &device).map_err(|e| e.to_string())?;
+    sd.vae_tiling = args.vae_tiling;
     tracing::info!(model = %args.model.display(), seconds = started.elapsed().as_secs_f32(), "model loaded");
     let input = if photo.dimensions() == (width, height) {
         photo

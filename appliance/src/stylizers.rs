@@ -84,7 +84,9 @@ pub fn for_booth(config: &Config, backend: Backend) -> Result<Arc<dyn Stylizer>,
     }
     let started = std::time::Instant::now();
     match StableDiffusion::load(path, &burn_device(backend)) {
-        Ok(sd) => {
+        Ok(mut sd) => {
+            // Keepsakes up to 768 px: the KL VAE decodes them in 512 px tiles to bound memory.
+            sd.vae_tiling = true;
             tracing::info!(model = %path.display(), seconds = started.elapsed().as_secs_f32(), "diffusion model loaded: it makes the keepsakes, the filter is the instant preview");
             let preset = DiffusionPreset::for_model(&sd);
             tracing::info!(scheduler = %preset.scheduler, steps = preset.steps, cfg = preset.cfg, vae = sd.vae_config.name(), loras = ?sd.origin.loras, "diffusion preset");

@@ -44,7 +44,7 @@ fn main() {
     let unet_s = t0.elapsed().as_secs_f32();
     let first = latents.slice([0..1, 0..4, 0..64, 0..64]).div_scalar(sd.vae_config.scaling_factor());
     let t0 = Instant::now();
-    let image: Vec<f32> = sd.vae.decode_latents(first, 1.0).into_data().try_to_vec::<f32>().unwrap();
+    let image: Vec<f32> = sd.vae.decode_latents(first, 1.0, None).into_data().try_to_vec::<f32>().unwrap();
     let vae_s = t0.elapsed().as_secs_f32();
 
     let torch_unet = reference["unet_step_batch2_512_s"].as_f64().unwrap() as f32;

@@ -48,6 +48,14 @@ impl VaeConfig {
         }
     }
 
+    /// Latents per tile side of a tiled decode: the training size (512 px -> 64 for SD 1.5).
+    pub fn tile_latent(&self) -> usize {
+        match self {
+            Self::Kl(c) => c.sample_size / (1 << (c.block_out_channels.len() - 1)),
+            Self::Tiny(c) => 512 / c.scale_factor() as usize,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Self::Kl(_) => "KL VAE",
@@ -71,12 +79,14 @@ impl Vae {
         }
     }
 
-    /// Scaled latents to an image in about [-1, 1].
-    pub fn decode_latents(&self, latents: Tensor<4>, scaling: f32) -> Tensor<4> {
+    /// Scaled latents to an image in about [-1, 1]. `tiled`: the KL VAE decodes pictures larger
+    /// than it was trained at in tiles (TAESD's memory is small at any size).
+    pub fn decode_latents(&self, latents: Tensor<4>, scaling: f32, tiled: Option<usize>) -> Tensor<4> {
         let latents = latents.div_scalar(scaling);
-        match self {
-            Self::Kl(vae) => vae.decode(latents),
-            Self::Tiny(vae) => vae.decode(latents),
+        match (self, tiled) {
+            (Self::Kl(vae), Some(tile_latent)) => vae.tiled_decode(latents, tile_latent),
+            (Self::Kl(vae), None) => vae.decode(latents),
+            (Self::Tiny(vae), _) => vae.decode(latents),
         }
     }
 }

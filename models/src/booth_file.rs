@@ -288,6 +288,7 @@ impl BoothFile {
                     .unwrap_or_default(),
                 lcm: metadata.get("lcm").map(String::as_str) == Some("true"),
             },
+            vae_tiling: false,
             device: device.clone(),
         })
     }

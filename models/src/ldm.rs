@@ -256,6 +256,7 @@ pub fn vae_config(shapes: &Shapes, yaml: &LdmYaml, path: &Path) -> Result<Autoen
         latent_channels: dim(shapes, &p("post_quant_conv.weight"), 0, path)?,
         norm_num_groups: 32,
         scaling_factor: yaml.scale_factor,
+        sample_size: 512,
     })
 }
 
@@ -352,6 +353,7 @@ pub fn load_single_file(path: &Path, device: &Device) -> Result<StableDiffusion,
         unet_config: unet_cfg,
         vae_config: VaeConfig::Kl(vae_cfg),
         origin: Origin { source: path.display().to_string(), ..Default::default() },
+        vae_tiling: false,
         device: device.clone(),
     })
 }

@@ -84,6 +84,9 @@ pub struct StableDiffusion {
     pub vae_config: VaeConfig,
     /// Where the weights came from and what was merged into them (a booth file records it).
     pub origin: Origin,
+    /// Decode pictures larger than the VAE's training size in tiles (diffusers' `enable_tiling`):
+    /// bounded memory for large keepsakes, at the cost of faint seams' worth of difference.
+    pub vae_tiling: bool,
     pub device: Device,
 }
 
@@ -189,6 +192,7 @@ impl StableDiffusion {
             unet_config,
             vae_config: VaeConfig::Kl(vae_config),
             origin: Origin { source: dir.display().to_string(), ..Default::default() },
+            vae_tiling: false,
             device: device.clone(),
         })
     }
@@ -298,7 +302,8 @@ impl StableDiffusion {
             }
         }
 
-        Ok(self.vae.decode_latents(latents, scaling))
+        let tiled = self.vae_tiling.then(|| self.vae_config.tile_latent());
+        Ok(self.vae.decode_latents(latents, scaling, tiled))
     }
 }
 

@@ -24,6 +24,13 @@ pub struct AutoencoderKlConfig {
     pub norm_num_groups: usize,
     #[serde(default = "sd_scaling")]
     pub scaling_factor: f32,
+    /// The image size the VAE was trained at: the tile size of a tiled decode.
+    #[serde(default = "five_twelve")]
+    pub sample_size: usize,
+}
+
+fn five_twelve() -> usize {
+    512
 }
 
 fn three() -> usize {
@@ -51,6 +58,7 @@ impl AutoencoderKlConfig {
             latent_channels: 4,
             norm_num_groups: 32,
             scaling_factor: 0.18215,
+            sample_size: 512,
         }
     }
 
@@ -225,6 +233,57 @@ impl AutoencoderKl {
         DiagonalGaussian { mean, std }
     }
 
+    /// [`Self::decode`] in overlapping tiles of `tile_latent` latents (the training size) when the
+    /// latents are larger, as diffusers' `enable_tiling()`: memory stays that of one tile however
+    /// large the picture. Tiles overlap by a quarter and are blended linearly into the tiles above
+    /// and to the left, which are blended already (diffusers blends in place, in this order).
+    pub fn tiled_decode(&self, latents: Tensor<4>, tile_latent: usize) -> Tensor<4> {
+        let [b, c, h, w] = latents.dims();
+        if h <= tile_latent && w <= tile_latent {
+            return self.decode(latents);
+        }
+        let scale = 1 << (self.decoder.up_blocks.len() - 1);
+        let tile_sample = tile_latent * scale;
+        let overlap = (tile_latent as f64 * 0.75) as usize;
+        let blend = (tile_sample as f64 * 0.25) as usize;
+        let keep = tile_sample - blend;
+        let mut rows: Vec<Vec<Tensor<4>>> = (0..h)
+            .step_by(overlap)
+            .map(|i| {
+                (0..w)
+                    .step_by(overlap)
+                    .map(|j| self.decode(latents.clone().slice([0..b, 0..c, i..(i + tile_latent).min(h), j..(j + tile_latent).min(w)])))
+                    .collect()
+            })
+            .collect();
+        for i in 0..rows.len() {
+            for j in 0..rows[i].len() {
+                let mut tile = rows[i][j].clone();
+                if i > 0 {
+                    tile = blend_into(&rows[i - 1][j], tile, blend, 2);
+                }
+                if j > 0 {
+                    tile = blend_into(&rows[i][j - 1], tile, blend, 3);
+                }
+                rows[i][j] = tile;
+            }
+        }
+        let image_rows: Vec<Tensor<4>> = rows
+            .into_iter()
+            .map(|row| {
+                let cropped = row
+                    .into_iter()
+                    .map(|t| {
+                        let [b, c, th, tw] = t.dims();
+                        t.slice([0..b, 0..c, 0..th.min(keep), 0..tw.min(keep)])
+                    })
+                    .collect();
+                Tensor::cat(cropped, 3)
+            })
+            .collect();
+        Tensor::cat(image_rows, 2)
+    }
+
     /// Latents (unscaled) to an image in about [-1, 1].
     pub fn decode(&self, latents: Tensor<4>) -> Tensor<4> {
         let d = &self.decoder;
@@ -239,5 +298,30 @@ impl AutoencoderKl {
             }
         }
         d.conv_out.forward(silu(d.conv_norm_out.forward(x)))
+    }
+}
+
+/// The first `extent` rows (axis 2) or columns (axis 3) of `b` faded in from the last ones of `a`:
+/// `a[-e + k] * (1 - k/e) + b[k] * (k/e)`.
+fn blend_into(a: &Tensor<4>, b: Tensor<4>, extent: usize, axis: usize) -> Tensor<4> {
+    let extent = extent.min(a.dims()[axis]).min(b.dims()[axis]);
+    if extent == 0 {
+        return b;
+    }
+    let device = b.device();
+    let mut shape = [1usize; 4];
+    shape[axis] = extent;
+    let fade_in: Vec<f32> = (0..extent).map(|k| (k as f64 / extent as f64) as f32).collect();
+    let fade_out: Vec<f32> = (0..extent).map(|k| (1.0 - k as f64 / extent as f64) as f32).collect();
+    let weight = |v: Vec<f32>| Tensor::<4>::from_data(burn::tensor::TensorData::new(v, shape), &device);
+    let a_len = a.dims()[axis];
+    let b_len = b.dims()[axis];
+    let a_tail = a.clone().narrow(axis, a_len - extent, extent);
+    let b_head = b.clone().narrow(axis, 0, extent);
+    let blended = a_tail * weight(fade_out) + b_head * weight(fade_in);
+    if extent == b_len {
+        blended
+    } else {
+        Tensor::cat(vec![blended, b.narrow(axis, extent, b_len - extent)], axis)
     }
 }
