@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use burn::tensor::Device;
 use image::RgbImage;
+use keepsake_models::compute::Compute;
 use keepsake_models::pipeline::{Img2ImgParams, StableDiffusion};
 use keepsake_models::schedulers::SchedulerKind;
 use keepsake_models::torch_rng::NormalKernel;
@@ -18,11 +19,14 @@ pub enum ComputeBackend {
 }
 
 impl ComputeBackend {
+    /// The device, reported on the log (wgpu computes in f16 where the adapter supports it).
     pub fn device(self) -> Device {
-        match self {
-            ComputeBackend::Cpu => Device::flex(),
-            ComputeBackend::Wgpu => Device::wgpu(Default::default()),
-        }
+        let compute = match self {
+            ComputeBackend::Cpu => Compute::cpu(),
+            ComputeBackend::Wgpu => Compute::wgpu(true),
+        };
+        tracing::info!(on = %compute.describe(), "diffusion compute");
+        compute.device
     }
 }
 

@@ -55,16 +55,16 @@ impl Stylizer for WithInstantPreview {
     }
 }
 
-fn burn_device(backend: Backend) -> burn::tensor::Device {
+fn compute(backend: Backend) -> keepsake_models::compute::Compute {
     let gpu = match backend {
         Backend::Cpu => false,
         Backend::Gpu => true,
         Backend::Auto => !keepsake_models::toon::gpu::adapters().is_empty(),
     };
     if gpu {
-        burn::tensor::Device::wgpu(Default::default())
+        keepsake_models::compute::Compute::wgpu(true)
     } else {
-        burn::tensor::Device::flex()
+        keepsake_models::compute::Compute::cpu()
     }
 }
 
@@ -83,7 +83,9 @@ pub fn for_booth(config: &Config, backend: Backend) -> Result<Arc<dyn Stylizer>,
         return Ok(Arc::new(filter));
     }
     let started = std::time::Instant::now();
-    match StableDiffusion::load(path, &burn_device(backend)) {
+    let compute = compute(backend);
+    tracing::info!(on = %compute.describe(), "diffusion compute");
+    match StableDiffusion::load(path, &compute.device) {
         Ok(mut sd) => {
             // Keepsakes up to 768 px: the KL VAE decodes them in 512 px tiles to bound memory.
             sd.vae_tiling = true;

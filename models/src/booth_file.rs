@@ -365,7 +365,14 @@ impl ModuleMapper for Assign<'_> {
         let expected = param.lazy_shape().to_vec();
         match self.read(&name, &expected) {
             Ok(data) => {
-                let tensor = Tensor::from_data(data, self.device);
+                // Floats become the device's float type; int8 stays int8.
+                let tensor = match data.dtype() {
+                    DType::QFloat(_) => {
+                        let dtype = data.dtype();
+                        Tensor::from_data(data, (self.device, dtype))
+                    }
+                    _ => Tensor::from_data(data, self.device),
+                };
                 Param::initialized(param.id, tensor)
             }
             Err(problem) => {

@@ -10,6 +10,7 @@ pub mod autoencoder;
 pub mod autoencoder_tiny;
 pub mod booth_file;
 pub mod clip;
+pub mod compute;
 pub mod diffusion_stylizer;
 pub mod embeddings;
 pub mod ldm;

@@ -216,10 +216,10 @@ impl StableDiffusion {
             return z;
         }
         // A1111: scale each token's embedding by its weight, then restore the original mean.
-        let original_mean: f32 = z.clone().mean().into_scalar();
+        let original_mean: f32 = z.clone().cast(burn::tensor::DType::F32).mean().into_scalar();
         let weights: Vec<f32> = chunk.weights.iter().map(|w| *w as f32).collect();
         let weighted = z * Tensor::<1>::from_data(TensorData::new(weights, [n]), &self.device).reshape([1, n, 1]);
-        let new_mean: f32 = weighted.clone().mean().into_scalar();
+        let new_mean: f32 = weighted.clone().cast(burn::tensor::DType::F32).mean().into_scalar();
         weighted.mul_scalar(original_mean / new_mean)
     }
 
@@ -307,10 +307,21 @@ impl StableDiffusion {
     }
 }
 
+/// x / 2 + 0.5 clamped to [0, 1], read back as f32 whatever the device computes in.
+fn unit_values(x: Tensor<4>) -> Vec<f32> {
+    x.cast(burn::tensor::DType::F32)
+        .div_scalar(2.0)
+        .add_scalar(0.5)
+        .clamp(0.0, 1.0)
+        .into_data()
+        .try_to_vec::<f32>()
+        .expect("f32 after cast")
+}
+
 /// [-1, 1] NCHW to an RGB image, as diffusers' postprocess (x / 2 + 0.5, clamped, * 255, rounded).
 pub fn to_image(x: Tensor<4>) -> RgbImage {
     let [_, _, h, w] = x.dims();
-    let v: Vec<f32> = x.div_scalar(2.0).add_scalar(0.5).clamp(0.0, 1.0).into_data().try_to_vec::<f32>().expect("f32 data");
+    let v = unit_values(x);
     RgbImage::from_fn(w as u32, h as u32, |px, py| {
         let at = |c: usize| (v[c * h * w + py as usize * w + px as usize] * 255.0).round() as u8;
         image::Rgb([at(0), at(1), at(2)])
@@ -320,7 +331,7 @@ pub fn to_image(x: Tensor<4>) -> RgbImage {
 /// The decoded image in [0, 1] HWC floats (for comparing against diffusers' `output_type="np"`).
 pub fn to_unit_floats(x: Tensor<4>) -> Vec<f32> {
     let [_, c, h, w] = x.dims();
-    let v: Vec<f32> = x.div_scalar(2.0).add_scalar(0.5).clamp(0.0, 1.0).into_data().try_to_vec::<f32>().expect("f32 data");
+    let v = unit_values(x);
     let mut out = Vec::with_capacity(v.len());
     for y in 0..h {
         for xx in 0..w {

@@ -1,6 +1,6 @@
 //! Loading safetensors weights into modules whose field names are the file's keys.
 //!
-//! fp16/bf16 files are cast to f32 on load; Linear weights are transposed from PyTorch's
+//! Weights are cast to the float type of the module's device on load (f32 on the CPU); Linear weights are transposed from PyTorch's
 //! [out, in]; norm weight/bias map to burn's gamma/beta. Anything that does not fit is an error
 //! naming the tensor: missing, extra, or mis-shaped (with both shapes).
 
@@ -54,8 +54,11 @@ fn apply<M: Module + ModuleSnapshot>(
     what: &'static str,
     allow_extra: &[&str],
 ) -> Result<M, WeightsError> {
+    // Weights in the float type the module's device computes in (f16 files become f32 on the
+    // CPU; f32 files f16 on a GPU running in f16).
+    let dtype = module.devices().first().map(crate::compute::float_dtype).unwrap_or(DType::F32);
     let mut store = store
-        .with_from_adapter(ChainAdapter::new(PyTorchToBurnAdapter, FloatCastAdapter::to(DType::F32)))
+        .with_from_adapter(ChainAdapter::new(PyTorchToBurnAdapter, FloatCastAdapter::to(dtype)))
         .allow_partial(true)
         .skip_enum_variants(true)
         .validate(true);
