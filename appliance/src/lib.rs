@@ -1,6 +1,7 @@
 //! Keepsake, the AI memorial photo booth: the appliance that composes the devices
 //! (`keepsake-drivers`) and the illustration models (`keepsake-models`) into the visitor's journey.
 
+pub mod allocator;
 pub mod archive;
 pub mod bench;
 pub mod booth;

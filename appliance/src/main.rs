@@ -88,6 +88,7 @@ fn load_config(path: &PathBuf) -> Result<Config, String> {
 }
 
 fn main() -> ExitCode {
+    keepsake::allocator::tune();
     let cli = Cli::parse();
     init_logging();
     match run(cli.command) {
