@@ -130,3 +130,64 @@ fn bad_bake_input_is_named_with_the_fix() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a Keepsake booth file"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// The photo all reference runs start from, as a PNG.
+fn photo(dir: &Path) -> std::path::PathBuf {
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("pipeline_outputs.json")).unwrap()).unwrap();
+    let bytes: Vec<u8> = r["input_u8"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u8).collect();
+    let input = dir.join("photo.png");
+    image::RgbImage::from_raw(64, 48, bytes).unwrap().save(&input).unwrap();
+    input
+}
+
+fn max_level_difference(png: &Path, reference: &serde_json::Value) -> f32 {
+    let ours = image::open(png).unwrap().to_rgb8();
+    let theirs: Vec<f32> = reference.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    ours.as_raw().iter().zip(&theirs).map(|(a, b)| (*a as f32 - (b * 255.0).round()).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn generate_takes_loras_and_embeddings() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = photo(dir.path());
+    let tiny = fixtures().join("sd-tiny");
+    let common = [
+        "--negative-prompt",
+        "blurry, lowres",
+        "--strength",
+        "0.6",
+        "--steps",
+        "9",
+        "--scheduler",
+        "euler-a",
+        "--cfg",
+        "7",
+        "--seed",
+        "4242",
+        "--noise-kernel",
+        "scalar",
+    ];
+
+    let ti: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("textual_inversion_outputs.json")).unwrap()).unwrap();
+    let out = dir.path().join("ti.png");
+    let embedding = fixtures().join("embeddings/keepsake-style.safetensors");
+    let mut args = vec!["generate", "--model", path(&tiny), "--input", path(&input), "--embedding", path(&embedding)];
+    args.extend(["--prompt", ti["prompt"].as_str().unwrap(), "--output", path(&out)]);
+    args.extend(common);
+    let o = keepsake(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let d = max_level_difference(&out, &ti["image"]);
+    assert!(d <= 1.0, "embedding: {d} levels from diffusers");
+
+    let lora: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("lora_outputs.json")).unwrap()).unwrap();
+    let out = dir.path().join("lora.png");
+    let kohya = format!("{}:0.8", path(&fixtures().join("lora/kohya.safetensors")));
+    let mut args = vec!["generate", "--model", path(&tiny), "--input", path(&input), "--lora", &kohya];
+    args.extend(["--prompt", "portrait of an elderly woman, warm hand-painted animation style", "--output", path(&out)]);
+    args.extend(common);
+    let o = keepsake(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let d = max_level_difference(&out, &lora["runs"][0]["image"]);
+    assert!(d <= 1.0, "LoRA: {d} levels from diffusers");
+}

@@ -85,6 +85,12 @@ pub struct GenerateArgs {
     /// (auto), the scalar one (ARM, AVX-512) or the AVX2 one.
     #[arg(long, value_enum, default_value_t = NoiseKernelArg::Auto)]
     pub noise_kernel: NoiseKernelArg,
+    /// A LoRA to merge, as FILE or FILE:WEIGHT; repeatable.
+    #[arg(long = "lora", value_name = "FILE[:WEIGHT]", value_parser = crate::models_cli::parse_lora)]
+    pub loras: Vec<(PathBuf, f32)>,
+    /// A textual-inversion embedding (.safetensors); its file name is the word to use in the prompt. Repeatable.
+    #[arg(long = "embedding", value_name = "FILE")]
+    pub embeddings: Vec<PathBuf>,
     /// Decode pictures larger than the VAE's training size (512 px) in tiles: bounded memory.
     #[arg(long)]
     pub vae_tiling: bool,
@@ -171,6 +177,7 @@ pub fn run(args: GenerateArgs) -> Result<(), String> {
     let started = Instant::now();
     let mut sd = StableDiffusion::load(&args.model, &device).map_err(|e| e.to_string())?;
     sd.vae_tiling = args.vae_tiling;
+    crate::models_cli::apply_extras(&mut sd, &args.loras, &args.embeddings)?;
     tracing::info!(model = %args.model.display(), seconds = started.elapsed().as_secs_f32(), "model loaded");
     let input = if photo.dimensions() == (width, height) {
         photo

@@ -8,6 +8,7 @@ use burn::tensor::Device;
 use keepsake_models::booth_file::{self, BoothFile, Precision};
 use keepsake_models::lora::Lora;
 use keepsake_models::pipeline::StableDiffusion;
+use keepsake_models::textual_inversion::TextualInversion;
 
 #[derive(clap::Subcommand)]
 pub enum ModelsAction {
@@ -28,6 +29,9 @@ pub struct BakeArgs {
     /// An LCM-LoRA (e.g. lcm-lora-sdv1-5), merged at weight 1; the booth then paints in 4 LCM steps.
     #[arg(long, value_name = "FILE")]
     pub lcm_lora: Option<PathBuf>,
+    /// A textual-inversion embedding (.safetensors); its file name is the prompt word. Repeatable.
+    #[arg(long = "embedding", value_name = "FILE")]
+    pub embeddings: Vec<PathBuf>,
     /// TAESD in diffusers layout (madebyollin/taesd) to use as the VAE: much faster, a little softer.
     #[arg(long, value_name = "DIR")]
     pub taesd: Option<PathBuf>,
@@ -55,16 +59,27 @@ fn megabytes(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
+/// Merges `loras` and adds `embeddings` to `sd`, saying what it does on stderr.
+pub fn apply_extras(sd: &mut StableDiffusion, loras: &[(PathBuf, f32)], embeddings: &[PathBuf]) -> Result<(), String> {
+    for (file, weight) in loras {
+        let lora = Lora::read(file, sd).map_err(|e| e.to_string())?;
+        eprintln!("merging {} at {weight} ({} layers)", file.display(), lora.layers());
+        lora.merge_into(sd, *weight);
+    }
+    for file in embeddings {
+        let ti = TextualInversion::read(file, None).map_err(|e| e.to_string())?;
+        eprintln!("adding the embedding {} ({} vectors) from {}", ti.word, ti.count, file.display());
+        ti.add_to(sd).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
 pub fn bake(args: &BakeArgs) -> Result<String, String> {
     let started = Instant::now();
     let device = Device::flex();
     eprintln!("loading {}", args.model.display());
     let mut sd = StableDiffusion::load(&args.model, &device).map_err(|e| e.to_string())?;
-    for (file, weight) in &args.loras {
-        let lora = Lora::read(file, &sd).map_err(|e| e.to_string())?;
-        eprintln!("merging {} at {weight} ({} layers)", file.display(), lora.layers());
-        lora.merge_into(&mut sd, *weight);
-    }
+    apply_extras(&mut sd, &args.loras, &args.embeddings)?;
     if let Some(file) = &args.lcm_lora {
         let lora = Lora::read(file, &sd).map_err(|e| e.to_string())?;
         eprintln!("merging LCM-LoRA {} ({} layers)", file.display(), lora.layers());
@@ -90,6 +105,7 @@ pub fn inspect(file: &Path) -> Result<String, String> {
         format!("  weights     {} (blocks of {})", get("precision"), get("block")),
         format!("  source      {}", get("source")),
         format!("  LoRAs       {}", if get("loras").is_empty() { "none" } else { get("loras") }),
+        format!("  embeddings  {}", if get("embeddings").is_empty() { "none" } else { get("embeddings") }),
         format!("  sampling    {}", if get("lcm") == "true" { "LCM (LCM-LoRA merged): 4 steps, cfg 1-2" } else { "any scheduler" }),
         format!("  VAE         {}", if get("vae_config").starts_with("{\"Tiny\"") { "TAESD" } else { "KL (SD's own)" }),
     ];

@@ -137,6 +137,7 @@ pub fn write(sd: &StableDiffusion, precision: Precision, out: &Path) -> Result<u
         ("source", sd.origin.source.clone()),
         ("loras", sd.origin.loras.join(",")),
         ("lcm", sd.origin.lcm.to_string()),
+        ("embeddings", sd.origin.embeddings.iter().map(|(w, n)| format!("{w}:{n}")).collect::<Vec<_>>().join(",")),
         ("text_encoder_config", json(serde_json::to_string(&sd.text_encoder_config))),
         ("unet_config", json(serde_json::to_string(&sd.unet_config))),
         ("vae_config", json(serde_json::to_string(&sd.vae_config))),
@@ -272,8 +273,18 @@ impl BoothFile {
                 problems: problems.join("\n"),
             }));
         }
+        // Textual-inversion words get their ids back in the order they were added.
+        let mut tokenizer = builtin_tokenizer();
+        let mut embeddings = Vec::new();
+        for entry in metadata.get("embeddings").map(String::as_str).unwrap_or("").split(',').filter(|e| !e.is_empty()) {
+            let parsed = entry.rsplit_once(':').and_then(|(w, n)| Some((w.to_string(), n.parse::<usize>().ok()?)));
+            let (word, count) =
+                parsed.ok_or_else(|| not_booth(&self.path, format!("metadata embeddings entry {entry:?} is not word:count")))?;
+            tokenizer.add_word(&word, count);
+            embeddings.push((word, count));
+        }
         Ok(StableDiffusion {
-            tokenizer: builtin_tokenizer(),
+            tokenizer,
             text_encoder,
             unet,
             vae,
@@ -287,6 +298,7 @@ impl BoothFile {
                     .map(|l| l.split(',').filter(|s| !s.is_empty()).map(String::from).collect())
                     .unwrap_or_default(),
                 lcm: metadata.get("lcm").map(String::as_str) == Some("true"),
+                embeddings,
             },
             vae_tiling: false,
             device: device.clone(),

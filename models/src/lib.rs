@@ -22,6 +22,7 @@ pub mod quantize;
 pub mod resnet;
 pub mod schedulers;
 pub mod stylizer;
+pub mod textual_inversion;
 pub mod tokenizer;
 pub mod toon;
 pub mod torch_rng;

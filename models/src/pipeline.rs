@@ -99,6 +99,9 @@ pub struct Origin {
     pub loras: Vec<String>,
     /// An LCM-LoRA is merged: 4 LCM steps at cfg 1-2 make the picture.
     pub lcm: bool,
+    /// Textual-inversion words added, with their number of vectors, in order (their ids follow
+    /// the vocabulary in this order).
+    pub embeddings: Vec<(String, usize)>,
 }
 
 fn read_config<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, PipelineError> {

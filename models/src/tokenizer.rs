@@ -37,6 +37,9 @@ pub struct ClipTokenizer {
     byte_encoder: [char; 256],
     words: Regex,
     cache: Mutex<HashMap<String, Vec<u32>>>,
+    /// Words added after training (textual-inversion embeddings): each stands for its ids and is
+    /// never split, as transformers' added tokens.
+    added: Vec<(String, Vec<u32>)>,
 }
 
 /// GPT-2's reversible map from bytes to printable characters, in its own order (printable
@@ -121,7 +124,7 @@ impl ClipTokenizer {
         // CLIP's word pattern; the GPT-2 pattern that transformers applies after it splits these
         // pieces no further, so one pattern is enough.
         let words = Regex::new(r"'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\s\p{L}\p{N}]+").expect("valid pattern");
-        Ok(Self { encoder, ranks, byte_encoder: bytes_to_unicode(), words, cache: Mutex::new(HashMap::new()) })
+        Ok(Self { encoder, ranks, byte_encoder: bytes_to_unicode(), words, cache: Mutex::new(HashMap::new()), added: Vec::new() })
     }
 
     /// Every token with its id (to write a vocab.json).
@@ -129,8 +132,24 @@ impl ClipTokenizer {
         self.encoder.iter().map(|(t, id)| (t.as_str(), *id))
     }
 
+    /// Ids in use: the vocabulary and the added words' ids.
     pub fn vocab_size(&self) -> usize {
-        self.encoder.len()
+        self.encoder.len() + self.added.iter().map(|(_, ids)| ids.len()).sum::<usize>()
+    }
+
+    /// Adds `word` standing for `count` new ids (after every id in use); returns the first.
+    /// `word` is matched as written in the prompt and never split.
+    pub fn add_word(&mut self, word: &str, count: usize) -> u32 {
+        let first = self.vocab_size() as u32;
+        self.added.push((word.to_string(), (first..first + count as u32).collect()));
+        // Longest first, so a word that contains another is matched whole.
+        self.added.sort_by_key(|(w, _)| std::cmp::Reverse(w.len()));
+        first
+    }
+
+    /// The added word, if `word` is one.
+    pub fn added_ids(&self, word: &str) -> Option<&[u32]> {
+        self.added.iter().find(|(w, _)| w == word).map(|(_, ids)| ids.as_slice())
     }
 
     pub fn token_id(&self, token: &str) -> Option<u32> {
@@ -140,17 +159,20 @@ impl ClipTokenizer {
     /// The ids of `text`, without BOS/EOS, not truncated.
     pub fn encode(&self, text: &str) -> Vec<u32> {
         let mut ids = Vec::new();
-        // Special tokens are taken from the raw text first, as transformers does.
+        // Special tokens and added words are taken from the raw text first, as transformers does.
+        let specials = [(START, vec![BOS]), (END, vec![EOS])];
         let mut rest = text;
         while !rest.is_empty() {
-            let next = [(START, BOS), (END, EOS)]
-                .into_iter()
-                .filter_map(|(t, id)| rest.find(t).map(|at| (at, t, id)))
+            let next = specials
+                .iter()
+                .map(|(t, ids)| (*t, ids.as_slice()))
+                .chain(self.added.iter().map(|(w, ids)| (w.as_str(), ids.as_slice())))
+                .filter_map(|(t, ids)| rest.find(t).map(|at| (at, t, ids)))
                 .min_by_key(|(at, _, _)| *at);
             match next {
-                Some((at, token, id)) => {
+                Some((at, token, token_ids)) => {
                     self.encode_plain(&rest[..at], &mut ids);
-                    ids.push(id);
+                    ids.extend_from_slice(token_ids);
                     rest = &rest[at + token.len()..];
                 }
                 None => {
