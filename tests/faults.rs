@@ -353,3 +353,94 @@ fn a_broken_model_falls_back_to_the_filter() {
     let s = keepsake::stylizers::for_booth(&config, keepsake::stylizers::Backend::Cpu).unwrap();
     assert!(s.name().contains("illustration filter"), "{}", s.name());
 }
+
+/// Records how each stylization of the real diffusion stylizer ended.
+struct Recording {
+    inner: keepsake_models::diffusion_stylizer::DiffusionStylizer,
+    outcomes: std::sync::Mutex<Vec<String>>,
+}
+
+impl Stylizer for Recording {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    fn steps(&self) -> u32 {
+        self.inner.steps()
+    }
+    fn stylize(&self, photo: &RgbImage, progress: &mut dyn FnMut(Progress)) -> Result<RgbImage, StylizeError> {
+        let mut last = 0;
+        let result = self.inner.stylize(photo, &mut |p| {
+            last = p.step;
+            progress(p)
+        });
+        self.outcomes.lock().unwrap().push(match &result {
+            Ok(_) => "finished".to_string(),
+            Err(e) => format!("{e} after {last} of {} steps", self.inner.steps()),
+        });
+        result
+    }
+    fn cancel(&self) {
+        self.inner.cancel()
+    }
+}
+
+/// A display that breaks on the first frame whose label contains `needle`.
+struct BreaksOn {
+    inner: Box<dyn Display>,
+    needle: &'static str,
+    once: Once,
+}
+
+impl Display for BreaksOn {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    fn size(&self) -> (u32, u32) {
+        self.inner.size()
+    }
+    fn present(&mut self, frame: &RgbImage, label: &str) -> Result<(), DeviceError> {
+        if label.contains(self.needle) && self.once.now() {
+            return Err(broken("display"));
+        }
+        self.inner.present(frame, label)
+    }
+}
+
+/// A fault while the picture is being painted ends the visit, and its generation stops after the
+/// step it is in rather than running on (minutes on a CPU) beside the next visitor's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abandoned_visit_stops_its_generation() {
+    let out = tempfile::tempdir().unwrap();
+    let mut config = demo_config(out.path(), Language::En);
+    config.devices.camera = CameraConfig::Synthetic { width: 64, height: 80 };
+    config.devices.display = DisplayConfig::Png { record: None };
+    let layout = Layout { w: config.screen.0, h: config.screen.1 };
+    let mut devices = Devices::open(&config).unwrap();
+    devices.input = Box::new(ScriptedInput::new(steps(&layout, "result")));
+    devices.display = Box::new(BreaksOn { inner: devices.display, needle: "generating-3of", once: Once::default() });
+    let sd = keepsake_models::pipeline::StableDiffusion::load(&tiny_model(), &burn::tensor::Device::flex()).unwrap();
+    let preset = keepsake_models::diffusion_stylizer::DiffusionPreset {
+        strength: 1.0,
+        steps: 500,
+        ..keepsake_models::diffusion_stylizer::DiffusionPreset::warm_animation()
+    };
+    let stylizer = Arc::new(Recording {
+        inner: keepsake_models::diffusion_stylizer::DiffusionStylizer::new(sd, preset),
+        outcomes: Default::default(),
+    });
+    let archive = Arc::new(Archive::open(&config.archive_dir).unwrap());
+    let booth = Booth::new(Arc::new(config), devices, stylizer.clone(), archive);
+    let report = booth.run(StopWhen { sessions: Some(1), within: Some(Duration::from_secs(120)) }).await.unwrap();
+    assert_eq!(report.faults.len(), 1, "{:?}", report.faults);
+    assert!(report.keepsakes.is_empty());
+    // The generation thread notices at its next step.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while stylizer.outcomes.lock().unwrap().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let outcomes = stylizer.outcomes.lock().unwrap().clone();
+    assert_eq!(outcomes.len(), 1, "{outcomes:?}");
+    assert!(outcomes[0].starts_with("stylization was cancelled after"), "{outcomes:?}");
+    let steps_run: u32 = outcomes[0].split_whitespace().nth(4).unwrap().parse().unwrap();
+    assert!(steps_run < 100, "it ran on for {steps_run} steps: {outcomes:?}");
+}

@@ -53,6 +53,10 @@ impl Stylizer for WithInstantPreview {
         }
         self.main.stylize(photo, progress)
     }
+
+    fn cancel(&self) {
+        self.main.cancel();
+    }
 }
 
 fn compute(backend: Backend) -> keepsake_models::compute::Compute {

@@ -1,7 +1,7 @@
 //! The booth's illustration by Stable Diffusion img2img: a style preset (prompt, negative,
 //! strength, steps, scheduler, cfg, seed policy) applied to the visitor's photo.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use image::{imageops, RgbImage};
@@ -71,14 +71,16 @@ impl DiffusionPreset {
 pub struct DiffusionStylizer {
     pub sd: StableDiffusion,
     pub preset: DiffusionPreset,
-    pub cancel: Arc<AtomicBool>,
+    /// Bumped by `cancel`: a run stops when it changes after the run began, so cancelling an
+    /// abandoned run never stops the next visitor's.
+    cancellations: Arc<AtomicU64>,
     /// The seed of the latest picture, so the keepsake records how to make it again.
     pub last_seed: AtomicU64,
 }
 
 impl DiffusionStylizer {
     pub fn new(sd: StableDiffusion, preset: DiffusionPreset) -> Self {
-        Self { sd, preset, cancel: Default::default(), last_seed: AtomicU64::new(u64::MAX) }
+        Self { sd, preset, cancellations: Default::default(), last_seed: AtomicU64::new(u64::MAX) }
     }
 }
 
@@ -103,11 +105,16 @@ impl Stylizer for DiffusionStylizer {
         (self.preset.steps - crate::schedulers::img2img_start(self.preset.steps, self.preset.strength)) as u32
     }
 
+    fn cancel(&self) {
+        self.cancellations.fetch_add(1, Ordering::SeqCst);
+    }
+
     fn stylize(&self, photo: &RgbImage, progress: &mut dyn FnMut(Progress)) -> Result<RgbImage, StylizeError> {
         if photo.width() == 0 || photo.height() == 0 {
             return Err(StylizeError::EmptyPhoto);
         }
-        self.cancel.store(false, Ordering::SeqCst);
+        let cancellations = self.cancellations.clone();
+        let started_at = cancellations.load(Ordering::SeqCst);
         let (width, height) = self.size_for(photo.width(), photo.height());
         let input = imageops::resize(photo, width, height, imageops::FilterType::Lanczos3);
         let seed = match self.preset.seed {
@@ -131,11 +138,10 @@ impl Stylizer for DiffusionStylizer {
         };
         self.last_seed.store(seed, Ordering::SeqCst);
         tracing::info!(seed, width, height, "generating the illustration");
-        let cancel = self.cancel.clone();
         self.sd
             .img2img(&input, &p, &mut |s| {
                 progress(Progress { step: s.step as u32, total: s.total as u32, preview: None });
-                !cancel.load(Ordering::SeqCst)
+                cancellations.load(Ordering::SeqCst) == started_at
             })
             .map_err(|e| match e {
                 PipelineError::Cancelled => StylizeError::Cancelled,

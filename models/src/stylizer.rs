@@ -30,4 +30,7 @@ pub trait Stylizer: Send + Sync {
     fn steps(&self) -> u32;
     /// Stylizes `photo`, calling `progress` after every step.
     fn stylize(&self, photo: &RgbImage, progress: &mut dyn FnMut(Progress)) -> Result<RgbImage, StylizeError>;
+    /// Stops the stylizations in progress: they return [`StylizeError::Cancelled`] after their
+    /// current step. Later ones are not affected. For work of seconds (the filter) it is a no-op.
+    fn cancel(&self) {}
 }

@@ -198,7 +198,12 @@ impl Booth {
                     state = next;
                     continue;
                 }
-                // A new step of the journey.
+                // A new step of the journey. Leaving Generating other than with the picture (a
+                // fault) abandons the visit: its generation stops instead of running on alone.
+                if matches!(state, State::Generating { .. }) && !matches!(next, State::Result { .. }) {
+                    tracing::info!(visit, "cancelling the abandoned visit's generation");
+                    self.stylizer.cancel();
+                }
                 if matches!(state, State::Attract) && matches!(next, State::Countdown { .. }) {
                     visit += 1;
                     step_in_visit = 0;
@@ -318,6 +323,8 @@ impl Booth {
                     };
                     let illustration = match stylizer.stylize(&photo, &mut progress) {
                         Ok(i) => Arc::new(i),
+                        // Cancelled because the visit was abandoned: nothing more to say.
+                        Err(keepsake_models::StylizeError::Cancelled) => return None,
                         Err(e) => return Some(Event::Fault(format!("{}: {e}", stylizer.name()))),
                     };
                     let id = keepsake::new_id();
