@@ -11,6 +11,7 @@ pub mod autoencoder_tiny;
 pub mod booth_file;
 pub mod clip;
 pub mod compute;
+pub mod controlnet;
 pub mod diffusion_stylizer;
 pub mod embeddings;
 pub mod ldm;

@@ -11,11 +11,12 @@ use image::RgbImage;
 use crate::autoencoder::{Vae, VaeConfig};
 use crate::autoencoder_tiny::AutoencoderTinyConfig;
 use crate::clip::{ClipTextConfig, ClipTextModel};
+use crate::controlnet::ControlNetModel;
 use crate::prompt::{chunks, Chunk};
 use crate::schedulers::{img2img_start, Sample, SchedulerKind};
 use crate::tokenizer::{ClipTokenizer, TokenizerError};
 use crate::torch_rng::{NormalKernel, TorchGenerator};
-use crate::unet_2d_condition::{UNet2DConditionConfig, UNet2DConditionModel};
+use crate::unet_2d_condition::{ControlResiduals, UNet2DConditionConfig, UNet2DConditionModel};
 use crate::vae::AutoencoderKlConfig;
 use crate::weights::{self, WeightsError};
 
@@ -104,7 +105,7 @@ pub struct Origin {
     pub embeddings: Vec<(String, usize)>,
 }
 
-fn read_config<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, PipelineError> {
+pub(crate) fn read_config<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, PipelineError> {
     let text = std::fs::read_to_string(path).map_err(|e| PipelineError::Model {
         path: path.to_path_buf(),
         problem: format!("cannot read: {e}"),
@@ -117,7 +118,7 @@ fn read_config<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Pipelin
     })
 }
 
-fn weights_file(dir: &Path, names: &[&str]) -> Result<PathBuf, PipelineError> {
+pub(crate) fn weights_file(dir: &Path, names: &[&str]) -> Result<PathBuf, PipelineError> {
     names.iter().map(|n| dir.join(n)).find(|p| p.is_file()).ok_or_else(|| PipelineError::Model {
         path: dir.to_path_buf(),
         problem: format!("no weights file ({})", names.join(" or ")),
@@ -243,6 +244,18 @@ impl StableDiffusion {
         p: &Img2ImgParams,
         progress: &mut dyn FnMut(StepProgress) -> bool,
     ) -> Result<Tensor<4>, PipelineError> {
+        self.img2img_controlled(image, p, &[], progress)
+    }
+
+    /// img2img guided by ControlNet units (diffusers' StableDiffusionControlNetImg2ImgPipeline;
+    /// several units are summed as its MultiControlNetModel does), up to the decoded image.
+    pub fn img2img_controlled(
+        &self,
+        image: &RgbImage,
+        p: &Img2ImgParams,
+        control: &[ControlUnit],
+        progress: &mut dyn FnMut(StepProgress) -> bool,
+    ) -> Result<Tensor<4>, PipelineError> {
         for (what, v) in [("width", p.width), ("height", p.height)] {
             let m = self.vae_config.scale_factor().max(8);
             if v == 0 || v % m != 0 {
@@ -286,10 +299,28 @@ impl StableDiffusion {
         let mut latents = scheduler.add_noise(&init, &noise, start);
         let timesteps = scheduler.timesteps().to_vec();
         let total = timesteps.len() - start;
+        let control_images: Vec<Tensor<4>> = control
+            .iter()
+            .map(|unit| {
+                let x = unit_tensor(&unit.image, device);
+                if guidance {
+                    Tensor::cat(vec![x.clone(), x], 0)
+                } else {
+                    x
+                }
+            })
+            .collect();
         for (done, (index, t)) in timesteps.iter().enumerate().skip(start).enumerate() {
             let model_input = if guidance { Tensor::cat(vec![latents.clone(), latents.clone()], 0) } else { latents.clone() };
             let model_input = scheduler.scale_model_input(&model_input, index);
-            let out = self.unet.forward(model_input, *t, context.clone(), None);
+            // A unit works inside its guidance window (fractions of the steps that run).
+            let residuals = control
+                .iter()
+                .zip(&control_images)
+                .filter(|(unit, _)| unit.active(done, total))
+                .map(|(unit, image)| unit.model.forward(model_input.clone(), *t, context.clone(), image.clone(), unit.weight))
+                .reduce(ControlResiduals::add);
+            let out = self.unet.forward(model_input, *t, context.clone(), residuals);
             let eps = if guidance {
                 let [b, c, h, w] = out.dims();
                 let uncond = out.clone().slice([0..b / 2, 0..c, 0..h, 0..w]);
@@ -308,6 +339,38 @@ impl StableDiffusion {
         let tiled = self.vae_tiling.then(|| self.vae_config.tile_latent());
         Ok(self.vae.decode_latents(latents, scaling, tiled))
     }
+}
+
+/// One ControlNet unit of a generation.
+pub struct ControlUnit<'a> {
+    pub model: &'a ControlNetModel,
+    /// The control image (pose skeleton, depth map, lines) at the picture's size.
+    pub image: RgbImage,
+    pub weight: f32,
+    /// The part of the steps it guides, as fractions: 0 and 1 for all of them. f64 as Python's
+    /// floats: the window's edges are compared exactly (0.2 of 5 steps includes step 1).
+    pub start: f64,
+    pub end: f64,
+}
+
+impl ControlUnit<'_> {
+    /// Whether step `i` of `n` is in the window (diffusers' `controlnet_keep`).
+    pub fn active(&self, i: usize, n: usize) -> bool {
+        let (i, n) = (i as f64, n as f64);
+        !(i / n < self.start || (i + 1.0) / n > self.end)
+    }
+}
+
+/// An 8-bit image as [1, 3, H, W] in [0, 1].
+fn unit_tensor(image: &RgbImage, device: &Device) -> Tensor<4> {
+    let (w, h) = image.dimensions();
+    let mut v = vec![0.0f32; (3 * w * h) as usize];
+    for (x, y, px) in image.enumerate_pixels() {
+        for c in 0..3 {
+            v[(c * h * w + y * w + x) as usize] = px[c as usize] as f32 / 255.0;
+        }
+    }
+    Tensor::from_data(TensorData::new(v, [1, 3, h as usize, w as usize]), device)
 }
 
 /// x / 2 + 0.5 clamped to [0, 1], read back as f32 whatever the device computes in.
