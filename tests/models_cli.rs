@@ -186,3 +186,70 @@ fn generate_takes_loras_and_embeddings() {
     let d = max_level_difference(&out, &lora["runs"][0]["image"]);
     assert!(d <= 1.0, "LoRA: {d} levels from diffusers");
 }
+
+#[test]
+fn generate_takes_several_controlnets() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = photo(dir.path());
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("controlnet_outputs.json")).unwrap()).unwrap();
+    let run = &r["runs"][1];
+    let cn = fixtures().join("controlnet");
+    let specs: Vec<String> = run["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            format!(
+                "model={},image={},weight={},start={},end={}",
+                path(&cn.join(u["net"].as_str().unwrap())),
+                path(&cn.join(u["image"].as_str().unwrap())),
+                u["weight"],
+                u["start"],
+                u["end"]
+            )
+        })
+        .collect();
+    assert_eq!(specs.len(), 3);
+    let out = dir.path().join("cn.png");
+    let tiny = fixtures().join("sd-tiny");
+    let mut args = vec!["generate", "--model", path(&tiny), "--input", path(&input), "--output", path(&out)];
+    args.extend(["--prompt", "portrait of an elderly woman, warm hand-painted animation style", "--negative-prompt", "blurry, lowres"]);
+    args.extend([
+        "--strength",
+        "0.6",
+        "--steps",
+        "9",
+        "--scheduler",
+        "euler-a",
+        "--cfg",
+        "7",
+        "--seed",
+        "4242",
+        "--noise-kernel",
+        "scalar",
+    ]);
+    for s in &specs {
+        args.extend(["--controlnet", s.as_str()]);
+    }
+    let o = keepsake(&args);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let d = max_level_difference(&out, &run["image"]);
+    assert!(d <= 1.0, "three ControlNets: {d} levels from diffusers");
+
+    // A preprocessor module that is not built yet is refused with the way around it.
+    let o = keepsake(&[
+        "generate",
+        "--model",
+        "m",
+        "--input",
+        "i",
+        "--output",
+        "o",
+        "--prompt",
+        "p",
+        "--controlnet",
+        "model=cn,module=openpose,image=x.png",
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("module=none"), "{}", String::from_utf8_lossy(&o.stderr));
+}

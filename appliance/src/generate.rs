@@ -8,7 +8,8 @@ use std::time::Instant;
 use burn::tensor::Device;
 use image::RgbImage;
 use keepsake_models::compute::Compute;
-use keepsake_models::pipeline::{Img2ImgParams, StableDiffusion};
+use keepsake_models::controlnet::ControlNetModel;
+use keepsake_models::pipeline::{to_image, ControlUnit, Img2ImgParams, StableDiffusion};
 use keepsake_models::schedulers::SchedulerKind;
 use keepsake_models::torch_rng::NormalKernel;
 
@@ -91,6 +92,10 @@ pub struct GenerateArgs {
     /// A textual-inversion embedding (.safetensors); its file name is the word to use in the prompt. Repeatable.
     #[arg(long = "embedding", value_name = "FILE")]
     pub embeddings: Vec<PathBuf>,
+    /// A ControlNet unit: model=DIR,image=FILE[,module=none][,weight=1][,start=0][,end=1][,resize=crop|just|fill].
+    /// Repeatable (MultiControlNet).
+    #[arg(long = "controlnet", value_name = "SPEC", value_parser = crate::control_args::parse_controlnet)]
+    pub controlnets: Vec<crate::control_args::ControlSpec>,
     /// Decode pictures larger than the VAE's training size (512 px) in tiles: bounded memory.
     #[arg(long)]
     pub vae_tiling: bool,
@@ -184,17 +189,30 @@ pub fn run(args: GenerateArgs) -> Result<(), String> {
     } else {
         image::imageops::resize(&photo, width, height, image::imageops::FilterType::Lanczos3)
     };
+    let mut nets = Vec::new();
+    for spec in &args.controlnets {
+        nets.push(ControlNetModel::load(&spec.model, sd.unet_config.cross_attention_dim, &device).map_err(|e| e.to_string())?);
+    }
+    let mut units = Vec::new();
+    for (spec, model) in args.controlnets.iter().zip(&nets) {
+        let control = image::open(&spec.image)
+            .map_err(|e| format!("cannot read the control image {}: {e} (use a PNG or JPEG)", spec.image.display()))?
+            .to_rgb8();
+        let image = crate::control_args::fit(&control, width, height, spec.resize);
+        units.push(ControlUnit { model, image, weight: spec.weight, start: spec.start, end: spec.end });
+    }
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(indicatif::ProgressStyle::with_template("{bar:40} step {pos}/{len} {msg}").expect("valid template"));
     let mut last = Instant::now();
     let out = sd
-        .img2img(&input, &params, &mut |s| {
+        .img2img_controlled(&input, &params, &units, &mut |s| {
             bar.set_length(s.total as u64);
             bar.set_position(s.step as u64);
             bar.set_message(format!("{:.2} s/step", last.elapsed().as_secs_f32()));
             last = Instant::now();
             true
         })
+        .map(to_image)
         .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
     let model_name = args.model.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();

@@ -7,6 +7,7 @@ pub mod bench;
 pub mod booth;
 pub mod card;
 pub mod config;
+pub mod control_args;
 pub mod demo;
 pub mod doctor;
 pub mod generate;
