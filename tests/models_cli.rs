@@ -40,31 +40,7 @@ fn a_baked_file_with_a_lora_paints_what_diffusers_paints() {
     assert_eq!(run["loras"][0][0], "kohya");
     let input = photo(dir.path());
     let output = dir.path().join("out.png");
-    let out = keepsake(&[
-        "generate",
-        "--model",
-        path(&booth),
-        "--input",
-        path(&input),
-        "--prompt",
-        "portrait of an elderly woman, warm hand-painted animation style",
-        "--negative-prompt",
-        "blurry, lowres",
-        "--strength",
-        "0.6",
-        "--steps",
-        "9",
-        "--scheduler",
-        "euler-a",
-        "--cfg",
-        "7",
-        "--seed",
-        "4242",
-        "--noise-kernel",
-        "scalar",
-        "--output",
-        path(&output),
-    ]);
+    let out = generate_like_the_reference(&["--model", path(&booth), "--input", path(&input), "--output", path(&output)]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let max = max_level_difference(&output, &run["image"]);
     assert!(max <= 1.0, "max difference {max} levels");
@@ -135,6 +111,18 @@ fn photo(dir: &Path) -> std::path::PathBuf {
     input
 }
 
+/// The reference runs' settings (prompt, Euler a 9 steps at 0.6, cfg 7, seed 4242) after `args`.
+fn generate_like_the_reference(args: &[&str]) -> Output {
+    let mut all = vec!["generate"];
+    all.extend_from_slice(args);
+    all.extend(["--negative-prompt", "blurry, lowres", "--strength", "0.6", "--steps", "9", "--scheduler", "euler-a", "--cfg", "7"]);
+    all.extend(["--seed", "4242", "--noise-kernel", "scalar"]);
+    if !args.contains(&"--prompt") {
+        all.extend(["--prompt", "portrait of an elderly woman, warm hand-painted animation style"]);
+    }
+    keepsake(&all)
+}
+
 fn max_level_difference(png: &Path, reference: &serde_json::Value) -> f32 {
     let ours = image::open(png).unwrap().to_rgb8();
     let theirs: Vec<f32> = reference.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
@@ -146,31 +134,23 @@ fn generate_takes_loras_and_embeddings() {
     let dir = tempfile::tempdir().unwrap();
     let input = photo(dir.path());
     let tiny = fixtures().join("sd-tiny");
-    let common = [
-        "--negative-prompt",
-        "blurry, lowres",
-        "--strength",
-        "0.6",
-        "--steps",
-        "9",
-        "--scheduler",
-        "euler-a",
-        "--cfg",
-        "7",
-        "--seed",
-        "4242",
-        "--noise-kernel",
-        "scalar",
-    ];
 
     let ti: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(fixtures().join("textual_inversion_outputs.json")).unwrap()).unwrap();
     let out = dir.path().join("ti.png");
     let embedding = fixtures().join("embeddings/keepsake-style.safetensors");
-    let mut args = vec!["generate", "--model", path(&tiny), "--input", path(&input), "--embedding", path(&embedding)];
-    args.extend(["--prompt", ti["prompt"].as_str().unwrap(), "--output", path(&out)]);
-    args.extend(common);
-    let o = keepsake(&args);
+    let o = generate_like_the_reference(&[
+        "--model",
+        path(&tiny),
+        "--input",
+        path(&input),
+        "--embedding",
+        path(&embedding),
+        "--prompt",
+        ti["prompt"].as_str().unwrap(),
+        "--output",
+        path(&out),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let d = max_level_difference(&out, &ti["image"]);
     assert!(d <= 1.0, "embedding: {d} levels from diffusers");
@@ -178,10 +158,7 @@ fn generate_takes_loras_and_embeddings() {
     let lora: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("lora_outputs.json")).unwrap()).unwrap();
     let out = dir.path().join("lora.png");
     let kohya = format!("{}:0.8", path(&fixtures().join("lora/kohya.safetensors")));
-    let mut args = vec!["generate", "--model", path(&tiny), "--input", path(&input), "--lora", &kohya];
-    args.extend(["--prompt", "portrait of an elderly woman, warm hand-painted animation style", "--output", path(&out)]);
-    args.extend(common);
-    let o = keepsake(&args);
+    let o = generate_like_the_reference(&["--model", path(&tiny), "--input", path(&input), "--lora", &kohya, "--output", path(&out)]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let d = max_level_difference(&out, &lora["runs"][0]["image"]);
     assert!(d <= 1.0, "LoRA: {d} levels from diffusers");
@@ -212,26 +189,11 @@ fn generate_takes_several_controlnets() {
     assert_eq!(specs.len(), 3);
     let out = dir.path().join("cn.png");
     let tiny = fixtures().join("sd-tiny");
-    let mut args = vec!["generate", "--model", path(&tiny), "--input", path(&input), "--output", path(&out)];
-    args.extend(["--prompt", "portrait of an elderly woman, warm hand-painted animation style", "--negative-prompt", "blurry, lowres"]);
-    args.extend([
-        "--strength",
-        "0.6",
-        "--steps",
-        "9",
-        "--scheduler",
-        "euler-a",
-        "--cfg",
-        "7",
-        "--seed",
-        "4242",
-        "--noise-kernel",
-        "scalar",
-    ]);
+    let mut args = vec!["--model", path(&tiny), "--input", path(&input), "--output", path(&out)];
     for s in &specs {
         args.extend(["--controlnet", s.as_str()]);
     }
-    let o = keepsake(&args);
+    let o = generate_like_the_reference(&args);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let d = max_level_difference(&out, &run["image"]);
     assert!(d <= 1.0, "three ControlNets: {d} levels from diffusers");
