@@ -339,16 +339,27 @@ pub fn load_single_file(path: &Path, device: &Device) -> Result<StableDiffusion,
 
     let unet_map = unet_table(&unet_cfg);
     let vae_map = vae_table(vae_cfg.block_out_channels.len(), vae_cfg.layers_per_block);
-    let unet_bytes = component(&st, UNET_PREFIX, &|k| rename(k, &unet_map, true), path)?;
-    let vae_bytes = component(&st, VAE_PREFIX, &|k| rename(k, &vae_map, true), path)?;
-    let text_bytes = component(&st, &text_prefix, &|k| Some(format!("text_model.{k}")), path)?;
-
     let source = PathBuf::from(path);
+    // One component at a time, the file's pages dropped once copied: the checkpoint is not held
+    // three times over (mapped, copied, converted) while the next component loads.
+    let release = || {
+        // SAFETY: a read-only file mapping; dropped pages are read from the file again if touched.
+        let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, map.len()) };
+    };
+    let text_bytes = component(&st, &text_prefix, &|k| Some(format!("text_model.{k}")), path)?;
+    release();
+    let text_encoder = weights::load_bytes(text_cfg.init(device), text_bytes, &source, "text encoder")?;
+    let unet_bytes = component(&st, UNET_PREFIX, &|k| rename(k, &unet_map, true), path)?;
+    release();
+    let unet = weights::load_bytes(unet_cfg.init(device), unet_bytes, &source, "UNet")?;
+    let vae_bytes = component(&st, VAE_PREFIX, &|k| rename(k, &vae_map, true), path)?;
+    release();
+    let vae = weights::load_bytes(vae_cfg.init(device), vae_bytes, &source, "VAE")?;
     Ok(StableDiffusion {
         tokenizer: builtin_tokenizer(),
-        text_encoder: weights::load_bytes(text_cfg.init(device), text_bytes, &source, "text encoder")?,
-        unet: weights::load_bytes(unet_cfg.init(device), unet_bytes, &source, "UNet")?,
-        vae: Vae::Kl(weights::load_bytes(vae_cfg.init(device), vae_bytes, &source, "VAE")?),
+        text_encoder,
+        unet,
+        vae: Vae::Kl(vae),
         text_encoder_config: text_cfg,
         unet_config: unet_cfg,
         vae_config: VaeConfig::Kl(vae_cfg),
