@@ -162,6 +162,40 @@ fn generate_takes_loras_and_embeddings() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let d = max_level_difference(&out, &lora["runs"][0]["image"]);
     assert!(d <= 1.0, "LoRA: {d} levels from diffusers");
+
+    // The same LoRA asked for in the prompt, A1111's way.
+    let out = dir.path().join("tag.png");
+    let lora_dir = fixtures().join("lora");
+    let prompt = "portrait of an elderly woman, warm hand-painted animation style<lora:kohya:0.8>";
+    let o = generate_like_the_reference(&[
+        "--model",
+        path(&tiny),
+        "--input",
+        path(&input),
+        "--lora-dir",
+        path(&lora_dir),
+        "--prompt",
+        prompt,
+        "--output",
+        path(&out),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let d = max_level_difference(&out, &lora["runs"][0]["image"]);
+    assert!(d <= 1.0, "<lora:kohya:0.8>: {d} levels from diffusers");
+    let o = generate_like_the_reference(&[
+        "--model",
+        path(&tiny),
+        "--input",
+        path(&input),
+        "--lora-dir",
+        path(&lora_dir),
+        "--prompt",
+        "a portrait <lora:missing:1>",
+        "--output",
+        path(&out),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("missing.safetensors"), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 #[test]

@@ -89,6 +89,9 @@ pub struct GenerateArgs {
     /// A LoRA to merge, as FILE or FILE:WEIGHT; repeatable.
     #[arg(long = "lora", value_name = "FILE[:WEIGHT]", value_parser = crate::models_cli::parse_lora)]
     pub loras: Vec<(PathBuf, f32)>,
+    /// Where `<lora:NAME:WEIGHT>` tags in the prompt find NAME.safetensors (A1111's LoRA folder).
+    #[arg(long, value_name = "DIR")]
+    pub lora_dir: Option<PathBuf>,
     /// A textual-inversion embedding (.safetensors); its file name is the word to use in the prompt. Repeatable.
     #[arg(long = "embedding", value_name = "FILE")]
     pub embeddings: Vec<PathBuf>,
@@ -165,8 +168,26 @@ pub fn run(args: GenerateArgs) -> Result<(), String> {
     let width = args.width.unwrap_or(photo.width() / 8 * 8);
     let height = args.height.unwrap_or(photo.height() / 8 * 8);
     let seed = args.seed.unwrap_or_else(|| uuid::Uuid::new_v4().as_u128() as u32 as u64);
+    // A1111's <lora:name:weight> tags: merged from the LoRA folder, cut from the prompt.
+    let (prompt, tags) = keepsake_models::extra_networks::take_lora_tags(&args.prompt)?;
+    let mut loras = args.loras.clone();
+    for tag in tags {
+        let dir = args
+            .lora_dir
+            .as_ref()
+            .ok_or_else(|| format!("the prompt asks for <lora:{}>: give the LoRA folder with --lora-dir", tag.name))?;
+        let file = dir.join(format!("{}.safetensors", tag.name));
+        if !file.is_file() {
+            return Err(format!(
+                "<lora:{}> in the prompt: there is no {} (fix: put the LoRA there or correct the name)",
+                tag.name,
+                file.display()
+            ));
+        }
+        loras.push((file, tag.weight));
+    }
     let params = Img2ImgParams {
-        prompt: args.prompt,
+        prompt,
         negative_prompt: args.negative_prompt,
         strength: args.strength,
         steps: args.steps,
@@ -182,7 +203,7 @@ pub fn run(args: GenerateArgs) -> Result<(), String> {
     let started = Instant::now();
     let mut sd = StableDiffusion::load(&args.model, &device).map_err(|e| e.to_string())?;
     sd.vae_tiling = args.vae_tiling;
-    crate::models_cli::apply_extras(&mut sd, &args.loras, &args.embeddings)?;
+    crate::models_cli::apply_extras(&mut sd, &loras, &args.embeddings)?;
     tracing::info!(model = %args.model.display(), seconds = started.elapsed().as_secs_f32(), "model loaded");
     let input = if photo.dimensions() == (width, height) {
         photo

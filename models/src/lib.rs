@@ -14,6 +14,7 @@ pub mod compute;
 pub mod controlnet;
 pub mod diffusion_stylizer;
 pub mod embeddings;
+pub mod extra_networks;
 pub mod ldm;
 pub mod lora;
 pub mod module_path;
