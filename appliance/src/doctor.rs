@@ -29,6 +29,40 @@ fn finding(what: &str, status: Status, detail: impl Into<String>, fix: Option<&s
     Finding { what: what.to_string(), status, detail: detail.into(), fix: fix.map(str::to_string) }
 }
 
+/// What `style.model` (which exists) is, and how well it suits the booth.
+fn model_finding(p: &std::path::Path) -> Finding {
+    const BAKE: &str = "bake it for the booth: keepsake models bake --model MODEL --lcm-lora LCM --taesd TAESD --out booth.safetensors";
+    if p.join("unet").is_dir() && p.join("tokenizer").is_dir() {
+        return finding("model", Status::Warn, format!("diffusers folder {} (f32, full VAE)", p.display()), Some(BAKE));
+    }
+    if let Ok(contents) = keepsake_models::booth_file::BoothFile::open(p).and_then(|f| f.contents()) {
+        let m = &contents.metadata;
+        let get = |k: &str| m.get(k).map(String::as_str).unwrap_or("");
+        let detail = format!(
+            "booth file {}: {}, {:.0} MB, {}{}{}",
+            p.display(),
+            get("precision"),
+            contents.file_bytes as f64 / 1e6,
+            if get("lcm") == "true" { "LCM 4 steps" } else { "Euler a 20 steps" },
+            if get("vae_config").starts_with("{\"Tiny\"") { ", TAESD" } else { "" },
+            if get("loras").is_empty() { String::new() } else { format!(", LoRAs {}", get("loras")) },
+        );
+        return finding("model", Status::Ok, detail, None);
+    }
+    if p.is_file() && p.extension().is_some_and(|e| e == "safetensors") {
+        return finding("model", Status::Warn, format!("single-file checkpoint {} (f32 in memory, full VAE)", p.display()), Some(BAKE));
+    }
+    finding(
+        "model",
+        Status::Missing,
+        format!(
+            "{} is neither a booth file, a diffusers folder (unet/, vae/, text_encoder/, tokenizer/) nor a .safetensors checkpoint",
+            p.display()
+        ),
+        Some("point style.model at an SD 1.x model"),
+    )
+}
+
 /// Checks the machine, and the config's devices when a config is given.
 pub fn examine(config: Option<&Config>) -> Vec<Finding> {
     let mut out = Vec::new();
@@ -99,21 +133,7 @@ pub fn examine(config: Option<&Config>) -> Vec<Finding> {
                 format!("{} does not exist", p.display()),
                 Some("copy the model there or correct style.model"),
             )),
-            Some(p) if p.join("unet").is_dir() && p.join("tokenizer").is_dir() => {
-                out.push(finding("model", Status::Ok, format!("diffusers folder {}", p.display()), None))
-            }
-            Some(p) if p.is_file() && p.extension().is_some_and(|e| e == "safetensors") => {
-                out.push(finding("model", Status::Ok, format!("single-file checkpoint {}", p.display()), None))
-            }
-            Some(p) => out.push(finding(
-                "model",
-                Status::Missing,
-                format!(
-                    "{} is neither a diffusers folder (unet/, vae/, text_encoder/, tokenizer/) nor a .safetensors checkpoint",
-                    p.display()
-                ),
-                Some("point style.model at an SD 1.x model"),
-            )),
+            Some(p) => out.push(model_finding(p)),
         }
         match Devices::open(cfg) {
             Ok(d) => {
@@ -152,5 +172,29 @@ pub fn print(findings: &[Finding]) {
         if let Some(fix) = &f.fix {
             println!("        {:<12} fix: {fix}", "");
         }
+    }
+}
+
+#[cfg(test)]
+mod model_tests {
+    use super::*;
+
+    #[test]
+    fn the_model_finding_says_what_the_file_is() {
+        let tiny = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/sd-tiny"));
+        let folder = model_finding(tiny);
+        assert_eq!(folder.status, Status::Warn);
+        assert!(folder.fix.unwrap().contains("models bake"));
+        let dir = tempfile::tempdir().unwrap();
+        let booth = dir.path().join("booth.safetensors");
+        let mut sd = keepsake_models::pipeline::StableDiffusion::load(tiny, &burn::tensor::Device::flex()).unwrap();
+        sd.origin.lcm = true;
+        keepsake_models::booth_file::write(&sd, keepsake_models::booth_file::Precision::Int8, &booth).unwrap();
+        let baked = model_finding(&booth);
+        assert_eq!(baked.status, Status::Ok, "{baked:?}");
+        assert!(baked.detail.contains("booth file") && baked.detail.contains("int8") && baked.detail.contains("LCM"), "{baked:?}");
+        let junk = dir.path().join("notes.txt");
+        std::fs::write(&junk, "x").unwrap();
+        assert_eq!(model_finding(&junk).status, Status::Missing);
     }
 }
