@@ -54,14 +54,14 @@ fn cond_channels() -> Vec<usize> {
 }
 
 impl ControlNetConfig {
-    /// The UNet shape this ControlNet copies (its up blocks are not used).
-    fn unet(&self) -> UNet2DConditionConfig {
+    /// The UNet shape this ControlNet copies (its up blocks are not built).
+    pub fn unet(&self) -> UNet2DConditionConfig {
         UNet2DConditionConfig {
             in_channels: self.in_channels,
             out_channels: self.in_channels,
             block_out_channels: self.block_out_channels.clone(),
             down_block_types: self.down_block_types.clone(),
-            up_block_types: Vec::new(),
+            up_block_types: self.down_block_types.iter().rev().map(|t| t.replace("Down", "Up")).collect(),
             layers_per_block: self.layers_per_block,
             cross_attention_dim: self.cross_attention_dim,
             attention_head_dim: self.attention_head_dim,
@@ -177,11 +177,18 @@ impl ControlResiduals {
 }
 
 impl ControlNetModel {
-    /// Loads a diffusers ControlNet folder (config.json, diffusion_pytorch_model.safetensors) made
-    /// for a UNet whose text context is `context_dim` wide (768 for SD 1.5).
+    /// Loads a diffusers ControlNet folder (config.json, diffusion_pytorch_model.safetensors) or a
+    /// single-file ControlNet in the original layout (`control_v11p_sd15_*.safetensors`), made for
+    /// a UNet whose text context is `context_dim` wide (768 for SD 1.5).
     pub fn load(dir: &std::path::Path, context_dim: usize, device: &Device) -> Result<Self, crate::pipeline::PipelineError> {
         use crate::pipeline::{read_config, weights_file, PipelineError};
-        let config: ControlNetConfig = read_config(&dir.join("config.json"))?;
+        let single = dir.is_file();
+        let (config, bytes) = if single {
+            let (config, bytes) = crate::ldm::read_single_file_controlnet(dir)?;
+            (config, Some(bytes))
+        } else {
+            (read_config::<ControlNetConfig>(&dir.join("config.json"))?, None)
+        };
         if config.cross_attention_dim != context_dim {
             return Err(PipelineError::Model {
                 path: dir.to_path_buf(),
@@ -191,6 +198,9 @@ impl ControlNetModel {
                 ),
                 fix: "use a ControlNet made for SD 1.5 (control_v11p_sd15_* / lllyasviel's sd15 models)",
             });
+        }
+        if let Some(bytes) = bytes {
+            return Ok(crate::weights::load_bytes(config.init(device), bytes, dir, "ControlNet")?);
         }
         let file = weights_file(dir, &["diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors"])?;
         Ok(crate::weights::load(config.init(device), &file, "ControlNet", &[])?)

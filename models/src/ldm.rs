@@ -13,6 +13,7 @@ use safetensors::SafeTensors;
 
 use crate::autoencoder::{Vae, VaeConfig};
 use crate::clip::ClipTextConfig;
+use crate::controlnet::ControlNetConfig;
 use crate::pipeline::Origin;
 use crate::pipeline::{PipelineError, StableDiffusion};
 use crate::tokenizer::ClipTokenizer;
@@ -193,11 +194,18 @@ fn count(shapes: &Shapes, pattern: impl Fn(usize) -> String) -> usize {
     (0..).take_while(|i| shapes.keys().any(|k| k.starts_with(&pattern(*i)))).count()
 }
 
-/// The UNet's config from its tensors.
-pub fn unet_config(shapes: &Shapes, yaml: &LdmYaml, path: &Path) -> Result<UNet2DConditionConfig, PipelineError> {
-    let p = |k: &str| format!("{UNET_PREFIX}{k}");
+/// What the encoder half (input blocks, middle block) of a UNet or ControlNet under `prefix` says.
+struct EncoderShape {
+    in_channels: usize,
+    block_out_channels: Vec<usize>,
+    down_block_types: Vec<String>,
+    layers_per_block: usize,
+    cross_attention_dim: Option<usize>,
+}
+
+fn encoder_shape(shapes: &Shapes, prefix: &str, path: &Path) -> Result<EncoderShape, PipelineError> {
+    let p = |k: &str| format!("{prefix}{k}");
     let in_channels = dim(shapes, &p("input_blocks.0.0.weight"), 1, path)?;
-    let out_channels = dim(shapes, &p("out.2.weight"), 0, path)?;
     let blocks = count(shapes, |i| p(&format!("input_blocks.{i}.")));
     // Level 0 holds layers_per_block resnets then the downsampler ("op").
     let lpb = (1..blocks).take_while(|k| !shapes.contains_key(&p(&format!("input_blocks.{k}.0.op.weight")))).count();
@@ -211,12 +219,17 @@ pub fn unet_config(shapes: &Shapes, yaml: &LdmYaml, path: &Path) -> Result<UNet2
         let cross = shapes.contains_key(&p(&format!("input_blocks.{k}.1.proj_in.weight")));
         down_block_types.push(if cross { "CrossAttnDownBlock2D" } else { "DownBlock2D" }.to_string());
     }
-    let up_block_types = down_block_types.iter().rev().map(|t| t.replace("Down", "Up")).collect();
-    let context_key = shapes.keys().find(|k| k.starts_with(UNET_PREFIX) && k.ends_with("attn2.to_k.weight")).cloned();
-    let cross_attention_dim = match context_key {
-        Some(k) => dim(shapes, &k, 1, path)?,
-        None => yaml.context_dim.unwrap_or(768),
-    };
+    let context_key = shapes.keys().find(|k| k.starts_with(prefix) && k.ends_with("attn2.to_k.weight")).cloned();
+    let cross_attention_dim = context_key.map(|k| dim(shapes, &k, 1, path)).transpose()?;
+    Ok(EncoderShape { in_channels, block_out_channels, down_block_types, layers_per_block: lpb, cross_attention_dim })
+}
+
+/// The UNet's config from its tensors.
+pub fn unet_config(shapes: &Shapes, yaml: &LdmYaml, path: &Path) -> Result<UNet2DConditionConfig, PipelineError> {
+    let e = encoder_shape(shapes, UNET_PREFIX, path)?;
+    let out_channels = dim(shapes, &format!("{UNET_PREFIX}out.2.weight"), 0, path)?;
+    let up_block_types = e.down_block_types.iter().rev().map(|t| t.replace("Down", "Up")).collect();
+    let cross_attention_dim = e.cross_attention_dim.unwrap_or(yaml.context_dim.unwrap_or(768));
     if let Some(c) = yaml.context_dim {
         if c != cross_attention_dim {
             return Err(single_file_error(
@@ -227,18 +240,86 @@ pub fn unet_config(shapes: &Shapes, yaml: &LdmYaml, path: &Path) -> Result<UNet2
         }
     }
     Ok(UNet2DConditionConfig {
-        in_channels,
+        in_channels: e.in_channels,
         out_channels,
-        block_out_channels,
-        down_block_types,
+        block_out_channels: e.block_out_channels,
+        down_block_types: e.down_block_types,
         up_block_types,
-        layers_per_block: lpb,
+        layers_per_block: e.layers_per_block,
         cross_attention_dim,
         attention_head_dim: Some(yaml.num_heads),
         num_attention_heads: None,
         norm_num_groups: 32,
         norm_eps: 1e-5,
     })
+}
+
+/// A single-file ControlNet's tensors live under this prefix (lllyasviel's `control_v11*` files).
+pub const CONTROL_PREFIX: &str = "control_model.";
+
+/// (diffusers prefix, LDM prefix) for every module of a ControlNet: the UNet's encoder half, the
+/// hint block (the control image's embedding: convs at even indices, SiLUs between), one zero
+/// convolution per skip connection, and the middle block's.
+pub fn controlnet_table(c: &ControlNetConfig) -> Vec<(String, String)> {
+    let unet = c.unet();
+    let mut t: Vec<(String, String)> =
+        unet_table(&unet).into_iter().filter(|(d, _)| !d.starts_with("up_blocks") && d != "conv_norm_out" && d != "conv_out").collect();
+    let blocks = 2 * (c.conditioning_embedding_out_channels.len() - 1);
+    t.push(("controlnet_cond_embedding.conv_in".into(), "input_hint_block.0".into()));
+    for k in 0..blocks {
+        t.push((format!("controlnet_cond_embedding.blocks.{k}"), format!("input_hint_block.{}", 2 * (k + 1))));
+    }
+    t.push(("controlnet_cond_embedding.conv_out".into(), format!("input_hint_block.{}", 2 * (blocks + 1))));
+    let levels = c.block_out_channels.len();
+    for k in 0..1 + levels * c.layers_per_block + levels - 1 {
+        t.push((format!("controlnet_down_blocks.{k}"), format!("zero_convs.{k}.0")));
+    }
+    t.push(("controlnet_mid_block".into(), "middle_block_out.0".into()));
+    t
+}
+
+/// A single-file ControlNet: its config from the tensors' shapes, and its tensors renamed to
+/// diffusers' names (as safetensors bytes for the loader).
+pub fn read_single_file_controlnet(path: &Path) -> Result<(ControlNetConfig, Vec<u8>), PipelineError> {
+    let file = std::fs::File::open(path)
+        .map_err(|e| single_file_error(path, format!("cannot open: {e}"), "check the path to the ControlNet .safetensors file"))?;
+    // SAFETY: opened read-only; model files are not rewritten in place.
+    let map = unsafe { memmap2::Mmap::map(&file) }
+        .map_err(|e| single_file_error(path, format!("cannot map: {e}"), "check the file is readable"))?;
+    let st =
+        SafeTensors::deserialize(&map).map_err(|e| WeightsError::NotSafetensors { path: path.to_path_buf(), reason: e.to_string() })?;
+    let shapes: Shapes = st.tensors().into_iter().map(|(k, v)| (k, v.shape().to_vec())).collect();
+    if !shapes.keys().any(|k| k.starts_with(&format!("{CONTROL_PREFIX}input_hint_block."))) {
+        return Err(single_file_error(
+            path,
+            "no control_model.input_hint_block tensors: not a single-file ControlNet",
+            "use a ControlNet file (control_v11p_sd15_*.safetensors) or a diffusers ControlNet folder",
+        ));
+    }
+    let e = encoder_shape(&shapes, CONTROL_PREFIX, path)?;
+    let hint = |i: usize| format!("{CONTROL_PREFIX}input_hint_block.{i}.weight");
+    let convs = (0..).take_while(|i| shapes.contains_key(&hint(2 * i))).count();
+    // conv_in, then pairs (same width, then a stride-2 conv to the next width), then conv_out.
+    let mut conditioning_embedding_out_channels = vec![dim(&shapes, &hint(0), 0, path)?];
+    for j in 1..convs.saturating_sub(1) / 2 + 1 {
+        conditioning_embedding_out_channels.push(dim(&shapes, &hint(4 * j), 0, path)?);
+    }
+    let config = ControlNetConfig {
+        in_channels: e.in_channels,
+        block_out_channels: e.block_out_channels,
+        down_block_types: e.down_block_types,
+        layers_per_block: e.layers_per_block,
+        cross_attention_dim: e.cross_attention_dim.unwrap_or(768),
+        attention_head_dim: Some(8),
+        num_attention_heads: None,
+        norm_num_groups: 32,
+        norm_eps: 1e-5,
+        conditioning_embedding_out_channels,
+        conditioning_channels: dim(&shapes, &hint(0), 1, path)?,
+    };
+    let table = controlnet_table(&config);
+    let bytes = component(&st, CONTROL_PREFIX, &|k| rename(k, &table, true), path)?;
+    Ok((config, bytes))
 }
 
 /// The VAE's config from its tensors.

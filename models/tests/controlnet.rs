@@ -63,3 +63,64 @@ fn a_controlnet_for_another_model_is_refused() {
     let err = ControlNetModel::load(&fixtures().join("controlnet/cn1"), 2048, &Device::flex()).err().unwrap().to_string();
     assert!(err.contains("64-wide text context") && err.contains("SD 1.5"), "{err}");
 }
+
+/// The single-file layout (lllyasviel's `control_v11p_sd15_*.safetensors`): the diffusers fixture
+/// renamed through the table into that layout loads back and paints the same picture.
+#[test]
+fn the_single_file_layout_loads_and_matches() {
+    use keepsake_models::controlnet::ControlNetConfig;
+    use keepsake_models::ldm::{controlnet_table, rename, CONTROL_PREFIX};
+
+    // Known names of SD 1.5's ControlNet 1.1 files.
+    let sd15: ControlNetConfig = serde_json::from_str(
+        r#"{"block_out_channels":[320,640,1280,1280],"down_block_types":["CrossAttnDownBlock2D","CrossAttnDownBlock2D","CrossAttnDownBlock2D","DownBlock2D"],"layers_per_block":2,"cross_attention_dim":768}"#,
+    )
+    .unwrap();
+    let t = controlnet_table(&sd15);
+    let r = |k: &str| rename(k, &t, true).unwrap();
+    assert_eq!(r("input_hint_block.0.weight"), "controlnet_cond_embedding.conv_in.weight");
+    assert_eq!(r("input_hint_block.12.bias"), "controlnet_cond_embedding.blocks.5.bias");
+    assert_eq!(r("input_hint_block.14.weight"), "controlnet_cond_embedding.conv_out.weight");
+    assert_eq!(r("zero_convs.11.0.weight"), "controlnet_down_blocks.11.weight");
+    assert_eq!(r("middle_block_out.0.bias"), "controlnet_mid_block.bias");
+    assert_eq!(r("input_blocks.4.1.proj_in.weight"), "down_blocks.1.attentions.0.proj_in.weight");
+    assert_eq!(r("time_embed.2.weight"), "time_embedding.linear_2.weight");
+    assert!(rename("output_blocks.0.0.in_layers.0.weight", &t, true).is_none(), "a ControlNet has no decoder half");
+
+    // The fixture in the single-file layout.
+    let dir = fixtures().join("controlnet/cn1");
+    let config: ControlNetConfig = serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+    let table = controlnet_table(&config);
+    let bytes = std::fs::read(dir.join("diffusion_pytorch_model.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let renamed: Vec<(String, safetensors::tensor::TensorView)> = st
+        .tensors()
+        .into_iter()
+        .map(|(k, v)| (format!("{CONTROL_PREFIX}{}", rename(&k, &table, false).unwrap_or_else(|| panic!("no LDM name for {k}"))), v))
+        .collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let single = tmp.path().join("control_v11p_sd15_tiny.safetensors");
+    std::fs::write(&single, safetensors::serialize(renamed, None).unwrap()).unwrap();
+
+    let device = Device::flex();
+    let net = ControlNetModel::load(&single, 64, &device).unwrap();
+    let sd = StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), &device).unwrap();
+    let base = pipeline_reference();
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("controlnet_outputs.json")).unwrap()).unwrap();
+    let run = &r["runs"][0];
+    let unit = ControlUnit {
+        model: &net,
+        image: image::open(fixtures().join("controlnet/control1.png")).unwrap().to_rgb8(),
+        weight: run["units"][0]["weight"].as_f64().unwrap() as f32,
+        start: 0.0,
+        end: 1.0,
+    };
+    let ours = to_unit_floats(sd.img2img_controlled(&input(&base), &params(&base, run), &[unit], &mut |_| true).unwrap());
+    let theirs: Vec<f32> = run["image"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    let d = max_abs_diff(&ours, &theirs);
+    assert!(d <= 2e-3, "single-file ControlNet differs from diffusers by {d}");
+
+    // A UNet checkpoint is not a ControlNet.
+    let err = ControlNetModel::load(&fixtures().join("sd-tiny-single/sd-tiny.safetensors"), 64, &device).err().unwrap().to_string();
+    assert!(err.contains("not a single-file ControlNet"), "{err}");
+}
