@@ -19,12 +19,10 @@ os.environ["ATEN_CPU_CAPABILITY"] = "default"
 import numpy as np
 import torch
 import diffusers
-from diffusers import AutoencoderKL, ControlNetModel, StableDiffusionControlNetImg2ImgPipeline, UNet2DConditionModel
+from diffusers import ControlNetModel, StableDiffusionControlNetImg2ImgPipeline
 from PIL import Image
-from transformers import CLIPTextModel, CLIPTokenizer
 
-from make_pipeline_fixtures import MODEL, NEGATIVE, PROMPT, SCHEDULERS, SEED, input_image
-from make_scheduler_fixtures import SD15_CONFIG
+from make_pipeline_fixtures import SEED, reference_image, tiny_components, tiny_pipeline
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "fixtures", "controlnet")
@@ -41,10 +39,8 @@ def control_images():
 
 
 def main():
-    text_encoder = CLIPTextModel.from_pretrained(os.path.join(MODEL, "text_encoder"), torch_dtype=torch.float32)
-    unet = UNet2DConditionModel.from_pretrained(os.path.join(MODEL, "unet"), torch_dtype=torch.float32)
-    vae = AutoencoderKL.from_pretrained(os.path.join(MODEL, "vae"), torch_dtype=torch.float32)
-    tokenizer = CLIPTokenizer.from_pretrained(os.path.join(MODEL, "tokenizer"))
+    components = tiny_components()
+    unet = components[1]
     nets = []
     for k in range(3):
         torch.manual_seed(40 + k)
@@ -62,25 +58,18 @@ def main():
 
     runs = []
     for units in ([(0, 0.8, 0.0, 1.0)], [(0, 0.5, 0.0, 1.0), (1, 0.8, 0.2, 0.8), (2, 1.0, 0.0, 0.5)]):
-        cls, opts = SCHEDULERS["euler-a"]
-        pipe = StableDiffusionControlNetImg2ImgPipeline(
-            vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-            controlnet=[nets[u[0]] for u in units] if len(units) > 1 else nets[units[0][0]],
-            scheduler=cls.from_config(SD15_CONFIG, **opts), safety_checker=None, feature_extractor=None,
-            requires_safety_checker=False,
-        )
-        pipe.set_progress_bar_config(disable=True)
         multi = len(units) > 1
-        with torch.no_grad():
-            out = pipe(
-                prompt=PROMPT, negative_prompt=NEGATIVE, image=input_image(),
-                control_image=[images[u[0]] for u in units] if multi else images[units[0][0]],
-                controlnet_conditioning_scale=[u[1] for u in units] if multi else units[0][1],
-                control_guidance_start=[u[2] for u in units] if multi else units[0][2],
-                control_guidance_end=[u[3] for u in units] if multi else units[0][3],
-                strength=0.6, num_inference_steps=9, guidance_scale=7.0,
-                generator=torch.Generator("cpu").manual_seed(SEED), output_type="np",
-            ).images[0]
+        pipe = tiny_pipeline(
+            components, cls=StableDiffusionControlNetImg2ImgPipeline,
+            controlnet=[nets[u[0]] for u in units] if multi else nets[units[0][0]],
+        )
+        out = reference_image(
+            pipe,
+            control_image=[images[u[0]] for u in units] if multi else images[units[0][0]],
+            controlnet_conditioning_scale=[u[1] for u in units] if multi else units[0][1],
+            control_guidance_start=[u[2] for u in units] if multi else units[0][2],
+            control_guidance_end=[u[3] for u in units] if multi else units[0][3],
+        )
         runs.append({"units": [{"net": f"cn{u[0] + 1}", "image": f"control{u[0] + 1}.png", "weight": u[1], "start": u[2], "end": u[3]} for u in units],
                      "scheduler": "euler-a", "steps": 9, "strength": 0.6, "cfg": 7.0, "seed": SEED, "image": out.flatten().tolist()})
         print(units, float(out.mean()))

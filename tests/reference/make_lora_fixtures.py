@@ -19,13 +19,10 @@ os.environ["ATEN_CPU_CAPABILITY"] = "default"
 
 import torch
 import diffusers
-from diffusers import AutoencoderKL, StableDiffusionImg2ImgPipeline, UNet2DConditionModel
 from peft.tuners.lora import LoraLayer
 from safetensors.torch import save_file
-from transformers import CLIPTextModel, CLIPTokenizer
 
-from make_pipeline_fixtures import MODEL, NEGATIVE, PROMPT, SCHEDULERS, SEED, input_image
-from make_scheduler_fixtures import SD15_CONFIG
+from make_pipeline_fixtures import SEED, reference_image, tiny_components, tiny_pipeline
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "fixtures", "lora")
@@ -72,10 +69,8 @@ def peft_lora(unet, rank=8):
 
 
 def main():
-    text_encoder = CLIPTextModel.from_pretrained(os.path.join(MODEL, "text_encoder"), torch_dtype=torch.float32)
-    unet = UNet2DConditionModel.from_pretrained(os.path.join(MODEL, "unet"), torch_dtype=torch.float32)
-    vae = AutoencoderKL.from_pretrained(os.path.join(MODEL, "vae"), torch_dtype=torch.float32)
-    tokenizer = CLIPTokenizer.from_pretrained(os.path.join(MODEL, "tokenizer"))
+    components = tiny_components()
+    text_encoder, unet = components[0], components[1]
     os.makedirs(OUT, exist_ok=True)
     kohya = kohya_lora(unet, text_encoder)
     peft = peft_lora(unet)
@@ -85,13 +80,7 @@ def main():
 
     runs = []
     for loras in ([("kohya", 0.8)], [("peft", 1.0)], [("kohya", 0.8), ("peft", 0.5)]):
-        cls, opts = SCHEDULERS["euler-a"]
-        pipe = StableDiffusionImg2ImgPipeline(
-            vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-            scheduler=cls.from_config(SD15_CONFIG, **opts), safety_checker=None, feature_extractor=None,
-            requires_safety_checker=False,
-        )
-        pipe.set_progress_bar_config(disable=True)
+        pipe = tiny_pipeline(components)
         for name, _ in loras:
             pipe.load_lora_weights(OUT, weight_name=f"{name}.safetensors", adapter_name=name)
         pipe.set_adapters([n for n, _ in loras], adapter_weights=[w for _, w in loras])
@@ -99,11 +88,7 @@ def main():
         for name, _ in loras:
             layers = sum(1 for m in list(unet.modules()) + list(text_encoder.modules()) if isinstance(m, LoraLayer) and name in m.lora_A)
             assert layers == expected[name], f"{name}: diffusers applied {layers} layers of {expected[name]}"
-        with torch.no_grad():
-            out = pipe(
-                prompt=PROMPT, negative_prompt=NEGATIVE, image=input_image(), strength=0.6, num_inference_steps=9,
-                guidance_scale=7.0, generator=torch.Generator("cpu").manual_seed(SEED), output_type="np",
-            ).images[0]
+        out = reference_image(pipe)
         pipe.unload_lora_weights()
         runs.append({"loras": [[n, w] for n, w in loras], "scheduler": "euler-a", "steps": 9, "strength": 0.6, "cfg": 7.0,
                      "seed": SEED, "image": out.flatten().tolist()})

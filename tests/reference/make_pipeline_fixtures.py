@@ -68,6 +68,37 @@ def input_image():
     return torch.from_numpy(image).permute(2, 0, 1)[None]
 
 
+def tiny_components():
+    """The tiny SD's text encoder, UNet, KL VAE and tokenizer, in f32 (made by the other scripts)."""
+    text_encoder = CLIPTextModel.from_pretrained(os.path.join(MODEL, "text_encoder"), torch_dtype=torch.float32)
+    unet = UNet2DConditionModel.from_pretrained(os.path.join(MODEL, "unet"), torch_dtype=torch.float32)
+    vae = AutoencoderKL.from_pretrained(os.path.join(MODEL, "vae"), torch_dtype=torch.float32)
+    tokenizer = CLIPTokenizer.from_pretrained(os.path.join(MODEL, "tokenizer"))
+    return text_encoder, unet, vae, tokenizer
+
+
+def tiny_pipeline(components, scheduler="euler-a", vae=None, cls=StableDiffusionImg2ImgPipeline, **extra):
+    """An img2img pipeline (or `cls`) of the tiny SD with `scheduler` and optionally another VAE."""
+    text_encoder, unet, kl, tokenizer = components
+    scheduler_cls, opts = SCHEDULERS[scheduler]
+    pipe = cls(
+        vae=vae or kl, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+        scheduler=scheduler_cls.from_config(SD15_CONFIG, **opts), safety_checker=None, feature_extractor=None,
+        requires_safety_checker=False, **extra,
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def reference_image(pipe, prompt=PROMPT, steps=9, strength=0.6, cfg=7.0, **extra):
+    """One run from the fixture photo with the fixture seed, as float32 HWC in [0, 1]."""
+    with torch.no_grad():
+        return pipe(
+            prompt=prompt, negative_prompt=NEGATIVE, image=input_image(), strength=strength, num_inference_steps=steps,
+            guidance_scale=cfg, generator=torch.Generator("cpu").manual_seed(SEED), output_type="np", **extra,
+        ).images[0]
+
+
 def main():
     tok_dir = os.path.join(MODEL, "tokenizer")
     os.makedirs(tok_dir, exist_ok=True)
@@ -89,36 +120,15 @@ def main():
             "vae": ["diffusers", "AutoencoderKL"],
         }, f, indent=2)
 
-    text_encoder = CLIPTextModel.from_pretrained(os.path.join(MODEL, "text_encoder"), torch_dtype=torch.float32)
-    unet = UNet2DConditionModel.from_pretrained(os.path.join(MODEL, "unet"), torch_dtype=torch.float32)
-    vae = AutoencoderKL.from_pretrained(os.path.join(MODEL, "vae"), torch_dtype=torch.float32)
-    tokenizer = CLIPTokenizer.from_pretrained(tok_dir)
+    components = tiny_components()
 
     init = input_image()
     h, w = init.shape[2], init.shape[3]
 
     runs = []
     for kind, steps, strength, cfg in RUNS:
-        cls, opts = SCHEDULERS[kind]
-        pipe = StableDiffusionImg2ImgPipeline(
-            vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-            scheduler=cls.from_config(SD15_CONFIG, **opts), safety_checker=None, feature_extractor=None,
-            requires_safety_checker=False,
-        )
-        pipe.set_progress_bar_config(disable=True)
-        seed = SEED
-        with torch.no_grad():
-            out = pipe(
-                prompt=PROMPT,
-                negative_prompt=NEGATIVE,
-                image=init,
-                strength=strength,
-                num_inference_steps=steps,
-                guidance_scale=cfg,
-                generator=torch.Generator("cpu").manual_seed(seed),
-                output_type="np",
-            ).images[0]
-        runs.append({"scheduler": kind, "steps": steps, "strength": strength, "cfg": cfg, "seed": seed, "image": out.flatten().tolist(), "shape": list(out.shape)})
+        out = reference_image(tiny_pipeline(components, kind), steps=steps, strength=strength, cfg=cfg)
+        runs.append({"scheduler": kind, "steps": steps, "strength": strength, "cfg": cfg, "seed": SEED, "image": out.flatten().tolist(), "shape": list(out.shape)})
         print(kind, out.shape, float(out.mean()))
     with open(os.path.join(ROOT, "fixtures", "pipeline_outputs.json"), "w") as f:
         json.dump({

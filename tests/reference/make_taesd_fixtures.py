@@ -18,12 +18,10 @@ os.environ["ATEN_CPU_CAPABILITY"] = "default"
 import numpy as np
 import torch
 import diffusers
-from diffusers import AutoencoderTiny, StableDiffusionImg2ImgPipeline, UNet2DConditionModel
+from diffusers import AutoencoderTiny
 from safetensors.torch import save_file
-from transformers import CLIPTextModel, CLIPTokenizer
 
-from make_pipeline_fixtures import MODEL, NEGATIVE, PROMPT, SCHEDULERS, SEED, input_image
-from make_scheduler_fixtures import SD15_CONFIG
+from make_pipeline_fixtures import MODEL, SEED, reference_image, tiny_components, tiny_pipeline
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(MODEL, "vae_tiny")
@@ -55,24 +53,10 @@ def main():
         latents = vae.encode(x).latents
         decoded = vae.decode(latents).sample
 
-    text_encoder = CLIPTextModel.from_pretrained(os.path.join(MODEL, "text_encoder"), torch_dtype=torch.float32)
-    unet = UNet2DConditionModel.from_pretrained(os.path.join(MODEL, "unet"), torch_dtype=torch.float32)
-    tokenizer = CLIPTokenizer.from_pretrained(os.path.join(MODEL, "tokenizer"))
-    init = input_image()
+    components = tiny_components()
     runs = []
     for kind, steps, strength, cfg in RUNS:
-        cls, opts = SCHEDULERS[kind]
-        pipe = StableDiffusionImg2ImgPipeline(
-            vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-            scheduler=cls.from_config(SD15_CONFIG, **opts), safety_checker=None, feature_extractor=None,
-            requires_safety_checker=False,
-        )
-        pipe.set_progress_bar_config(disable=True)
-        with torch.no_grad():
-            out = pipe(
-                prompt=PROMPT, negative_prompt=NEGATIVE, image=init, strength=strength, num_inference_steps=steps,
-                guidance_scale=cfg, generator=torch.Generator("cpu").manual_seed(SEED), output_type="np",
-            ).images[0]
+        out = reference_image(tiny_pipeline(components, kind, vae=vae), steps=steps, strength=strength, cfg=cfg)
         runs.append({"scheduler": kind, "steps": steps, "strength": strength, "cfg": cfg, "seed": SEED, "image": out.flatten().tolist()})
         print(kind, out.shape, float(out.mean()))
 

@@ -15,12 +15,9 @@ os.environ["ATEN_CPU_CAPABILITY"] = "default"
 
 import torch
 import diffusers
-from diffusers import AutoencoderKL, StableDiffusionImg2ImgPipeline, UNet2DConditionModel
 from safetensors.torch import save_file
-from transformers import CLIPTextModel, CLIPTokenizer
 
-from make_pipeline_fixtures import MODEL, NEGATIVE, SCHEDULERS, SEED, input_image
-from make_scheduler_fixtures import SD15_CONFIG
+from make_pipeline_fixtures import SEED, reference_image, tiny_components, tiny_pipeline
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "fixtures", "embeddings")
@@ -28,29 +25,17 @@ PROMPT = "portrait of an elderly woman in keepsake-style, warm light"
 
 
 def main():
-    text_encoder = CLIPTextModel.from_pretrained(os.path.join(MODEL, "text_encoder"), torch_dtype=torch.float32)
-    unet = UNet2DConditionModel.from_pretrained(os.path.join(MODEL, "unet"), torch_dtype=torch.float32)
-    vae = AutoencoderKL.from_pretrained(os.path.join(MODEL, "vae"), torch_dtype=torch.float32)
-    tokenizer = CLIPTokenizer.from_pretrained(os.path.join(MODEL, "tokenizer"))
+    components = tiny_components()
+    text_encoder = components[0]
     os.makedirs(OUT, exist_ok=True)
     g = torch.Generator().manual_seed(31)
     path = os.path.join(OUT, "keepsake-style.safetensors")
     save_file({"emb_params": (torch.randn(2, text_encoder.config.hidden_size, generator=g)).half()}, path)
 
-    cls, opts = SCHEDULERS["euler-a"]
-    pipe = StableDiffusionImg2ImgPipeline(
-        vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-        scheduler=cls.from_config(SD15_CONFIG, **opts), safety_checker=None, feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    pipe.set_progress_bar_config(disable=True)
+    pipe = tiny_pipeline(components)
     pipe.load_textual_inversion(path, token="keepsake-style")
     ids = pipe.tokenizer(pipe.maybe_convert_prompt(PROMPT, pipe.tokenizer)).input_ids
-    with torch.no_grad():
-        out = pipe(
-            prompt=PROMPT, negative_prompt=NEGATIVE, image=input_image(), strength=0.6, num_inference_steps=9,
-            guidance_scale=7.0, generator=torch.Generator("cpu").manual_seed(SEED), output_type="np",
-        ).images[0]
+    out = reference_image(pipe, prompt=PROMPT)
     with open(os.path.join(ROOT, "fixtures", "textual_inversion_outputs.json"), "w") as f:
         json.dump({
             "generated_by": "tests/reference/make_textual_inversion_fixtures.py", "diffusers": diffusers.__version__,
