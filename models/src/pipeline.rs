@@ -276,17 +276,7 @@ impl StableDiffusion {
             if guidance { Tensor::cat(vec![self.encode_prompt(&p.negative_prompt, n_chunks, p.clip_skip), cond], 0) } else { cond };
 
         // The photo to latents (the KL VAE samples its posterior: the generator's first draw).
-        let pixels: Vec<f32> = {
-            let (w, h) = image.dimensions();
-            let mut v = vec![0.0f32; (3 * w * h) as usize];
-            for (x, y, px) in image.enumerate_pixels() {
-                for c in 0..3 {
-                    v[(c * h * w + y * w + x) as usize] = (px[c as usize] as f32 / 255.0) * 2.0 - 1.0;
-                }
-            }
-            v
-        };
-        let input = Tensor::<4>::from_data(TensorData::new(pixels, [1, 3, image.height() as usize, image.width() as usize]), device);
+        let input = unit_tensor(image, device).mul_scalar(2.0).sub_scalar(1.0);
         let scaling = self.vae_config.scaling_factor();
         let init = self.vae.encode_latents(input, scaling, &mut generator, kernel);
         let dims = init.dims();
