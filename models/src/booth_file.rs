@@ -306,6 +306,12 @@ impl BoothFile {
     }
 }
 
+/// One weight as read from the file.
+enum Read {
+    Float(TensorData),
+    Int8(BlockQuantized),
+}
+
 /// Replaces each (still uninitialised) parameter by the file's tensor of the same path.
 struct Assign<'a> {
     st: &'a SafeTensors<'a>,
@@ -326,7 +332,7 @@ impl Assign<'_> {
         let _ = unsafe { self.map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, offset, bytes.len()) };
     }
 
-    fn read(&mut self, name: &str, expected: &[usize]) -> Result<TensorData, String> {
+    fn read(&mut self, name: &str, expected: &[usize]) -> Result<Read, String> {
         let view = self.st.tensor(name).map_err(|_| format!("  missing tensor {name}"))?;
         if view.shape() != expected {
             return Err(format!("  {name}: shape {:?} in the file, the model needs {expected:?}", view.shape()));
@@ -343,7 +349,7 @@ impl Assign<'_> {
         if view.dtype() != Dtype::I8 {
             let data = TensorData::new(floats(&view)?, expected.to_vec());
             self.release(view.data());
-            return Ok(data);
+            return Ok(Read::Float(data));
         }
         let scales_name = format!("{name}{SCALES}");
         let axis = block_axis(expected).ok_or_else(|| format!("  {name}: int8, but a {expected:?} weight is never blocked"))?;
@@ -361,7 +367,7 @@ impl Assign<'_> {
             scales: floats(&scales_view)?,
         };
         self.release(view.data());
-        Ok(q.into_tensor_data(self.device))
+        Ok(Read::Int8(q))
     }
 }
 
@@ -376,17 +382,9 @@ impl ModuleMapper for Assign<'_> {
         let name = format!("{}{}", self.prefix, self.path.name());
         let expected = param.lazy_shape().to_vec();
         match self.read(&name, &expected) {
-            Ok(data) => {
-                // Floats become the device's float type; int8 stays int8.
-                let tensor = match data.dtype() {
-                    DType::QFloat(_) => {
-                        let dtype = data.dtype();
-                        Tensor::from_data(data, (self.device, dtype))
-                    }
-                    _ => Tensor::from_data(data, self.device),
-                };
-                Param::initialized(param.id, tensor)
-            }
+            // Floats become the device's float type; int8 stays int8.
+            Ok(Read::Float(data)) => Param::initialized(param.id, Tensor::from_data(data, self.device)),
+            Ok(Read::Int8(q)) => Param::initialized(param.id, q.into_tensor(self.device)),
             Err(problem) => {
                 self.problems.push(problem);
                 param

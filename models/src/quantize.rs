@@ -6,11 +6,14 @@
 //!
 //! Blocks run along burn's last axis for Linear and Embedding weights ([in, out] and
 //! [tokens, dim]): that is the axis wgpu's packed int8 kernels pack along. Convolution weights
-//! [out, in, kh, kw] are blocked along their input channels; burn's wgpu kernels cannot pack a
-//! 3-wide last axis, so on wgpu they are dequantised once at load (see [`keeps_int8`]).
+//! [out, in, kh, kw] are blocked along their input channels. The CPU backend holds them as they
+//! are; wgpu packs four values along the last axis, which is 3 wide here, so there the values are
+//! stored channels-last ([out, kh, kw, in], blocks along the packed axis) and the layer sees a
+//! permuted view of them, which burn's wgpu dequantise kernel reads back in place (see
+//! [`BlockQuantized::into_tensor`]). Both keep one byte per weight in memory.
 
 use burn::tensor::quantization::{QuantScheme, QuantStore, QuantValue, ScaleDtype};
-use burn::tensor::{Device, TensorData};
+use burn::tensor::{Device, Tensor, TensorData};
 use half::f16;
 
 /// Values per scale.
@@ -25,11 +28,6 @@ pub fn block_axis(shape: &[usize]) -> Option<usize> {
         [_, cin, _, _] if cin % BLOCK == 0 => Some(1),
         _ => None,
     }
-}
-
-/// Whether `device` holds a weight of this rank as int8, or needs it dequantised at load.
-pub fn keeps_int8(rank: usize, device: &Device) -> bool {
-    rank == 2 || *device == Device::flex()
 }
 
 /// One weight tensor as int8 values and one scale per block.
@@ -91,16 +89,71 @@ impl BlockQuantized {
         QuantScheme::default().with_value(QuantValue::Q8S).with_store(QuantStore::PackedU32(0)).per_block(block, ScaleDtype::F32)
     }
 
-    /// The tensor for `device`: int8 where it keeps int8, dequantised floats elsewhere.
-    pub fn into_tensor_data(self, device: &Device) -> TensorData {
-        if keeps_int8(self.shape.len(), device) {
-            let scheme = self.scheme();
-            TensorData::quantized(self.values, self.shape, scheme, &self.scales, None)
-        } else {
-            let floats = self.dequantize();
-            TensorData::new(floats, self.shape)
+    /// The int8 tensor burn holds, in this layout (how the CPU backend keeps every weight).
+    pub fn into_tensor_data(self) -> TensorData {
+        let scheme = self.scheme();
+        TensorData::quantized(self.values, self.shape, scheme, &self.scales, None)
+    }
+
+    /// The same weight stored with its blocked axis last; `None` where it is last already.
+    fn blocked_axis_last(&self) -> Option<Self> {
+        let rank = self.shape.len();
+        if self.axis + 1 == rank {
+            return None;
+        }
+        let mut order: Vec<usize> = (0..rank).filter(|a| *a != self.axis).collect();
+        order.push(self.axis);
+        let (shape, values) = axes_permuted(&self.values, &self.shape, &order);
+        let mut grid = self.shape.clone();
+        grid[self.axis] /= BLOCK;
+        let (_, scales) = axes_permuted(&self.scales, &grid, &order);
+        Some(Self { shape, axis: rank - 1, values, scales })
+    }
+
+    /// The weight as a tensor on `device`, one byte per value. On wgpu a weight blocked along an
+    /// inner axis (convolutions) is stored with that axis last and handed out as a permuted view.
+    pub fn into_tensor<const D: usize>(self, device: &Device) -> Tensor<D> {
+        assert_eq!(self.shape.len(), D, "a {:?} weight is not rank {D}", self.shape);
+        let moved = if *device == Device::flex() { None } else { self.blocked_axis_last() };
+        match moved {
+            None => {
+                let data = self.into_tensor_data();
+                let dtype = data.dtype();
+                Tensor::from_data(data, (device, dtype))
+            }
+            Some(last) => {
+                // Axis `a` of the weight sits at `back[a]` of the channels-last storage.
+                let back: [usize; D] = std::array::from_fn(|a| match a {
+                    a if a < self.axis => a,
+                    a if a == self.axis => D - 1,
+                    a => a - 1,
+                });
+                let data = last.into_tensor_data();
+                let dtype = data.dtype();
+                Tensor::<D>::from_data(data, (device, dtype)).permute(back)
+            }
         }
     }
+}
+
+/// `values` of row-major `shape` rearranged so that axis `order[j]` becomes axis `j`.
+fn axes_permuted<T: Copy>(values: &[T], shape: &[usize], order: &[usize]) -> (Vec<usize>, Vec<T>) {
+    let rank = shape.len();
+    let new_shape: Vec<usize> = order.iter().map(|a| shape[*a]).collect();
+    let strides: Vec<usize> = (0..rank).map(|a| shape[a + 1..].iter().product()).collect();
+    let mut out = Vec::with_capacity(values.len());
+    let mut index = vec![0usize; rank];
+    for _ in 0..values.len() {
+        out.push(values[order.iter().zip(&index).map(|(a, i)| strides[*a] * i).sum::<usize>()]);
+        for d in (0..rank).rev() {
+            index[d] += 1;
+            if index[d] < new_shape[d] {
+                break;
+            }
+            index[d] = 0;
+        }
+    }
+    (new_shape, out)
 }
 
 #[cfg(test)]
@@ -147,7 +200,7 @@ mod tests {
         let values: Vec<f32> = x.into_data().try_to_vec().unwrap();
         let q = BlockQuantized::quantize(&values, &[128, 192], 1);
         let ours = q.dequantize();
-        let theirs: Vec<f32> = Tensor::<2>::from_data(q.into_tensor_data(&device), &device).dequantize().into_data().try_to_vec().unwrap();
+        let theirs: Vec<f32> = q.into_tensor::<2>(&device).dequantize().into_data().try_to_vec().unwrap();
         assert_eq!(ours, theirs);
     }
 }

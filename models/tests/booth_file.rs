@@ -5,10 +5,12 @@ mod common;
 
 use std::collections::HashMap;
 
-use burn::tensor::Device;
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::{DType, Device, Tensor};
 use common::{fixtures, max_abs_diff, pipeline_image, pipeline_input as input, pipeline_params as params, pipeline_reference as reference};
 use keepsake_models::booth_file::{self, BoothFile, Precision};
 use keepsake_models::pipeline::{to_unit_floats, StableDiffusion};
+use keepsake_models::quantize::BlockQuantized;
 
 /// int8 (blocks of 64, f16 scales) against diffusers' f32 image in [0, 1], as max abs diff and
 /// PSNR. Measured on the tiny model: max 0.020-0.029 and PSNR 47-49 dB over the five schedulers,
@@ -69,6 +71,10 @@ fn check_int8(device: &Device) {
     assert!(contents.file_bytes * 3 < f32_size, "int8 file {} bytes, f32 {f32_size}", contents.file_bytes);
 
     let sd = file.load(device).unwrap();
+    // Convolutions stay int8 in the device's memory too (channels-last storage on wgpu).
+    let mut count = Int8Convolutions(0);
+    sd.unet.visit(&mut count);
+    assert!(count.0 > 0, "no convolution weight is int8 on {device:?}");
     let report = diffs(&sd);
     eprintln!("{report:?}");
     for (run, diff, psnr) in &report {
@@ -76,6 +82,43 @@ fn check_int8(device: &Device) {
     }
     // Quantisation really happened: the image is not the f32 one (which is within 2e-3).
     assert!(report.iter().any(|(_, d, _)| *d > 1e-2), "{report:?}");
+}
+
+/// Counts rank-4 (convolution) weights held as int8.
+struct Int8Convolutions(usize);
+
+impl ModuleVisitor for Int8Convolutions {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if D == 4 && matches!(param.val().dtype(), DType::QFloat(_)) {
+            self.0 += 1;
+        }
+    }
+}
+
+/// A conv weight [out, in, kh, kw] blocked along `in`, as the device holds it, dequantises to our
+/// own arithmetic exactly.
+fn check_conv_weight(device: &Device) {
+    let shape = [8, 128, 3, 3];
+    let values: Vec<f32> = (0..shape.iter().product::<usize>()).map(|i| ((i * 7919 % 1013) as f32 / 500.0 - 1.0)).collect();
+    let q = BlockQuantized::quantize(&values, &shape, 1);
+    let ours = q.dequantize();
+    let tensor = q.into_tensor::<4>(device);
+    assert!(matches!(tensor.dtype(), DType::QFloat(_)));
+    assert_eq!(tensor.dims(), shape);
+    let theirs: Vec<f32> = tensor.dequantize().cast(DType::F32).into_data().convert::<f32>().try_to_vec().unwrap();
+    assert_eq!(ours, theirs);
+}
+
+#[test]
+fn conv_weights_dequantise_exactly_on_the_cpu() {
+    check_conv_weight(&Device::flex());
+}
+
+#[test]
+fn conv_weights_dequantise_exactly_on_wgpu() {
+    if let Some(device) = common::wgpu_device() {
+        check_conv_weight(&device);
+    }
 }
 
 #[test]
