@@ -311,7 +311,7 @@ async fn booth_runs_a_baked_lcm_file_with_lcm_steps() {
     let fixtures = tiny_model();
     let mut sd = keepsake_models::pipeline::StableDiffusion::load(&fixtures, &device).unwrap();
     let lcm = keepsake_models::lora::Lora::read(&fixtures.join("../lora/peft.safetensors"), &sd).unwrap();
-    lcm.merge_into(&mut sd, 1.0);
+    lcm.merge_into(&mut sd, 1.0).unwrap();
     sd.origin.lcm = true;
     let sd = sd.with_tiny_vae(&fixtures.join("vae_tiny")).unwrap();
     let file = dir.path().join("booth.safetensors");

@@ -126,7 +126,7 @@ fn run_scenario(name: &str, dir: &Path, device: &Device) -> Result<f64, String> 
         "text-encode" => {
             let sd = load(dir, false, false, device)?;
             Ok(time(&mut || {
-                sync(Tensor::cat(vec![sd.encode_prompt(NEGATIVE, 1, 1), sd.encode_prompt(PROMPT, 1, 1)], 0));
+                sync(Tensor::cat(sd.encode_prompts(&[NEGATIVE, PROMPT], 1, 1).expect("resident text encoder"), 0));
             }))
         }
         "unet-step" | "unet-step-int8" | "unet-step-int8-512x768" => {

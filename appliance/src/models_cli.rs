@@ -64,7 +64,7 @@ pub fn apply_extras(sd: &mut StableDiffusion, loras: &[(PathBuf, f32)], embeddin
     for (file, weight) in loras {
         let lora = Lora::read(file, sd).map_err(|e| e.to_string())?;
         eprintln!("merging {} at {weight} ({} layers)", file.display(), lora.layers());
-        lora.merge_into(sd, *weight);
+        lora.merge_into(sd, *weight).map_err(|e| e.to_string())?;
     }
     for file in embeddings {
         let ti = TextualInversion::read(file, None).map_err(|e| e.to_string())?;
@@ -83,7 +83,7 @@ pub fn bake(args: &BakeArgs) -> Result<String, String> {
     if let Some(file) = &args.lcm_lora {
         let lora = Lora::read(file, &sd).map_err(|e| e.to_string())?;
         eprintln!("merging LCM-LoRA {} ({} layers)", file.display(), lora.layers());
-        lora.merge_into(&mut sd, 1.0);
+        lora.merge_into(&mut sd, 1.0).map_err(|e| e.to_string())?;
         sd.origin.lcm = true;
     }
     if let Some(dir) = &args.taesd {

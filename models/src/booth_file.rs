@@ -20,11 +20,12 @@ use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 
 use crate::autoencoder::VaeConfig;
-use crate::clip::ClipTextConfig;
+use crate::clip::{ClipTextConfig, ClipTextModel};
 use crate::ldm::builtin_tokenizer;
 use crate::module_path::ModulePath;
 use crate::pipeline::{Origin, PipelineError, StableDiffusion};
 use crate::quantize::{block_axis, BlockQuantized, BLOCK};
+use crate::text_encoder_slot::TextEncoderSlot;
 use crate::unet_2d_condition::UNet2DConditionConfig;
 use crate::weights::WeightsError;
 
@@ -126,7 +127,7 @@ fn io_error(path: &Path, what: &str, e: impl fmt::Display) -> PipelineError {
 /// Returns the file's size in bytes.
 pub fn write(sd: &StableDiffusion, precision: Precision, out: &Path) -> Result<u64, PipelineError> {
     let mut tensors = Vec::new();
-    collect(&sd.text_encoder, "text_encoder.", precision, &mut tensors);
+    collect(sd.text_encoder.get(&sd.text_encoder_config, &sd.device)?.as_ref(), "text_encoder.", precision, &mut tensors);
     collect(&sd.unet, "unet.", precision, &mut tensors);
     collect(&sd.vae, "vae.", precision, &mut tensors);
     let json = |v: serde_json::Result<String>| v.expect("configs serialise");
@@ -166,9 +167,12 @@ pub fn is_booth_file(path: &Path) -> bool {
 }
 
 /// A booth file, memory-mapped.
+/// An open booth file. Clones share one mapping, which keeps the file that was opened readable
+/// even after a new bake is renamed over its path.
+#[derive(Clone)]
 pub struct BoothFile {
     path: PathBuf,
-    map: memmap2::Mmap,
+    map: std::sync::Arc<memmap2::Mmap>,
 }
 
 /// What a booth file holds.
@@ -196,7 +200,7 @@ impl BoothFile {
         let file = std::fs::File::open(path).map_err(|e| not_booth(path, format!("cannot open: {e}")))?;
         // SAFETY: opened read-only; booth files are replaced by rename, never rewritten in place.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| not_booth(path, format!("cannot map: {e}")))?;
-        let this = Self { path: path.to_path_buf(), map };
+        let this = Self { path: path.to_path_buf(), map: std::sync::Arc::new(map) };
         let format = this.metadata()?.get("format").cloned();
         if format.as_deref() != Some(FORMAT) {
             return Err(not_booth(
@@ -223,6 +227,10 @@ impl BoothFile {
         serde_json::from_str(text).map_err(|e| not_booth(&self.path, format!("metadata {key} is not valid: {e}")))
     }
 
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     pub fn contents(&self) -> Result<Contents, PipelineError> {
         let st = self.tensors()?;
         let mut components: BTreeMap<String, (usize, usize, u64)> = BTreeMap::new();
@@ -244,7 +252,9 @@ impl BoothFile {
         Ok(Contents { metadata: self.metadata()?, components, int8_parameters: int8, parameters: all, file_bytes: self.map.len() as u64 })
     }
 
-    /// The pipeline on `device`: int8 weights stay int8 where the device keeps them.
+    /// The pipeline on `device`: int8 weights stay int8 where the device keeps them. The text
+    /// encoder is read and checked, then left in the file until a prompt needs it (see
+    /// [`TextEncoderSlot`]).
     pub fn load(&self, device: &Device) -> Result<StableDiffusion, PipelineError> {
         let metadata = self.metadata()?;
         let text_encoder_config: ClipTextConfig = self.config(&metadata, "text_encoder_config")?;
@@ -254,7 +264,7 @@ impl BoothFile {
         let mut assign =
             Assign { st: &st, map: &self.map, device, prefix: "", path: ModulePath::default(), used: HashSet::new(), problems: Vec::new() };
         assign.prefix = "text_encoder.";
-        let text_encoder = text_encoder_config.init(device).map(&mut assign);
+        drop(text_encoder_config.init(device).map(&mut assign));
         assign.prefix = "unet.";
         let unet = unet_config.init(device).map(&mut assign);
         assign.prefix = "vae.";
@@ -265,14 +275,7 @@ impl BoothFile {
                 problems.push(format!("  unexpected tensor {name}"));
             }
         }
-        if !problems.is_empty() {
-            problems.sort();
-            return Err(PipelineError::Weights(WeightsError::Mismatch {
-                path: self.path.clone(),
-                what: "booth pipeline",
-                problems: problems.join("\n"),
-            }));
-        }
+        self.mismatch(problems, "booth pipeline")?;
         // Textual-inversion words get their ids back in the order they were added.
         let mut tokenizer = builtin_tokenizer();
         let mut embeddings = Vec::new();
@@ -285,7 +288,7 @@ impl BoothFile {
         }
         Ok(StableDiffusion {
             tokenizer,
-            text_encoder,
+            text_encoder: TextEncoderSlot::in_file(self.clone()),
             unet,
             vae,
             text_encoder_config,
@@ -303,6 +306,33 @@ impl BoothFile {
             vae_tiling: false,
             device: device.clone(),
         })
+    }
+}
+
+impl BoothFile {
+    /// The text encoder alone (the pipeline reads it when a new prompt arrives).
+    pub fn load_text_encoder(&self, config: &ClipTextConfig, device: &Device) -> Result<ClipTextModel, PipelineError> {
+        let st = self.tensors()?;
+        let mut assign = Assign {
+            st: &st,
+            map: &self.map,
+            device,
+            prefix: "text_encoder.",
+            path: ModulePath::default(),
+            used: HashSet::new(),
+            problems: Vec::new(),
+        };
+        let model = config.init(device).map(&mut assign);
+        self.mismatch(assign.problems, "text encoder")?;
+        Ok(model)
+    }
+
+    fn mismatch(&self, mut problems: Vec<String>, what: &'static str) -> Result<(), PipelineError> {
+        if problems.is_empty() {
+            return Ok(());
+        }
+        problems.sort();
+        Err(PipelineError::Weights(WeightsError::Mismatch { path: self.path.clone(), what, problems: problems.join("\n") }))
     }
 }
 

@@ -438,7 +438,7 @@ pub fn load_single_file(path: &Path, device: &Device) -> Result<StableDiffusion,
     let vae = weights::load_bytes(vae_cfg.init(device), vae_bytes, &source, "VAE")?;
     Ok(StableDiffusion {
         tokenizer: builtin_tokenizer(),
-        text_encoder,
+        text_encoder: crate::text_encoder_slot::TextEncoderSlot::resident(text_encoder),
         unet,
         vae: Vae::Kl(vae),
         text_encoder_config: text_cfg,

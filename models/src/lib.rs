@@ -24,6 +24,7 @@ pub mod quantize;
 pub mod resnet;
 pub mod schedulers;
 pub mod stylizer;
+pub mod text_encoder_slot;
 pub mod textual_inversion;
 pub mod tokenizer;
 pub mod toon;

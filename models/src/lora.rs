@@ -24,6 +24,9 @@ pub enum LoraError {
     Unreadable { path: PathBuf, reason: String },
     #[error("{path}: not a LoRA for this model: {problem} (fix: use a LoRA trained for SD 1.5)")]
     Mismatch { path: PathBuf, problem: String },
+    /// The text encoder could not be read back from its booth file.
+    #[error(transparent)]
+    Model(#[from] crate::pipeline::PipelineError),
 }
 
 /// Which model a layer belongs to.
@@ -95,7 +98,7 @@ fn names_for(sd: &StableDiffusion) -> HashMap<String, (Part, String, Vec<usize>)
         }
         names.insert(format!("unet.{module}"), entry);
     }
-    for (module, shape) in weight_paths(&sd.text_encoder) {
+    for (module, shape) in weight_paths(sd.text_encoder.layout(&sd.text_encoder_config, &sd.device).as_ref()) {
         let entry = (Part::TextEncoder, module.clone(), shape);
         names.insert(format!("lora_te_{}", module.replace('.', "_")), entry.clone());
         names.insert(format!("text_encoder.{module}"), entry);
@@ -186,14 +189,16 @@ impl Lora {
     }
 
     /// Adds `weight` times this LoRA to `sd`'s weights (int8 weights become float where changed).
-    pub fn merge_into(&self, sd: &mut StableDiffusion, weight: f32) {
+    pub fn merge_into(&self, sd: &mut StableDiffusion, weight: f32) -> Result<(), LoraError> {
         let device = sd.device.clone();
         let mut merge = Merge { lora: self, part: Part::TextEncoder, weight, device: &device, path: ModulePath::default() };
-        sd.text_encoder = sd.text_encoder.clone().map(&mut merge);
+        let text_encoder = sd.text_encoder.get_mut(&sd.text_encoder_config, &device)?;
+        *text_encoder = text_encoder.clone().map(&mut merge);
         merge.part = Part::Unet;
         sd.unet = sd.unet.clone().map(&mut merge);
         let name = self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         sd.origin.loras.push(format!("{name}:{weight}"));
+        Ok(())
     }
 }
 

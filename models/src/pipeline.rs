@@ -14,6 +14,7 @@ use crate::clip::{ClipTextConfig, ClipTextModel};
 use crate::controlnet::ControlNetModel;
 use crate::prompt::{chunks, Chunk};
 use crate::schedulers::{img2img_start, Sample, SchedulerKind};
+use crate::text_encoder_slot::{PromptKey, TextEncoderSlot};
 use crate::tokenizer::{ClipTokenizer, TokenizerError};
 use crate::torch_rng::{NormalKernel, TorchGenerator};
 use crate::unet_2d_condition::{ControlResiduals, UNet2DConditionConfig, UNet2DConditionModel};
@@ -76,7 +77,8 @@ pub struct StepProgress {
 /// The four components of SD 1.5 on one device.
 pub struct StableDiffusion {
     pub tokenizer: ClipTokenizer,
-    pub text_encoder: ClipTextModel,
+    /// The text encoder (or the booth file it is read from) and the encodings already made.
+    pub text_encoder: TextEncoderSlot,
     pub unet: UNet2DConditionModel,
     pub vae: Vae,
     /// The shapes the components were built with (a booth file records them).
@@ -189,7 +191,7 @@ impl StableDiffusion {
         )?;
         Ok(Self {
             tokenizer,
-            text_encoder,
+            text_encoder: TextEncoderSlot::resident(text_encoder),
             unet,
             vae: Vae::Kl(vae),
             text_encoder_config: te_config,
@@ -203,19 +205,41 @@ impl StableDiffusion {
 
     /// Text embeddings of a prompt: A1111 chunks, each encoded, weighted and concatenated.
     /// `min_chunks` pads with empty chunks so the positive and negative prompts line up.
-    pub fn encode_prompt(&self, prompt: &str, min_chunks: usize, clip_skip: usize) -> Tensor<3> {
-        let (mut cs, _) = chunks(&self.tokenizer, prompt);
-        while cs.len() < min_chunks {
-            cs.push(chunks(&self.tokenizer, "").0.remove(0));
-        }
-        let encoded: Vec<Tensor<3>> = cs.iter().map(|c| self.encode_chunk(c, clip_skip)).collect();
-        Tensor::cat(encoded, 1)
+    pub fn encode_prompt(&self, prompt: &str, min_chunks: usize, clip_skip: usize) -> Result<Tensor<3>, PipelineError> {
+        Ok(self.encode_prompts(&[prompt], min_chunks, clip_skip)?.remove(0))
     }
 
-    fn encode_chunk(&self, chunk: &Chunk, clip_skip: usize) -> Tensor<3> {
+    /// [`Self::encode_prompt`] of several prompts, reading a text encoder that is not resident
+    /// (see [`TextEncoderSlot`]) at most once, and only for prompts not encoded before.
+    pub fn encode_prompts(&self, prompts: &[&str], min_chunks: usize, clip_skip: usize) -> Result<Vec<Tensor<3>>, PipelineError> {
+        let key = |prompt: &str| PromptKey { prompt: prompt.to_string(), min_chunks, clip_skip };
+        let mut encoder = None;
+        let mut out = Vec::with_capacity(prompts.len());
+        for prompt in prompts {
+            if let Some(z) = self.text_encoder.remembered(&key(prompt)) {
+                out.push(z);
+                continue;
+            }
+            if encoder.is_none() {
+                encoder = Some(self.text_encoder.get(&self.text_encoder_config, &self.device)?);
+            }
+            let encoder = encoder.as_deref().expect("read above");
+            let (mut cs, _) = chunks(&self.tokenizer, prompt);
+            while cs.len() < min_chunks {
+                cs.push(chunks(&self.tokenizer, "").0.remove(0));
+            }
+            let encoded: Vec<Tensor<3>> = cs.iter().map(|c| self.encode_chunk(encoder, c, clip_skip)).collect();
+            let z = Tensor::cat(encoded, 1);
+            self.text_encoder.remember(key(prompt), z.clone());
+            out.push(z);
+        }
+        Ok(out)
+    }
+
+    fn encode_chunk(&self, encoder: &ClipTextModel, chunk: &Chunk, clip_skip: usize) -> Tensor<3> {
         let ids: Vec<i64> = chunk.tokens.iter().map(|t| *t as i64).collect();
         let n = ids.len();
-        let z = self.text_encoder.forward(Tensor::<2, Int>::from_data(TensorData::new(ids, [1, n]), &self.device), clip_skip);
+        let z = encoder.forward(Tensor::<2, Int>::from_data(TensorData::new(ids, [1, n]), &self.device), clip_skip);
         if chunk.weights.iter().all(|w| *w == 1.0) {
             return z;
         }
@@ -271,9 +295,11 @@ impl StableDiffusion {
         let positive_chunks = chunks(&self.tokenizer, &p.prompt).0.len();
         let negative_chunks = chunks(&self.tokenizer, &p.negative_prompt).0.len();
         let n_chunks = positive_chunks.max(negative_chunks);
-        let cond = self.encode_prompt(&p.prompt, n_chunks, p.clip_skip);
-        let context =
-            if guidance { Tensor::cat(vec![self.encode_prompt(&p.negative_prompt, n_chunks, p.clip_skip), cond], 0) } else { cond };
+        let context = if guidance {
+            Tensor::cat(self.encode_prompts(&[&p.negative_prompt, &p.prompt], n_chunks, p.clip_skip)?, 0)
+        } else {
+            self.encode_prompt(&p.prompt, n_chunks, p.clip_skip)?
+        };
 
         // The photo to latents (the KL VAE samples its posterior: the generator's first draw).
         let input = unit_tensor(image, device).mul_scalar(2.0).sub_scalar(1.0);

@@ -22,6 +22,9 @@ pub enum EmbeddingError {
     Unreadable { path: PathBuf, reason: String },
     #[error("{path}: {problem} (fix: {fix})")]
     Unfit { path: PathBuf, problem: String, fix: &'static str },
+    /// The text encoder could not be read back from its booth file.
+    #[error(transparent)]
+    Model(#[from] crate::pipeline::PipelineError),
 }
 
 pub struct TextualInversion {
@@ -90,7 +93,7 @@ impl TextualInversion {
                 "rename the file to a word the model does not know",
             ));
         }
-        let embeddings = &mut sd.text_encoder.text_model.embeddings;
+        let embeddings = &mut sd.text_encoder.get_mut(&sd.text_encoder_config, &sd.device)?.text_model.embeddings;
         let table = embeddings.token_embedding.weight.val();
         let table = if matches!(table.dtype(), DType::QFloat(_)) { table.dequantize() } else { table };
         let rows = table.dims()[0];

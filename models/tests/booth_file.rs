@@ -10,6 +10,7 @@ use burn::tensor::{DType, Device, Tensor};
 use common::{fixtures, max_abs_diff, pipeline_image, pipeline_input as input, pipeline_params as params, pipeline_reference as reference};
 use keepsake_models::booth_file::{self, BoothFile, Precision};
 use keepsake_models::pipeline::{to_unit_floats, StableDiffusion};
+use keepsake_models::lora::Lora;
 use keepsake_models::quantize::BlockQuantized;
 
 /// int8 (blocks of 64, f16 scales) against diffusers' f32 image in [0, 1], as max abs diff and
@@ -54,8 +55,51 @@ fn an_f32_booth_file_gives_the_same_image() {
     let r = reference();
     let p = params(&r, &r["runs"][0]);
     let a = to_unit_floats(original.img2img_decoded(&input(&r), &p, &mut |_| true).unwrap());
+    // The booth file's text encoder stays in the file; its encodings are remembered.
+    assert!(!baked.text_encoder.is_resident());
     let b = to_unit_floats(baked.img2img_decoded(&input(&r), &p, &mut |_| true).unwrap());
     assert_eq!(a, b);
+    assert!(!baked.text_encoder.is_resident());
+    assert_eq!(baked.text_encoder.remembered_count(), 2, "prompt and negative prompt");
+    let again = to_unit_floats(baked.img2img_decoded(&input(&r), &p, &mut |_| true).unwrap());
+    assert_eq!(a, again);
+    assert_eq!(baked.text_encoder.remembered_count(), 2);
+}
+
+/// The booth reads its text encoder from the file it loaded, even after a new bake is renamed over
+/// the path while it runs.
+#[test]
+fn a_new_bake_over_the_path_does_not_reach_a_running_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let device = Device::flex();
+    let path = bake(Precision::F32, dir.path());
+    let original = StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), &device).unwrap();
+    let baked = BoothFile::open(&path).unwrap().load(&device).unwrap();
+    let int8 = bake(Precision::Int8, dir.path());
+    std::fs::rename(&int8, &path).unwrap();
+    let floats = |t: Tensor<3>| t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+    assert_eq!(floats(baked.encode_prompt("a portrait", 1, 1).unwrap()), floats(original.encode_prompt("a portrait", 1, 1).unwrap()));
+}
+
+/// A LoRA merged into a booth-file pipeline reaches the text encoder kept in the file: it is read,
+/// changed and kept in memory from then on (the file no longer describes it).
+#[test]
+fn a_lora_merged_after_loading_a_booth_file_reaches_its_text_encoder() {
+    let dir = tempfile::tempdir().unwrap();
+    let device = Device::flex();
+    let lora = fixtures().join("lora/kohya.safetensors");
+    let mut original = StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), &device).unwrap();
+    let mut baked = BoothFile::open(&bake(Precision::F32, dir.path())).unwrap().load(&device).unwrap();
+    let before = baked.encode_prompt("a portrait", 1, 1).unwrap();
+    for sd in [&mut original, &mut baked] {
+        Lora::read(&lora, sd).unwrap().merge_into(sd, 0.8).unwrap();
+    }
+    assert!(baked.text_encoder.is_resident() && baked.text_encoder.file().is_none());
+    assert_eq!(baked.text_encoder.remembered_count(), 0, "encodings made before the merge are forgotten");
+    let floats = |t: Tensor<3>| t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+    let after = floats(baked.encode_prompt("a portrait", 1, 1).unwrap());
+    assert_eq!(after, floats(original.encode_prompt("a portrait", 1, 1).unwrap()));
+    assert!(max_abs_diff(&after, &floats(before)) > 1e-3, "the LoRA changed the text encoder");
 }
 
 fn check_int8(device: &Device) {
@@ -99,7 +143,7 @@ impl ModuleVisitor for Int8Convolutions {
 /// own arithmetic exactly.
 fn check_conv_weight(device: &Device) {
     let shape = [8, 128, 3, 3];
-    let values: Vec<f32> = (0..shape.iter().product::<usize>()).map(|i| ((i * 7919 % 1013) as f32 / 500.0 - 1.0)).collect();
+    let values: Vec<f32> = (0..shape.iter().product::<usize>()).map(|i| (i * 7919 % 1013) as f32 / 500.0 - 1.0).collect();
     let q = BlockQuantized::quantize(&values, &shape, 1);
     let ours = q.dequantize();
     let tensor = q.into_tensor::<4>(device);

@@ -29,7 +29,7 @@ fn merged_loras_match_diffusers() {
         for pair in run["loras"].as_array().unwrap() {
             let (name, weight) = (pair[0].as_str().unwrap(), pair[1].as_f64().unwrap() as f32);
             let lora = Lora::read(&lora_file(name), &sd).unwrap();
-            lora.merge_into(&mut sd, weight);
+            lora.merge_into(&mut sd, weight).unwrap();
             names.push(format!("{name}:{weight} ({} layers)", lora.layers()));
         }
         let p = params(&base, run);
