@@ -79,6 +79,13 @@ fn inspect_says_what_a_booth_file_holds() {
     ] {
         assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
     }
+
+    let int4 = dir.path().join("booth-int4.safetensors");
+    let out = keepsake(&["models", "bake", "--model", path(&fixtures().join("sd-tiny")), "--quantize", "int4", "--out", path(&int4)]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(std::fs::metadata(&int4).unwrap().len() < std::fs::metadata(&booth).unwrap().len());
+    let text = String::from_utf8_lossy(&keepsake(&["models", "inspect", path(&int4)]).stdout).into_owned();
+    assert!(text.contains("int4 (blocks of 32)") && text.contains("% int4"), "{text}");
 }
 
 #[test]
@@ -94,7 +101,7 @@ fn bad_bake_input_is_named_with_the_fix() {
 
     let out = keepsake(&["models", "bake", "--model", path(&tiny), "--quantize", "int3", "--out", path(&booth)]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("use int8, f16 or f32"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("use int8, int4, f16 or f32"));
 
     // A checkpoint is not a booth file.
     let out = keepsake(&["models", "inspect", path(&fixtures().join("sd-tiny-single/sd-tiny.safetensors"))]);

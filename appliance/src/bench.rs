@@ -28,6 +28,7 @@ pub const SCENARIOS: &[(&str, &str)] = &[
     ("vae-decode", "KL VAE decode to 512x512, f32"),
     ("taesd-decode", "TAESD decode to 512x512, f32"),
     ("img2img-lcm-int8", "img2img 512x512, LCM 4 of 7 steps (strength 0.6), cfg 1.5, int8 + TAESD (the booth file)"),
+    ("img2img-lcm-int4", "img2img 512x512, LCM 4 of 7 steps (strength 0.6), cfg 1.5, int4 + TAESD (booth file)"),
     ("img2img-lcm", "img2img 512x512, LCM 4 of 7 steps (strength 0.6), cfg 1.5, f32 + TAESD"),
     ("img2img-euler-a", "img2img 512x512, Euler a 12 of 20 steps (strength 0.6), cfg 7, f32 + KL VAE"),
 ];
@@ -82,9 +83,10 @@ fn sync<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_to_vec().expect("f32")
 }
 
-fn load(dir: &Path, int8: bool, taesd: bool, device: &Device) -> Result<StableDiffusion, String> {
-    if int8 {
-        return StableDiffusion::load(&dir.join("booth-int8.safetensors"), device).map_err(|e| e.to_string());
+/// The weights a scenario runs on: the f32 checkpoint, or a booth file of this precision.
+fn load(dir: &Path, booth: Option<&str>, taesd: bool, device: &Device) -> Result<StableDiffusion, String> {
+    if let Some(precision) = booth {
+        return StableDiffusion::load(&dir.join(format!("booth-{precision}.safetensors")), device).map_err(|e| e.to_string());
     }
     let sd = StableDiffusion::load(&dir.join("sd15-random.safetensors"), device).map_err(|e| e.to_string())?;
     if taesd {
@@ -124,13 +126,13 @@ fn run_scenario(name: &str, dir: &Path, device: &Device) -> Result<f64, String> 
     };
     match name {
         "text-encode" => {
-            let sd = load(dir, false, false, device)?;
+            let sd = load(dir, None, false, device)?;
             Ok(time(&mut || {
                 sync(Tensor::cat(sd.encode_prompts(&[NEGATIVE, PROMPT], 1, 1).expect("resident text encoder"), 0));
             }))
         }
         "unet-step" | "unet-step-int8" | "unet-step-int8-512x768" => {
-            let sd = load(dir, name != "unet-step", false, device)?;
+            let sd = load(dir, (name != "unet-step").then_some("int8"), false, device)?;
             let (h, w) = if name.ends_with("512x768") { (96, 64) } else { (64, 64) };
             let mut g = TorchGenerator::manual_seed(0);
             let latents = randn(&mut g, [2, 4, h, w], device);
@@ -140,19 +142,19 @@ fn run_scenario(name: &str, dir: &Path, device: &Device) -> Result<f64, String> 
             }))
         }
         "vae-decode" | "taesd-decode" => {
-            let sd = load(dir, false, name == "taesd-decode", device)?;
+            let sd = load(dir, None, name == "taesd-decode", device)?;
             let mut g = TorchGenerator::manual_seed(0);
             let latents = randn(&mut g, [1, 4, 64, 64], device);
             Ok(time(&mut || {
                 sync(sd.vae.decode_latents(latents.clone(), 1.0, None));
             }))
         }
-        "img2img-lcm-int8" | "img2img-lcm" => {
-            let sd = load(dir, name.ends_with("int8"), true, device)?;
+        "img2img-lcm-int8" | "img2img-lcm-int4" | "img2img-lcm" => {
+            let sd = load(dir, name.strip_prefix("img2img-lcm-"), true, device)?;
             img2img(&sd, &photo(dir)?, SchedulerKind::Lcm, 7, 1.5, &dir.join(format!("ours-{name}.png")))
         }
         "img2img-euler-a" => {
-            let sd = load(dir, false, false, device)?;
+            let sd = load(dir, None, false, device)?;
             img2img(&sd, &photo(dir)?, SchedulerKind::EulerAncestral, 20, 7.0, &dir.join(format!("ours-{name}.png")))
         }
         other => {
@@ -183,11 +185,14 @@ pub fn run(args: &BenchArgs) -> Result<String, String> {
         ));
     }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let booth = args.dir.join("booth-int8.safetensors");
-    if !booth.is_file() {
-        eprintln!("baking {} (int8, TAESD)", booth.display());
+    for precision in ["int8", "int4"] {
+        let booth = args.dir.join(format!("booth-{precision}.safetensors"));
+        if booth.is_file() {
+            continue;
+        }
+        eprintln!("baking {} ({precision}, TAESD)", booth.display());
         let status = Command::new(&exe)
-            .args(["models", "bake", "--model"])
+            .args(["models", "bake", "--quantize", precision, "--model"])
             .arg(&model)
             .arg("--taesd")
             .arg(args.dir.join("taesd"))
@@ -196,7 +201,7 @@ pub fn run(args: &BenchArgs) -> Result<String, String> {
             .status()
             .map_err(|e| e.to_string())?;
         if !status.success() {
-            return Err("baking the int8 booth file failed".into());
+            return Err(format!("baking the {precision} booth file failed"));
         }
     }
     let pytorch: serde_json::Value = std::fs::read_to_string(args.dir.join("pytorch.json"))
@@ -241,6 +246,7 @@ pub fn run(args: &BenchArgs) -> Result<String, String> {
     let open = |n: &str| image::open(args.dir.join(n)).ok().map(|i| i.to_rgb8());
     for (a, b, what) in [
         ("ours-img2img-lcm-int8.png", "ours-img2img-lcm.png", "int8 vs f32 (LCM + TAESD)"),
+        ("ours-img2img-lcm-int4.png", "ours-img2img-lcm.png", "int4 vs f32 (LCM + TAESD)"),
         ("ours-img2img-lcm.png", "pytorch-img2img-lcm.png", "Keepsake f32 vs diffusers (LCM + TAESD)"),
         ("ours-img2img-euler-a.png", "pytorch-img2img-euler-a.png", "Keepsake f32 vs diffusers (Euler a + KL VAE)"),
     ] {

@@ -24,7 +24,7 @@ use crate::clip::{ClipTextConfig, ClipTextModel};
 use crate::ldm::builtin_tokenizer;
 use crate::module_path::ModulePath;
 use crate::pipeline::{Origin, PipelineError, StableDiffusion};
-use crate::quantize::{block_axis, BlockQuantized, BLOCK};
+use crate::quantize::{BlockQuantized, Bits};
 use crate::text_encoder_slot::TextEncoderSlot;
 use crate::unet_2d_condition::UNet2DConditionConfig;
 use crate::weights::WeightsError;
@@ -37,6 +37,9 @@ const SCALES: &str = ".__scales";
 pub enum Precision {
     /// int8 in blocks of 64 with f16 scales; biases, norms and small layers f32.
     Int8,
+    /// int4 in blocks of 32 with f16 scales, two values to a byte; biases, norms and small
+    /// layers f32.
+    Int4,
     F16,
     F32,
 }
@@ -46,9 +49,21 @@ impl FromStr for Precision {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "int8" => Ok(Self::Int8),
+            "int4" => Ok(Self::Int4),
             "f16" => Ok(Self::F16),
             "f32" | "none" => Ok(Self::F32),
-            other => Err(format!("unknown quantization {other:?} (use int8, f16 or f32)")),
+            other => Err(format!("unknown quantization {other:?} (use int8, int4, f16 or f32)")),
+        }
+    }
+}
+
+impl Precision {
+    /// The bits of a blocked weight, for the quantised precisions.
+    pub fn bits(self) -> Option<Bits> {
+        match self {
+            Self::Int8 => Some(Bits::Eight),
+            Self::Int4 => Some(Bits::Four),
+            Self::F16 | Self::F32 => None,
         }
     }
 }
@@ -57,6 +72,7 @@ impl fmt::Display for Precision {
     fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str(match self {
             Self::Int8 => "int8",
+            Self::Int4 => "int4",
             Self::F16 => "f16",
             Self::F32 => "f32",
         })
@@ -93,18 +109,25 @@ impl ModuleVisitor for Collect<'_> {
         }
         let shape = tensor.dims().to_vec();
         let values: Vec<f32> = tensor.cast(DType::F32).into_data().try_to_vec().expect("f32 after cast");
-        match (self.precision, block_axis(&shape)) {
-            (Precision::Int8, Some(axis)) => {
-                let q = BlockQuantized::quantize(&values, &shape, axis);
-                let mut grid = shape.clone();
-                grid[axis] /= BLOCK;
+        let blocked = self.precision.bits().and_then(|bits| Some((bits, bits.block_axis(&shape)?)));
+        match (self.precision, blocked) {
+            (_, Some((bits, axis))) => {
+                let q = BlockQuantized::quantize(&values, &shape, axis, bits);
                 self.out.push(Stored {
                     name: format!("{name}{SCALES}"),
                     dtype: Dtype::F16,
-                    shape: grid,
+                    shape: BlockQuantized::scale_shape(&shape, axis, bits),
                     bytes: q.scales.iter().flat_map(|s| f16::from_f32(*s).to_le_bytes()).collect(),
                 });
-                self.out.push(Stored { name, dtype: Dtype::I8, shape, bytes: q.values.iter().map(|v| *v as u8).collect() });
+                match bits {
+                    Bits::Eight => {
+                        self.out.push(Stored { name, dtype: Dtype::I8, shape, bytes: q.values.iter().map(|v| *v as u8).collect() })
+                    }
+                    Bits::Four => {
+                        let bytes = q.values.chunks(2).map(|pair| (pair[0] as u8 & 0xF) | (pair[1] as u8) << 4).collect::<Vec<u8>>();
+                        self.out.push(Stored { name, dtype: Dtype::U8, shape: vec![bytes.len()], bytes });
+                    }
+                }
             }
             (Precision::F16, _) => {
                 let bytes = values.iter().flat_map(|v| f16::from_f32(*v).to_le_bytes()).collect();
@@ -124,6 +147,11 @@ fn io_error(path: &Path, what: &str, e: impl fmt::Display) -> PipelineError {
 }
 
 /// Writes `sd` as a booth file at `out` (temp file, fsync, rename: a crash leaves the old file).
+/// The metadata's `block`: values per scale ("" where nothing is blocked).
+fn block_metadata(precision: Precision) -> String {
+    precision.bits().map(|b| b.block().to_string()).unwrap_or_default()
+}
+
 /// Returns the file's size in bytes.
 pub fn write(sd: &StableDiffusion, precision: Precision, out: &Path) -> Result<u64, PipelineError> {
     let mut tensors = Vec::new();
@@ -134,7 +162,7 @@ pub fn write(sd: &StableDiffusion, precision: Precision, out: &Path) -> Result<u
     let metadata: HashMap<String, String> = [
         ("format", FORMAT.to_string()),
         ("precision", precision.to_string()),
-        ("block", BLOCK.to_string()),
+        ("block", block_metadata(precision)),
         ("source", sd.origin.source.clone()),
         ("loras", sd.origin.loras.join(",")),
         ("lcm", sd.origin.lcm.to_string()),
@@ -181,8 +209,8 @@ pub struct Contents {
     pub metadata: BTreeMap<String, String>,
     /// Per component: (tensors, parameters, bytes).
     pub components: BTreeMap<String, (usize, usize, u64)>,
-    /// Parameters stored as int8, and all parameters.
-    pub int8_parameters: usize,
+    /// Parameters stored as int8 or int4, and all parameters.
+    pub quantized_parameters: usize,
     pub parameters: usize,
     pub file_bytes: u64,
 }
@@ -234,22 +262,24 @@ impl BoothFile {
     pub fn contents(&self) -> Result<Contents, PipelineError> {
         let st = self.tensors()?;
         let mut components: BTreeMap<String, (usize, usize, u64)> = BTreeMap::new();
-        let (mut int8, mut all) = (0, 0);
+        let (mut quantized, mut all) = (0, 0);
         for (name, view) in st.tensors() {
             let component = name.split('.').next().unwrap_or("").to_string();
             let entry = components.entry(component).or_default();
             entry.0 += 1;
             entry.2 += view.data().len() as u64;
             if !name.ends_with(SCALES) {
-                let n: usize = view.shape().iter().product();
+                // int4 values are two to a stored byte.
+                let per_element = if view.dtype() == Dtype::U8 { 2 } else { 1 };
+                let n: usize = view.shape().iter().product::<usize>() * per_element;
                 entry.1 += n;
                 all += n;
-                if view.dtype() == Dtype::I8 {
-                    int8 += n;
+                if matches!(view.dtype(), Dtype::I8 | Dtype::U8) {
+                    quantized += n;
                 }
             }
         }
-        Ok(Contents { metadata: self.metadata()?, components, int8_parameters: int8, parameters: all, file_bytes: self.map.len() as u64 })
+        Ok(Contents { metadata: self.metadata()?, components, quantized_parameters: quantized, parameters: all, file_bytes: self.map.len() as u64 })
     }
 
     /// The pipeline on `device`: int8 weights stay int8 where the device keeps them. The text
@@ -339,7 +369,7 @@ impl BoothFile {
 /// One weight as read from the file.
 enum Read {
     Float(TensorData),
-    Int8(BlockQuantized),
+    Quantized(BlockQuantized),
 }
 
 /// Replaces each (still uninitialised) parameter by the file's tensor of the same path.
@@ -364,8 +394,15 @@ impl Assign<'_> {
 
     fn read(&mut self, name: &str, expected: &[usize]) -> Result<Read, String> {
         let view = self.st.tensor(name).map_err(|_| format!("  missing tensor {name}"))?;
-        if view.shape() != expected {
-            return Err(format!("  {name}: shape {:?} in the file, the model needs {expected:?}", view.shape()));
+        // int8 values are stored in the weight's shape; int4 two to a byte, in one row.
+        let numel: usize = expected.iter().product();
+        let (bits, stored_shape) = match view.dtype() {
+            Dtype::I8 => (Some(Bits::Eight), expected.to_vec()),
+            Dtype::U8 => (Some(Bits::Four), vec![numel.div_ceil(2)]),
+            _ => (None, expected.to_vec()),
+        };
+        if view.shape() != stored_shape {
+            return Err(format!("  {name}: shape {:?} in the file, the model needs {stored_shape:?}", view.shape()));
         }
         self.used.insert(name.to_string());
         let floats = |view: &TensorView| -> Result<Vec<f32>, String> {
@@ -373,31 +410,32 @@ impl Assign<'_> {
             match view.dtype() {
                 Dtype::F32 => Ok(b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()),
                 Dtype::F16 => Ok(b.chunks_exact(2).map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32()).collect()),
-                other => Err(format!("  {name}: stored as {other:?}, expected f32, f16 or int8")),
+                other => Err(format!("  {name}: stored as {other:?}, expected f32, f16, int8 (I8) or int4 (U8)")),
             }
         };
-        if view.dtype() != Dtype::I8 {
+        let Some(bits) = bits else {
             let data = TensorData::new(floats(&view)?, expected.to_vec());
             self.release(view.data());
             return Ok(Read::Float(data));
-        }
+        };
         let scales_name = format!("{name}{SCALES}");
-        let axis = block_axis(expected).ok_or_else(|| format!("  {name}: int8, but a {expected:?} weight is never blocked"))?;
+        let axis = bits
+            .block_axis(expected)
+            .ok_or_else(|| format!("  {name}: quantised ({bits:?} bits), but a {expected:?} weight is never blocked"))?;
         let scales_view = self.st.tensor(&scales_name).map_err(|_| format!("  missing tensor {scales_name}"))?;
-        let mut grid = expected.to_vec();
-        grid[axis] /= BLOCK;
+        let grid = BlockQuantized::scale_shape(expected, axis, bits);
         if scales_view.shape() != grid.as_slice() {
             return Err(format!("  {scales_name}: shape {:?}, expected {grid:?}", scales_view.shape()));
         }
         self.used.insert(scales_name);
-        let q = BlockQuantized {
-            shape: expected.to_vec(),
-            axis,
-            values: view.data().iter().map(|b| *b as i8).collect(),
-            scales: floats(&scales_view)?,
+        let values = match bits {
+            Bits::Eight => view.data().iter().map(|b| *b as i8).collect(),
+            // Low nibble first; shifting back down from the top extends the sign.
+            Bits::Four => view.data().iter().flat_map(|b| [((b << 4) as i8) >> 4, (*b as i8) >> 4]).take(numel).collect(),
         };
+        let q = BlockQuantized { shape: expected.to_vec(), axis, bits, values, scales: floats(&scales_view)? };
         self.release(view.data());
-        Ok(Read::Int8(q))
+        Ok(Read::Quantized(q))
     }
 }
 
@@ -414,7 +452,7 @@ impl ModuleMapper for Assign<'_> {
         match self.read(&name, &expected) {
             // Floats become the device's float type; int8 stays int8.
             Ok(Read::Float(data)) => Param::initialized(param.id, Tensor::from_data(data, self.device)),
-            Ok(Read::Int8(q)) => Param::initialized(param.id, q.into_tensor(self.device)),
+            Ok(Read::Quantized(q)) => Param::initialized(param.id, q.into_tensor(self.device)),
             Err(problem) => {
                 self.problems.push(problem);
                 param

@@ -1,4 +1,5 @@
-//! Int8 weights: symmetric, one scale per block of [`BLOCK`] values (llama.cpp's q8_0 idea).
+//! Int8 and int4 weights: symmetric, one scale per block of values (llama.cpp's q8_0 and q4_0
+//! idea): int8 in blocks of 64 (values -127..=127), int4 in blocks of 32 (-7..=7).
 //!
 //! We do the arithmetic ourselves (it is a few lines and the booth file stores its result);
 //! burn holds the values and dequantises a layer's weight when the layer runs, so a model keeps
@@ -10,89 +11,144 @@
 //! are; wgpu packs four values along the last axis, which is 3 wide here, so there the values are
 //! stored channels-last ([out, kh, kw, in], blocks along the packed axis) and the layer sees a
 //! permuted view of them, which burn's wgpu dequantise kernel reads back in place (see
-//! [`BlockQuantized::into_tensor`]). Both keep one byte per weight in memory.
+//! [`BlockQuantized::into_tensor`]). int8 keeps one byte per weight in memory; int4 half a byte
+//! on wgpu (eight values to a 32-bit word) and one byte on the CPU, whose backend unpacks it.
 
 use burn::tensor::quantization::{QuantScheme, QuantStore, QuantValue, ScaleDtype};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Bytes, DType, Device, Tensor, TensorData};
 use half::f16;
 
-/// Values per scale.
-pub const BLOCK: usize = 64;
+/// How many bits a weight value keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bits {
+    Eight,
+    Four,
+}
 
-/// The axis a weight of this shape is blocked along, or `None` where it stays float (biases,
-/// norms, and weights whose blocked axis is not a whole number of blocks, e.g. conv_in's 4
-/// input channels).
-pub fn block_axis(shape: &[usize]) -> Option<usize> {
-    match shape {
-        [_, cols] if cols % BLOCK == 0 => Some(1),
-        [_, cin, _, _] if cin % BLOCK == 0 => Some(1),
-        _ => None,
+impl Bits {
+    /// Values per scale.
+    pub fn block(self) -> usize {
+        match self {
+            Self::Eight => 64,
+            Self::Four => 32,
+        }
+    }
+
+    /// The largest value (symmetric: the smallest is its negative).
+    pub fn max(self) -> f32 {
+        match self {
+            Self::Eight => 127.0,
+            Self::Four => 7.0,
+        }
+    }
+
+    fn value(self) -> QuantValue {
+        match self {
+            Self::Eight => QuantValue::Q8S,
+            Self::Four => QuantValue::Q4S,
+        }
+    }
+
+    /// The axis a weight of this shape is blocked along, or `None` where it stays float (biases,
+    /// norms, and weights whose blocked axis is not a whole number of blocks, e.g. conv_in's 4
+    /// input channels).
+    pub fn block_axis(self, shape: &[usize]) -> Option<usize> {
+        let block = self.block();
+        match shape {
+            [_, cols] if cols % block == 0 => Some(1),
+            [_, cin, _, _] if cin % block == 0 => Some(1),
+            _ => None,
+        }
     }
 }
 
-/// One weight tensor as int8 values and one scale per block.
+/// One weight tensor as small integers and one scale per block.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlockQuantized {
     pub shape: Vec<usize>,
     pub axis: usize,
+    pub bits: Bits,
+    /// One per weight value, within `±bits.max()`.
     pub values: Vec<i8>,
-    /// One per block, laid out like the tensor with `shape[axis] / BLOCK` along `axis`. Each is
+    /// One per block, laid out like the tensor with `shape[axis] / block` along `axis`. Each is
     /// exactly representable in f16, the precision the booth file stores.
     pub scales: Vec<f32>,
 }
 
 /// Position of element `index`'s block in the scale grid.
-fn block_of(index: usize, shape: &[usize], axis: usize) -> usize {
+fn block_of(index: usize, shape: &[usize], axis: usize, block: usize) -> usize {
     let inner: usize = shape[axis + 1..].iter().product();
     let dim = shape[axis];
     let outer = index / (dim * inner);
     let along = (index / inner) % dim;
-    (outer * (dim / BLOCK) + along / BLOCK) * inner + index % inner
+    (outer * (dim / block) + along / block) * inner + index % inner
 }
 
 impl BlockQuantized {
     /// Quantises `values` (row-major, `shape`) in blocks along `axis`.
-    pub fn quantize(values: &[f32], shape: &[usize], axis: usize) -> Self {
+    pub fn quantize(values: &[f32], shape: &[usize], axis: usize, bits: Bits) -> Self {
+        let block = bits.block();
         assert_eq!(values.len(), shape.iter().product::<usize>(), "values do not fill {shape:?}");
-        assert_eq!(shape[axis] % BLOCK, 0, "axis {axis} of {shape:?} is not a whole number of blocks");
-        let blocks = values.len() / BLOCK;
-        let mut peaks = vec![0f32; blocks];
+        assert_eq!(shape[axis] % block, 0, "axis {axis} of {shape:?} is not a whole number of blocks");
+        let mut peaks = vec![0f32; values.len() / block];
         for (i, v) in values.iter().enumerate() {
-            let peak = &mut peaks[block_of(i, shape, axis)];
+            let peak = &mut peaks[block_of(i, shape, axis, block)];
             *peak = peak.max(v.abs());
         }
         // Round the scale to f16 first, so memory and file hold the scale the values were made with.
-        let scales: Vec<f32> = peaks.iter().map(|p| f16::from_f32(p / 127.0).to_f32()).collect();
+        let max = bits.max();
+        let scales: Vec<f32> = peaks.iter().map(|p| f16::from_f32(p / max).to_f32()).collect();
         let values = values
             .iter()
             .enumerate()
             .map(|(i, v)| {
-                let s = scales[block_of(i, shape, axis)];
+                let s = scales[block_of(i, shape, axis, block)];
                 if s == 0.0 {
                     0
                 } else {
-                    (v / s).round().clamp(-127.0, 127.0) as i8
+                    (v / s).round().clamp(-max, max) as i8
                 }
             })
             .collect();
-        Self { shape: shape.to_vec(), axis, values, scales }
+        Self { shape: shape.to_vec(), axis, bits, values, scales }
+    }
+
+    /// The scale grid's shape: the weight's, with `shape[axis] / block` along `axis`.
+    pub fn scale_shape(shape: &[usize], axis: usize, bits: Bits) -> Vec<usize> {
+        let mut grid = shape.to_vec();
+        grid[axis] /= bits.block();
+        grid
     }
 
     pub fn dequantize(&self) -> Vec<f32> {
-        self.values.iter().enumerate().map(|(i, q)| *q as f32 * self.scales[block_of(i, &self.shape, self.axis)]).collect()
+        let block = self.bits.block();
+        self.values.iter().enumerate().map(|(i, q)| *q as f32 * self.scales[block_of(i, &self.shape, self.axis, block)]).collect()
     }
 
     /// burn's description of this layout.
     pub fn scheme(&self) -> QuantScheme {
         let mut block = vec![1u8; self.shape.len()];
-        block[self.axis] = BLOCK as u8;
-        QuantScheme::default().with_value(QuantValue::Q8S).with_store(QuantStore::PackedU32(0)).per_block(block, ScaleDtype::F32)
+        block[self.axis] = self.bits.block() as u8;
+        QuantScheme::default().with_value(self.bits.value()).with_store(QuantStore::PackedU32(0)).per_block(block, ScaleDtype::F32)
     }
 
-    /// The int8 tensor burn holds, in this layout (how the CPU backend keeps every weight).
+    /// The tensor burn holds, in this layout (how the CPU backend keeps every weight).
     pub fn into_tensor_data(self) -> TensorData {
         let scheme = self.scheme();
-        TensorData::quantized(self.values, self.shape, scheme, &self.scales, None)
+        match self.bits {
+            Bits::Eight => TensorData::quantized(self.values, self.shape, scheme, &self.scales, None),
+            Bits::Four => {
+                // burn's packed layout: eight values to a little-endian u32, the first in the low
+                // bits, then the f32 scales (words, so both stay 4-byte aligned).
+                let mut words: Vec<u32> = self
+                    .values
+                    .chunks(8)
+                    .map(|eight| eight.iter().enumerate().fold(0u32, |word, (i, v)| word | ((*v as u32) & 0xF) << (4 * i)))
+                    .collect();
+                words.extend(self.scales.iter().map(|s| s.to_bits()));
+                TensorData::from_bytes(Bytes::from_elems(words), self.shape, DType::QFloat(scheme))
+            }
+        }
     }
 
     /// The same weight stored with its blocked axis last; `None` where it is last already.
@@ -104,10 +160,9 @@ impl BlockQuantized {
         let mut order: Vec<usize> = (0..rank).filter(|a| *a != self.axis).collect();
         order.push(self.axis);
         let (shape, values) = axes_permuted(&self.values, &self.shape, &order);
-        let mut grid = self.shape.clone();
-        grid[self.axis] /= BLOCK;
+        let grid = Self::scale_shape(&self.shape, self.axis, self.bits);
         let (_, scales) = axes_permuted(&self.scales, &grid, &order);
-        Some(Self { shape, axis: rank - 1, values, scales })
+        Some(Self { shape, axis: rank - 1, bits: self.bits, values, scales })
     }
 
     /// The weight as a tensor on `device`, one byte per value. On wgpu a weight blocked along an
@@ -168,12 +223,13 @@ mod tests {
 
     #[test]
     fn error_is_at_most_half_a_step_of_each_block() {
-        for (shape, axis) in [(vec![3, 128], 1), (vec![2, 64, 3, 3], 1)] {
+        for ((shape, axis), bits) in [(vec![3, 128], 1), (vec![2, 64, 3, 3], 1)].into_iter().flat_map(|s| [(s.clone(), Bits::Eight), (s, Bits::Four)]) {
             let x = pseudo_random(shape.iter().product());
-            let q = BlockQuantized::quantize(&x, &shape, axis);
-            assert_eq!(q.scales.len(), x.len() / BLOCK);
+            let q = BlockQuantized::quantize(&x, &shape, axis, bits);
+            assert_eq!(q.scales.len(), x.len() / bits.block());
+            assert!(q.values.iter().all(|v| (*v as f32).abs() <= bits.max()));
             for (i, (a, b)) in x.iter().zip(q.dequantize()).enumerate() {
-                let step = q.scales[block_of(i, &shape, axis)];
+                let step = q.scales[block_of(i, &shape, axis, bits.block())];
                 assert!((a - b).abs() <= step * 0.5 + 1e-6, "{shape:?}[{i}]: {a} became {b} (step {step})");
             }
         }
@@ -183,14 +239,17 @@ mod tests {
     fn conv_blocks_run_along_input_channels() {
         // [out 1, in 128, 1, 2]: channel c at position p belongs to block c / 64 at p.
         let shape = [1, 128, 1, 2];
-        assert_eq!(block_of(0, &shape, 1), 0);
-        assert_eq!(block_of(1, &shape, 1), 1);
-        assert_eq!(block_of(2 * 63, &shape, 1), 0);
-        assert_eq!(block_of(2 * 64, &shape, 1), 2);
-        assert_eq!(block_of(2 * 64 + 1, &shape, 1), 3);
-        assert_eq!(block_axis(&[320, 4, 3, 3]), None);
-        assert_eq!(block_axis(&[320]), None);
-        assert_eq!(block_axis(&[768, 320]), Some(1));
+        assert_eq!(block_of(0, &shape, 1, 64), 0);
+        assert_eq!(block_of(1, &shape, 1, 64), 1);
+        assert_eq!(block_of(2 * 63, &shape, 1, 64), 0);
+        assert_eq!(block_of(2 * 64, &shape, 1, 64), 2);
+        assert_eq!(block_of(2 * 64 + 1, &shape, 1, 64), 3);
+        assert_eq!(block_of(2 * 32, &shape, 1, 32), 2);
+        assert_eq!(Bits::Eight.block_axis(&[320, 4, 3, 3]), None);
+        assert_eq!(Bits::Eight.block_axis(&[320]), None);
+        assert_eq!(Bits::Eight.block_axis(&[768, 320]), Some(1));
+        assert_eq!(Bits::Eight.block_axis(&[768, 32, 3, 3]), None);
+        assert_eq!(Bits::Four.block_axis(&[768, 32, 3, 3]), Some(1));
     }
 
     #[test]
@@ -198,9 +257,11 @@ mod tests {
         let device = Device::flex();
         let x = Tensor::<2>::random([128, 192], Distribution::Normal(0.0, 1.0), &device);
         let values: Vec<f32> = x.into_data().try_to_vec().unwrap();
-        let q = BlockQuantized::quantize(&values, &[128, 192], 1);
-        let ours = q.dequantize();
-        let theirs: Vec<f32> = q.into_tensor::<2>(&device).dequantize().into_data().try_to_vec().unwrap();
-        assert_eq!(ours, theirs);
+        for bits in [Bits::Eight, Bits::Four] {
+            let q = BlockQuantized::quantize(&values, &[128, 192], 1, bits);
+            let ours = q.dequantize();
+            let theirs: Vec<f32> = q.into_tensor::<2>(&device).dequantize().into_data().try_to_vec().unwrap();
+            assert_eq!(ours, theirs, "{bits:?}");
+        }
     }
 }
