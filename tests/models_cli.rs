@@ -245,14 +245,35 @@ fn generate_takes_several_controlnets() {
         "--model",
         "m",
         "--input",
-        "i",
+        path(&input),
         "--output",
         "o",
         "--prompt",
         "p",
         "--controlnet",
-        "model=cn,module=openpose,image=x.png",
+        "model=cn,module=openpose",
     ]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("module=none"), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn preprocess_writes_the_control_image_opencv_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let photo = fixtures().join("preprocessors/photo.png");
+    let out = dir.path().join("edges.png");
+    // The fixture photo is 512x384: at processor resolution 384 it is used as it is.
+    let o = keepsake(&["preprocess", "--module", "canny", "--res", "384", "--low", "50", "--high", "150", path(&photo), path(&out)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let ours = image::open(&out).unwrap().to_rgb8();
+    let theirs = image::open(fixtures().join("preprocessors/canny-50-150.png")).unwrap().to_rgb8();
+    assert!(ours == theirs, "the canny control image differs from controlnet_aux's");
+
+    let o = keepsake(&["preprocess", "--module", "hed", path(&photo), path(&out)]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("use none, canny, openpose, depth or mlsd"));
+    let o = keepsake(&["preprocess", "--module", "depth", "--low", "3", path(&photo), path(&out)]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("canny's thresholds"));
+    let o = keepsake(&["preprocess", "--module", "canny", "/nonexistent.png", path(&out)]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot read the photo /nonexistent.png"));
 }

@@ -1,10 +1,12 @@
-//! `--controlnet model=DIR,module=none,image=FILE,weight=W,start=S,end=E,resize=crop`: one
+//! `--controlnet model=DIR,module=canny|none,image=FILE,weight=W,start=S,end=E,resize=crop`: one
 //! ControlNet unit on the command line, and fitting its control image to the picture as A1111's
-//! resize modes do.
+//! resize modes do. `module=none` takes `image` as the control image; any other module makes it
+//! from `image` if given, else from the input photo.
 
 use std::path::PathBuf;
 
 use image::{imageops, RgbImage};
+use keepsake_models::preprocessors::{Module, DEFAULT_RESOLUTION};
 
 /// How a control image of another shape is fitted to the picture (A1111's names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,7 +22,11 @@ pub enum ResizeMode {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ControlSpec {
     pub model: PathBuf,
-    pub image: PathBuf,
+    /// The control image (`module=none`), or the picture to preprocess instead of the photo.
+    pub image: Option<PathBuf>,
+    pub module: Module,
+    /// The processor resolution (A1111's processor_res).
+    pub resolution: u32,
     pub weight: f32,
     pub start: f64,
     pub end: f64,
@@ -31,7 +37,9 @@ pub struct ControlSpec {
 pub fn parse_controlnet(s: &str) -> Result<ControlSpec, String> {
     let mut model = None;
     let mut image = None;
-    let mut module = "none".to_string();
+    let mut module = Module::None;
+    let (mut low, mut high) = (None, None);
+    let mut resolution = DEFAULT_RESOLUTION;
     let (mut weight, mut start, mut end, mut resize) = (1.0f32, 0.0f64, 1.0f64, ResizeMode::CropAndResize);
     for part in s.split(',').filter(|p| !p.is_empty()) {
         let (key, value) = part.split_once('=').ok_or_else(|| format!("{part:?}: write key=value (model=DIR,image=FILE,weight=0.8)"))?;
@@ -39,7 +47,15 @@ pub fn parse_controlnet(s: &str) -> Result<ControlSpec, String> {
         match key {
             "model" => model = Some(PathBuf::from(value)),
             "image" => image = Some(PathBuf::from(value)),
-            "module" => module = value.to_string(),
+            "module" => module = value.parse()?,
+            "low" | "threshold_a" => low = Some(number(value)? as u32),
+            "high" | "threshold_b" => high = Some(number(value)? as u32),
+            "res" | "processor_res" => {
+                resolution = number(value)? as u32;
+                if !(64..=2048).contains(&resolution) {
+                    return Err(format!("{key}={value}: use a processor resolution from 64 to 2048 (512 is usual)"));
+                }
+            }
             "weight" => weight = number(value)? as f32,
             "start" => start = number(value)?,
             "end" => end = number(value)?,
@@ -53,20 +69,50 @@ pub fn parse_controlnet(s: &str) -> Result<ControlSpec, String> {
             }
             "mode" if value == "balanced" => {}
             "mode" => return Err(format!("mode={value}: only balanced is supported so far")),
-            other => return Err(format!("unknown key {other:?} (use model, image, module, weight, start, end, resize, mode)")),
+            other => {
+                return Err(format!(
+                    "unknown key {other:?} (use model, image, module, weight, start, end, resize, mode, res, low, high)"
+                ))
+            }
         }
     }
-    if module != "none" {
-        return Err(format!(
-            "module={module}: the built-in preprocessors are not there yet; make the control image elsewhere and pass it with module=none,image=FILE"
-        ));
+    match (&mut module, low, high) {
+        (Module::Canny { low: l, high: h }, a, b) => {
+            *l = a.unwrap_or(*l);
+            *h = b.unwrap_or(*h);
+        }
+        (_, None, None) => {}
+        (other, _, _) => return Err(format!("low/high are canny's thresholds; module={other} takes none")),
     }
     if !(0.0..=1.0).contains(&start) || !(0.0..=1.0).contains(&end) || start >= end {
         return Err(format!("start={start},end={end}: use fractions of the steps with 0 <= start < end <= 1"));
     }
     let model = model.ok_or("model=DIR is missing (a diffusers ControlNet folder)")?;
-    let image = image.ok_or("image=FILE is missing (module=none uses the control image as it is)")?;
-    Ok(ControlSpec { model, image, weight, start, end, resize })
+    if module == Module::None && image.is_none() {
+        return Err("image=FILE is missing (module=none uses the control image as it is; or name a module to make it from the photo)".into());
+    }
+    Ok(ControlSpec { model, image, module, resolution, weight, start, end, resize })
+}
+
+impl ControlSpec {
+    /// The unit's control image at the picture's size: its file, or `photo` (or its file)
+    /// through its module, fitted as its resize mode says.
+    pub fn control_image(&self, photo: &RgbImage, width: u32, height: u32) -> Result<RgbImage, String> {
+        let read = |path: &PathBuf| -> Result<RgbImage, String> {
+            Ok(image::open(path).map_err(|e| format!("cannot read the control image {}: {e} (use a PNG or JPEG)", path.display()))?.to_rgb8())
+        };
+        let control = match (&self.module, &self.image) {
+            (Module::None, Some(path)) => read(path)?,
+            (module, source) => {
+                let source = match source {
+                    Some(path) => read(path)?,
+                    None => photo.clone(),
+                };
+                module.run(&source, self.resolution).map_err(|e| e.to_string())?
+            }
+        };
+        Ok(fit(&control, width, height, self.resize))
+    }
 }
 
 /// `control` fitted to `width` x `height` as `mode` says.
@@ -103,7 +149,9 @@ mod tests {
             s,
             ControlSpec {
                 model: "/m/cn".into(),
-                image: "pose.png".into(),
+                image: Some("pose.png".into()),
+                module: Module::None,
+                resolution: 512,
                 weight: 0.7,
                 start: 0.1,
                 end: 0.9,
@@ -112,7 +160,11 @@ mod tests {
         );
         let d = parse_controlnet("model=cn,image=p.png").unwrap();
         assert_eq!((d.weight, d.start, d.end, d.resize), (1.0, 0.0, 1.0, ResizeMode::CropAndResize));
-        assert!(parse_controlnet("model=cn,image=p.png,module=openpose").unwrap_err().contains("module=none"));
+        let c = parse_controlnet("model=cn,module=canny,low=50,res=384").unwrap();
+        assert_eq!((c.module, c.resolution, c.image), (Module::Canny { low: 50, high: 200 }, 384, None));
+        assert!(parse_controlnet("model=cn,module=depth,low=5").unwrap_err().contains("canny's thresholds"));
+        assert!(parse_controlnet("model=cn").unwrap_err().contains("image=FILE is missing"));
+        assert!(parse_controlnet("model=cn,module=hed").unwrap_err().contains("unknown module"));
         assert!(parse_controlnet("model=cn,image=p.png,start=0.8,end=0.2").unwrap_err().contains("start < end"));
         assert!(parse_controlnet("image=p.png").unwrap_err().contains("model=DIR"));
         assert!(parse_controlnet("model=cn,image=p.png,colour=red").unwrap_err().contains("unknown key"));

@@ -199,6 +199,8 @@ pub fn run(args: GenerateArgs) -> Result<(), String> {
         clip_skip: args.clip_skip,
         noise_kernel: args.noise_kernel.kernel(),
     };
+    // Preprocessors see the photo as it came (A1111 runs them at their own resolution).
+    let controls = args.controlnets.iter().map(|spec| spec.control_image(&photo, width, height)).collect::<Result<Vec<_>, _>>()?;
     let device = args.backend.device();
     let started = Instant::now();
     let mut sd = StableDiffusion::load(&args.model, &device).map_err(|e| e.to_string())?;
@@ -215,11 +217,7 @@ pub fn run(args: GenerateArgs) -> Result<(), String> {
         nets.push(ControlNetModel::load(&spec.model, sd.unet_config.cross_attention_dim, &device).map_err(|e| e.to_string())?);
     }
     let mut units = Vec::new();
-    for (spec, model) in args.controlnets.iter().zip(&nets) {
-        let control = image::open(&spec.image)
-            .map_err(|e| format!("cannot read the control image {}: {e} (use a PNG or JPEG)", spec.image.display()))?
-            .to_rgb8();
-        let image = crate::control_args::fit(&control, width, height, spec.resize);
+    for ((spec, model), image) in args.controlnets.iter().zip(&nets).zip(controls) {
         units.push(ControlUnit { model, image, weight: spec.weight, start: spec.start, end: spec.end });
     }
     let bar = indicatif::ProgressBar::new(0);

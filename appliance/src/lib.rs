@@ -15,6 +15,7 @@ pub mod i18n;
 pub mod keepsake;
 pub mod models_cli;
 pub mod notify;
+pub mod preprocess_cli;
 pub mod qr;
 pub mod stylizers;
 pub mod ui;

@@ -51,6 +51,8 @@ enum Command {
     },
     /// Stable Diffusion 1.5 img2img of one photo (a single-file checkpoint or a diffusers folder).
     Generate(keepsake::generate::GenerateArgs),
+    /// Make a ControlNet control image from a photo (canny edges, ...).
+    Preprocess(keepsake::preprocess_cli::PreprocessArgs),
     /// Make and inspect booth model files (LoRAs merged, TAESD, int8).
     Models {
         #[command(subcommand)]
@@ -161,6 +163,10 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 ModelsAction::Inspect { file } => inspect(&file)?,
             };
             println!("{report}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Preprocess(args) => {
+            println!("{}", keepsake::preprocess_cli::run(&args)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => {

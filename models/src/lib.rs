@@ -19,6 +19,7 @@ pub mod ldm;
 pub mod lora;
 pub mod module_path;
 pub mod pipeline;
+pub mod preprocessors;
 pub mod prompt;
 pub mod quantize;
 pub mod resnet;

@@ -1,0 +1,52 @@
+//! `keepsake preprocess --module canny IN OUT`: the control image a ControlNet unit would get
+//! from a photo, written to a file (to look at, or to pass on with `module=none`).
+
+use std::path::PathBuf;
+
+use keepsake_models::preprocessors::{Module, DEFAULT_RESOLUTION};
+
+#[derive(clap::Args, Debug)]
+pub struct PreprocessArgs {
+    /// none, canny, openpose, depth or mlsd (A1111's names).
+    #[arg(long)]
+    pub module: Module,
+    /// Processor resolution: the short side the detector sees (A1111's processor_res).
+    #[arg(long, default_value_t = DEFAULT_RESOLUTION)]
+    pub res: u32,
+    /// Canny's low threshold.
+    #[arg(long)]
+    pub low: Option<u32>,
+    /// Canny's high threshold.
+    #[arg(long)]
+    pub high: Option<u32>,
+    pub input: PathBuf,
+    pub output: PathBuf,
+}
+
+pub fn run(args: &PreprocessArgs) -> Result<String, String> {
+    let mut module = args.module;
+    match &mut module {
+        Module::Canny { low, high } => {
+            *low = args.low.unwrap_or(*low);
+            *high = args.high.unwrap_or(*high);
+        }
+        other if args.low.is_some() || args.high.is_some() => {
+            return Err(format!("--low/--high are canny's thresholds; --module {other} takes none"));
+        }
+        _ => {}
+    }
+    if !(64..=2048).contains(&args.res) {
+        return Err(format!("--res {}: use a processor resolution from 64 to 2048 (512 is usual)", args.res));
+    }
+    let photo = image::open(&args.input)
+        .map_err(|e| format!("cannot read the photo {}: {e} (use a PNG or JPEG)", args.input.display()))?
+        .to_rgb8();
+    let control = module.run(&photo, args.res).map_err(|e| e.to_string())?;
+    let made_with = match module {
+        Module::Canny { low, high } => format!("Module: canny, Processor res: {}, Threshold A: {low}, Threshold B: {high}", args.res),
+        other => format!("Module: {other}, Processor res: {}", args.res),
+    };
+    crate::generate::write_png_with_parameters(&control, &made_with, &args.output)
+        .map_err(|e| format!("cannot write {}: {e} (check the folder exists and is writable)", args.output.display()))?;
+    Ok(format!("{}: {module} control image, {}x{}", args.output.display(), control.width(), control.height()))
+}

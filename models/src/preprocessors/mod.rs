@@ -1,0 +1,119 @@
+//! Preprocessors ("annotators") that turn the visitor's photo into ControlNet control images, in
+//! the conventions of A1111's sd-webui-controlnet and the controlnet_aux package: the photo is
+//! scaled so its short side is the processor resolution (each side rounded to a multiple of 64),
+//! the detector runs there, and the control image comes back at that size (the ControlNet unit
+//! then fits it to the picture with its resize mode).
+
+pub mod canny;
+
+use std::fmt;
+use std::str::FromStr;
+
+use image::{imageops, RgbImage};
+
+/// A1111's default processor resolution.
+pub const DEFAULT_RESOLUTION: u32 = 512;
+
+/// Which preprocessor a ControlNet unit runs on the photo.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Module {
+    /// The unit's image is the control image as it is.
+    None,
+    /// Canny edges with low/high hysteresis thresholds (A1111's threshold_a/threshold_b).
+    Canny { low: u32, high: u32 },
+    /// OpenPose body skeleton (18 keypoints).
+    Openpose,
+    /// Depth (LeReS, as the thesis used).
+    Depth,
+    /// M-LSD straight lines.
+    Mlsd,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PreprocessError {
+    #[error("module={0}: this preprocessor is not built in yet (fix: make the control image elsewhere and pass it with module=none,image=FILE, or use module=canny)")]
+    NotBuilt(Module),
+    #[error("module=none takes the control image as it is: give the unit an image (image=FILE)")]
+    NothingToDo,
+}
+
+impl FromStr for Module {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "none" => Self::None,
+            "canny" => Self::Canny { low: canny::DEFAULT_LOW, high: canny::DEFAULT_HIGH },
+            "openpose" => Self::Openpose,
+            "depth" | "depth_leres" => Self::Depth,
+            "mlsd" => Self::Mlsd,
+            other => return Err(format!("unknown module {other:?} (use none, canny, openpose, depth or mlsd)")),
+        })
+    }
+}
+
+impl fmt::Display for Module {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(match self {
+            Self::None => "none",
+            Self::Canny { .. } => "canny",
+            Self::Openpose => "openpose",
+            Self::Depth => "depth",
+            Self::Mlsd => "mlsd",
+        })
+    }
+}
+
+/// The size controlnet_aux's `resize_image` gives a `w` x `h` picture for `resolution`: the short
+/// side scaled to `resolution`, each side then rounded to a multiple of 64.
+pub fn detection_size(w: u32, h: u32, resolution: u32) -> (u32, u32) {
+    let k = resolution as f64 / w.min(h) as f64;
+    let round64 = |v: u32| (((v as f64 * k) / 64.0).round() as u32 * 64).max(64);
+    (round64(w), round64(h))
+}
+
+/// `photo` at its detection size (Lanczos up, triangle down; OpenCV's Lanczos4/area in
+/// controlnet_aux, so a photo that needs scaling is close to, not identical with, theirs).
+pub fn resize_for_detection(photo: &RgbImage, resolution: u32) -> RgbImage {
+    let (w, h) = detection_size(photo.width(), photo.height(), resolution);
+    if (w, h) == photo.dimensions() {
+        return photo.clone();
+    }
+    let filter = if w > photo.width() { imageops::FilterType::Lanczos3 } else { imageops::FilterType::Triangle };
+    imageops::resize(photo, w, h, filter)
+}
+
+impl Module {
+    /// The control image for `photo` at processor resolution `resolution`.
+    pub fn run(&self, photo: &RgbImage, resolution: u32) -> Result<RgbImage, PreprocessError> {
+        let input = resize_for_detection(photo, resolution);
+        match *self {
+            Self::None => Err(PreprocessError::NothingToDo),
+            Self::Canny { low, high } => Ok(image::DynamicImage::ImageLuma8(canny::canny(&input, low, high)).to_rgb8()),
+            other => Err(PreprocessError::NotBuilt(other)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detection_sizes_follow_controlnet_aux() {
+        assert_eq!(detection_size(512, 384, 384), (512, 384));
+        assert_eq!(detection_size(640, 480, 512), (704, 512)); // 682.7 -> 704
+        assert_eq!(detection_size(1920, 1080, 512), (896, 512)); // 910.2 -> 896
+        assert_eq!(detection_size(300, 300, 512), (512, 512));
+    }
+
+    #[test]
+    fn modules_are_named_as_a1111_and_the_cli_spell_them() {
+        assert_eq!("canny".parse::<Module>().unwrap(), Module::Canny { low: 100, high: 200 });
+        assert_eq!("depth_leres".parse::<Module>().unwrap(), Module::Depth);
+        assert!("hed".parse::<Module>().unwrap_err().contains("use none, canny"));
+        let photo = RgbImage::from_pixel(100, 80, image::Rgb([10, 20, 30]));
+        let edges = Module::Canny { low: 100, high: 200 }.run(&photo, 128).unwrap();
+        assert_eq!(edges.dimensions(), (192, 128)); // 160 -> 192 (rounded to 64), 128
+        assert!(matches!(Module::None.run(&photo, 512), Err(PreprocessError::NothingToDo)));
+    }
+}
