@@ -251,7 +251,7 @@ fn generate_takes_several_controlnets() {
         "--prompt",
         "p",
         "--controlnet",
-        "model=cn,module=openpose",
+        "model=cn,module=mlsd",
     ]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("module=none"), "{}", String::from_utf8_lossy(&o.stderr));
@@ -268,6 +268,16 @@ fn preprocess_writes_the_control_image_opencv_would() {
     let ours = image::open(&out).unwrap().to_rgb8();
     let theirs = image::open(fixtures().join("preprocessors/canny-50-150.png")).unwrap().to_rgb8();
     assert!(ours == theirs, "the canny control image differs from controlnet_aux's");
+
+    // OpenPose from an annotator folder (the fixture's narrowed network: random weights, so the
+    // picture may hold no skeleton, but it comes at the detection size).
+    let pose = dir.path().join("pose.png");
+    let annotators = fixtures().join("preprocessors/openpose");
+    let o = keepsake(&["preprocess", "--module", "openpose", "--res", "384", "--annotators", path(&annotators), path(&photo), path(&pose)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(image::open(&pose).unwrap().to_rgb8().dimensions(), (512, 384));
+    let o = keepsake(&["preprocess", "--module", "openpose", "--annotators", "/nonexistent", path(&photo), path(&pose)]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/body_pose_model.pth"), "{}", String::from_utf8_lossy(&o.stderr));
 
     let o = keepsake(&["preprocess", "--module", "hed", path(&photo), path(&out)]);
     assert!(!o.status.success());

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use image::{imageops, RgbImage};
-use keepsake_models::preprocessors::{Module, DEFAULT_RESOLUTION};
+use keepsake_models::preprocessors::{Annotators, Module, DEFAULT_RESOLUTION};
 
 /// How a control image of another shape is fitted to the picture (A1111's names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,7 +97,7 @@ pub fn parse_controlnet(s: &str) -> Result<ControlSpec, String> {
 impl ControlSpec {
     /// The unit's control image at the picture's size: its file, or `photo` (or its file)
     /// through its module, fitted as its resize mode says.
-    pub fn control_image(&self, photo: &RgbImage, width: u32, height: u32) -> Result<RgbImage, String> {
+    pub fn control_image(&self, photo: &RgbImage, width: u32, height: u32, annotators: &Annotators) -> Result<RgbImage, String> {
         let read = |path: &PathBuf| -> Result<RgbImage, String> {
             Ok(image::open(path).map_err(|e| format!("cannot read the control image {}: {e} (use a PNG or JPEG)", path.display()))?.to_rgb8())
         };
@@ -108,7 +108,7 @@ impl ControlSpec {
                     Some(path) => read(path)?,
                     None => photo.clone(),
                 };
-                module.run(&source, self.resolution).map_err(|e| e.to_string())?
+                module.run(&source, self.resolution, annotators).map_err(|e| e.to_string())?
             }
         };
         Ok(fit(&control, width, height, self.resize))

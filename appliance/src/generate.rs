@@ -99,6 +99,10 @@ pub struct GenerateArgs {
     /// Repeatable (MultiControlNet).
     #[arg(long = "controlnet", value_name = "SPEC", value_parser = crate::control_args::parse_controlnet)]
     pub controlnets: Vec<crate::control_args::ControlSpec>,
+    /// The annotator weights folder the ControlNet preprocessors read (body_pose_model.pth, ...);
+    /// default $KEEPSAKE_ANNOTATORS or /var/lib/keepsake/annotators.
+    #[arg(long, value_name = "DIR")]
+    pub annotators: Option<PathBuf>,
     /// Decode pictures larger than the VAE's training size (512 px) in tiles: bounded memory.
     #[arg(long)]
     pub vae_tiling: bool,
@@ -200,7 +204,12 @@ pub fn run(args: GenerateArgs) -> Result<(), String> {
         noise_kernel: args.noise_kernel.kernel(),
     };
     // Preprocessors see the photo as it came (A1111 runs them at their own resolution).
-    let controls = args.controlnets.iter().map(|spec| spec.control_image(&photo, width, height)).collect::<Result<Vec<_>, _>>()?;
+    let mut annotators = keepsake_models::preprocessors::Annotators::from_env();
+    if let Some(dir) = &args.annotators {
+        annotators.dir = dir.clone();
+    }
+    let controls =
+        args.controlnets.iter().map(|spec| spec.control_image(&photo, width, height, &annotators)).collect::<Result<Vec<_>, _>>()?;
     let device = args.backend.device();
     let started = Instant::now();
     let mut sd = StableDiffusion::load(&args.model, &device).map_err(|e| e.to_string())?;

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use keepsake_models::preprocessors::{Module, DEFAULT_RESOLUTION};
+use keepsake_models::preprocessors::{Annotators, Module, DEFAULT_RESOLUTION};
 
 #[derive(clap::Args, Debug)]
 pub struct PreprocessArgs {
@@ -19,6 +19,10 @@ pub struct PreprocessArgs {
     /// Canny's high threshold.
     #[arg(long)]
     pub high: Option<u32>,
+    /// The annotator weights folder (body_pose_model.pth, ...); default $KEEPSAKE_ANNOTATORS or
+    /// /var/lib/keepsake/annotators.
+    #[arg(long, value_name = "DIR")]
+    pub annotators: Option<PathBuf>,
     pub input: PathBuf,
     pub output: PathBuf,
 }
@@ -41,7 +45,11 @@ pub fn run(args: &PreprocessArgs) -> Result<String, String> {
     let photo = image::open(&args.input)
         .map_err(|e| format!("cannot read the photo {}: {e} (use a PNG or JPEG)", args.input.display()))?
         .to_rgb8();
-    let control = module.run(&photo, args.res).map_err(|e| e.to_string())?;
+    let mut annotators = Annotators::from_env();
+    if let Some(dir) = &args.annotators {
+        annotators.dir = dir.clone();
+    }
+    let control = module.run(&photo, args.res, &annotators).map_err(|e| e.to_string())?;
     let made_with = match module {
         Module::Canny { low, high } => format!("Module: canny, Processor res: {}, Threshold A: {low}, Threshold B: {high}", args.res),
         other => format!("Module: {other}, Processor res: {}", args.res),

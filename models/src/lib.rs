@@ -9,6 +9,7 @@ pub mod attention;
 pub mod autoencoder;
 pub mod autoencoder_tiny;
 pub mod booth_file;
+pub mod checkpoint;
 pub mod clip;
 pub mod compute;
 pub mod controlnet;

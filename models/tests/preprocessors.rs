@@ -23,3 +23,100 @@ fn canny_matches_opencv_pixel_for_pixel() {
         assert!(differ.is_empty(), "canny {low}/{high}: pixels differ from cv2.Canny, e.g. {differ:?} ({edges} edge pixels)");
     }
 }
+
+mod openpose {
+    use super::*;
+    use burn::tensor::{Device, Tensor, TensorData};
+    use keepsake_models::checkpoint::Checkpoint;
+    use keepsake_models::preprocessors::openpose::body::{assemble, find_peaks, Maps};
+    use keepsake_models::preprocessors::openpose::body_model::BodyPoseModel;
+    use keepsake_models::preprocessors::openpose::{draw_people, OpenposeDetector};
+    use safetensors::SafeTensors;
+
+    fn dir() -> std::path::PathBuf {
+        fixtures().join("preprocessors/openpose")
+    }
+
+    /// (shape, values) of a tensor in one of the fixture's safetensors files, as f64.
+    fn tensor(file: &str, name: &str) -> (Vec<usize>, Vec<f64>) {
+        let bytes = std::fs::read(dir().join(file)).unwrap();
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let view = st.tensor(name).unwrap();
+        let values = match view.dtype() {
+            safetensors::Dtype::F32 => view.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap()) as f64).collect(),
+            safetensors::Dtype::F16 => view.data().chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f64()).collect(),
+            other => panic!("{other:?}"),
+        };
+        (view.shape().to_vec(), values)
+    }
+
+    #[test]
+    fn the_body_network_matches_controlnet_aux() {
+        let device = Device::flex();
+        let model = BodyPoseModel::load(&Checkpoint::open(&dir().join("body_pose_model.pth")).unwrap(), &device).unwrap();
+        let (shape, x) = tensor("network.safetensors", "input");
+        let x: Vec<f32> = x.iter().map(|v| *v as f32).collect();
+        let (paf, heat) = model.forward(Tensor::<4>::from_data(TensorData::new(x, [shape[0], shape[1], shape[2], shape[3]]), &device));
+        for (ours, name) in [(paf, "paf"), (heat, "heatmap")] {
+            let (shape, theirs) = tensor("network.safetensors", name);
+            assert_eq!(ours.dims().to_vec(), shape);
+            let ours: Vec<f32> = ours.into_data().convert::<f32>().try_to_vec().unwrap();
+            let scale = theirs.iter().fold(0f64, |m, v| m.max(v.abs()));
+            let diff = ours.iter().zip(&theirs).fold(0f64, |m, (a, b)| m.max((*a as f64 - b).abs()));
+            assert!(scale > 1e-2, "{name}: the reference is all but zero ({scale})");
+            assert!(diff <= 1e-5 * scale.max(1.0), "{name}: {diff} from controlnet_aux (largest value {scale})");
+        }
+    }
+
+    fn maps(name: &str) -> Maps {
+        let (shape, values) = tensor("maps.safetensors", name);
+        Maps { height: shape[0], width: shape[1], channels: shape[2], values }
+    }
+
+    #[test]
+    fn peaks_limbs_and_people_match_controlnet_aux() {
+        let reference: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir().join("body.json")).unwrap()).unwrap();
+        let (heat, paf) = (maps("heatmap"), maps("paf"));
+        let (candidates, people) = assemble(&find_peaks(&heat), &paf, heat.height);
+        let theirs = reference["candidates"].as_array().unwrap();
+        assert_eq!(candidates.len(), theirs.len());
+        for (c, t) in candidates.iter().zip(theirs) {
+            let t: Vec<f64> = t.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+            assert_eq!((c.x, c.y, c.id as f64), (t[0], t[1], t[3]));
+            assert!((c.score - t[2]).abs() < 1e-12, "{c:?} vs {t:?}");
+        }
+        let theirs = reference["people"].as_array().unwrap();
+        assert_eq!(people.len(), theirs.len());
+        assert_eq!(people.len(), 2);
+        for (p, t) in people.iter().zip(theirs) {
+            let t: Vec<f64> = t.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect();
+            let parts: Vec<f64> = p.parts.iter().map(|c| c.map(|c| c as f64).unwrap_or(-1.0)).collect();
+            assert_eq!(parts, t[..18].to_vec());
+            assert_eq!(p.count, t[19]);
+            assert!((p.score - t[18]).abs() < 1e-9, "score {} vs {}", p.score, t[18]);
+        }
+    }
+
+    #[test]
+    fn skeletons_are_drawn_as_opencv_draws_them() {
+        let (heat, paf) = (maps("heatmap"), maps("paf"));
+        let (candidates, people) = assemble(&find_peaks(&heat), &paf, heat.height);
+        let ours = draw_people(&candidates, &people, heat.width as u32, heat.height as u32, 512, 384);
+        let theirs = image::open(dir().join("pose.png")).unwrap().to_rgb8();
+        let differ: Vec<(u32, u32)> = ours.enumerate_pixels().filter(|(x, y, p)| *p != theirs.get_pixel(*x, *y)).map(|(x, y, _)| (x, y)).collect();
+        let drawn = theirs.pixels().filter(|p| p.0 != [0, 0, 0]).count();
+        assert!(drawn > 2000, "{drawn}");
+        assert!(differ.is_empty(), "{} of {drawn} drawn pixels differ, e.g. {:?}", differ.len(), &differ[..differ.len().min(10)]);
+    }
+
+    #[test]
+    fn a_file_for_another_network_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(fixtures().join("lora/kohya.safetensors"), dir.path().join("body_pose_model.pth")).unwrap();
+        let err = OpenposeDetector::load(dir.path(), &Device::flex()).err().unwrap().to_string();
+        assert!(err.contains("not the weights of the OpenPose body model") && err.contains("conv1_1.weight"), "{err}");
+        std::fs::write(dir.path().join("body_pose_model.pth"), b"not a checkpoint").unwrap();
+        let err = OpenposeDetector::load(dir.path(), &Device::flex()).err().unwrap().to_string();
+        assert!(err.contains("cannot read the weights"), "{err}");
+    }
+}

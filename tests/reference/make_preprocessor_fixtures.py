@@ -6,6 +6,12 @@ diffusers' ControlNet examples use and whose annotators are A1111's.
   controlnet_aux's resize_image keeps as it is (sides multiples of 64, resolution = short side),
   so each detector's own arithmetic is compared, not OpenCV's resampling.
 - canny-100-200.png, canny-50-150.png: CannyDetector (cv2.Canny on the RGB picture).
+- openpose/: the body network (controlnet_aux's bodypose_model, its convolutions narrowed 16x
+  so the file is small; 3/19/38-channel inputs and outputs as they are) with seeded random
+  weights saved as body_pose_model.pth in the public file's layout, a fixed input and its two
+  outputs (network.safetensors); and the post-processing: synthetic heatmaps and part affinity
+  fields for two people (maps.safetensors, f16) run through Body's peak finding and limb
+  assembly (body.json: candidates and people) and drawn by draw_poses at 512x384 (pose.png).
 
 Run: .venv-reference/bin/python tests/reference/make_preprocessor_fixtures.py
 """
@@ -36,6 +42,121 @@ def photo():
     return Image.fromarray(noisy.clip(0, 255).astype(np.uint8))
 
 
+def narrow(c):
+    """The bodypose_model's widths, 16x narrower; image, heatmap and PAF channels kept."""
+    return {3: 3, 19: 19, 38: 38, 185: 38 + 19 + 128 // 16}.get(c, c // 16)
+
+
+def body_network(out):
+    import torch
+    from safetensors.torch import save_file
+    from controlnet_aux.open_pose import model as pose_model
+
+    real_conv = torch.nn.Conv2d
+    pose_model.nn.Conv2d = lambda in_channels, out_channels, kernel_size, stride, padding: real_conv(
+        narrow(in_channels), narrow(out_channels), kernel_size, stride, padding)
+    try:
+        torch.manual_seed(0)
+        net = pose_model.bodypose_model().eval()
+    finally:
+        pose_model.nn.Conv2d = real_conv
+    with torch.no_grad():
+        for name, p in net.named_parameters():
+            # Enough spread that activations neither vanish nor explode through 40 layers.
+            fan_in = p[0].numel() if p.dim() > 1 else 1
+            p.copy_(torch.randn_like(p) * (1.5 / fan_in) ** 0.5 if p.dim() > 1 else torch.randn_like(p) * 0.05)
+    # The public file's keys: the layer names without the block (util.transfer maps them back).
+    state = {".".join(k.split(".")[1:]): v.clone() for k, v in net.state_dict().items()}
+    torch.save(state, os.path.join(out, "body_pose_model.pth"))
+    x = torch.rand(1, 3, 40, 56, generator=torch.Generator().manual_seed(1)) - 0.5
+    with torch.no_grad():
+        paf, heat = net(x)
+    save_file({"input": x.contiguous(), "paf": paf.contiguous(), "heatmap": heat.contiguous()}, os.path.join(out, "network.safetensors"))
+
+
+# Two people in a 64x96 (H x W) picture: (x, y) per OpenPose body part, None where unseen.
+PEOPLE = [
+    [(30, 10), (30, 20), (22, 20), (18, 30), (16, 40), (38, 20), (42, 30), (44, 40), (25, 40), (25, 50), (25, 60),
+     (35, 40), (35, 50), (35, 60), (28, 8), (32, 8), (26, 9), (34, 9)],
+    [(70, 14), (70, 24), (62, 24), (58, 34), None, (78, 24), (82, 34), (84, 44), (66, 44), (66, 54), None,
+     (74, 44), (74, 54), (75, 62), (68, 12), (72, 12), None, (74, 13)],
+]
+LIMBS = [[2, 3], [2, 6], [3, 4], [4, 5], [6, 7], [7, 8], [2, 9], [9, 10], [10, 11], [2, 12], [12, 13], [13, 14],
+         [2, 1], [1, 15], [15, 17], [1, 16], [16, 18], [3, 17], [6, 18]]
+PAF_CHANNELS = [[31, 32], [39, 40], [33, 34], [35, 36], [41, 42], [43, 44], [19, 20], [21, 22], [23, 24], [25, 26],
+                [27, 28], [29, 30], [47, 48], [49, 50], [53, 54], [51, 52], [55, 56], [37, 38], [45, 46]]
+MAP_H, MAP_W = 64, 96
+
+
+def synthetic_maps():
+    yy, xx = np.meshgrid(np.arange(MAP_H), np.arange(MAP_W), indexing="ij")
+    heat = np.zeros((MAP_H, MAP_W, 19))
+    paf = np.zeros((MAP_H, MAP_W, 38))
+    for person in PEOPLE:
+        for part, p in enumerate(person):
+            if p is not None:
+                heat[:, :, part] = np.maximum(heat[:, :, part], 0.9 * np.exp(-((xx - p[0]) ** 2 + (yy - p[1]) ** 2) / (2 * 2.0 ** 2)))
+        for (a, b), (cx, cy) in zip(LIMBS, PAF_CHANNELS):
+            pa, pb = person[a - 1], person[b - 1]
+            if pa is None or pb is None:
+                continue
+            v = np.array(pb, float) - np.array(pa, float)
+            n = np.linalg.norm(v)
+            u = v / n
+            rel_x, rel_y = xx - pa[0], yy - pa[1]
+            along = rel_x * u[0] + rel_y * u[1]
+            across = np.abs(rel_x * u[1] - rel_y * u[0])
+            on = (along >= -1) & (along <= n + 1) & (across <= 2.5)
+            paf[:, :, cx - 19][on] = u[0]
+            paf[:, :, cy - 19][on] = u[1]
+    heat[:, :, 18] = np.clip(1 - heat[:, :, :18].max(axis=2), 0, 1)
+    # What the fixture stores (f16) is what both sides read.
+    return heat.astype(np.float16).astype(np.float64), paf.astype(np.float16).astype(np.float64)
+
+
+def body_post_processing(out):
+    """Body.__call__ from its maps on: the network and the resizing around it are stubbed so the
+    maps above reach the peak finding and limb assembly as they are."""
+    import json
+    import torch
+    from safetensors.numpy import save_file
+    from controlnet_aux.open_pose import body as body_module, draw_poses, PoseResult
+    from controlnet_aux.open_pose.body import Body, BodyResult, Keypoint
+
+    heat, paf = synthetic_maps()
+    save_file({"heatmap": heat.astype(np.float16), "paf": paf.astype(np.float16)}, os.path.join(out, "maps.safetensors"))
+
+    class Stub(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.anchor = torch.nn.Parameter(torch.zeros(1))  # Body asks its model for a device
+
+        def forward(self, x):
+            h, w = x.shape[2] // 8, x.shape[3] // 8
+            return torch.zeros(1, 38, h, w), torch.zeros(1, 19, h, w)
+
+    util = body_module.util
+    saved = util.smart_resize_k, util.smart_resize
+    full = {19: heat, 38: paf}
+    util.smart_resize_k = lambda x, fx, fy: x if x.dtype == np.uint8 else full[x.shape[2]]
+    util.smart_resize = lambda x, s: x
+    try:
+        b = Body.__new__(Body)
+        b.model = Stub()
+        candidate, subset = b(np.zeros((MAP_H, MAP_W, 3), np.uint8))
+    finally:
+        util.smart_resize_k, util.smart_resize = saved
+    bodies = Body.format_body_result(candidate, subset)
+    with open(os.path.join(out, "body.json"), "w") as f:
+        json.dump({"candidates": candidate.tolist(), "people": subset.tolist(), "height": MAP_H, "width": MAP_W}, f)
+    # Drawn as OpenposeDetector.detect_poses and draw_poses do: positions over the picture's
+    # size, then a canvas of another size (the control image at its own resolution).
+    poses = [PoseResult(BodyResult([Keypoint(k.x / float(MAP_W), k.y / float(MAP_H)) if k is not None else None for k in body.keypoints],
+                                   body.total_score, body.total_parts), None, None, None) for body in bodies]
+    canvas = draw_poses(poses, 384, 512, draw_body=True, draw_hand=False, draw_face=False)
+    Image.fromarray(canvas).save(os.path.join(out, "pose.png"))
+
+
 def main():
     from controlnet_aux import CannyDetector
 
@@ -46,6 +167,10 @@ def main():
     for low, high in ((100, 200), (50, 150)):
         out = canny(img, low_threshold=low, high_threshold=high, detect_resolution=H, image_resolution=H)
         out.save(os.path.join(OUT, f"canny-{low}-{high}.png"))
+    pose = os.path.join(OUT, "openpose")
+    os.makedirs(pose, exist_ok=True)
+    body_network(pose)
+    body_post_processing(pose)
 
 
 if __name__ == "__main__":

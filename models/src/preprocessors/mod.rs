@@ -5,11 +5,16 @@
 //! then fits it to the picture with its resize mode).
 
 pub mod canny;
+pub mod openpose;
 
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 
+use burn::tensor::Device;
 use image::{imageops, RgbImage};
+
+use crate::checkpoint::CheckpointError;
 
 /// A1111's default processor resolution.
 pub const DEFAULT_RESOLUTION: u32 = 512;
@@ -31,10 +36,28 @@ pub enum Module {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PreprocessError {
-    #[error("module={0}: this preprocessor is not built in yet (fix: make the control image elsewhere and pass it with module=none,image=FILE, or use module=canny)")]
+    #[error("module={0}: this preprocessor is not built in yet (fix: make the control image elsewhere and pass it with module=none,image=FILE, or use module=canny or openpose)")]
     NotBuilt(Module),
     #[error("module=none takes the control image as it is: give the unit an image (image=FILE)")]
     NothingToDo,
+    #[error("module={module} needs the annotator weights ({file}): {source}")]
+    Weights { module: Module, file: &'static str, source: CheckpointError },
+}
+
+/// Where the annotators' weight files are (lllyasviel/Annotators' names: body_pose_model.pth,
+/// ...) and the device their networks run on.
+#[derive(Debug, Clone)]
+pub struct Annotators {
+    pub dir: PathBuf,
+    pub device: Device,
+}
+
+impl Annotators {
+    /// `$KEEPSAKE_ANNOTATORS`, else /var/lib/keepsake/annotators; on the CPU.
+    pub fn from_env() -> Self {
+        let dir = std::env::var_os("KEEPSAKE_ANNOTATORS").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/lib/keepsake/annotators"));
+        Self { dir, device: Device::flex() }
+    }
 }
 
 impl FromStr for Module {
@@ -83,12 +106,18 @@ pub fn resize_for_detection(photo: &RgbImage, resolution: u32) -> RgbImage {
 }
 
 impl Module {
-    /// The control image for `photo` at processor resolution `resolution`.
-    pub fn run(&self, photo: &RgbImage, resolution: u32) -> Result<RgbImage, PreprocessError> {
+    /// The control image for `photo` at processor resolution `resolution`, networks' weights
+    /// from `annotators`.
+    pub fn run(&self, photo: &RgbImage, resolution: u32, annotators: &Annotators) -> Result<RgbImage, PreprocessError> {
         let input = resize_for_detection(photo, resolution);
         match *self {
             Self::None => Err(PreprocessError::NothingToDo),
             Self::Canny { low, high } => Ok(image::DynamicImage::ImageLuma8(canny::canny(&input, low, high)).to_rgb8()),
+            Self::Openpose => {
+                let detector = openpose::OpenposeDetector::load(&annotators.dir, &annotators.device)
+                    .map_err(|source| PreprocessError::Weights { module: *self, file: openpose::WEIGHTS, source })?;
+                Ok(detector.control_image(&input))
+            }
             other => Err(PreprocessError::NotBuilt(other)),
         }
     }
@@ -112,8 +141,11 @@ mod tests {
         assert_eq!("depth_leres".parse::<Module>().unwrap(), Module::Depth);
         assert!("hed".parse::<Module>().unwrap_err().contains("use none, canny"));
         let photo = RgbImage::from_pixel(100, 80, image::Rgb([10, 20, 30]));
-        let edges = Module::Canny { low: 100, high: 200 }.run(&photo, 128).unwrap();
+        let none = Annotators { dir: "/nonexistent".into(), device: Device::flex() };
+        let edges = Module::Canny { low: 100, high: 200 }.run(&photo, 128, &none).unwrap();
         assert_eq!(edges.dimensions(), (192, 128)); // 160 -> 192 (rounded to 64), 128
-        assert!(matches!(Module::None.run(&photo, 512), Err(PreprocessError::NothingToDo)));
+        assert!(matches!(Module::None.run(&photo, 512, &none), Err(PreprocessError::NothingToDo)));
+        let missing = Module::Openpose.run(&photo, 128, &none).unwrap_err().to_string();
+        assert!(missing.contains("body_pose_model.pth") && missing.contains("/nonexistent"), "{missing}");
     }
 }
