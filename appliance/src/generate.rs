@@ -92,7 +92,7 @@ pub struct GenerateArgs {
     /// Where `<lora:NAME:WEIGHT>` tags in the prompt find NAME.safetensors (A1111's LoRA folder).
     #[arg(long, value_name = "DIR")]
     pub lora_dir: Option<PathBuf>,
-    /// A textual-inversion embedding (.safetensors); its file name is the word to use in the prompt. Repeatable.
+    /// A textual-inversion embedding (.safetensors or A1111 .pt); its file name is the word to use in the prompt. Repeatable.
     #[arg(long = "embedding", value_name = "FILE")]
     pub embeddings: Vec<PathBuf>,
     /// A ControlNet unit: model=DIR,image=FILE[,module=none][,weight=1][,start=0][,end=1][,resize=crop|just|fill].

@@ -29,7 +29,7 @@ pub struct BakeArgs {
     /// An LCM-LoRA (e.g. lcm-lora-sdv1-5), merged at weight 1; the booth then paints in 4 LCM steps.
     #[arg(long, value_name = "FILE")]
     pub lcm_lora: Option<PathBuf>,
-    /// A textual-inversion embedding (.safetensors); its file name is the prompt word. Repeatable.
+    /// A textual-inversion embedding (.safetensors or A1111 .pt); its file name is the prompt word. Repeatable.
     #[arg(long = "embedding", value_name = "FILE")]
     pub embeddings: Vec<PathBuf>,
     /// TAESD in diffusers layout (madebyollin/taesd) to use as the VAE: much faster, a little softer.

@@ -40,7 +40,7 @@ impl Checkpoint {
         let unreadable = |reason: String| CheckpointError::Unreadable {
             path: path.to_path_buf(),
             reason,
-            fix: "use the annotator's original .pth file (lllyasviel/Annotators) or a .safetensors conversion of it",
+            fix: "check the file is a complete PyTorch checkpoint (.pth/.pt) or .safetensors file",
         };
         let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
         // SAFETY: read-only mapping of a file nothing here writes.

@@ -1,7 +1,8 @@
 //! Textual-inversion embeddings: a word of the prompt that stands for n learned input vectors of
 //! the text encoder (A1111's `embeddings/` folder, diffusers' `load_textual_inversion`).
 //!
-//! Files read: A1111's `.safetensors` (`emb_params` [n, dim]) and diffusers' (one tensor, [dim] or
+//! Files read: A1111's `.safetensors` (`emb_params` [n, dim]) and `.pt` (`string_to_param`, read
+//! without Python by burn's pickle reader), and diffusers' (one tensor, [dim] or
 //! [n, dim], named after its token). The word is the file name without extension, as A1111
 //! addresses embeddings, unless given. Like diffusers, the word gets n new token ids after the
 //! vocabulary and the text encoder's token table n new rows; the word is matched in the prompt as
@@ -11,14 +12,13 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Param;
 use burn::tensor::{DType, Tensor, TensorData};
-use safetensors::tensor::Dtype;
-use safetensors::SafeTensors;
 
+use crate::checkpoint::Checkpoint;
 use crate::pipeline::StableDiffusion;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmbeddingError {
-    #[error("{path}: cannot read the embedding: {reason} (fix: use a .safetensors embedding; convert A1111 .pt files to .safetensors)")]
+    #[error("{path}: cannot read the embedding: {reason} (fix: use an A1111 or diffusers embedding, .safetensors or .pt)")]
     Unreadable { path: PathBuf, reason: String },
     #[error("{path}: {problem} (fix: {fix})")]
     Unfit { path: PathBuf, problem: String, fix: &'static str },
@@ -40,28 +40,24 @@ impl TextualInversion {
     /// Reads `path`; the prompt word is `word`, or the file name without its extension.
     pub fn read(path: &Path, word: Option<&str>) -> Result<Self, EmbeddingError> {
         let unreadable = |reason: String| EmbeddingError::Unreadable { path: path.to_path_buf(), reason };
-        let bytes = std::fs::read(path).map_err(|e| unreadable(e.to_string()))?;
-        let st = SafeTensors::deserialize(&bytes).map_err(|e| unreadable(e.to_string()))?;
-        let names = st.names();
-        let name: String = if names.iter().any(|n| *n == "emb_params") {
-            "emb_params".to_string()
+        let file = Checkpoint::open(path).map_err(|e| unreadable(e.to_string()))?;
+        let names = file.names();
+        // A1111 .safetensors: emb_params; A1111 .pt: string_to_param.*; diffusers: one tensor.
+        let name: String = if let Some(n) = names.iter().find(|n| *n == "emb_params" || n.starts_with("string_to_param.")) {
+            n.clone()
         } else if names.len() == 1 {
-            names[0].to_string()
+            names[0].clone()
         } else {
-            return Err(unreadable(format!("{} tensors and none named emb_params: not an embedding file (a LoRA?)", names.len())));
+            return Err(unreadable(format!(
+                "{} tensors and none named emb_params or string_to_param: not an embedding file (a LoRA?)",
+                names.len()
+            )));
         };
-        let view = st.tensor(&name).map_err(|e| unreadable(e.to_string()))?;
-        let (count, dim) = match view.shape() {
-            [dim] => (1, *dim),
-            [count, dim] => (*count, *dim),
-            other => return Err(unreadable(format!("{name} has shape {other:?}, not [vectors, width]"))),
-        };
-        let b = view.data();
-        let vectors: Vec<f32> = match view.dtype() {
-            Dtype::F32 => b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-            Dtype::F16 => b.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
-            Dtype::BF16 => b.chunks_exact(2).map(|c| half::bf16::from_le_bytes([c[0], c[1]]).to_f32()).collect(),
-            other => return Err(unreadable(format!("{name} is {other:?}, not a float type"))),
+        let (shape, vectors) = file.get(&name).map_err(|e| unreadable(e.to_string()))?.expect("listed above");
+        let (count, dim) = match shape[..] {
+            [dim] => (1, dim),
+            [count, dim] => (count, dim),
+            _ => return Err(unreadable(format!("{name} has shape {shape:?}, not [vectors, width]"))),
         };
         let word = match word {
             Some(w) => w.to_string(),

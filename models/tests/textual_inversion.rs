@@ -85,3 +85,17 @@ fn embeddings_that_do_not_fit_are_named() {
     // Nothing was added by the refused files.
     assert_eq!(sd.tokenizer.vocab_size(), 49408);
 }
+
+#[test]
+fn an_a1111_pt_embedding_is_read_like_its_safetensors_twin() {
+    let pt = TextualInversion::read(&fixtures().join("embeddings/a1111-pt/keepsake-style.pt"), None).unwrap();
+    let st = TextualInversion::read(&embedding(), None).unwrap();
+    assert_eq!((pt.word.as_str(), pt.count, pt.dim), ("keepsake-style", 2, 64));
+    assert_eq!(pt.vectors, st.vectors);
+    // Something that is neither: named as unreadable, with the formats that are.
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.pt");
+    std::fs::write(&junk, b"PK\x03\x04 not really a zip").unwrap();
+    let err = TextualInversion::read(&junk, None).err().unwrap().to_string();
+    assert!(err.contains("cannot read the embedding") && err.contains(".pt"), "{err}");
+}

@@ -30,7 +30,12 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     g = torch.Generator().manual_seed(31)
     path = os.path.join(OUT, "keepsake-style.safetensors")
-    save_file({"emb_params": (torch.randn(2, text_encoder.config.hidden_size, generator=g)).half()}, path)
+    vectors = (torch.randn(2, text_encoder.config.hidden_size, generator=g)).half()
+    save_file({"emb_params": vectors}, path)
+    # The same embedding as A1111's own training writes it (a pickled .pt), in a folder of its own.
+    os.makedirs(os.path.join(OUT, "a1111-pt"), exist_ok=True)
+    torch.save({"string_to_token": {"*": 265}, "string_to_param": {"*": vectors.clone()}, "name": "keepsake-style", "step": 1000,
+                "sd_checkpoint": None, "sd_checkpoint_name": None}, os.path.join(OUT, "a1111-pt", "keepsake-style.pt"))
 
     pipe = tiny_pipeline(components)
     pipe.load_textual_inversion(path, token="keepsake-style")
