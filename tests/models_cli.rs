@@ -251,7 +251,7 @@ fn generate_takes_several_controlnets() {
         "--prompt",
         "p",
         "--controlnet",
-        "model=cn,module=mlsd",
+        "model=cn,module=depth",
     ]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("module=none"), "{}", String::from_utf8_lossy(&o.stderr));
@@ -276,6 +276,11 @@ fn preprocess_writes_the_control_image_opencv_would() {
     let o = keepsake(&["preprocess", "--module", "openpose", "--res", "384", "--annotators", path(&annotators), path(&photo), path(&pose)]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(image::open(&pose).unwrap().to_rgb8().dimensions(), (512, 384));
+    let lines = dir.path().join("lines.png");
+    let annotators = fixtures().join("preprocessors/mlsd");
+    let o = keepsake(&["preprocess", "--module", "mlsd", "--res", "384", "--annotators", path(&annotators), path(&photo), path(&lines)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(image::open(&lines).unwrap().to_rgb8().dimensions(), (512, 384));
     let o = keepsake(&["preprocess", "--module", "openpose", "--annotators", "/nonexistent", path(&photo), path(&pose)]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/body_pose_model.pth"), "{}", String::from_utf8_lossy(&o.stderr));
 

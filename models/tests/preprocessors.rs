@@ -120,3 +120,67 @@ mod openpose {
         assert!(err.contains("cannot read the weights"), "{err}");
     }
 }
+
+mod mlsd {
+    use super::*;
+    use burn::tensor::{Device, Tensor, TensorData};
+    use keepsake_models::checkpoint::Checkpoint;
+    use keepsake_models::preprocessors::mlsd::{decode_lines, draw_lines, MlsdDetector, MlsdModel};
+    use safetensors::SafeTensors;
+
+    fn dir() -> std::path::PathBuf {
+        fixtures().join("preprocessors/mlsd")
+    }
+
+    fn tensor(file: &str, name: &str) -> (Vec<usize>, Vec<f32>) {
+        let bytes = std::fs::read(dir().join(file)).unwrap();
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let view = st.tensor(name).unwrap();
+        (view.shape().to_vec(), view.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect())
+    }
+
+    #[test]
+    fn the_network_matches_controlnet_aux() {
+        let device = Device::flex();
+        let model = MlsdModel::load(&Checkpoint::open(&dir().join("mlsd_large_512_fp32.pth")).unwrap(), &device).unwrap();
+        let (shape, x) = tensor("network.safetensors", "input");
+        let out = model.forward(Tensor::<4>::from_data(TensorData::new(x, [shape[0], shape[1], shape[2], shape[3]]), &device));
+        let (shape, theirs) = tensor("network.safetensors", "output");
+        assert_eq!(out.dims().to_vec(), shape);
+        let ours: Vec<f32> = out.into_data().convert::<f32>().try_to_vec().unwrap();
+        let scale = theirs.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let diff = ours.iter().zip(&theirs).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(scale > 0.1, "the reference is all but zero ({scale})");
+        assert!(diff <= 1e-4 * scale.max(1.0), "{diff} from controlnet_aux (largest value {scale})");
+    }
+
+    #[test]
+    fn lines_are_decoded_and_drawn_as_controlnet_aux_does() {
+        let reference: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir().join("lines.json")).unwrap()).unwrap();
+        let (shape, map) = tensor("tpmap.safetensors", "tpmap");
+        let (h, w) = (reference["height"].as_u64().unwrap() as usize, reference["width"].as_u64().unwrap() as usize);
+        let lines = decode_lines(&map, shape[2], shape[3], w, h, 0.1, 0.1);
+        let theirs: Vec<Vec<f64>> =
+            reference["lines"].as_array().unwrap().iter().map(|l| l.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect()).collect();
+        assert_eq!(lines.len(), theirs.len());
+        assert_eq!(lines.len(), 4);
+        for (ours, theirs) in lines.iter().zip(&theirs) {
+            for (a, b) in ours.iter().zip(theirs) {
+                assert!((a - b).abs() < 1e-9, "{ours:?} vs {theirs:?}");
+            }
+        }
+        let ours = draw_lines(&lines, w as u32, h as u32);
+        let theirs = image::open(dir().join("lines.png")).unwrap().to_rgb8();
+        let drawn = theirs.pixels().filter(|p| p[0] == 255).count();
+        assert!(drawn > 200, "{drawn}");
+        assert!(ours == theirs, "the drawn lines differ from controlnet_aux's");
+    }
+
+    #[test]
+    fn a_file_for_another_network_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(fixtures().join("preprocessors/openpose/body_pose_model.pth"), dir.path().join("mlsd_large_512_fp32.pth")).unwrap();
+        let err = MlsdDetector::load(dir.path(), &Device::flex()).err().unwrap().to_string();
+        assert!(err.contains("not the weights of M-LSD") && err.contains("backbone.features.0.0.weight"), "{err}");
+    }
+}

@@ -12,6 +12,10 @@ diffusers' ControlNet examples use and whose annotators are A1111's.
   outputs (network.safetensors); and the post-processing: synthetic heatmaps and part affinity
   fields for two people (maps.safetensors, f16) run through Body's peak finding and limb
   assembly (body.json: candidates and people) and drawn by draw_poses at 512x384 (pose.png).
+- mlsd/: M-LSD's MobileV2_MLSD_Large with seeded random weights (f16, in the public
+  mlsd_large_512_fp32.pth layout), a fixed input and its raw output (network.safetensors); and the
+  line decoding: a synthetic output map for a 128x192 picture (tpmap.safetensors) decoded by
+  pred_lines (lines.json) and drawn by MLSDdetector (lines.png).
 
 Run: .venv-reference/bin/python tests/reference/make_preprocessor_fixtures.py
 """
@@ -157,6 +161,75 @@ def body_post_processing(out):
     Image.fromarray(canvas).save(os.path.join(out, "pose.png"))
 
 
+def mlsd_network(out):
+    import torch
+    from safetensors.torch import save_file
+    from controlnet_aux.mlsd.models.mbv2_mlsd_large import MobileV2_MLSD_Large
+
+    torch.manual_seed(2)
+    net = MobileV2_MLSD_Large().eval()
+    with torch.no_grad():
+        for name, t in net.state_dict().items():
+            if name.endswith("running_mean"):
+                t.copy_(torch.randn_like(t) * 0.1)
+            elif name.endswith("running_var"):
+                t.copy_(torch.rand_like(t) + 0.5)
+            elif name.endswith(".bias") or (name.endswith(".weight") and t.dim() == 1):
+                t.copy_(torch.randn_like(t) * 0.1 + (1.0 if name.endswith(".weight") else 0.0))
+        # The file holds f16 (half the size); the reference runs on the same rounded values.
+        for t in net.state_dict().values():
+            if t.is_floating_point():
+                t.copy_(t.half().float())
+    state = {k: (v.half() if v.is_floating_point() else v) for k, v in net.state_dict().items()}
+    torch.save(state, os.path.join(out, "mlsd_large_512_fp32.pth"))
+    x = torch.rand(1, 4, 64, 96, generator=torch.Generator().manual_seed(3)) * 2 - 1
+    with torch.no_grad():
+        y = net(x)
+    save_file({"input": x.contiguous(), "output": y.contiguous()}, os.path.join(out, "network.safetensors"))
+
+
+LINES = [((20, 30), (150, 40)), ((100, 10), (110, 110)), ((30, 100), (170, 60)), ((60, 70), (64, 72))]
+
+
+def mlsd_decoding(out):
+    """pred_lines and MLSDdetector from the model's output on: the model is a stub returning a
+    map with a centre peak and end-point displacements for each line above (and one too short)."""
+    import json
+    import torch
+    from safetensors.torch import save_file
+    from controlnet_aux.mlsd import MLSDdetector
+    from controlnet_aux.mlsd.utils import pred_lines
+
+    H, W = 128, 192
+    h, w = H // 2, W // 2
+    tp = torch.full((1, 9, h, w), -6.0)
+    g = torch.Generator().manual_seed(4)
+    tp[0, 0] += torch.rand(h, w, generator=g)  # low, uneven background
+    for n, ((x0, y0), (x1, y1)) in enumerate(LINES):
+        cx, cy = (x0 + x1) / 4, (y0 + y1) / 4  # the centre, in the half-size map
+        ix, iy = int(cx), int(cy)
+        tp[0, 0, iy, ix] = 3.0 + n * 0.5  # distinct scores: top-k's order among equals is torch's own
+        tp[0, 0, iy, ix + 1] = 1.0  # a neighbour the 3x3 suppression removes
+        tp[0, 1:5, iy, ix] = torch.tensor([x0 / 2 - ix, y0 / 2 - iy, x1 / 2 - ix, y1 / 2 - iy])
+    tp[0, 1:5] += torch.randn(4, h, w, generator=g) * 0.01
+
+    class Stub(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.anchor = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            return tp.clone()
+
+    save_file({"tpmap": tp.contiguous()}, os.path.join(out, "tpmap.safetensors"))
+    img = np.zeros((H, W, 3), np.uint8)
+    with torch.no_grad():
+        lines = pred_lines(img, Stub(), [H, W], 0.1, 0.1)
+    with open(os.path.join(out, "lines.json"), "w") as f:
+        json.dump({"lines": lines.tolist(), "height": H, "width": W}, f)
+    MLSDdetector(Stub())(Image.fromarray(img), detect_resolution=H, image_resolution=H).save(os.path.join(out, "lines.png"))
+
+
 def main():
     from controlnet_aux import CannyDetector
 
@@ -171,6 +244,10 @@ def main():
     os.makedirs(pose, exist_ok=True)
     body_network(pose)
     body_post_processing(pose)
+    mlsd = os.path.join(OUT, "mlsd")
+    os.makedirs(mlsd, exist_ok=True)
+    mlsd_network(mlsd)
+    mlsd_decoding(mlsd)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@
 //! then fits it to the picture with its resize mode).
 
 pub mod canny;
+pub mod mlsd;
+pub mod opencv_draw;
 pub mod openpose;
 
 use std::fmt;
@@ -36,7 +38,7 @@ pub enum Module {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PreprocessError {
-    #[error("module={0}: this preprocessor is not built in yet (fix: make the control image elsewhere and pass it with module=none,image=FILE, or use module=canny or openpose)")]
+    #[error("module={0}: this preprocessor is not built in yet (fix: make the control image elsewhere and pass it with module=none,image=FILE, or use module=canny, openpose or mlsd)")]
     NotBuilt(Module),
     #[error("module=none takes the control image as it is: give the unit an image (image=FILE)")]
     NothingToDo,
@@ -117,6 +119,11 @@ impl Module {
                 let detector = openpose::OpenposeDetector::load(&annotators.dir, &annotators.device)
                     .map_err(|source| PreprocessError::Weights { module: *self, file: openpose::WEIGHTS, source })?;
                 Ok(detector.control_image(&input))
+            }
+            Self::Mlsd => {
+                let detector = mlsd::MlsdDetector::load(&annotators.dir, &annotators.device)
+                    .map_err(|source| PreprocessError::Weights { module: *self, file: mlsd::WEIGHTS, source })?;
+                Ok(detector.control_image(&input, mlsd::DEFAULT_SCORE, mlsd::DEFAULT_DISTANCE))
             }
             other => Err(PreprocessError::NotBuilt(other)),
         }
