@@ -322,11 +322,44 @@ async fn booth_runs_a_baked_lcm_file_with_lcm_steps() {
 
 /// One visit through the booth with `model` as style.model; what made the keepsake.
 async fn booth_with_model(model: std::path::PathBuf) -> String {
+    booth_with(model, |_| {}).await
+}
+
+/// The booth's ControlNet units: each makes its control image from the visitor's photo; a unit
+/// whose files are missing is left out and the visit still ends with a keepsake.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn booth_runs_its_controlnet_units_and_leaves_out_a_broken_one() {
+    let fixtures = tiny_model();
+    let unit = |model: &str, module: keepsake_models::preprocessors::Module, weight: f32| keepsake::config::ControlNetUnit {
+        model: fixtures.join("..").join(model),
+        module,
+        weight,
+        start: 0.0,
+        end: 1.0,
+        resolution: 128,
+    };
+    use keepsake_models::preprocessors::Module;
+    let made_by = booth_with(fixtures.clone(), |config| {
+        config.style.annotators = fixtures.join("../preprocessors/openpose");
+        config.style.controlnets = vec![
+            unit("controlnet/cn1", Module::Canny { low: 100, high: 200 }, 1.0),
+            unit("controlnet/cn2", Module::Openpose, 0.7),
+            // No M-LSD weights in that folder: left out.
+            unit("controlnet/cn3", Module::Mlsd, 0.5),
+        ];
+    })
+    .await;
+    assert!(made_by.contains("ControlNet canny 1 + openpose 0.7,") && !made_by.contains("mlsd"), "{made_by}");
+}
+
+/// One visit through a booth with `model` as style.model and `adjust`ed config.
+async fn booth_with(model: std::path::PathBuf, adjust: impl FnOnce(&mut keepsake::config::Config)) -> String {
     let out = tempfile::tempdir().unwrap();
     let mut config = demo_config(out.path(), Language::En);
     config.devices.camera = CameraConfig::Synthetic { width: 64, height: 80 };
     config.devices.display = DisplayConfig::Png { record: None };
     config.style.model = Some(model);
+    adjust(&mut config);
     let layout = Layout { w: config.screen.0, h: config.screen.1 };
     let mut devices = Devices::open(&config).unwrap();
     devices.input = Box::new(ScriptedInput::new(steps(&layout, "result")));

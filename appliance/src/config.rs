@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use keepsake_drivers::paper::PaperSize;
+use keepsake_models::preprocessors::Module;
 use keepsake_models::toon::ToonStyle;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +39,22 @@ pub struct Style {
     pub preset: String,
     /// The diffusion model file; `None` means the illustration filter makes the keepsake.
     pub model: Option<PathBuf>,
+    /// ControlNet units applied to every visit (`[[style.controlnet]]`).
+    pub controlnets: Vec<ControlNetUnit>,
+    /// The annotator weights folder the preprocessors read (body_pose_model.pth, ...).
+    pub annotators: PathBuf,
+}
+
+/// One `[[style.controlnet]]`: the net, the preprocessor that makes its control image from the
+/// photo, and A1111's weight, guidance window and processor resolution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ControlNetUnit {
+    pub model: PathBuf,
+    pub module: Module,
+    pub weight: f32,
+    pub start: f64,
+    pub end: f64,
+    pub resolution: u32,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -253,6 +270,49 @@ impl<'a> Reader<'a> {
         k
     }
 
+    /// `[[key]]` ControlNet units, each read (and its unknown keys reported) as its own table.
+    fn controlnet_units(&mut self, key: &str) -> Vec<ControlNetUnit> {
+        let entries = match self.get(key) {
+            None => return Vec::new(),
+            Some(toml::Value::Array(a)) if a.iter().all(|v| v.is_table()) => a.clone(),
+            Some(v) => {
+                self.problem(key, format!("must be a list of tables, found a {}", type_name(v)), format!("write [[{key}]] sections"));
+                return Vec::new();
+            }
+        };
+        let mut units = Vec::new();
+        for (i, entry) in entries.iter().enumerate() {
+            let table = entry.as_table().expect("checked above");
+            let mut r = Reader { root: table, base: self.base.clone(), problems: Vec::new(), known: BTreeSet::new() };
+            let model = r.path("model", None, "\"/var/lib/keepsake/controlnet/control_v11p_sd15_openpose.safetensors\"");
+            let module_name = r.string("module", None, "\"openpose\"");
+            let module = match module_name.parse::<Module>() {
+                Ok(m) => m,
+                Err(e) if !module_name.is_empty() => {
+                    r.problem("module", e, "use none (a ready control image is not possible in the booth), canny, openpose, depth or mlsd");
+                    Module::None
+                }
+                Err(_) => Module::None,
+            };
+            if module == Module::None && !module_name.is_empty() && r.problems.is_empty() {
+                r.problem("module", "the booth makes each control image from the visitor's photo", "use canny, openpose, depth or mlsd");
+            }
+            let weight = r.number("weight", 1.0, 0.0, 2.0, "(A1111's control weight)") as f32;
+            let start = r.number("start", 0.0, 0.0, 1.0, "(fraction of the steps)");
+            let end = r.number("end", 1.0, 0.0, 1.0, "(fraction of the steps)");
+            if start >= end {
+                r.problem("start", format!("start {start} is not before end {end}"), "use 0 <= start < end <= 1");
+            }
+            let resolution = r.number("resolution", 512.0, 64.0, 2048.0, "pixels (A1111's processor resolution)") as u32;
+            r.unknown_keys();
+            for p in r.problems {
+                self.problems.push(Problem { key: format!("{key}[{i}].{}", p.key), ..p });
+            }
+            units.push(ControlNetUnit { model, module, weight, start, end, resolution });
+        }
+        units
+    }
+
     /// Keys present in the file that nothing read: typos and leftovers.
     fn unknown_keys(&mut self) {
         let mut found = Vec::new();
@@ -347,6 +407,8 @@ impl Config {
 
         let preset = r.kind("style.preset", "warm-animation", &ToonStyle::PRESETS, "style preset");
         let model = r.opt_path("style.model", "\"/var/lib/keepsake/models/booth.safetensors\"");
+        let annotators = r.path("style.annotators", Some("/var/lib/keepsake/annotators"), "\"/var/lib/keepsake/annotators\"");
+        let controlnets = r.controlnet_units("style.controlnet");
 
         let screen_w = r.number("screen.width", 720.0, 240.0, 7680.0, "pixels") as u32;
         let screen_h = r.number("screen.height", 1280.0, 240.0, 7680.0, "pixels") as u32;
@@ -406,7 +468,7 @@ impl Config {
         }
         Ok(Config {
             memorial: Memorial { name, dates, message, caption, language },
-            style: Style { preset, model },
+            style: Style { preset, model, controlnets, annotators },
             screen: (screen_w, screen_h),
             devices: Devices { camera, display, input, speaker, narrator, printer },
             paper,
@@ -448,6 +510,40 @@ mod tests {
     #[test]
     fn example_config_is_valid() {
         Config::parse(EXAMPLE, "booth.example.toml", Path::new("/etc/keepsake")).unwrap();
+    }
+
+    #[test]
+    fn controlnet_units_are_read_and_checked_one_by_one() {
+        let units = "[[style.controlnet]]\nmodel = \"cn/openpose.safetensors\"\nmodule = \"openpose\"\nweight = 0.8\nend = 0.9\n\
+                     [[style.controlnet]]\nmodel = \"/m/lines\"\nmodule = \"mlsd\"\nresolution = 384\n";
+        let c = Config::parse(&format!("{MINIMAL}{units}"), "t", Path::new("/etc/keepsake")).unwrap();
+        assert_eq!(c.style.annotators, PathBuf::from("/var/lib/keepsake/annotators"));
+        assert_eq!(
+            c.style.controlnets,
+            vec![
+                ControlNetUnit {
+                    model: "/etc/keepsake/cn/openpose.safetensors".into(),
+                    module: Module::Openpose,
+                    weight: 0.8,
+                    start: 0.0,
+                    end: 0.9,
+                    resolution: 512
+                },
+                ControlNetUnit { model: "/m/lines".into(), module: Module::Mlsd, weight: 1.0, start: 0.0, end: 1.0, resolution: 384 },
+            ]
+        );
+        let bad = "[[style.controlnet]]\nmodule = \"hed\"\nwieght = 1\n[[style.controlnet]]\nmodel = \"m\"\nmodule = \"none\"\nstart = 0.5\nend = 0.5\n";
+        let p = problems(&format!("{MINIMAL}{bad}"));
+        let k: Vec<_> = p.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(
+            k,
+            ["style.controlnet[0].model", "style.controlnet[0].module", "style.controlnet[0].wieght", "style.controlnet[1].module", "style.controlnet[1].start"],
+            "{p:?}"
+        );
+        assert!(p[2].fix.contains("did you mean weight"), "{:?}", p[2]);
+        assert!(p[3].problem.contains("from the visitor's photo"), "{:?}", p[3]);
+        let p = problems(&format!("{MINIMAL}[style]\ncontrolnet = \"openpose\"\n"));
+        assert!(p[0].key == "style.controlnet" && p[0].fix.contains("[[style.controlnet]]"), "{p:?}");
     }
 
     #[test]

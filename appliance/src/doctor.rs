@@ -64,6 +64,35 @@ fn model_finding(p: &std::path::Path) -> Finding {
 }
 
 /// Checks the machine, and the config's devices when a config is given.
+/// Whether a `[[style.controlnet]]` unit's net and its preprocessor's weights are there.
+fn controlnet_finding(i: usize, unit: &crate::config::ControlNetUnit, annotators: &Path) -> Finding {
+    use keepsake_models::preprocessors::{mlsd, openpose, Module};
+    let what = format!("ControlNet {i} ({})", unit.module);
+    if !unit.model.exists() {
+        return finding(&what, Status::Missing, format!("{} does not exist", unit.model.display()), Some("copy the ControlNet there or correct its model"));
+    }
+    let weights = match unit.module {
+        Module::Openpose => Some(openpose::WEIGHTS),
+        Module::Mlsd => Some(mlsd::WEIGHTS),
+        _ => None,
+    };
+    if let Some(file) = weights {
+        let path = annotators.join(file);
+        if !path.is_file() {
+            return finding(
+                &what,
+                Status::Missing,
+                format!("the preprocessor's weights {} are missing: the unit is left out", path.display()),
+                Some("copy the file from lllyasviel/Annotators into style.annotators"),
+            );
+        }
+    }
+    if unit.module == Module::Depth {
+        return finding(&what, Status::Missing, "the depth preprocessor is not built in yet: the unit is left out", Some("remove the unit for now"));
+    }
+    finding(&what, Status::Ok, format!("{} at weight {}", unit.model.display(), unit.weight), None)
+}
+
 pub fn examine(config: Option<&Config>) -> Vec<Finding> {
     let mut out = Vec::new();
 
@@ -135,6 +164,9 @@ pub fn examine(config: Option<&Config>) -> Vec<Finding> {
             )),
             Some(p) => out.push(model_finding(p)),
         }
+        for (i, unit) in cfg.style.controlnets.iter().enumerate() {
+            out.push(controlnet_finding(i, unit, &cfg.style.annotators));
+        }
         match Devices::open(cfg) {
             Ok(d) => {
                 for name in [d.camera.name(), d.display.name(), d.input.name(), d.speaker.name(), d.narrator.name(), d.printer.name()] {
@@ -196,5 +228,21 @@ mod model_tests {
         let junk = dir.path().join("notes.txt");
         std::fs::write(&junk, "x").unwrap();
         assert_eq!(model_finding(&junk).status, Status::Missing);
+    }
+
+    #[test]
+    fn each_controlnet_unit_is_checked_with_its_preprocessor_weights() {
+        use crate::config::ControlNetUnit;
+        use keepsake_models::preprocessors::Module;
+        let fixtures = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures"));
+        let unit = |model: &Path, module| ControlNetUnit { model: model.to_path_buf(), module, weight: 0.8, start: 0.0, end: 1.0, resolution: 512 };
+        let cn = fixtures.join("controlnet/cn1");
+        let annotators = fixtures.join("preprocessors/openpose");
+        let ok = controlnet_finding(0, &unit(&cn, Module::Openpose), &annotators);
+        assert_eq!(ok.status, Status::Ok, "{ok:?}");
+        let no_weights = controlnet_finding(1, &unit(&cn, Module::Mlsd), &annotators);
+        assert!(no_weights.status == Status::Missing && no_weights.detail.contains("mlsd_large_512_fp32.pth"), "{no_weights:?}");
+        let no_net = controlnet_finding(2, &unit(Path::new("/nonexistent/cn"), Module::Canny { low: 100, high: 200 }), &annotators);
+        assert!(no_net.status == Status::Missing && no_net.what == "ControlNet 2 (canny)", "{no_net:?}");
     }
 }

@@ -2,8 +2,10 @@
 
 use std::sync::Arc;
 
-use keepsake_models::diffusion_stylizer::{DiffusionPreset, DiffusionStylizer};
+use keepsake_models::controlnet::ControlNetModel;
+use keepsake_models::diffusion_stylizer::{BoothControl, DiffusionPreset, DiffusionStylizer};
 use keepsake_models::pipeline::StableDiffusion;
+use keepsake_models::preprocessors::{Annotators, Preprocessor};
 use keepsake_models::toon::{ToonStyle, ToonStylizer};
 use keepsake_models::{Progress, StylizeError, Stylizer};
 
@@ -72,6 +74,33 @@ fn compute(backend: Backend) -> keepsake_models::compute::Compute {
     }
 }
 
+/// The configured ControlNet units that load. A unit that does not is left out, loudly: the
+/// visitor still gets a keepsake, and `keepsake doctor` names the problem.
+fn booth_controls(config: &Config, sd: &StableDiffusion, device: &burn::tensor::Device) -> Vec<BoothControl> {
+    let annotators = Annotators { dir: config.style.annotators.clone(), device: device.clone() };
+    let mut controls = Vec::new();
+    for (i, unit) in config.style.controlnets.iter().enumerate() {
+        let loaded = ControlNetModel::load(&unit.model, sd.unet_config.cross_attention_dim, device)
+            .map_err(|e| e.to_string())
+            .and_then(|model| Ok((model, Preprocessor::load(unit.module, &annotators).map_err(|e| e.to_string())?)));
+        match loaded {
+            Ok((model, preprocessor)) => {
+                tracing::info!(unit = i, module = %unit.module, model = %unit.model.display(), weight = unit.weight, "ControlNet unit ready");
+                controls.push(BoothControl {
+                    model,
+                    preprocessor,
+                    resolution: unit.resolution,
+                    weight: unit.weight,
+                    start: unit.start,
+                    end: unit.end,
+                });
+            }
+            Err(e) => tracing::error!(unit = i, module = %unit.module, %e, "ControlNet unit left out: the keepsakes are made without it"),
+        }
+    }
+    controls
+}
+
 /// The booth's stylizer: Stable Diffusion when `style.model` (a booth file, checkpoint or diffusers
 /// folder) loads,
 /// with the filter as instant preview; the filter alone otherwise. The log always says which,
@@ -96,7 +125,8 @@ pub fn for_booth(config: &Config, backend: Backend) -> Result<Arc<dyn Stylizer>,
             tracing::info!(model = %path.display(), seconds = started.elapsed().as_secs_f32(), "diffusion model loaded: it makes the keepsakes, the filter is the instant preview");
             let preset = DiffusionPreset::for_model(&sd);
             tracing::info!(scheduler = %preset.scheduler, steps = preset.steps, cfg = preset.cfg, vae = sd.vae_config.name(), loras = ?sd.origin.loras, "diffusion preset");
-            let main = DiffusionStylizer::new(sd, preset);
+            let controls = booth_controls(config, &sd, &compute.device);
+            let main = DiffusionStylizer::new(sd, preset).with_controls(controls);
             Ok(Arc::new(WithInstantPreview { preview: filter, main }))
         }
         Err(e) => {

@@ -6,7 +6,10 @@ use std::sync::Arc;
 
 use image::{imageops, RgbImage};
 
-use crate::pipeline::{Img2ImgParams, PipelineError, StableDiffusion};
+use crate::control_image::{fit, ResizeMode};
+use crate::controlnet::ControlNetModel;
+use crate::pipeline::{to_image, ControlUnit, Img2ImgParams, PipelineError, StableDiffusion};
+use crate::preprocessors::Preprocessor;
 use crate::schedulers::SchedulerKind;
 use crate::stylizer::{Progress, StylizeError, Stylizer};
 use crate::torch_rng::NormalKernel;
@@ -68,9 +71,24 @@ impl DiffusionPreset {
     }
 }
 
+/// One ControlNet unit of the booth's style: the net, the preprocessor that makes its control
+/// image from each visitor's photo (A1111's module, at its processor resolution), and the unit's
+/// weight and guidance window. The thesis keeps the person recognisable with three: openpose,
+/// depth and M-LSD lines.
+pub struct BoothControl {
+    pub model: ControlNetModel,
+    pub preprocessor: Preprocessor,
+    pub resolution: u32,
+    pub weight: f32,
+    pub start: f64,
+    pub end: f64,
+}
+
 pub struct DiffusionStylizer {
     pub sd: StableDiffusion,
     pub preset: DiffusionPreset,
+    /// ControlNet units applied to every visit (none: plain img2img).
+    pub controls: Vec<BoothControl>,
     /// Bumped by `cancel`: a run stops when it changes after the run began, so cancelling an
     /// abandoned run never stops the next visitor's.
     cancellations: Arc<AtomicU64>,
@@ -80,7 +98,12 @@ pub struct DiffusionStylizer {
 
 impl DiffusionStylizer {
     pub fn new(sd: StableDiffusion, preset: DiffusionPreset) -> Self {
-        Self { sd, preset, cancellations: Default::default(), last_seed: AtomicU64::new(u64::MAX) }
+        Self { sd, preset, controls: Vec::new(), cancellations: Default::default(), last_seed: AtomicU64::new(u64::MAX) }
+    }
+
+    pub fn with_controls(mut self, controls: Vec<BoothControl>) -> Self {
+        self.controls = controls;
+        self
     }
 }
 
@@ -93,7 +116,11 @@ impl DiffusionStylizer {
 
 impl Stylizer for DiffusionStylizer {
     fn name(&self) -> String {
-        let base = format!("Stable Diffusion img2img ({} {} steps", self.preset.scheduler.a1111_name(), self.preset.steps);
+        let mut base = format!("Stable Diffusion img2img ({} {} steps", self.preset.scheduler.a1111_name(), self.preset.steps);
+        if !self.controls.is_empty() {
+            let units: Vec<String> = self.controls.iter().map(|c| format!("{} {}", c.preprocessor.module(), c.weight)).collect();
+            base.push_str(&format!(", ControlNet {}", units.join(" + ")));
+        }
         match self.last_seed.load(Ordering::SeqCst) {
             u64::MAX => format!("{base})"),
             seed => format!("{base}, seed {seed})"),
@@ -137,12 +164,26 @@ impl Stylizer for DiffusionStylizer {
             noise_kernel: NormalKernel::native(),
         };
         self.last_seed.store(seed, Ordering::SeqCst);
-        tracing::info!(seed, width, height, "generating the illustration");
+        // Control images from the photo as it came (A1111 runs preprocessors at their own
+        // resolution), fitted to the picture as its default "crop and resize" does.
+        let units: Vec<ControlUnit> = self
+            .controls
+            .iter()
+            .map(|c| ControlUnit {
+                model: &c.model,
+                image: fit(&c.preprocessor.run(photo, c.resolution), width, height, ResizeMode::CropAndResize),
+                weight: c.weight,
+                start: c.start,
+                end: c.end,
+            })
+            .collect();
+        tracing::info!(seed, width, height, controlnets = units.len(), "generating the illustration");
         self.sd
-            .img2img(&input, &p, &mut |s| {
+            .img2img_controlled(&input, &p, &units, &mut |s| {
                 progress(Progress { step: s.step as u32, total: s.total as u32, preview: None });
                 cancellations.load(Ordering::SeqCst) == started_at
             })
+            .map(to_image)
             .map_err(|e| match e {
                 PipelineError::Cancelled => StylizeError::Cancelled,
                 other => StylizeError::Model(other.to_string()),

@@ -12,6 +12,7 @@ pub mod booth_file;
 pub mod checkpoint;
 pub mod clip;
 pub mod compute;
+pub mod control_image;
 pub mod controlnet;
 pub mod diffusion_stylizer;
 pub mod embeddings;

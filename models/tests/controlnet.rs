@@ -124,3 +124,57 @@ fn the_single_file_layout_loads_and_matches() {
     let err = ControlNetModel::load(&fixtures().join("sd-tiny-single/sd-tiny.safetensors"), 64, &device).err().unwrap().to_string();
     assert!(err.contains("not a single-file ControlNet"), "{err}");
 }
+
+/// The booth's stylizer runs its ControlNet units on every visit: the control image made from
+/// the photo by the unit's preprocessor, fitted to the picture, as a hand-made run does.
+#[test]
+fn the_booth_stylizer_makes_its_control_images_from_the_photo() {
+    use keepsake_models::control_image::{fit, ResizeMode};
+    use keepsake_models::diffusion_stylizer::{BoothControl, DiffusionPreset, DiffusionStylizer, SeedPolicy};
+    use keepsake_models::pipeline::{to_image, Img2ImgParams};
+    use keepsake_models::preprocessors::{canny::canny, resize_for_detection, Preprocessor};
+    use keepsake_models::schedulers::SchedulerKind;
+    use keepsake_models::torch_rng::NormalKernel;
+    use keepsake_models::Stylizer;
+
+    let device = Device::flex();
+    let load = || StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), &device).unwrap();
+    let net = || ControlNetModel::load(&fixtures().join("controlnet/cn1"), 64, &device).unwrap();
+    let photo = input(&pipeline_reference());
+    let (w, h) = photo.dimensions();
+    let preset = DiffusionPreset {
+        steps: 6,
+        strength: 0.7,
+        scheduler: SchedulerKind::Euler,
+        cfg: 5.0,
+        seed: SeedPolicy::Fixed(7),
+        ..DiffusionPreset::warm_animation()
+    };
+    let control = BoothControl { model: net(), preprocessor: Preprocessor::Canny { low: 50, high: 120 }, resolution: 128, weight: 0.9, start: 0.0, end: 0.8 };
+    let booth = DiffusionStylizer::new(load(), preset.clone()).with_controls(vec![control]);
+    assert!(booth.name().contains("ControlNet canny 0.9"), "{}", booth.name());
+    let ours = booth.stylize(&photo, &mut |_| {}).unwrap();
+
+    let sd = load();
+    let model = net();
+    let edges = image::DynamicImage::ImageLuma8(canny(&resize_for_detection(&photo, 128), 50, 120)).to_rgb8();
+    let unit = ControlUnit { model: &model, image: fit(&edges, w, h, ResizeMode::CropAndResize), weight: 0.9, start: 0.0, end: 0.8 };
+    let p = Img2ImgParams {
+        prompt: preset.prompt.clone(),
+        negative_prompt: preset.negative_prompt.clone(),
+        strength: preset.strength,
+        steps: preset.steps,
+        scheduler: preset.scheduler,
+        cfg: preset.cfg,
+        seed: 7,
+        width: w,
+        height: h,
+        clip_skip: 1,
+        noise_kernel: NormalKernel::native(),
+    };
+    let input = image::imageops::resize(&photo, w, h, image::imageops::FilterType::Lanczos3);
+    let by_hand = to_image(sd.img2img_controlled(&input, &p, &[unit], &mut |_| true).unwrap());
+    assert!(ours == by_hand, "the booth's picture is not the hand-made controlled one");
+    let plain = to_image(sd.img2img_controlled(&input, &p, &[], &mut |_| true).unwrap());
+    assert!(ours != plain, "the ControlNet unit changed nothing");
+}

@@ -107,26 +107,52 @@ pub fn resize_for_detection(photo: &RgbImage, resolution: u32) -> RgbImage {
     imageops::resize(photo, w, h, filter)
 }
 
-impl Module {
-    /// The control image for `photo` at processor resolution `resolution`, networks' weights
-    /// from `annotators`.
-    pub fn run(&self, photo: &RgbImage, resolution: u32, annotators: &Annotators) -> Result<RgbImage, PreprocessError> {
-        let input = resize_for_detection(photo, resolution);
-        match *self {
-            Self::None => Err(PreprocessError::NothingToDo),
-            Self::Canny { low, high } => Ok(image::DynamicImage::ImageLuma8(canny::canny(&input, low, high)).to_rgb8()),
-            Self::Openpose => {
-                let detector = openpose::OpenposeDetector::load(&annotators.dir, &annotators.device)
-                    .map_err(|source| PreprocessError::Weights { module: *self, file: openpose::WEIGHTS, source })?;
-                Ok(detector.control_image(&input))
-            }
-            Self::Mlsd => {
-                let detector = mlsd::MlsdDetector::load(&annotators.dir, &annotators.device)
-                    .map_err(|source| PreprocessError::Weights { module: *self, file: mlsd::WEIGHTS, source })?;
-                Ok(detector.control_image(&input, mlsd::DEFAULT_SCORE, mlsd::DEFAULT_DISTANCE))
-            }
+/// A module ready to run: its network loaded once, for every photo after.
+pub enum Preprocessor {
+    Canny { low: u32, high: u32 },
+    Openpose(openpose::OpenposeDetector),
+    Mlsd(mlsd::MlsdDetector),
+}
+
+impl Preprocessor {
+    /// Loads `module`'s network from `annotators` (none for canny).
+    pub fn load(module: Module, annotators: &Annotators) -> Result<Self, PreprocessError> {
+        let weights = |file: &'static str| move |source| PreprocessError::Weights { module, file, source };
+        match module {
+            Module::None => Err(PreprocessError::NothingToDo),
+            Module::Canny { low, high } => Ok(Self::Canny { low, high }),
+            Module::Openpose => Ok(Self::Openpose(
+                openpose::OpenposeDetector::load(&annotators.dir, &annotators.device).map_err(weights(openpose::WEIGHTS))?,
+            )),
+            Module::Mlsd => Ok(Self::Mlsd(mlsd::MlsdDetector::load(&annotators.dir, &annotators.device).map_err(weights(mlsd::WEIGHTS))?)),
             other => Err(PreprocessError::NotBuilt(other)),
         }
+    }
+
+    pub fn module(&self) -> Module {
+        match self {
+            Self::Canny { low, high } => Module::Canny { low: *low, high: *high },
+            Self::Openpose(_) => Module::Openpose,
+            Self::Mlsd(_) => Module::Mlsd,
+        }
+    }
+
+    /// The control image for `photo` at processor resolution `resolution`.
+    pub fn run(&self, photo: &RgbImage, resolution: u32) -> RgbImage {
+        let input = resize_for_detection(photo, resolution);
+        match self {
+            Self::Canny { low, high } => image::DynamicImage::ImageLuma8(canny::canny(&input, *low, *high)).to_rgb8(),
+            Self::Openpose(detector) => detector.control_image(&input),
+            Self::Mlsd(detector) => detector.control_image(&input, mlsd::DEFAULT_SCORE, mlsd::DEFAULT_DISTANCE),
+        }
+    }
+}
+
+impl Module {
+    /// The control image for `photo` at processor resolution `resolution`, networks' weights
+    /// from `annotators` (loaded for this one picture; keep a [`Preprocessor`] for more).
+    pub fn run(&self, photo: &RgbImage, resolution: u32, annotators: &Annotators) -> Result<RgbImage, PreprocessError> {
+        Ok(Preprocessor::load(*self, annotators)?.run(photo, resolution))
     }
 }
 
