@@ -239,7 +239,7 @@ fn generate_takes_several_controlnets() {
     let d = max_level_difference(&out, &run["image"]);
     assert!(d <= 1.0, "three ControlNets: {d} levels from diffusers");
 
-    // A preprocessor module that is not built yet is refused with the way around it.
+    // A preprocessor whose weights are not in the annotator folder is named with its file.
     let o = keepsake(&[
         "generate",
         "--model",
@@ -250,11 +250,13 @@ fn generate_takes_several_controlnets() {
         "o",
         "--prompt",
         "p",
+        "--annotators",
+        "/nonexistent",
         "--controlnet",
         "model=cn,module=depth",
     ]);
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("module=none"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/res101.pth"), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
 #[test]
@@ -281,6 +283,11 @@ fn preprocess_writes_the_control_image_opencv_would() {
     let o = keepsake(&["preprocess", "--module", "mlsd", "--res", "384", "--annotators", path(&annotators), path(&photo), path(&lines)]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(image::open(&lines).unwrap().to_rgb8().dimensions(), (512, 384));
+    let depth = dir.path().join("depth.png");
+    let annotators = fixtures().join("preprocessors/leres");
+    let o = keepsake(&["preprocess", "--module", "depth", "--res", "384", "--annotators", path(&annotators), path(&photo), path(&depth)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(image::open(&depth).unwrap().to_rgb8().dimensions(), (512, 384));
     let o = keepsake(&["preprocess", "--module", "openpose", "--annotators", "/nonexistent", path(&photo), path(&pose)]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/body_pose_model.pth"), "{}", String::from_utf8_lossy(&o.stderr));
 

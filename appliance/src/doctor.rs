@@ -66,7 +66,7 @@ fn model_finding(p: &std::path::Path) -> Finding {
 /// Checks the machine, and the config's devices when a config is given.
 /// Whether a `[[style.controlnet]]` unit's net and its preprocessor's weights are there.
 fn controlnet_finding(i: usize, unit: &crate::config::ControlNetUnit, annotators: &Path) -> Finding {
-    use keepsake_models::preprocessors::{mlsd, openpose, Module};
+    use keepsake_models::preprocessors::{leres, mlsd, openpose, Module};
     let what = format!("ControlNet {i} ({})", unit.module);
     if !unit.model.exists() {
         return finding(&what, Status::Missing, format!("{} does not exist", unit.model.display()), Some("copy the ControlNet there or correct its model"));
@@ -74,7 +74,8 @@ fn controlnet_finding(i: usize, unit: &crate::config::ControlNetUnit, annotators
     let weights = match unit.module {
         Module::Openpose => Some(openpose::WEIGHTS),
         Module::Mlsd => Some(mlsd::WEIGHTS),
-        _ => None,
+        Module::Depth => Some(leres::WEIGHTS),
+        Module::Canny { .. } | Module::None => None,
     };
     if let Some(file) = weights {
         let path = annotators.join(file);
@@ -86,9 +87,6 @@ fn controlnet_finding(i: usize, unit: &crate::config::ControlNetUnit, annotators
                 Some("copy the file from lllyasviel/Annotators into style.annotators"),
             );
         }
-    }
-    if unit.module == Module::Depth {
-        return finding(&what, Status::Missing, "the depth preprocessor is not built in yet: the unit is left out", Some("remove the unit for now"));
     }
     finding(&what, Status::Ok, format!("{} at weight {}", unit.model.display(), unit.weight), None)
 }

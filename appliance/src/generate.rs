@@ -95,7 +95,8 @@ pub struct GenerateArgs {
     /// A textual-inversion embedding (.safetensors or A1111 .pt); its file name is the word to use in the prompt. Repeatable.
     #[arg(long = "embedding", value_name = "FILE")]
     pub embeddings: Vec<PathBuf>,
-    /// A ControlNet unit: model=DIR,image=FILE[,module=none][,weight=1][,start=0][,end=1][,resize=crop|just|fill].
+    /// A ControlNet unit: model=DIR[,module=canny|openpose|mlsd|depth|none][,image=FILE][,weight=1][,start=0][,end=1]
+    /// [,resize=crop|just|fill][,res=512][,low=100,high=200]; a module makes the control image from the photo (or image).
     /// Repeatable (MultiControlNet).
     #[arg(long = "controlnet", value_name = "SPEC", value_parser = crate::control_args::parse_controlnet)]
     pub controlnets: Vec<crate::control_args::ControlSpec>,

@@ -184,3 +184,58 @@ mod mlsd {
         assert!(err.contains("not the weights of M-LSD") && err.contains("backbone.features.0.0.weight"), "{err}");
     }
 }
+
+mod leres {
+    use super::*;
+    use burn::tensor::{Device, Tensor, TensorData};
+    use keepsake_models::checkpoint::Checkpoint;
+    use keepsake_models::preprocessors::leres::{depth_picture, LeresDetector, LeresModel};
+    use safetensors::SafeTensors;
+
+    fn dir() -> std::path::PathBuf {
+        fixtures().join("preprocessors/leres")
+    }
+
+    fn tensor(file: &str, name: &str) -> (Vec<usize>, Vec<f32>) {
+        let bytes = std::fs::read(dir().join(file)).unwrap();
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let view = st.tensor(name).unwrap();
+        (view.shape().to_vec(), view.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect())
+    }
+
+    #[test]
+    fn the_depth_network_matches_controlnet_aux() {
+        let device = Device::flex();
+        let model = LeresModel::load(&Checkpoint::open(&dir().join("res101.pth")).unwrap(), &device).unwrap();
+        let (shape, x) = tensor("network.safetensors", "input");
+        let out = model.forward(Tensor::<4>::from_data(TensorData::new(x, [shape[0], shape[1], shape[2], shape[3]]), &device));
+        let (shape, theirs) = tensor("network.safetensors", "output");
+        assert_eq!(out.dims().to_vec(), shape);
+        let ours: Vec<f32> = out.into_data().convert::<f32>().try_to_vec().unwrap();
+        let scale = theirs.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let diff = ours.iter().zip(&theirs).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(scale > 0.01, "the reference is all but zero ({scale})");
+        assert!(diff <= 1e-4 * scale.max(1.0), "{diff} from controlnet_aux (largest value {scale})");
+    }
+
+    #[test]
+    fn the_depth_picture_is_controlnet_auxs() {
+        let (shape, depth) = tensor("depth.safetensors", "depth");
+        let (h, w) = (shape[0] as u32, shape[1] as u32);
+        for (near, background) in [(0u32, 0u32), (10, 20)] {
+            let ours = image::DynamicImage::ImageLuma8(depth_picture(&depth, w, h, near as f64, background as f64)).to_rgb8();
+            let theirs = fixture(&format!("leres/depth-{near}-{background}.png")).to_rgb8();
+            let differ = ours.pixels().zip(theirs.pixels()).filter(|(a, b)| a != b).count();
+            assert_eq!(differ, 0, "thresholds {near}/{background}: {differ} pixels differ");
+            assert!(theirs.pixels().any(|p| p[0] == 255) && theirs.pixels().any(|p| p[0] == 0));
+        }
+    }
+
+    #[test]
+    fn a_file_for_another_network_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(fixtures().join("preprocessors/mlsd/mlsd_large_512_fp32.pth"), dir.path().join("res101.pth")).unwrap();
+        let err = LeresDetector::load(dir.path(), &Device::flex()).err().unwrap().to_string();
+        assert!(err.contains("not the weights of LeReS depth") && err.contains("encoder_modules"), "{err}");
+    }
+}

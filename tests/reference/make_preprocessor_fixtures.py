@@ -16,6 +16,11 @@ diffusers' ControlNet examples use and whose annotators are A1111's.
   mlsd_large_512_fp32.pth layout), a fixed input and its raw output (network.safetensors); and the
   line decoding: a synthetic output map for a 128x192 picture (tpmap.safetensors) decoded by
   pred_lines (lines.json) and drawn by MLSDdetector (lines.png).
+- leres/: LeReS' depth network (ResNeXt-101 32x8d and its decoder) with every width and group
+  count 16x smaller, seeded random weights in the public res101.pth layout ({"depth_model":
+  ...}), a fixed input and its output (network.safetensors); and the depth picture: a synthetic
+  depth map (depth.safetensors) through LeresDetector's normalisation, thresholds and inversion
+  with thr_a/thr_b 0/0 and 10/20 (depth-0-0.png, depth-10-20.png).
 
 Run: .venv-reference/bin/python tests/reference/make_preprocessor_fixtures.py
 """
@@ -230,6 +235,85 @@ def mlsd_decoding(out):
     MLSDdetector(Stub())(Image.fromarray(img), detect_resolution=H, image_resolution=H).save(os.path.join(out, "lines.png"))
 
 
+def leres_network(out):
+    import torch
+    from safetensors.torch import save_file
+    from controlnet_aux.leres.leres import Resnext_torch, network_auxi
+    from controlnet_aux.leres.leres.multi_depth_model_woauxi import RelDepthModel
+
+    def narrow_c(c):
+        return c if c in (1, 3) else c // 16
+
+    real_conv, real_bn = torch.nn.Conv2d, torch.nn.BatchNorm2d
+
+    class conv(real_conv):
+        def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, groups=1, bias=True):
+            super().__init__(narrow_c(in_channels), narrow_c(out_channels), kernel_size, stride, padding, dilation,
+                             max(1, groups // 16), bias)
+
+    class bn(real_bn):
+        def __init__(self, num_features):
+            super().__init__(narrow_c(num_features))
+
+    for module in (Resnext_torch.nn, network_auxi.nn):
+        module.Conv2d, module.BatchNorm2d = conv, bn
+    try:
+        torch.manual_seed(5)
+        net = RelDepthModel(backbone="resnext101").eval()
+    finally:
+        torch.nn.Conv2d, torch.nn.BatchNorm2d = real_conv, real_bn
+    with torch.no_grad():
+        for name, t in net.state_dict().items():
+            if name.endswith("running_mean"):
+                t.copy_(torch.randn_like(t) * 0.1)
+            elif name.endswith("running_var"):
+                t.copy_(torch.rand_like(t) + 0.5)
+            elif name.endswith("num_batches_tracked"):
+                pass
+            elif t.dim() == 1:
+                t.copy_(torch.randn_like(t) * 0.1 + (1.0 if name.endswith(".weight") else 0.0))
+            else:
+                # Small enough that 33 residual blocks keep the activations in a sane range.
+                t.copy_(torch.randn_like(t) * (0.5 / t[0].numel()) ** 0.5)
+        for t in net.state_dict().values():
+            if t.is_floating_point():
+                t.copy_(t.half().float())
+    # As the public file: {"depth_model": state dict with DataParallel's "module." prefix}, f16 here.
+    state = {"module." + k: (v.half() if v.is_floating_point() else v) for k, v in net.state_dict().items()}
+    torch.save({"depth_model": state}, os.path.join(out, "res101.pth"))
+    x = torch.randn(1, 3, 64, 96, generator=torch.Generator().manual_seed(6))
+    with torch.no_grad():
+        y = net.depth_model(x)
+    save_file({"input": x.contiguous(), "output": y.contiguous()}, os.path.join(out, "network.safetensors"))
+
+
+def leres_depth_picture(out):
+    """LeresDetector.__call__ after the network: estimateleres is stubbed to give a fixed map."""
+    import torch
+    from safetensors.numpy import save_file
+    import controlnet_aux.leres as leres
+
+    H, W = 64, 128  # sides multiples of 64: resize_image keeps the picture as it is
+    yy, xx = np.meshgrid(np.arange(H), np.arange(W), indexing="ij")
+    depth = (np.sin(xx / 9.0) * 3 + yy / 8.0 + 2 * np.exp(-((xx - 40) ** 2 + (yy - 30) ** 2) / 200.0)).astype(np.float32)
+    save_file({"depth": depth}, os.path.join(out, "depth.safetensors"))
+    saved = leres.estimateleres
+    leres.estimateleres = lambda img, model, w, h: depth.copy()
+
+    class Stub(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.anchor = torch.nn.Parameter(torch.zeros(1))
+
+    try:
+        detector = leres.LeresDetector(Stub(), None)
+        for a, b in ((0, 0), (10, 20)):
+            img = Image.fromarray(np.zeros((H, W, 3), np.uint8))
+            detector(img, thr_a=a, thr_b=b, detect_resolution=H, image_resolution=H).save(os.path.join(out, f"depth-{a}-{b}.png"))
+    finally:
+        leres.estimateleres = saved
+
+
 def main():
     from controlnet_aux import CannyDetector
 
@@ -248,6 +332,10 @@ def main():
     os.makedirs(mlsd, exist_ok=True)
     mlsd_network(mlsd)
     mlsd_decoding(mlsd)
+    leres = os.path.join(OUT, "leres")
+    os.makedirs(leres, exist_ok=True)
+    leres_network(leres)
+    leres_depth_picture(leres)
 
 
 if __name__ == "__main__":

@@ -8,12 +8,10 @@
 //! whose segment is longer than the distance threshold. Layer names are the public
 //! `mlsd_large_512_fp32.pth`'s; batch norms are folded into scale and shift at load.
 
-use burn::tensor::activation::relu;
-use burn::tensor::module::{conv2d, interpolate};
-use burn::tensor::ops::{ConvOptions, InterpolateMode, InterpolateOptions, PadMode};
 use burn::tensor::{Device, Tensor, TensorData};
 use image::{Rgb, RgbImage};
 
+use super::layers::{cbr, relu6, upsample2, Conv, Loader, Norm};
 use super::opencv_draw::line;
 use crate::checkpoint::{Checkpoint, CheckpointError};
 
@@ -25,93 +23,6 @@ pub const DEFAULT_SCORE: f32 = 0.1;
 pub const DEFAULT_DISTANCE: f32 = 0.1;
 
 const TOP_K: usize = 200;
-const BN_EPS: f32 = 1e-5;
-
-struct Conv {
-    weight: Tensor<4>,
-    bias: Option<Tensor<1>>,
-    options: ConvOptions<2>,
-    /// MobileNet's stride-2 convolutions pad only right and bottom (by one).
-    pad_end: bool,
-}
-
-impl Conv {
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = if self.pad_end { x.pad((0, 1, 0, 1), PadMode::Constant(0.0)) } else { x };
-        conv2d(x, self.weight.clone(), self.bias.clone(), self.options.clone())
-    }
-}
-
-/// An inference batch norm as y = x * scale + shift.
-struct Norm {
-    scale: Tensor<4>,
-    shift: Tensor<4>,
-}
-
-impl Norm {
-    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        x * self.scale.clone() + self.shift.clone()
-    }
-}
-
-fn relu6(x: Tensor<4>) -> Tensor<4> {
-    x.clamp(0.0, 6.0)
-}
-
-struct Loader<'a> {
-    file: &'a Checkpoint,
-    device: &'a Device,
-}
-
-impl Loader<'_> {
-    fn unfit(&self, problem: String) -> CheckpointError {
-        CheckpointError::Unfit {
-            path: self.file.path().to_path_buf(),
-            what: "M-LSD (large)",
-            problem,
-            fix: "use mlsd_large_512_fp32.pth from lllyasviel/Annotators",
-        }
-    }
-
-    fn tensor(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, CheckpointError> {
-        let (found, values) = self.file.get(name)?.ok_or_else(|| self.unfit(format!("it has no {name}")))?;
-        if found != shape {
-            return Err(self.unfit(format!("{name} has shape {found:?}, expected {shape:?}")));
-        }
-        Ok(values)
-    }
-
-    /// Convolution `name` from `cin` to `cout` channels (`groups` of them), `k` x `k`.
-    #[allow(clippy::too_many_arguments)]
-    fn conv(&self, name: &str, cin: usize, cout: usize, k: usize, stride: usize, padding: usize, dilation: usize, groups: usize, bias: bool) -> Result<Conv, CheckpointError> {
-        let shape = [cout, cin / groups, k, k];
-        let weight = Tensor::from_data(TensorData::new(self.tensor(&format!("{name}.weight"), &shape)?, shape), self.device);
-        let bias = if bias {
-            Some(Tensor::from_data(TensorData::new(self.tensor(&format!("{name}.bias"), &[cout])?, [cout]), self.device))
-        } else {
-            None
-        };
-        let options = ConvOptions::new([stride, stride], [padding, padding], [dilation, dilation], groups);
-        Ok(Conv { weight, bias, options, pad_end: false })
-    }
-
-    fn norm(&self, name: &str, c: usize) -> Result<Norm, CheckpointError> {
-        let get = |p: &str| self.tensor(&format!("{name}.{p}"), &[c]);
-        let (gamma, beta, mean, var) = (get("weight")?, get("bias")?, get("running_mean")?, get("running_var")?);
-        let scale: Vec<f32> = gamma.iter().zip(&var).map(|(g, v)| g / (v + BN_EPS).sqrt()).collect();
-        let shift: Vec<f32> = beta.iter().zip(&mean).zip(&scale).map(|((b, m), s)| b - m * s).collect();
-        let t = |v: Vec<f32>| Tensor::from_data(TensorData::new(v, [1, c, 1, 1]), self.device);
-        Ok(Norm { scale: t(scale), shift: t(shift) })
-    }
-
-    /// MobileNet's ConvBNReLU (ReLU6): `prefix.0` the convolution, `prefix.1` its norm.
-    fn conv_bn_relu6(&self, prefix: &str, cin: usize, cout: usize, k: usize, stride: usize, groups: usize) -> Result<(Conv, Norm), CheckpointError> {
-        let padding = if stride == 2 { 0 } else { (k - 1) / 2 };
-        let mut conv = self.conv(&format!("{prefix}.0"), cin, cout, k, stride, padding, 1, groups, false)?;
-        conv.pad_end = stride == 2;
-        Ok((conv, self.norm(&format!("{prefix}.1"), cout)?))
-    }
-}
 
 /// One MobileNetV2 inverted residual block (expand 1x1, depthwise 3x3, project 1x1).
 struct InvertedResidual {
@@ -157,9 +68,6 @@ struct BlockC {
     conv3: Conv,
 }
 
-fn cbr(p: &(Conv, Norm), x: Tensor<4>) -> Tensor<4> {
-    relu(p.1.forward(p.0.forward(x)))
-}
 
 pub struct MlsdModel {
     stem: (Conv, Norm),
@@ -183,7 +91,7 @@ const FPN: [usize; 5] = [1, 3, 6, 10, 13];
 
 impl MlsdModel {
     pub fn load(file: &Checkpoint, device: &Device) -> Result<Self, CheckpointError> {
-        let l = Loader { file, device };
+        let l = Loader { file, device, prefix: String::new(), what: "M-LSD (large)", fix: "use mlsd_large_512_fp32.pth from lllyasviel/Annotators" };
         let stem = l.conv_bn_relu6("backbone.features.0", 4, 32, 3, 2, 1)?;
         let mut blocks = Vec::new();
         let mut inp = 32;
@@ -241,8 +149,7 @@ impl MlsdModel {
         let mut b = cbr(&block.conv_b, b);
         let a = cbr(&block.conv_a, a);
         if block.upscale {
-            let [_, _, h, w] = b.dims();
-            b = interpolate(b, InterpolateOptions::new(InterpolateMode::Bilinear).with_output_size([h * 2, w * 2]));
+            b = upsample2(b);
         }
         Tensor::cat(vec![a, b], 1)
     }

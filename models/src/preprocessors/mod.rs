@@ -5,6 +5,8 @@
 //! then fits it to the picture with its resize mode).
 
 pub mod canny;
+mod layers;
+pub mod leres;
 pub mod mlsd;
 pub mod opencv_draw;
 pub mod openpose;
@@ -30,7 +32,7 @@ pub enum Module {
     Canny { low: u32, high: u32 },
     /// OpenPose body skeleton (18 keypoints).
     Openpose,
-    /// Depth (LeReS, as the thesis used).
+    /// Depth (LeReS, as the thesis used: `depth_leres`).
     Depth,
     /// M-LSD straight lines.
     Mlsd,
@@ -38,8 +40,6 @@ pub enum Module {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PreprocessError {
-    #[error("module={0}: this preprocessor is not built in yet (fix: make the control image elsewhere and pass it with module=none,image=FILE, or use module=canny, openpose or mlsd)")]
-    NotBuilt(Module),
     #[error("module=none takes the control image as it is: give the unit an image (image=FILE)")]
     NothingToDo,
     #[error("module={module} needs the annotator weights ({file}): {source}")]
@@ -112,6 +112,7 @@ pub enum Preprocessor {
     Canny { low: u32, high: u32 },
     Openpose(openpose::OpenposeDetector),
     Mlsd(mlsd::MlsdDetector),
+    Depth(leres::LeresDetector),
 }
 
 impl Preprocessor {
@@ -125,7 +126,7 @@ impl Preprocessor {
                 openpose::OpenposeDetector::load(&annotators.dir, &annotators.device).map_err(weights(openpose::WEIGHTS))?,
             )),
             Module::Mlsd => Ok(Self::Mlsd(mlsd::MlsdDetector::load(&annotators.dir, &annotators.device).map_err(weights(mlsd::WEIGHTS))?)),
-            other => Err(PreprocessError::NotBuilt(other)),
+            Module::Depth => Ok(Self::Depth(leres::LeresDetector::load(&annotators.dir, &annotators.device).map_err(weights(leres::WEIGHTS))?)),
         }
     }
 
@@ -134,6 +135,7 @@ impl Preprocessor {
             Self::Canny { low, high } => Module::Canny { low: *low, high: *high },
             Self::Openpose(_) => Module::Openpose,
             Self::Mlsd(_) => Module::Mlsd,
+            Self::Depth(_) => Module::Depth,
         }
     }
 
@@ -144,6 +146,8 @@ impl Preprocessor {
             Self::Canny { low, high } => image::DynamicImage::ImageLuma8(canny::canny(&input, *low, *high)).to_rgb8(),
             Self::Openpose(detector) => detector.control_image(&input),
             Self::Mlsd(detector) => detector.control_image(&input, mlsd::DEFAULT_SCORE, mlsd::DEFAULT_DISTANCE),
+            // A1111's defaults: nothing removed near or far.
+            Self::Depth(detector) => detector.control_image(&input, 0.0, 0.0),
         }
     }
 }
