@@ -9,6 +9,29 @@ fn fixture(name: &str) -> image::DynamicImage {
     image::open(fixtures().join("preprocessors").join(name)).unwrap()
 }
 
+/// A tensor of a fixture safetensors file (`preprocessors/<path>`), as f32.
+fn f32_tensor(path: &str, name: &str) -> (Vec<usize>, Vec<f32>) {
+    let bytes = std::fs::read(fixtures().join("preprocessors").join(path)).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let view = st.tensor(name).unwrap();
+    (view.shape().to_vec(), view.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect())
+}
+
+/// Runs `forward` on the fixture's `input` of `file` and compares with its `output`: within
+/// `tolerance` of the largest reference value (at least 1), which must not be all but zero.
+fn network_matches(file: &str, forward: impl Fn(burn::tensor::Tensor<4>) -> burn::tensor::Tensor<4>, tolerance: f32) {
+    use burn::tensor::{Device, Tensor, TensorData};
+    let (shape, x) = f32_tensor(file, "input");
+    let out = forward(Tensor::<4>::from_data(TensorData::new(x, [shape[0], shape[1], shape[2], shape[3]]), &Device::flex()));
+    let (shape, theirs) = f32_tensor(file, "output");
+    assert_eq!(out.dims().to_vec(), shape);
+    let ours: Vec<f32> = out.into_data().convert::<f32>().try_to_vec().unwrap();
+    let scale = theirs.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let diff = ours.iter().zip(&theirs).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(scale > 0.01, "{file}: the reference is all but zero ({scale})");
+    assert!(diff <= tolerance * scale.max(1.0), "{file}: {diff} from controlnet_aux (largest value {scale})");
+}
+
 #[test]
 fn canny_matches_opencv_pixel_for_pixel() {
     let photo = fixture("photo.png").to_rgb8();
@@ -123,41 +146,24 @@ mod openpose {
 
 mod mlsd {
     use super::*;
-    use burn::tensor::{Device, Tensor, TensorData};
+    use burn::tensor::Device;
     use keepsake_models::checkpoint::Checkpoint;
     use keepsake_models::preprocessors::mlsd::{decode_lines, draw_lines, MlsdDetector, MlsdModel};
-    use safetensors::SafeTensors;
 
     fn dir() -> std::path::PathBuf {
         fixtures().join("preprocessors/mlsd")
     }
 
-    fn tensor(file: &str, name: &str) -> (Vec<usize>, Vec<f32>) {
-        let bytes = std::fs::read(dir().join(file)).unwrap();
-        let st = SafeTensors::deserialize(&bytes).unwrap();
-        let view = st.tensor(name).unwrap();
-        (view.shape().to_vec(), view.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect())
-    }
-
     #[test]
     fn the_network_matches_controlnet_aux() {
-        let device = Device::flex();
-        let model = MlsdModel::load(&Checkpoint::open(&dir().join("mlsd_large_512_fp32.pth")).unwrap(), &device).unwrap();
-        let (shape, x) = tensor("network.safetensors", "input");
-        let out = model.forward(Tensor::<4>::from_data(TensorData::new(x, [shape[0], shape[1], shape[2], shape[3]]), &device));
-        let (shape, theirs) = tensor("network.safetensors", "output");
-        assert_eq!(out.dims().to_vec(), shape);
-        let ours: Vec<f32> = out.into_data().convert::<f32>().try_to_vec().unwrap();
-        let scale = theirs.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let diff = ours.iter().zip(&theirs).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-        assert!(scale > 0.1, "the reference is all but zero ({scale})");
-        assert!(diff <= 1e-4 * scale.max(1.0), "{diff} from controlnet_aux (largest value {scale})");
+        let model = MlsdModel::load(&Checkpoint::open(&dir().join("mlsd_large_512_fp32.pth")).unwrap(), &Device::flex()).unwrap();
+        network_matches("mlsd/network.safetensors", |x| model.forward(x), 1e-4);
     }
 
     #[test]
     fn lines_are_decoded_and_drawn_as_controlnet_aux_does() {
         let reference: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir().join("lines.json")).unwrap()).unwrap();
-        let (shape, map) = tensor("tpmap.safetensors", "tpmap");
+        let (shape, map) = f32_tensor("mlsd/tpmap.safetensors", "tpmap");
         let (h, w) = (reference["height"].as_u64().unwrap() as usize, reference["width"].as_u64().unwrap() as usize);
         let lines = decode_lines(&map, shape[2], shape[3], w, h, 0.1, 0.1);
         let theirs: Vec<Vec<f64>> =
@@ -187,40 +193,20 @@ mod mlsd {
 
 mod leres {
     use super::*;
-    use burn::tensor::{Device, Tensor, TensorData};
+    use burn::tensor::Device;
     use keepsake_models::checkpoint::Checkpoint;
     use keepsake_models::preprocessors::leres::{depth_picture, LeresDetector, LeresModel};
-    use safetensors::SafeTensors;
-
-    fn dir() -> std::path::PathBuf {
-        fixtures().join("preprocessors/leres")
-    }
-
-    fn tensor(file: &str, name: &str) -> (Vec<usize>, Vec<f32>) {
-        let bytes = std::fs::read(dir().join(file)).unwrap();
-        let st = SafeTensors::deserialize(&bytes).unwrap();
-        let view = st.tensor(name).unwrap();
-        (view.shape().to_vec(), view.data().chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect())
-    }
 
     #[test]
     fn the_depth_network_matches_controlnet_aux() {
-        let device = Device::flex();
-        let model = LeresModel::load(&Checkpoint::open(&dir().join("res101.pth")).unwrap(), &device).unwrap();
-        let (shape, x) = tensor("network.safetensors", "input");
-        let out = model.forward(Tensor::<4>::from_data(TensorData::new(x, [shape[0], shape[1], shape[2], shape[3]]), &device));
-        let (shape, theirs) = tensor("network.safetensors", "output");
-        assert_eq!(out.dims().to_vec(), shape);
-        let ours: Vec<f32> = out.into_data().convert::<f32>().try_to_vec().unwrap();
-        let scale = theirs.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let diff = ours.iter().zip(&theirs).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-        assert!(scale > 0.01, "the reference is all but zero ({scale})");
-        assert!(diff <= 1e-4 * scale.max(1.0), "{diff} from controlnet_aux (largest value {scale})");
+        let file = Checkpoint::open(&fixtures().join("preprocessors/leres/res101.pth")).unwrap();
+        let model = LeresModel::load(&file, &Device::flex()).unwrap();
+        network_matches("leres/network.safetensors", |x| model.forward(x), 1e-4);
     }
 
     #[test]
     fn the_depth_picture_is_controlnet_auxs() {
-        let (shape, depth) = tensor("depth.safetensors", "depth");
+        let (shape, depth) = f32_tensor("leres/depth.safetensors", "depth");
         let (h, w) = (shape[0] as u32, shape[1] as u32);
         for (near, background) in [(0u32, 0u32), (10, 20)] {
             let ours = image::DynamicImage::ImageLuma8(depth_picture(&depth, w, h, near as f64, background as f64)).to_rgb8();

@@ -51,6 +51,43 @@ def photo():
     return Image.fromarray(noisy.clip(0, 255).astype(np.uint8))
 
 
+def stub(forward=lambda x: None):
+    """A model that only answers `forward` (the detectors ask a model for its device first)."""
+    import torch
+
+    class Stub(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.anchor = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            return forward(x)
+
+    return Stub()
+
+
+def randomise(net, conv_gain=None):
+    """Seeded random norms and biases (so they matter), convolution weights too with `conv_gain`
+    (variance gain / fan-in), every value then rounded to f16 as the fixture file stores it."""
+    import torch
+
+    with torch.no_grad():
+        for name, t in net.state_dict().items():
+            if name.endswith("running_mean"):
+                t.copy_(torch.randn_like(t) * 0.1)
+            elif name.endswith("running_var"):
+                t.copy_(torch.rand_like(t) + 0.5)
+            elif name.endswith("num_batches_tracked"):
+                pass
+            elif t.dim() == 1:
+                t.copy_(torch.randn_like(t) * 0.1 + (1.0 if name.endswith(".weight") else 0.0))
+            elif conv_gain is not None:
+                t.copy_(torch.randn_like(t) * (conv_gain / t[0].numel()) ** 0.5)
+        for t in net.state_dict().values():
+            if t.is_floating_point():
+                t.copy_(t.half().float())
+
+
 def narrow(c):
     """The bodypose_model's widths, 16x narrower; image, heatmap and PAF channels kept."""
     return {3: 3, 19: 19, 38: 38, 185: 38 + 19 + 128 // 16}.get(c, c // 16)
@@ -135,14 +172,9 @@ def body_post_processing(out):
     heat, paf = synthetic_maps()
     save_file({"heatmap": heat.astype(np.float16), "paf": paf.astype(np.float16)}, os.path.join(out, "maps.safetensors"))
 
-    class Stub(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.anchor = torch.nn.Parameter(torch.zeros(1))  # Body asks its model for a device
-
-        def forward(self, x):
-            h, w = x.shape[2] // 8, x.shape[3] // 8
-            return torch.zeros(1, 38, h, w), torch.zeros(1, 19, h, w)
+    def maps_of_zeros(x):
+        h, w = x.shape[2] // 8, x.shape[3] // 8
+        return torch.zeros(1, 38, h, w), torch.zeros(1, 19, h, w)
 
     util = body_module.util
     saved = util.smart_resize_k, util.smart_resize
@@ -151,7 +183,7 @@ def body_post_processing(out):
     util.smart_resize = lambda x, s: x
     try:
         b = Body.__new__(Body)
-        b.model = Stub()
+        b.model = stub(maps_of_zeros)
         candidate, subset = b(np.zeros((MAP_H, MAP_W, 3), np.uint8))
     finally:
         util.smart_resize_k, util.smart_resize = saved
@@ -173,18 +205,8 @@ def mlsd_network(out):
 
     torch.manual_seed(2)
     net = MobileV2_MLSD_Large().eval()
-    with torch.no_grad():
-        for name, t in net.state_dict().items():
-            if name.endswith("running_mean"):
-                t.copy_(torch.randn_like(t) * 0.1)
-            elif name.endswith("running_var"):
-                t.copy_(torch.rand_like(t) + 0.5)
-            elif name.endswith(".bias") or (name.endswith(".weight") and t.dim() == 1):
-                t.copy_(torch.randn_like(t) * 0.1 + (1.0 if name.endswith(".weight") else 0.0))
-        # The file holds f16 (half the size); the reference runs on the same rounded values.
-        for t in net.state_dict().values():
-            if t.is_floating_point():
-                t.copy_(t.half().float())
+    # The file holds f16 (half the size); the reference runs on the same rounded values.
+    randomise(net)
     state = {k: (v.half() if v.is_floating_point() else v) for k, v in net.state_dict().items()}
     torch.save(state, os.path.join(out, "mlsd_large_512_fp32.pth"))
     x = torch.rand(1, 4, 64, 96, generator=torch.Generator().manual_seed(3)) * 2 - 1
@@ -218,21 +240,13 @@ def mlsd_decoding(out):
         tp[0, 1:5, iy, ix] = torch.tensor([x0 / 2 - ix, y0 / 2 - iy, x1 / 2 - ix, y1 / 2 - iy])
     tp[0, 1:5] += torch.randn(4, h, w, generator=g) * 0.01
 
-    class Stub(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.anchor = torch.nn.Parameter(torch.zeros(1))
-
-        def forward(self, x):
-            return tp.clone()
-
     save_file({"tpmap": tp.contiguous()}, os.path.join(out, "tpmap.safetensors"))
     img = np.zeros((H, W, 3), np.uint8)
     with torch.no_grad():
-        lines = pred_lines(img, Stub(), [H, W], 0.1, 0.1)
+        lines = pred_lines(img, stub(lambda x: tp.clone()), [H, W], 0.1, 0.1)
     with open(os.path.join(out, "lines.json"), "w") as f:
         json.dump({"lines": lines.tolist(), "height": H, "width": W}, f)
-    MLSDdetector(Stub())(Image.fromarray(img), detect_resolution=H, image_resolution=H).save(os.path.join(out, "lines.png"))
+    MLSDdetector(stub(lambda x: tp.clone()))(Image.fromarray(img), detect_resolution=H, image_resolution=H).save(os.path.join(out, "lines.png"))
 
 
 def leres_network(out):
@@ -262,22 +276,8 @@ def leres_network(out):
         net = RelDepthModel(backbone="resnext101").eval()
     finally:
         torch.nn.Conv2d, torch.nn.BatchNorm2d = real_conv, real_bn
-    with torch.no_grad():
-        for name, t in net.state_dict().items():
-            if name.endswith("running_mean"):
-                t.copy_(torch.randn_like(t) * 0.1)
-            elif name.endswith("running_var"):
-                t.copy_(torch.rand_like(t) + 0.5)
-            elif name.endswith("num_batches_tracked"):
-                pass
-            elif t.dim() == 1:
-                t.copy_(torch.randn_like(t) * 0.1 + (1.0 if name.endswith(".weight") else 0.0))
-            else:
-                # Small enough that 33 residual blocks keep the activations in a sane range.
-                t.copy_(torch.randn_like(t) * (0.5 / t[0].numel()) ** 0.5)
-        for t in net.state_dict().values():
-            if t.is_floating_point():
-                t.copy_(t.half().float())
+    # Convolutions small enough that 33 residual blocks keep the activations in a sane range.
+    randomise(net, conv_gain=0.5)
     # As the public file: {"depth_model": state dict with DataParallel's "module." prefix}, f16 here.
     state = {"module." + k: (v.half() if v.is_floating_point() else v) for k, v in net.state_dict().items()}
     torch.save({"depth_model": state}, os.path.join(out, "res101.pth"))
@@ -300,13 +300,8 @@ def leres_depth_picture(out):
     saved = leres.estimateleres
     leres.estimateleres = lambda img, model, w, h: depth.copy()
 
-    class Stub(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.anchor = torch.nn.Parameter(torch.zeros(1))
-
     try:
-        detector = leres.LeresDetector(Stub(), None)
+        detector = leres.LeresDetector(stub(), None)
         for a, b in ((0, 0), (10, 20)):
             img = Image.fromarray(np.zeros((H, W, 3), np.uint8))
             detector(img, thr_a=a, thr_b=b, detect_resolution=H, image_resolution=H).save(os.path.join(out, f"depth-{a}-{b}.png"))
