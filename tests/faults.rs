@@ -325,10 +325,11 @@ async fn booth_with_model(model: std::path::PathBuf) -> String {
     booth_with(model, |_| {}).await
 }
 
-/// The booth's ControlNet units: each makes its control image from the visitor's photo; a unit
-/// whose files are missing is left out and the visit still ends with a keepsake.
+/// The booth's LoRAs and ControlNet units: each unit makes its control image from the visitor's
+/// photo; a LoRA or unit whose files are missing is left out and the visit still ends with a
+/// keepsake.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn booth_runs_its_controlnet_units_and_leaves_out_a_broken_one() {
+async fn booth_runs_its_loras_and_controlnet_units_and_leaves_out_broken_ones() {
     let fixtures = tiny_model();
     let unit = |model: &str, module: keepsake_models::preprocessors::Module, weight: f32| keepsake::config::ControlNetUnit {
         model: fixtures.join("..").join(model),
@@ -340,6 +341,8 @@ async fn booth_runs_its_controlnet_units_and_leaves_out_a_broken_one() {
     };
     use keepsake_models::preprocessors::Module;
     let made_by = booth_with(fixtures.clone(), |config| {
+        // The style's LoRA is merged; one that is missing is left out.
+        config.style.loras = vec![(fixtures.join("../lora/kohya.safetensors"), 0.8), (fixtures.join("../lora/missing.safetensors"), 1.0)];
         config.style.annotators = fixtures.join("../preprocessors/openpose");
         config.style.controlnets = vec![
             unit("controlnet/cn1", Module::Canny { low: 100, high: 200 }, 1.0),
@@ -350,6 +353,7 @@ async fn booth_runs_its_controlnet_units_and_leaves_out_a_broken_one() {
     })
     .await;
     assert!(made_by.contains("ControlNet canny 1 + openpose 0.7,") && !made_by.contains("mlsd"), "{made_by}");
+    assert!(made_by.contains("LoRA kohya.safetensors:0.8,") && !made_by.contains("missing"), "{made_by}");
 }
 
 /// One visit through a booth with `model` as style.model and `adjust`ed config.

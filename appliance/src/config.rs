@@ -39,6 +39,8 @@ pub struct Style {
     pub preset: String,
     /// The diffusion model file; `None` means the illustration filter makes the keepsake.
     pub model: Option<PathBuf>,
+    /// LoRAs merged into the model at load, with their weights (`loras = ["warm.safetensors:0.8"]`).
+    pub loras: Vec<(PathBuf, f32)>,
     /// ControlNet units applied to every visit (`[[style.controlnet]]`).
     pub controlnets: Vec<ControlNetUnit>,
     /// The annotator weights folder the preprocessors read (body_pose_model.pth, ...).
@@ -270,6 +272,27 @@ impl<'a> Reader<'a> {
         k
     }
 
+    /// A list of `"FILE:WEIGHT"` LoRAs (paths relative to the config file).
+    fn loras(&mut self, key: &str) -> Vec<(PathBuf, f32)> {
+        let items = match self.get(key) {
+            None => return Vec::new(),
+            Some(toml::Value::Array(a)) => a.clone(),
+            Some(v) => {
+                self.problem(key, format!("must be a list, found a {}", type_name(v)), format!("write {key} = [\"warm-style.safetensors:0.8\"]"));
+                return Vec::new();
+            }
+        };
+        let mut loras = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            let parsed = item.as_str().ok_or_else(|| format!("entry {i} is a {}, not a string", type_name(item))).and_then(crate::models_cli::parse_lora);
+            match parsed {
+                Ok((path, weight)) => loras.push((self.resolve(&path.to_string_lossy()), weight)),
+                Err(e) => self.problem(key, e, format!("write {key} = [\"warm-style.safetensors:0.8\"] (file, colon, weight)")),
+            }
+        }
+        loras
+    }
+
     /// `[[key]]` ControlNet units, each read (and its unknown keys reported) as its own table.
     fn controlnet_units(&mut self, key: &str) -> Vec<ControlNetUnit> {
         let entries = match self.get(key) {
@@ -409,6 +432,7 @@ impl Config {
         let model = r.opt_path("style.model", "\"/var/lib/keepsake/models/booth.safetensors\"");
         let annotators = r.path("style.annotators", Some("/var/lib/keepsake/annotators"), "\"/var/lib/keepsake/annotators\"");
         let controlnets = r.controlnet_units("style.controlnet");
+        let loras = r.loras("style.loras");
 
         let screen_w = r.number("screen.width", 720.0, 240.0, 7680.0, "pixels") as u32;
         let screen_h = r.number("screen.height", 1280.0, 240.0, 7680.0, "pixels") as u32;
@@ -468,7 +492,7 @@ impl Config {
         }
         Ok(Config {
             memorial: Memorial { name, dates, message, caption, language },
-            style: Style { preset, model, controlnets, annotators },
+            style: Style { preset, model, loras, controlnets, annotators },
             screen: (screen_w, screen_h),
             devices: Devices { camera, display, input, speaker, narrator, printer },
             paper,
@@ -542,6 +566,11 @@ mod tests {
         );
         assert!(p[2].fix.contains("did you mean weight"), "{:?}", p[2]);
         assert!(p[3].problem.contains("from the visitor's photo"), "{:?}", p[3]);
+        let c = Config::parse(&format!("{MINIMAL}[style]\nloras = [\"styles/warm.safetensors:0.8\", \"/l/b.safetensors\"]\n"), "t", Path::new("/etc/keepsake")).unwrap();
+        assert_eq!(c.style.loras, vec![(PathBuf::from("/etc/keepsake/styles/warm.safetensors"), 0.8), (PathBuf::from("/l/b.safetensors"), 1.0)]);
+        let p = problems(&format!("{MINIMAL}[style]\nloras = [3, \"x.safetensors:lots\"]\n"));
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert!(p[0].key == "style.loras" && p[0].problem.contains("not a string"), "{p:?}");
         let p = problems(&format!("{MINIMAL}[style]\ncontrolnet = \"openpose\"\n"));
         assert!(p[0].key == "style.controlnet" && p[0].fix.contains("[[style.controlnet]]"), "{p:?}");
     }

@@ -122,6 +122,12 @@ pub fn for_booth(config: &Config, backend: Backend) -> Result<Arc<dyn Stylizer>,
         Ok(mut sd) => {
             // Keepsakes up to 768 px: the KL VAE decodes them in 512 px tiles to bound memory.
             sd.vae_tiling = true;
+            // The style's LoRAs; one that does not fit is left out, loudly (doctor names it too).
+            for lora in &config.style.loras {
+                if let Err(e) = crate::models_cli::apply_extras(&mut sd, std::slice::from_ref(lora), &[]) {
+                    tracing::error!(lora = %lora.0.display(), %e, "style LoRA left out: the keepsakes are made without it");
+                }
+            }
             tracing::info!(model = %path.display(), seconds = started.elapsed().as_secs_f32(), "diffusion model loaded: it makes the keepsakes, the filter is the instant preview");
             let preset = DiffusionPreset::for_model(&sd);
             tracing::info!(scheduler = %preset.scheduler, steps = preset.steps, cfg = preset.cfg, vae = sd.vae_config.name(), loras = ?sd.origin.loras, "diffusion preset");

@@ -117,6 +117,9 @@ impl DiffusionStylizer {
 impl Stylizer for DiffusionStylizer {
     fn name(&self) -> String {
         let mut base = format!("Stable Diffusion img2img ({} {} steps", self.preset.scheduler.a1111_name(), self.preset.steps);
+        if !self.sd.origin.loras.is_empty() {
+            base.push_str(&format!(", LoRA {}", self.sd.origin.loras.join(" + ")));
+        }
         if !self.controls.is_empty() {
             let units: Vec<String> = self.controls.iter().map(|c| format!("{} {}", c.preprocessor.module(), c.weight)).collect();
             base.push_str(&format!(", ControlNet {}", units.join(" + ")));
