@@ -338,6 +338,7 @@ async fn booth_runs_its_loras_and_controlnet_units_and_leaves_out_broken_ones() 
         start: 0.0,
         end: 1.0,
         resolution: 128,
+        mode: Default::default(),
     };
     use keepsake_models::preprocessors::Module;
     let made_by = booth_with(fixtures.clone(), |config| {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use keepsake_drivers::paper::PaperSize;
+use keepsake_models::controlnet::ControlMode;
 use keepsake_models::preprocessors::Module;
 use keepsake_models::toon::ToonStyle;
 
@@ -57,6 +58,7 @@ pub struct ControlNetUnit {
     pub start: f64,
     pub end: f64,
     pub resolution: u32,
+    pub mode: ControlMode,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -327,11 +329,18 @@ impl<'a> Reader<'a> {
                 r.problem("start", format!("start {start} is not before end {end}"), "use 0 <= start < end <= 1");
             }
             let resolution = r.number("resolution", 512.0, 64.0, 2048.0, "pixels (A1111's processor resolution)") as u32;
+            let mode = match r.string("mode", Some("balanced"), "\"balanced\"").parse::<ControlMode>() {
+                Ok(m) => m,
+                Err(e) => {
+                    r.problem("mode", e, "use \"balanced\", \"prompt\" (my prompt is more important) or \"controlnet\" (ControlNet is more important)");
+                    ControlMode::Balanced
+                }
+            };
             r.unknown_keys();
             for p in r.problems {
                 self.problems.push(Problem { key: format!("{key}[{i}].{}", p.key), ..p });
             }
-            units.push(ControlNetUnit { model, module, weight, start, end, resolution });
+            units.push(ControlNetUnit { model, module, weight, start, end, resolution, mode });
         }
         units
     }
@@ -539,7 +548,7 @@ mod tests {
     #[test]
     fn controlnet_units_are_read_and_checked_one_by_one() {
         let units = "[[style.controlnet]]\nmodel = \"cn/openpose.safetensors\"\nmodule = \"openpose\"\nweight = 0.8\nend = 0.9\n\
-                     [[style.controlnet]]\nmodel = \"/m/lines\"\nmodule = \"mlsd\"\nresolution = 384\n";
+                     [[style.controlnet]]\nmodel = \"/m/lines\"\nmodule = \"mlsd\"\nresolution = 384\nmode = \"controlnet\"\n";
         let c = Config::parse(&format!("{MINIMAL}{units}"), "t", Path::new("/etc/keepsake")).unwrap();
         assert_eq!(c.style.annotators, PathBuf::from("/var/lib/keepsake/annotators"));
         assert_eq!(
@@ -551,9 +560,18 @@ mod tests {
                     weight: 0.8,
                     start: 0.0,
                     end: 0.9,
-                    resolution: 512
+                    resolution: 512,
+                    mode: ControlMode::Balanced,
                 },
-                ControlNetUnit { model: "/m/lines".into(), module: Module::Mlsd, weight: 1.0, start: 0.0, end: 1.0, resolution: 384 },
+                ControlNetUnit {
+                    model: "/m/lines".into(),
+                    module: Module::Mlsd,
+                    weight: 1.0,
+                    start: 0.0,
+                    end: 1.0,
+                    resolution: 384,
+                    mode: ControlMode::Control
+                },
             ]
         );
         let bad = "[[style.controlnet]]\nmodule = \"hed\"\nwieght = 1\n[[style.controlnet]]\nmodel = \"m\"\nmodule = \"none\"\nstart = 0.5\nend = 0.5\n";

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use image::RgbImage;
 pub use keepsake_models::control_image::{fit, ResizeMode};
+use keepsake_models::controlnet::ControlMode;
 use keepsake_models::preprocessors::{Annotators, Module, DEFAULT_RESOLUTION};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +22,7 @@ pub struct ControlSpec {
     pub start: f64,
     pub end: f64,
     pub resize: ResizeMode,
+    pub mode: ControlMode,
 }
 
 /// Parses one `--controlnet` value.
@@ -31,6 +33,7 @@ pub fn parse_controlnet(s: &str) -> Result<ControlSpec, String> {
     let (mut low, mut high) = (None, None);
     let mut resolution = DEFAULT_RESOLUTION;
     let (mut weight, mut start, mut end, mut resize) = (1.0f32, 0.0f64, 1.0f64, ResizeMode::CropAndResize);
+    let mut mode = ControlMode::Balanced;
     for part in s.split(',').filter(|p| !p.is_empty()) {
         let (key, value) = part.split_once('=').ok_or_else(|| format!("{part:?}: write key=value (model=DIR,image=FILE,weight=0.8)"))?;
         let number = |v: &str| v.parse::<f64>().map_err(|_| format!("{key}={v}: not a number"));
@@ -57,8 +60,7 @@ pub fn parse_controlnet(s: &str) -> Result<ControlSpec, String> {
                     other => return Err(format!("resize={other}: use just, crop or fill")),
                 }
             }
-            "mode" if value == "balanced" => {}
-            "mode" => return Err(format!("mode={value}: only balanced is supported so far")),
+            "mode" => mode = value.parse()?,
             other => {
                 return Err(format!(
                     "unknown key {other:?} (use model, image, module, weight, start, end, resize, mode, res, low, high)"
@@ -81,7 +83,7 @@ pub fn parse_controlnet(s: &str) -> Result<ControlSpec, String> {
     if module == Module::None && image.is_none() {
         return Err("image=FILE is missing (module=none uses the control image as it is; or name a module to make it from the photo)".into());
     }
-    Ok(ControlSpec { model, image, module, resolution, weight, start, end, resize })
+    Ok(ControlSpec { model, image, module, resolution, weight, start, end, resize, mode })
 }
 
 impl ControlSpec {
@@ -122,7 +124,8 @@ mod tests {
                 weight: 0.7,
                 start: 0.1,
                 end: 0.9,
-                resize: ResizeMode::ResizeAndFill
+                resize: ResizeMode::ResizeAndFill,
+                mode: ControlMode::Balanced,
             }
         );
         let d = parse_controlnet("model=cn,image=p.png").unwrap();
@@ -135,6 +138,8 @@ mod tests {
         assert!(parse_controlnet("model=cn,image=p.png,start=0.8,end=0.2").unwrap_err().contains("start < end"));
         assert!(parse_controlnet("image=p.png").unwrap_err().contains("model=DIR"));
         assert!(parse_controlnet("model=cn,image=p.png,colour=red").unwrap_err().contains("unknown key"));
-        assert!(parse_controlnet("model=cn,image=p.png,mode=prompt").unwrap_err().contains("balanced"));
+        assert_eq!(parse_controlnet("model=cn,image=p.png,mode=prompt").unwrap().mode, ControlMode::Prompt);
+        assert_eq!(parse_controlnet("model=cn,image=p.png,mode=controlnet").unwrap().mode, ControlMode::Control);
+        assert!(parse_controlnet("model=cn,image=p.png,mode=loud").unwrap_err().contains("balanced, prompt or controlnet"));
     }
 }

@@ -233,7 +233,15 @@ mod model_tests {
         use crate::config::ControlNetUnit;
         use keepsake_models::preprocessors::Module;
         let fixtures = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures"));
-        let unit = |model: &Path, module| ControlNetUnit { model: model.to_path_buf(), module, weight: 0.8, start: 0.0, end: 1.0, resolution: 512 };
+        let unit = |model: &Path, module| ControlNetUnit {
+            model: model.to_path_buf(),
+            module,
+            weight: 0.8,
+            start: 0.0,
+            end: 1.0,
+            resolution: 512,
+            mode: Default::default(),
+        };
         let cn = fixtures.join("controlnet/cn1");
         let annotators = fixtures.join("preprocessors/openpose");
         let ok = controlnet_finding(0, &unit(&cn, Module::Openpose), &annotators);

@@ -93,6 +93,7 @@ fn booth_controls(config: &Config, sd: &StableDiffusion, device: &burn::tensor::
                     weight: unit.weight,
                     start: unit.start,
                     end: unit.end,
+                    mode: unit.mode,
                 });
             }
             Err(e) => tracing::error!(unit = i, module = %unit.module, %e, "ControlNet unit left out: the keepsakes are made without it"),

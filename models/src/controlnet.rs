@@ -15,6 +15,29 @@ use crate::unet_2d_blocks::{BlockShape, DownBlock2D, UNetMidBlock2DCrossAttn};
 use crate::unet_2d_condition::{ControlResiduals, UNet2DConditionConfig};
 
 /// `controlnet/config.json` (the fields SD 1.5 ControlNets use).
+/// How a unit's control weighs against the prompt (A1111's control modes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ControlMode {
+    #[default]
+    Balanced,
+    /// "My prompt is more important": soft injection.
+    Prompt,
+    /// "ControlNet is more important": soft injection, on the prompt's half of CFG only.
+    Control,
+}
+
+impl std::str::FromStr for ControlMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "balanced" | "0" => Ok(Self::Balanced),
+            "prompt" | "my prompt is more important" | "1" => Ok(Self::Prompt),
+            "controlnet" | "control" | "controlnet is more important" | "2" => Ok(Self::Control),
+            other => Err(format!("control mode {other:?}: use balanced, prompt or controlnet")),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ControlNetConfig {
     #[serde(default = "four")]
@@ -170,9 +193,30 @@ impl ControlNetModel {
 }
 
 impl ControlResiduals {
-    /// Two units' residuals together (diffusers' MultiControlNetModel sums them).
+    /// The sum of two units' residuals (MultiControlNet).
     pub fn add(self, other: ControlResiduals) -> ControlResiduals {
         ControlResiduals { down: self.down.into_iter().zip(other.down).map(|(a, b)| a + b).collect(), mid: self.mid + other.mid }
+    }
+
+    /// A1111's soft injection ("My prompt is more important", "ControlNet is more important"):
+    /// the residual `k` levels below the middle block is scaled by 0.825^k (SD 1.5's first skip
+    /// by 0.825^12, about 0.1; the middle block's by 1).
+    pub fn soft(self) -> ControlResiduals {
+        let n = self.down.len() as i32;
+        let down = self.down.into_iter().enumerate().map(|(k, r)| r.mul_scalar(0.825f64.powi(n - k as i32) as f32)).collect();
+        ControlResiduals { down, mid: self.mid }
+    }
+
+    /// A1111's CFG injection ("ControlNet is more important"): the residuals reach only the
+    /// prompt's half of the classifier-free-guidance batch (the first half is the negative
+    /// prompt's), so the control counts cfg times as much.
+    pub fn prompt_half_only(self) -> ControlResiduals {
+        let only = |r: Tensor<4>| {
+            let [b, c, h, w] = r.dims();
+            let half = r.clone().slice([b / 2..b, 0..c, 0..h, 0..w]);
+            Tensor::cat(vec![half.zeros_like(), half], 0)
+        };
+        ControlResiduals { down: self.down.into_iter().map(only).collect(), mid: only(self.mid) }
     }
 }
 

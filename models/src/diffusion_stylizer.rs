@@ -7,7 +7,7 @@ use std::sync::Arc;
 use image::{imageops, RgbImage};
 
 use crate::control_image::{fit, ResizeMode};
-use crate::controlnet::ControlNetModel;
+use crate::controlnet::{ControlMode, ControlNetModel};
 use crate::pipeline::{to_image, ControlUnit, Img2ImgParams, PipelineError, StableDiffusion};
 use crate::preprocessors::Preprocessor;
 use crate::schedulers::SchedulerKind;
@@ -82,6 +82,7 @@ pub struct BoothControl {
     pub weight: f32,
     pub start: f64,
     pub end: f64,
+    pub mode: ControlMode,
 }
 
 pub struct DiffusionStylizer {
@@ -178,6 +179,7 @@ impl Stylizer for DiffusionStylizer {
                 weight: c.weight,
                 start: c.start,
                 end: c.end,
+                mode: c.mode,
             })
             .collect();
         tracing::info!(seed, width, height, controlnets = units.len(), "generating the illustration");

@@ -11,7 +11,7 @@ use image::RgbImage;
 use crate::autoencoder::{Vae, VaeConfig};
 use crate::autoencoder_tiny::AutoencoderTinyConfig;
 use crate::clip::{ClipTextConfig, ClipTextModel};
-use crate::controlnet::ControlNetModel;
+use crate::controlnet::{ControlMode, ControlNetModel};
 use crate::prompt::{chunks, Chunk};
 use crate::schedulers::{img2img_start, Sample, SchedulerKind};
 use crate::text_encoder_slot::{PromptKey, TextEncoderSlot};
@@ -334,7 +334,15 @@ impl StableDiffusion {
                 .iter()
                 .zip(&control_images)
                 .filter(|(unit, _)| unit.active(done, total))
-                .map(|(unit, image)| unit.model.forward(model_input.clone(), *t, context.clone(), image.clone(), unit.weight))
+                .map(|(unit, image)| {
+                    let r = unit.model.forward(model_input.clone(), *t, context.clone(), image.clone(), unit.weight);
+                    match unit.mode {
+                        ControlMode::Balanced => r,
+                        ControlMode::Prompt => r.soft(),
+                        ControlMode::Control if guidance => r.soft().prompt_half_only(),
+                        ControlMode::Control => r.soft(),
+                    }
+                })
                 .reduce(ControlResiduals::add);
             let out = self.unet.forward(model_input, *t, context.clone(), residuals);
             let eps = if guidance {
@@ -367,6 +375,7 @@ pub struct ControlUnit<'a> {
     /// floats: the window's edges are compared exactly (0.2 of 5 steps includes step 1).
     pub start: f64,
     pub end: f64,
+    pub mode: ControlMode,
 }
 
 impl ControlUnit<'_> {

@@ -6,7 +6,7 @@ mod common;
 
 use burn::tensor::Device;
 use common::{fixtures, max_abs_diff, pipeline_input as input, pipeline_params as params, pipeline_reference};
-use keepsake_models::controlnet::ControlNetModel;
+use keepsake_models::controlnet::{ControlMode, ControlNetModel};
 use keepsake_models::pipeline::{to_unit_floats, ControlUnit, StableDiffusion};
 
 #[test]
@@ -30,6 +30,7 @@ fn controlnet_units_match_diffusers() {
                     weight: u["weight"].as_f64().unwrap() as f32,
                     start: u["start"].as_f64().unwrap(),
                     end: u["end"].as_f64().unwrap(),
+                    mode: ControlMode::Balanced,
                 }
             })
             .collect();
@@ -49,7 +50,7 @@ fn controlnet_units_match_diffusers() {
 fn guidance_windows_follow_diffusers() {
     let device = Device::flex();
     let net = ControlNetModel::load(&fixtures().join("controlnet/cn1"), 64, &device).unwrap();
-    let unit = ControlUnit { model: &net, image: image::RgbImage::new(8, 8), weight: 1.0, start: 0.2, end: 0.8 };
+    let unit = ControlUnit { model: &net, image: image::RgbImage::new(8, 8), weight: 1.0, start: 0.2, end: 0.8, mode: ControlMode::Balanced };
     // 6 steps: i/6 < 0.2 drops steps 0 and 1; (i+1)/6 > 0.8 drops steps 4 and 5.
     let active: Vec<bool> = (0..6).map(|i| unit.active(i, 6)).collect();
     assert_eq!(active, [false, false, true, true, false, false]);
@@ -114,6 +115,7 @@ fn the_single_file_layout_loads_and_matches() {
         weight: run["units"][0]["weight"].as_f64().unwrap() as f32,
         start: 0.0,
         end: 1.0,
+        mode: ControlMode::Balanced,
     };
     let ours = to_unit_floats(sd.img2img_controlled(&input(&base), &params(&base, run), &[unit], &mut |_| true).unwrap());
     let theirs: Vec<f32> = run["image"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
@@ -150,7 +152,15 @@ fn the_booth_stylizer_makes_its_control_images_from_the_photo() {
         seed: SeedPolicy::Fixed(7),
         ..DiffusionPreset::warm_animation()
     };
-    let control = BoothControl { model: net(), preprocessor: Preprocessor::Canny { low: 50, high: 120 }, resolution: 128, weight: 0.9, start: 0.0, end: 0.8 };
+    let control = BoothControl {
+        model: net(),
+        preprocessor: Preprocessor::Canny { low: 50, high: 120 },
+        resolution: 128,
+        weight: 0.9,
+        start: 0.0,
+        end: 0.8,
+        mode: ControlMode::Balanced,
+    };
     let booth = DiffusionStylizer::new(load(), preset.clone()).with_controls(vec![control]);
     assert!(booth.name().contains("ControlNet canny 0.9"), "{}", booth.name());
     let ours = booth.stylize(&photo, &mut |_| {}).unwrap();
@@ -158,7 +168,7 @@ fn the_booth_stylizer_makes_its_control_images_from_the_photo() {
     let sd = load();
     let model = net();
     let edges = image::DynamicImage::ImageLuma8(canny(&resize_for_detection(&photo, 128), 50, 120)).to_rgb8();
-    let unit = ControlUnit { model: &model, image: fit(&edges, w, h, ResizeMode::CropAndResize), weight: 0.9, start: 0.0, end: 0.8 };
+    let unit = ControlUnit { model: &model, image: fit(&edges, w, h, ResizeMode::CropAndResize), weight: 0.9, start: 0.0, end: 0.8, mode: ControlMode::Balanced };
     let p = Img2ImgParams {
         prompt: preset.prompt.clone(),
         negative_prompt: preset.negative_prompt.clone(),
@@ -177,4 +187,49 @@ fn the_booth_stylizer_makes_its_control_images_from_the_photo() {
     assert!(ours == by_hand, "the booth's picture is not the hand-made controlled one");
     let plain = to_image(sd.img2img_controlled(&input, &p, &[], &mut |_| true).unwrap());
     assert!(ours != plain, "the ControlNet unit changed nothing");
+}
+
+/// A1111's control modes: "my prompt is more important" scales the residual k levels below the
+/// middle block by 0.825^k; "ControlNet is more important" does that too and leaves the negative
+/// prompt's half of the CFG batch without control.
+#[test]
+fn control_modes_weigh_the_residuals_as_a1111_does() {
+    use burn::tensor::{Distribution, Tensor};
+    let device = Device::flex();
+    let net = ControlNetModel::load(&fixtures().join("controlnet/cn1"), 64, &device).unwrap();
+    let base = pipeline_reference();
+    let photo = input(&base);
+    let (w, h) = photo.dimensions();
+    let latents = Tensor::<4>::random([2, 4, (h / 2) as usize, (w / 2) as usize], Distribution::Normal(0.0, 1.0), &device);
+    let context = Tensor::<3>::random([2, 77, 64], Distribution::Normal(0.0, 1.0), &device);
+    let hint = Tensor::<4>::random([2, 3, h as usize, w as usize], Distribution::Uniform(0.0, 1.0), &device);
+    let r = || net.forward(latents.clone(), 500.0, context.clone(), hint.clone(), 0.7);
+    let values = |t: Tensor<4>| t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap();
+    let (plain, soft) = (r(), r().soft());
+    let n = plain.down.len();
+    for (k, (a, b)) in plain.down.iter().zip(&soft.down).enumerate() {
+        let expected: Vec<f32> = values(a.clone()).iter().map(|v| v * 0.825f64.powi((n - k) as i32) as f32).collect();
+        assert!(max_abs_diff(&values(b.clone()), &expected) < 1e-6, "level {k} of {n}");
+    }
+    assert_eq!(values(plain.mid.clone()), values(soft.mid.clone()));
+    let half = r().prompt_half_only();
+    for (a, b) in plain.down.iter().chain([&plain.mid]).zip(half.down.iter().chain([&half.mid])) {
+        let (a, b) = (values(a.clone()), values(b.clone()));
+        let mid = a.len() / 2;
+        assert!(b[..mid].iter().all(|v| *v == 0.0), "the negative prompt's half keeps control");
+        assert_eq!(&b[mid..], &a[mid..]);
+    }
+
+    // Through the pipeline: each mode paints its own picture; without CFG the two soft modes agree.
+    let sd = StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), &device).unwrap();
+    let control = image::open(fixtures().join("controlnet/control1.png")).unwrap().to_rgb8();
+    let paint = |mode: ControlMode, cfg: f32| {
+        let mut p = params(&base, &base["runs"][0]);
+        p.cfg = cfg;
+        let unit = ControlUnit { model: &net, image: control.clone(), weight: 1.0, start: 0.0, end: 1.0, mode };
+        to_unit_floats(sd.img2img_controlled(&photo, &p, &[unit], &mut |_| true).unwrap())
+    };
+    let (balanced, prompt, strong) = (paint(ControlMode::Balanced, 7.0), paint(ControlMode::Prompt, 7.0), paint(ControlMode::Control, 7.0));
+    assert!(max_abs_diff(&balanced, &prompt) > 1e-3 && max_abs_diff(&prompt, &strong) > 1e-3);
+    assert_eq!(paint(ControlMode::Prompt, 1.0), paint(ControlMode::Control, 1.0));
 }
