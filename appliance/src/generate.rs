@@ -96,7 +96,8 @@ pub struct GenerateArgs {
     #[arg(long = "embedding", value_name = "FILE")]
     pub embeddings: Vec<PathBuf>,
     /// A ControlNet unit: model=DIR[,module=canny|openpose|mlsd|depth|none][,image=FILE][,weight=1][,start=0][,end=1]
-    /// [,resize=crop|just|fill][,res=512][,low=100,high=200]; a module makes the control image from the photo (or image).
+    /// [,resize=crop|just|fill][,mode=balanced|prompt|controlnet][,res=512][,low=100,high=200]; a module makes the
+    /// control image from the photo (or image).
     /// Repeatable (MultiControlNet).
     #[arg(long = "controlnet", value_name = "SPEC", value_parser = crate::control_args::parse_controlnet)]
     pub controlnets: Vec<crate::control_args::ControlSpec>,
