@@ -1,8 +1,12 @@
-//! LoRA files merged into the model's weights: W += weight · scale · up · down.
+//! LoRA files merged into the model's weights: W += weight · ΔW.
 //!
-//! Layouts read: kohya-ss (`lora_unet_*` / `lora_te_*` with `lora_down`, `lora_up` and `alpha`,
-//! scale alpha / rank; Linear and conv layers incl. 3x3 "LoCon"; diffusers or original-LDM (SGM)
-//! module names) and diffusers/PEFT (`unet.*.lora_A` / `lora_B`, `text_encoder.*`, scale 1).
+//! Layouts read: kohya-ss (`lora_unet_*` / `lora_te_*` with `lora_down`, `lora_up` and `alpha`:
+//! ΔW = up · down · alpha / rank; Linear and conv layers incl. 3x3 "LoCon"; diffusers or
+//! original-LDM (SGM) module names), diffusers/PEFT (`unet.*.lora_A` / `lora_B`, `text_encoder.*`,
+//! scale 1), and LyCORIS as A1111 reads it under the same names: LoHa (`hada_w1_a` ... `hada_w2_b`:
+//! ΔW = (w1a · w1b) ⊙ (w2a · w2b) · alpha / rank) and LoKr (`lokr_w1` or `lokr_w1_a`·`lokr_w1_b`,
+//! `lokr_w2` or `lokr_w2_a`·`lokr_w2_b`: ΔW = w1 ⊗ w2 · alpha / rank of the factored one, 1 if
+//! neither is). Tucker-decomposed (CP) convolutions are refused by name.
 //! Names are resolved against the model's own layers, so a file for another base model is
 //! refused with the names that fit nothing (or the shapes that disagree).
 
@@ -36,11 +40,88 @@ enum Part {
     Unet,
 }
 
-/// One low-rank update: `up` [out, rank] · `down` [rank, in·kh·kw], times `scale`.
-struct Update {
-    down: (Vec<f32>, Vec<usize>),
-    up: (Vec<f32>, Vec<usize>),
-    scale: f32,
+/// A matrix from the file, row-major.
+struct Matrix {
+    values: Vec<f32>,
+    rows: usize,
+    cols: usize,
+}
+
+impl Matrix {
+    fn tensor(&self, device: &burn::tensor::Device) -> Tensor<2> {
+        Tensor::from_data(TensorData::new(self.values.clone(), [self.rows, self.cols]), device)
+    }
+}
+
+/// A factor stored whole or as a low-rank product.
+enum Factor {
+    Full(Matrix),
+    Product(Matrix, Matrix),
+}
+
+impl Factor {
+    fn tensor(&self, device: &burn::tensor::Device) -> Tensor<2> {
+        match self {
+            Self::Full(m) => m.tensor(device),
+            Self::Product(a, b) => a.tensor(device).matmul(b.tensor(device)),
+        }
+    }
+
+    fn shape(&self) -> (usize, usize) {
+        match self {
+            Self::Full(m) => (m.rows, m.cols),
+            Self::Product(a, b) => (a.rows, b.cols),
+        }
+    }
+
+    fn consistent(&self) -> bool {
+        match self {
+            Self::Full(_) => true,
+            Self::Product(a, b) => a.cols == b.rows,
+        }
+    }
+}
+
+/// One layer's change, ΔW as [out, in·kh·kw] (PyTorch's layout, flattened) times `scale`.
+enum Update {
+    LowRank { up: Matrix, down: Matrix, scale: f32 },
+    Hadamard { w1: Factor, w2: Factor, scale: f32 },
+    Kronecker { w1: Factor, w2: Factor, scale: f32 },
+}
+
+impl Update {
+    /// Whether the factors' inner sizes agree (a damaged file could say otherwise).
+    fn consistent(&self) -> bool {
+        match self {
+            Self::LowRank { up, down, .. } => up.cols == down.rows,
+            Self::Hadamard { w1, w2, .. } => w1.consistent() && w2.consistent() && w1.shape() == w2.shape(),
+            Self::Kronecker { w1, w2, .. } => w1.consistent() && w2.consistent(),
+        }
+    }
+
+    fn shape(&self) -> (usize, usize) {
+        match self {
+            Self::LowRank { up, down, .. } => (up.rows, down.cols),
+            Self::Hadamard { w1, .. } => w1.shape(),
+            Self::Kronecker { w1, w2, .. } => {
+                let ((a, b), (c, d)) = (w1.shape(), w2.shape());
+                (a * c, b * d)
+            }
+        }
+    }
+
+    fn delta(&self, device: &burn::tensor::Device) -> Tensor<2> {
+        match self {
+            Self::LowRank { up, down, scale } => up.tensor(device).matmul(down.tensor(device)).mul_scalar(*scale),
+            Self::Hadamard { w1, w2, scale } => (w1.tensor(device) * w2.tensor(device)).mul_scalar(*scale),
+            Self::Kronecker { w1, w2, scale } => {
+                let ((o1, i1), (o2, i2)) = (w1.shape(), w2.shape());
+                let a = w1.tensor(device).reshape([o1, 1, i1, 1]);
+                let b = w2.tensor(device).reshape([1, o2, 1, i2]);
+                (a * b).reshape([o1 * o2, i1 * i2]).mul_scalar(*scale)
+            }
+        }
+    }
 }
 
 /// A LoRA file resolved against a model: module weight path -> update.
@@ -130,14 +211,61 @@ impl Lora {
         let mut updates = HashMap::new();
         let mut unknown = Vec::new();
         let mut problems = Vec::new();
-        for name in st.names() {
-            // One entry per layer: its down (A) matrix names it.
-            let (layer, up_name, alpha_name) = if let Some(l) = name.strip_suffix(".lora_down.weight") {
-                (l, format!("{l}.lora_up.weight"), Some(format!("{l}.alpha")))
-            } else if let Some(l) = name.strip_suffix(".lora_A.weight") {
-                (l, format!("{l}.lora_B.weight"), None)
+        // A matrix, its first dimension rows and the rest flattened (conv factors are 4-D).
+        let matrix = |name: &str| -> Result<Matrix, LoraError> {
+            let (values, shape) = tensor(name)?;
+            let rows = *shape.first().ok_or_else(|| unreadable(format!("{name} is a scalar")))?;
+            Ok(Matrix { cols: shape[1..].iter().product(), rows, values })
+        };
+        let has = |name: &str| st.tensor(name).is_ok();
+        let factor = |layer: &str, w: &str| -> Result<Option<Factor>, LoraError> {
+            if has(&format!("{layer}.{w}")) {
+                Ok(Some(Factor::Full(matrix(&format!("{layer}.{w}"))?)))
+            } else if has(&format!("{layer}.{w}_a")) {
+                Ok(Some(Factor::Product(matrix(&format!("{layer}.{w}_a"))?, matrix(&format!("{layer}.{w}_b"))?)))
             } else {
-                if !name.ends_with(".lora_up.weight") && !name.ends_with(".lora_B.weight") && !name.ends_with(".alpha") {
+                Ok(None)
+            }
+        };
+        let alpha = |layer: &str| st.tensor(&format!("{layer}.alpha")).ok().and_then(|v| floats(&v)).and_then(|v| v.first().copied());
+        const CONSUMED: [&str; 10] =
+            [".lora_up.weight", ".lora_B.weight", ".alpha", ".hada_w1_b", ".hada_w2_a", ".hada_w2_b", ".lokr_w1_b", ".lokr_w2", ".lokr_w2_a", ".lokr_w2_b"];
+        for name in st.names() {
+            // One entry per layer, named by its first tensor.
+            let (layer, update) = if let Some(l) = name.strip_suffix(".lora_down.weight") {
+                let (down, up) = (matrix(name)?, matrix(&format!("{l}.lora_up.weight"))?);
+                let rank = down.rows;
+                (l, Update::LowRank { scale: alpha(l).unwrap_or(rank as f32) / rank as f32, down, up })
+            } else if let Some(l) = name.strip_suffix(".lora_A.weight") {
+                (l, Update::LowRank { down: matrix(name)?, up: matrix(&format!("{l}.lora_B.weight"))?, scale: 1.0 })
+            } else if let Some(l) = name.strip_suffix(".hada_w1_a") {
+                let (w1, w2) = (factor(l, "hada_w1")?.expect("w1_a is there"), factor(l, "hada_w2")?);
+                let Some(w2) = w2 else {
+                    problems.push(format!("{l}: LoHa without hada_w2_a/hada_w2_b"));
+                    continue;
+                };
+                let rank = match &w1 {
+                    Factor::Product(_, b) => b.rows,
+                    Factor::Full(_) => 1,
+                };
+                (l, Update::Hadamard { scale: alpha(l).unwrap_or(rank as f32) / rank as f32, w1, w2 })
+            } else if let Some(l) = name.strip_suffix(".lokr_w1").or_else(|| name.strip_suffix(".lokr_w1_a")) {
+                let (w1, w2) = (factor(l, "lokr_w1")?.expect("w1 is there"), factor(l, "lokr_w2")?);
+                let Some(w2) = w2 else {
+                    problems.push(format!("{l}: LoKr without lokr_w2 (or lokr_w2_a/lokr_w2_b)"));
+                    continue;
+                };
+                // A1111: alpha over the rank of the factored one; 1 when neither is factored.
+                let dim = [&w1, &w2].iter().find_map(|f| if let Factor::Product(_, b) = f { Some(b.rows) } else { None });
+                let scale = match (dim, alpha(l)) {
+                    (Some(d), Some(a)) => a / d as f32,
+                    _ => 1.0,
+                };
+                (l, Update::Kronecker { w1, w2, scale })
+            } else {
+                if name.ends_with(".hada_t1") || name.ends_with(".hada_t2") || name.ends_with(".lokr_t2") {
+                    problems.push(format!("{name}: Tucker-decomposed (CP) convolution layers are not supported; train without use_tucker/use_cp"));
+                } else if !CONSUMED.iter().any(|suffix| name.ends_with(suffix)) {
                     unknown.push(name.to_string());
                 }
                 continue;
@@ -146,23 +274,13 @@ impl Lora {
                 unknown.push(layer.to_string());
                 continue;
             };
-            let down = tensor(name)?;
-            let up = tensor(&up_name)?;
-            let rank = down.1[0];
             let expected = torch_shape(shape);
-            let fits = up.1.first() == expected.first()
-                && up.1.get(1) == Some(&rank)
-                && down.1[1..] == expected[1..]
-                && (expected.len() == 2 || up.1[2..].iter().all(|d| *d == 1));
-            if !fits {
-                problems.push(format!("{layer}: down {:?} · up {:?} do not make the layer's {expected:?}", down.1, up.1));
+            let flat = (expected[0], expected[1..].iter().product::<usize>());
+            if !update.consistent() || update.shape() != flat {
+                problems.push(format!("{layer}: the file's change is {:?}, the layer's weight {expected:?}", update.shape()));
                 continue;
             }
-            let alpha = match alpha_name.as_deref().map(|a| st.tensor(a)) {
-                Some(Ok(view)) => floats(&view).and_then(|v| v.first().copied()).unwrap_or(rank as f32),
-                _ => rank as f32,
-            };
-            updates.insert((*part, module.clone()), Update { down, up, scale: alpha / rank as f32 });
+            updates.insert((*part, module.clone()), update);
         }
         if !unknown.is_empty() {
             unknown.sort();
@@ -225,14 +343,7 @@ impl ModuleMapper for Merge<'_> {
         let Some(update) = self.lora.updates.get(&(self.part, module)) else {
             return param;
         };
-        let (down, down_shape) = &update.down;
-        let (up, up_shape) = &update.up;
-        let rank = down_shape[0];
-        let inner: usize = down_shape[1..].iter().product();
-        let out = up_shape[0];
-        let down = Tensor::<2>::from_data(TensorData::new(down.clone(), [rank, inner]), self.device);
-        let up = Tensor::<2>::from_data(TensorData::new(up.clone(), [out, rank]), self.device);
-        let delta = up.matmul(down).mul_scalar(self.weight * update.scale); // [out, in·kh·kw]
+        let delta = update.delta(self.device).mul_scalar(self.weight); // [out, in·kh·kw]
         let weight = param.val();
         let weight = if matches!(weight.dtype(), DType::QFloat(_)) { weight.dequantize() } else { weight };
         let shape = weight.dims();

@@ -87,10 +87,39 @@ fn loras_for_another_model_are_refused_by_name() {
         (n.to_string(), s)
     });
     let err = Lora::read(widened.path(), &sd).err().unwrap().to_string();
-    assert!(err.contains("do not make the layer's"), "{err}");
+    assert!(err.contains("the layer's weight"), "{err}");
     // Not a safetensors file at all.
     let junk = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(junk.path(), b"PK\x03\x04 a zip, not a LoRA").unwrap();
     let err = Lora::read(junk.path(), &sd).err().unwrap().to_string();
     assert!(err.contains("cannot read the LoRA"), "{err}");
+}
+
+/// LyCORIS LoHa and LoKr files (kohya names, as A1111 reads them) merge into the same picture as
+/// PEFT's LoHa/LoKr layers merged into diffusers' UNet (tests/reference/make_lycoris_fixtures.py).
+#[test]
+fn lycoris_loha_and_lokr_match_peft() {
+    let base = pipeline_reference();
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("lycoris_outputs.json")).unwrap()).unwrap();
+    let plain = to_unit_floats(tiny().img2img_decoded(&input(&base), &params(&base, &r["runs"][0]), &mut |_| true).unwrap());
+    for run in r["runs"].as_array().unwrap() {
+        let mut sd = tiny();
+        let file = run["file"].as_str().unwrap();
+        let lora = Lora::read(&fixtures().join("lora").join(file), &sd).unwrap();
+        assert_eq!(lora.layers(), 60, "{file}");
+        lora.merge_into(&mut sd, run["weight"].as_f64().unwrap() as f32).unwrap();
+        let ours = to_unit_floats(sd.img2img_decoded(&input(&base), &params(&base, run), &mut |_| true).unwrap());
+        let theirs: Vec<f32> = run["image"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+        let d = max_abs_diff(&ours, &theirs);
+        eprintln!("{file}: max abs diff {d:.2e}, {:.2e} from the picture without it", max_abs_diff(&plain, &theirs));
+        assert!(d <= 2e-3, "{file}: differs from PEFT's merge by {d}");
+        assert!(max_abs_diff(&plain, &theirs) > 1e-2, "{file} changes the picture");
+    }
+}
+
+#[test]
+fn tucker_decomposed_lycoris_layers_are_refused_by_name() {
+    let t = rewrite("kohya", |n, s| (n.replace(".lora_down.weight", ".hada_t1"), s.to_vec()));
+    let err = Lora::read(t.path(), &tiny()).err().unwrap().to_string();
+    assert!(err.contains("Tucker") && err.contains("hada_t1"), "{err}");
 }
