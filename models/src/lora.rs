@@ -306,7 +306,7 @@ impl Lora {
         self.updates.len()
     }
 
-    /// Adds `weight` times this LoRA to `sd`'s weights (int8 weights become float where changed).
+    /// Adds `weight` times this LoRA to `sd`'s weights (quantised weights are quantised again).
     pub fn merge_into(&self, sd: &mut StableDiffusion, weight: f32) -> Result<(), LoraError> {
         let device = sd.device.clone();
         let mut merge = Merge { lora: self, part: Part::TextEncoder, weight, device: &device, path: ModulePath::default() };
@@ -345,10 +345,19 @@ impl ModuleMapper for Merge<'_> {
         };
         let delta = update.delta(self.device).mul_scalar(self.weight); // [out, in·kh·kw]
         let weight = param.val();
-        let weight = if matches!(weight.dtype(), DType::QFloat(_)) { weight.dequantize() } else { weight };
+        // A quantised layer is merged in floats and quantised again, so the model stays small.
+        let scheme = match weight.dtype() {
+            DType::QFloat(scheme) => Some(scheme),
+            _ => None,
+        };
+        let weight = if scheme.is_some() { weight.dequantize() } else { weight };
         let shape = weight.dims();
         let delta: Tensor<D> = if D == 2 { delta.transpose().reshape(shape) } else { delta.reshape(shape) };
         let merged = weight.clone() + delta.cast(weight.dtype());
+        let merged = match scheme {
+            Some(scheme) => crate::quantize::requantize(merged, &scheme),
+            None => merged,
+        };
         Param::initialized(param.id, merged)
     }
 }

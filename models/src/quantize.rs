@@ -191,6 +191,19 @@ impl BlockQuantized {
     }
 }
 
+/// A float weight quantised again the way `like` (a weight's scheme) was: int8 or int4 blocks
+/// along the same axis, new scales. A LoRA merged into a quantised model keeps it quantised.
+pub fn requantize<const D: usize>(weight: Tensor<D>, like: &QuantScheme) -> Tensor<D> {
+    let bits = if like.value == QuantValue::Q4S { Bits::Four } else { Bits::Eight };
+    let shape = weight.dims().to_vec();
+    let Some(axis) = bits.block_axis(&shape) else {
+        return weight;
+    };
+    let device = weight.device();
+    let values: Vec<f32> = weight.cast(DType::F32).into_data().try_to_vec().expect("f32 after cast");
+    BlockQuantized::quantize(&values, &shape, axis, bits).into_tensor(&device)
+}
+
 /// `values` of row-major `shape` rearranged so that axis `order[j]` becomes axis `j`.
 fn axes_permuted<T: Copy>(values: &[T], shape: &[usize], order: &[usize]) -> (Vec<usize>, Vec<T>) {
     let rank = shape.len();

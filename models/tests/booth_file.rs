@@ -238,3 +238,40 @@ fn damaged_and_foreign_files_are_named() {
     std::fs::write(&truncated, &good[..good.len() / 2]).unwrap();
     assert!(BoothFile::open(&truncated).err().is_some() || BoothFile::open(&truncated).unwrap().load(&Device::flex()).is_err());
 }
+
+/// Counts weights held quantised (int8 or int4).
+struct Quantized(usize);
+
+impl ModuleVisitor for Quantized {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if matches!(param.val().dtype(), DType::QFloat(_)) {
+            self.0 += 1;
+        }
+    }
+}
+
+/// A LoRA merged into a loaded int8 booth file keeps its layers int8 (merged, then quantised
+/// again) and paints diffusers' LoRA picture within the int8 tolerance.
+#[test]
+fn a_lora_merged_into_an_int8_booth_file_stays_int8() {
+    let dir = tempfile::tempdir().unwrap();
+    let device = Device::flex();
+    let mut sd = BoothFile::open(&bake(Precision::Int8, dir.path())).unwrap().load(&device).unwrap();
+    let count = |sd: &StableDiffusion| {
+        let mut q = Quantized(0);
+        sd.unet.visit(&mut q);
+        sd.text_encoder.get(&sd.text_encoder_config, &sd.device).unwrap().visit(&mut q);
+        q.0
+    };
+    let before = count(&sd);
+    Lora::read(&fixtures().join("lora/kohya.safetensors"), &sd).unwrap().merge_into(&mut sd, 0.8).unwrap();
+    assert_eq!(count(&sd), before, "merged layers left int8");
+    let r = reference();
+    let lora_runs: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("lora_outputs.json")).unwrap()).unwrap();
+    let run = &lora_runs["runs"][0];
+    assert_eq!(run["loras"][0][0], "kohya");
+    let ours = to_unit_floats(sd.img2img_decoded(&input(&r), &params(&r, run), &mut |_| true).unwrap());
+    let theirs: Vec<f32> = run["image"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    let (d, p) = (max_abs_diff(&ours, &theirs), psnr(&ours, &theirs));
+    assert!(d <= INT8_MAX_ABS && p >= INT8_MIN_PSNR, "int8 + LoRA differs from diffusers by {d} (PSNR {p:.1} dB)");
+}
