@@ -288,12 +288,24 @@ fn preprocess_writes_the_control_image_opencv_would() {
     let o = keepsake(&["preprocess", "--module", "depth", "--res", "384", "--annotators", path(&annotators), path(&photo), path(&depth)]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(image::open(&depth).unwrap().to_rgb8().dimensions(), (512, 384));
+    // Depth Anything V2 from its transformers folder under the annotators' folder.
+    let annotators = dir.path().join("annotators");
+    let folder = annotators.join("depth_anything_v2_small");
+    std::fs::create_dir_all(&folder).unwrap();
+    for file in ["config.json", "model.safetensors"] {
+        std::fs::copy(fixtures().join("preprocessors/depth_anything").join(file), folder.join(file)).unwrap();
+    }
+    let o = keepsake(&["preprocess", "--module", "depth_anything_v2", "--res", "384", "--annotators", path(&annotators), path(&photo), path(&depth)]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let picture = image::open(&depth).unwrap().to_rgb8();
+    assert_eq!(picture.dimensions(), (512, 384));
+    assert!(picture.pixels().any(|p| p[0] == 255) && picture.pixels().any(|p| p[0] == 0), "stretched to 0-255");
     let o = keepsake(&["preprocess", "--module", "openpose", "--annotators", "/nonexistent", path(&photo), path(&pose)]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent/body_pose_model.pth"), "{}", String::from_utf8_lossy(&o.stderr));
 
     let o = keepsake(&["preprocess", "--module", "hed", path(&photo), path(&out)]);
     assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("use none, canny, openpose, depth or mlsd"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("use none, canny, openpose, depth, depth_anything_v2 or mlsd"));
     let o = keepsake(&["preprocess", "--module", "depth", "--low", "3", path(&photo), path(&out)]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("canny's thresholds"));
     let o = keepsake(&["preprocess", "--module", "canny", "/nonexistent.png", path(&out)]);

@@ -314,13 +314,13 @@ impl<'a> Reader<'a> {
             let module = match module_name.parse::<Module>() {
                 Ok(m) => m,
                 Err(e) if !module_name.is_empty() => {
-                    r.problem("module", e, "use none (a ready control image is not possible in the booth), canny, openpose, depth or mlsd");
+                    r.problem("module", e, "use canny, openpose, depth, depth_anything_v2 or mlsd");
                     Module::None
                 }
                 Err(_) => Module::None,
             };
             if module == Module::None && !module_name.is_empty() && r.problems.is_empty() {
-                r.problem("module", "the booth makes each control image from the visitor's photo", "use canny, openpose, depth or mlsd");
+                r.problem("module", "the booth makes each control image from the visitor's photo", "use canny, openpose, depth, depth_anything_v2 or mlsd");
             }
             let weight = r.number("weight", 1.0, 0.0, 2.0, "(A1111's control weight)") as f32;
             let start = r.number("start", 0.0, 0.0, 1.0, "(fraction of the steps)");

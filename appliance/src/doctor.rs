@@ -66,7 +66,7 @@ fn model_finding(p: &std::path::Path) -> Finding {
 /// Checks the machine, and the config's devices when a config is given.
 /// Whether a `[[style.controlnet]]` unit's net and its preprocessor's weights are there.
 fn controlnet_finding(i: usize, unit: &crate::config::ControlNetUnit, annotators: &Path) -> Finding {
-    use keepsake_models::preprocessors::{leres, mlsd, openpose, Module};
+    use keepsake_models::preprocessors::{depth_anything, leres, mlsd, openpose, Module};
     let what = format!("ControlNet {i} ({})", unit.module);
     if !unit.model.exists() {
         return finding(&what, Status::Missing, format!("{} does not exist", unit.model.display()), Some("copy the ControlNet there or correct its model"));
@@ -75,6 +75,7 @@ fn controlnet_finding(i: usize, unit: &crate::config::ControlNetUnit, annotators
         Module::Openpose => Some(openpose::WEIGHTS),
         Module::Mlsd => Some(mlsd::WEIGHTS),
         Module::Depth => Some(leres::WEIGHTS),
+        Module::DepthAnything => Some(depth_anything::WEIGHTS),
         Module::Canny { .. } | Module::None => None,
     };
     if let Some(file) = weights {

@@ -7,7 +7,7 @@ use keepsake_models::preprocessors::{Annotators, Module, DEFAULT_RESOLUTION};
 
 #[derive(clap::Args, Debug)]
 pub struct PreprocessArgs {
-    /// none, canny, openpose, depth or mlsd (A1111's names).
+    /// none, canny, openpose, depth (LeReS), depth_anything_v2 or mlsd (A1111's names).
     #[arg(long)]
     pub module: Module,
     /// Processor resolution: the short side the detector sees (A1111's processor_res).

@@ -225,3 +225,44 @@ mod leres {
         assert!(err.contains("not the weights of LeReS depth") && err.contains("encoder_modules"), "{err}");
     }
 }
+
+mod depth_anything {
+    use super::*;
+    use burn::tensor::{Device, Tensor, TensorData};
+    use keepsake_models::preprocessors::depth_anything::{DepthAnythingDetector, DepthAnythingModel};
+
+    fn dir() -> std::path::PathBuf {
+        fixtures().join("preprocessors/depth_anything")
+    }
+
+    /// transformers' DepthAnythingForDepthEstimation: a square input (trained position grid)
+    /// and a wider one (position embeddings interpolated bicubically).
+    #[test]
+    fn the_network_matches_transformers() {
+        let device = Device::flex();
+        let model = DepthAnythingModel::load(&dir(), &device).unwrap();
+        for case in ["square", "wide"] {
+            let (shape, x) = f32_tensor("depth_anything/network.safetensors", &format!("{case}_input"));
+            let out = model.forward(Tensor::<4>::from_data(TensorData::new(x, [shape[0], shape[1], shape[2], shape[3]]), &device));
+            let (shape, theirs) = f32_tensor("depth_anything/network.safetensors", &format!("{case}_output"));
+            assert_eq!(out.dims().to_vec(), shape, "{case}");
+            let ours: Vec<f32> = out.into_data().convert::<f32>().try_to_vec().unwrap();
+            let scale = theirs.iter().fold(0f32, |m, v| m.max(v.abs()));
+            let diff = ours.iter().zip(&theirs).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+            assert!(scale > 0.01, "{case}: the reference is all but zero ({scale})");
+            assert!(diff <= 1e-4 * scale.max(1.0), "{case}: {diff} from transformers (largest value {scale})");
+        }
+    }
+
+    #[test]
+    fn a_missing_or_foreign_folder_is_named() {
+        let err = DepthAnythingDetector::load(std::path::Path::new("/nonexistent"), &Device::flex()).err().unwrap().to_string();
+        assert!(err.contains("/nonexistent/depth_anything_v2_small/config.json"), "{err}");
+        let tmp = tempfile::tempdir().unwrap();
+        let folder = tmp.path().join("depth_anything_v2_small");
+        std::fs::create_dir(&folder).unwrap();
+        std::fs::write(folder.join("config.json"), r#"{"model_type": "clip"}"#).unwrap();
+        let err = DepthAnythingDetector::load(tmp.path(), &Device::flex()).err().unwrap().to_string();
+        assert!(err.contains("not a Depth Anything config"), "{err}");
+    }
+}

@@ -21,6 +21,11 @@ diffusers' ControlNet examples use and whose annotators are A1111's.
   ...}), a fixed input and its output (network.safetensors); and the depth picture: a synthetic
   depth map (depth.safetensors) through LeresDetector's normalisation, thresholds and inversion
   with thr_a/thr_b 0/0 and 10/20 (depth-0-0.png, depth-10-20.png).
+- depth_anything/: transformers' DepthAnythingForDepthEstimation (Depth Anything V2's
+  architecture: DINOv2 backbone, DPT neck and head) in a small configuration with seeded random
+  weights, in the layout of the public Depth-Anything-V2-Small-hf model.safetensors and its
+  config.json, and its depth for a square input (position embeddings as trained) and a wider one
+  (position embeddings interpolated) (network.safetensors).
 
 Run: .venv-reference/bin/python tests/reference/make_preprocessor_fixtures.py
 """
@@ -309,6 +314,36 @@ def leres_depth_picture(out):
         leres.estimateleres = saved
 
 
+def depth_anything_network(out):
+    import json
+    import torch
+    from safetensors.torch import save_file
+    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, Dinov2Config
+
+    backbone = Dinov2Config(hidden_size=32, num_hidden_layers=4, num_attention_heads=2, intermediate_size=128, patch_size=14,
+                            image_size=56, layerscale_value=1.0, out_indices=[1, 2, 3, 4], apply_layernorm=True,
+                            reshape_hidden_states=False)
+    config = DepthAnythingConfig(backbone_config=backbone, reassemble_hidden_size=32, patch_size=14, neck_hidden_sizes=[8, 16, 32, 32],
+                                 fusion_hidden_size=16, head_hidden_size=8, reassemble_factors=[4, 2, 1, 0.5])
+    torch.manual_seed(8)
+    net = DepthAnythingForDepthEstimation(config).eval()
+    with torch.no_grad():
+        for name, t in net.state_dict().items():
+            if t.is_floating_point():
+                t.copy_((torch.randn_like(t) * (0.5 if t.dim() < 2 else (1.0 / t[0].numel()) ** 0.5)
+                         + (1.0 if name.endswith(("norm1.weight", "norm2.weight", "layernorm.weight")) else 0.0)).half().float())
+    net.save_pretrained(out, safe_serialization=True)
+    for name in ("model.safetensors",):
+        assert os.path.exists(os.path.join(out, name))
+    g = torch.Generator().manual_seed(9)
+    square = torch.randn(1, 3, 56, 56, generator=g)
+    wide = torch.randn(1, 3, 56, 84, generator=g)
+    with torch.no_grad():
+        outputs = {"square_input": square, "square_output": net(pixel_values=square).predicted_depth,
+                   "wide_input": wide, "wide_output": net(pixel_values=wide).predicted_depth}
+    save_file({k: v.contiguous() for k, v in outputs.items()}, os.path.join(out, "network.safetensors"))
+
+
 def main():
     from controlnet_aux import CannyDetector
 
@@ -331,6 +366,9 @@ def main():
     os.makedirs(leres, exist_ok=True)
     leres_network(leres)
     leres_depth_picture(leres)
+    depth_anything = os.path.join(OUT, "depth_anything")
+    os.makedirs(depth_anything, exist_ok=True)
+    depth_anything_network(depth_anything)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@
 //! then fits it to the picture with its resize mode).
 
 pub mod canny;
+pub mod depth_anything;
 mod layers;
 pub mod leres;
 pub mod mlsd;
@@ -34,6 +35,8 @@ pub enum Module {
     Openpose,
     /// Depth (LeReS, as the thesis used: `depth_leres`).
     Depth,
+    /// Depth by Depth Anything V2 Small (`depth_anything_v2`).
+    DepthAnything,
     /// M-LSD straight lines.
     Mlsd,
 }
@@ -71,7 +74,8 @@ impl FromStr for Module {
             "openpose" => Self::Openpose,
             "depth" | "depth_leres" => Self::Depth,
             "mlsd" => Self::Mlsd,
-            other => return Err(format!("unknown module {other:?} (use none, canny, openpose, depth or mlsd)")),
+            "depth_anything_v2" | "depth_anything" => Self::DepthAnything,
+            other => return Err(format!("unknown module {other:?} (use none, canny, openpose, depth, depth_anything_v2 or mlsd)")),
         })
     }
 }
@@ -84,6 +88,7 @@ impl fmt::Display for Module {
             Self::Openpose => "openpose",
             Self::Depth => "depth",
             Self::Mlsd => "mlsd",
+            Self::DepthAnything => "depth_anything_v2",
         })
     }
 }
@@ -113,6 +118,7 @@ pub enum Preprocessor {
     Openpose(openpose::OpenposeDetector),
     Mlsd(mlsd::MlsdDetector),
     Depth(leres::LeresDetector),
+    DepthAnything(depth_anything::DepthAnythingDetector),
 }
 
 impl Preprocessor {
@@ -127,6 +133,9 @@ impl Preprocessor {
             )),
             Module::Mlsd => Ok(Self::Mlsd(mlsd::MlsdDetector::load(&annotators.dir, &annotators.device).map_err(weights(mlsd::WEIGHTS))?)),
             Module::Depth => Ok(Self::Depth(leres::LeresDetector::load(&annotators.dir, &annotators.device).map_err(weights(leres::WEIGHTS))?)),
+            Module::DepthAnything => Ok(Self::DepthAnything(
+                depth_anything::DepthAnythingDetector::load(&annotators.dir, &annotators.device).map_err(weights(depth_anything::WEIGHTS))?,
+            )),
         }
     }
 
@@ -136,6 +145,7 @@ impl Preprocessor {
             Self::Openpose(_) => Module::Openpose,
             Self::Mlsd(_) => Module::Mlsd,
             Self::Depth(_) => Module::Depth,
+            Self::DepthAnything(_) => Module::DepthAnything,
         }
     }
 
@@ -148,6 +158,7 @@ impl Preprocessor {
             Self::Mlsd(detector) => detector.control_image(&input, mlsd::DEFAULT_SCORE, mlsd::DEFAULT_DISTANCE),
             // A1111's defaults: nothing removed near or far.
             Self::Depth(detector) => detector.control_image(&input, 0.0, 0.0),
+            Self::DepthAnything(detector) => detector.control_image(&input),
         }
     }
 }
@@ -177,6 +188,7 @@ mod tests {
         assert_eq!("canny".parse::<Module>().unwrap(), Module::Canny { low: 100, high: 200 });
         assert_eq!("depth_leres".parse::<Module>().unwrap(), Module::Depth);
         assert!("hed".parse::<Module>().unwrap_err().contains("use none, canny"));
+        assert_eq!("depth_anything_v2".parse::<Module>().unwrap(), Module::DepthAnything);
         let photo = RgbImage::from_pixel(100, 80, image::Rgb([10, 20, 30]));
         let none = Annotators { dir: "/nonexistent".into(), device: Device::flex() };
         let edges = Module::Canny { low: 100, high: 200 }.run(&photo, 128, &none).unwrap();
