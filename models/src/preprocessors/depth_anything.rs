@@ -347,11 +347,30 @@ impl DepthAnythingModel {
     }
 }
 
-/// Depth stretched to 0-255 (the largest relative depth, i.e. the nearest, brightest).
+/// Depth stretched to 0-255 as Depth Anything V2's own tools and A1111 do it
+/// (`((d - min) / (max - min) * 255).astype(uint8)`: f32, truncated); the largest relative depth,
+/// i.e. the nearest, is brightest.
 pub fn depth_picture(depth: &[f32], w: u32, h: u32) -> GrayImage {
     let (min, max) = depth.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
-    let span = (max - min).max(f32::EPSILON);
-    GrayImage::from_fn(w, h, |x, y| Luma([((depth[(y * w + x) as usize] - min) / span * 255.0).round().clamp(0.0, 255.0) as u8]))
+    let span = max - min;
+    GrayImage::from_fn(w, h, |x, y| {
+        let v = depth[(y * w + x) as usize];
+        Luma([if span > 0.0 { ((v - min) / span * 255.0) as u8 } else { 0 }])
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stretch_truncates_as_numpy_astype_does() {
+        let picture = depth_picture(&[1.0, 1.5, 2.0, 1.999], 4, 1);
+        let v: Vec<u8> = picture.pixels().map(|p| p[0]).collect();
+        // 127.5 -> 127, 254.745 -> 254.
+        assert_eq!(v, [0, 127, 255, 254]);
+        assert!(depth_picture(&[3.0; 4], 2, 2).pixels().all(|p| p[0] == 0));
+    }
 }
 
 pub struct DepthAnythingDetector {
