@@ -191,6 +191,30 @@ impl BlockQuantized {
     }
 }
 
+/// Every weight of `module` that is a whole number of blocks (Linear, conv and embedding weights)
+/// quantised to `bits`, on the module's device; biases and norms stay float. A ControlNet kept
+/// this way takes a quarter of its f32 memory.
+pub fn quantize_module<M: burn::module::Module>(module: M, bits: Bits) -> M {
+    struct Quantize(Bits);
+    impl burn::module::ModuleMapper for Quantize {
+        fn map_float<const D: usize>(&mut self, param: burn::module::Param<Tensor<D>>) -> burn::module::Param<Tensor<D>> {
+            let tensor = param.val();
+            let shape = tensor.dims().to_vec();
+            if matches!(tensor.dtype(), DType::QFloat(_)) {
+                return param;
+            }
+            let Some(axis) = self.0.block_axis(&shape) else {
+                return param;
+            };
+            let device = tensor.device();
+            let values: Vec<f32> = tensor.cast(DType::F32).into_data().try_to_vec().expect("f32 after cast");
+            let quantized = BlockQuantized::quantize(&values, &shape, axis, self.0).into_tensor(&device);
+            burn::module::Param::initialized(param.id, quantized)
+        }
+    }
+    module.map(&mut Quantize(bits))
+}
+
 /// A float weight quantised again the way `like` (a weight's scheme) was: int8 or int4 blocks
 /// along the same axis, new scales. A LoRA merged into a quantised model keeps it quantised.
 pub fn requantize<const D: usize>(weight: Tensor<D>, like: &QuantScheme) -> Tensor<D> {

@@ -233,3 +233,43 @@ fn control_modes_weigh_the_residuals_as_a1111_does() {
     assert!(max_abs_diff(&balanced, &prompt) > 1e-3 && max_abs_diff(&prompt, &strong) > 1e-3);
     assert_eq!(paint(ControlMode::Prompt, 1.0), paint(ControlMode::Control, 1.0));
 }
+
+/// A ControlNet quantised to int8 in memory (as the booth keeps its units) guides the picture as
+/// the f32 one does, within the int8 tolerance of the booth file's tests.
+#[test]
+fn an_int8_controlnet_paints_like_the_f32_one() {
+    use burn::module::{Module, ModuleVisitor, Param};
+    use burn::tensor::{DType, Tensor};
+    use keepsake_models::quantize::{quantize_module, Bits};
+
+    /// Parameters (values) held int8, and all of them.
+    struct Int8(usize, usize);
+    impl ModuleVisitor for Int8 {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let n = param.val().dims().iter().product::<usize>();
+            self.1 += n;
+            if matches!(param.val().dtype(), DType::QFloat(_)) {
+                self.0 += n;
+            }
+        }
+    }
+    let device = Device::flex();
+    let sd = StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), &device).unwrap();
+    let f32_net = ControlNetModel::load(&fixtures().join("controlnet/cn1"), 64, &device).unwrap();
+    let int8_net = quantize_module(ControlNetModel::load(&fixtures().join("controlnet/cn1"), 64, &device).unwrap(), Bits::Eight);
+    let mut count = Int8(0, 0);
+    int8_net.visit(&mut count);
+    // The tiny net's 32-wide layers are not a whole number of blocks; its 64-wide ones are.
+    assert!(count.0 * 4 > count.1, "{} of {} parameters int8", count.0, count.1);
+    let base = pipeline_reference();
+    let control = image::open(fixtures().join("controlnet/control1.png")).unwrap().to_rgb8();
+    let paint = |net: &ControlNetModel| {
+        let unit = ControlUnit { model: net, image: control.clone(), weight: 1.0, start: 0.0, end: 1.0, mode: ControlMode::Balanced };
+        to_unit_floats(sd.img2img_controlled(&input(&base), &params(&base, &base["runs"][0]), &[unit], &mut |_| true).unwrap())
+    };
+    let (a, b) = (paint(&f32_net), paint(&int8_net));
+    let mse = a.iter().zip(&b).map(|(x, y)| ((x - y) as f64).powi(2)).sum::<f64>() / a.len() as f64;
+    let psnr = 10.0 * (1.0 / mse.max(1e-12)).log10();
+    assert!(max_abs_diff(&a, &b) <= 0.05 && psnr >= 40.0, "int8 ControlNet: max {} PSNR {psnr:.1} dB", max_abs_diff(&a, &b));
+    assert!(a != b, "quantisation happened");
+}
