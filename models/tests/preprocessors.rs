@@ -19,10 +19,15 @@ fn f32_tensor(path: &str, name: &str) -> (Vec<usize>, Vec<f32>) {
 
 /// Runs `forward` on the fixture's `input` of `file` and compares with its `output`: within
 /// `tolerance` of the largest reference value (at least 1), which must not be all but zero.
-fn network_matches(file: &str, forward: impl Fn(burn::tensor::Tensor<4>) -> burn::tensor::Tensor<4>, tolerance: f32) {
-    use burn::tensor::{Device, Tensor, TensorData};
+fn network_matches(
+    file: &str,
+    device: &burn::tensor::Device,
+    forward: impl Fn(burn::tensor::Tensor<4>) -> burn::tensor::Tensor<4>,
+    tolerance: f32,
+) {
+    use burn::tensor::{Tensor, TensorData};
     let (shape, x) = f32_tensor(file, "input");
-    let out = forward(Tensor::<4>::from_data(TensorData::new(x, [shape[0], shape[1], shape[2], shape[3]]), &Device::flex()));
+    let out = forward(Tensor::<4>::from_data(TensorData::new(x, [shape[0], shape[1], shape[2], shape[3]]), device));
     let (shape, theirs) = f32_tensor(file, "output");
     assert_eq!(out.dims().to_vec(), shape);
     let ours: Vec<f32> = out.into_data().convert::<f32>().try_to_vec().unwrap();
@@ -154,10 +159,22 @@ mod mlsd {
         fixtures().join("preprocessors/mlsd")
     }
 
+    fn check_network(device: &Device) {
+        let model = MlsdModel::load(&Checkpoint::open(&dir().join("mlsd_large_512_fp32.pth")).unwrap(), device).unwrap();
+        network_matches("mlsd/network.safetensors", device, |x| model.forward(x), 1e-4);
+    }
+
     #[test]
     fn the_network_matches_controlnet_aux() {
-        let model = MlsdModel::load(&Checkpoint::open(&dir().join("mlsd_large_512_fp32.pth")).unwrap(), &Device::flex()).unwrap();
-        network_matches("mlsd/network.safetensors", |x| model.forward(x), 1e-4);
+        check_network(&Device::flex());
+    }
+
+    /// On a GPU box the booth runs the annotators on wgpu (here mesa's lavapipe).
+    #[test]
+    fn the_network_matches_controlnet_aux_on_wgpu() {
+        if let Some(device) = common::wgpu_device() {
+            check_network(&device);
+        }
     }
 
     #[test]
@@ -197,11 +214,22 @@ mod leres {
     use keepsake_models::checkpoint::Checkpoint;
     use keepsake_models::preprocessors::leres::{depth_picture, LeresDetector, LeresModel};
 
+    fn check_network(device: &Device) {
+        let file = Checkpoint::open(&fixtures().join("preprocessors/leres/res101.pth")).unwrap();
+        let model = LeresModel::load(&file, device).unwrap();
+        network_matches("leres/network.safetensors", device, |x| model.forward(x), 1e-4);
+    }
+
     #[test]
     fn the_depth_network_matches_controlnet_aux() {
-        let file = Checkpoint::open(&fixtures().join("preprocessors/leres/res101.pth")).unwrap();
-        let model = LeresModel::load(&file, &Device::flex()).unwrap();
-        network_matches("leres/network.safetensors", |x| model.forward(x), 1e-4);
+        check_network(&Device::flex());
+    }
+
+    #[test]
+    fn the_depth_network_matches_controlnet_aux_on_wgpu() {
+        if let Some(device) = common::wgpu_device() {
+            check_network(&device);
+        }
     }
 
     #[test]
