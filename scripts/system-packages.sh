@@ -5,8 +5,9 @@
 #   mesa-vulkan-drivers  lavapipe: a Vulkan GPU adapter on CPU-only machines (GPU path of the filter)
 #   libvulkan1           the Vulkan loader wgpu opens
 #   systemd              systemd-analyze, to verify the service unit
+#   socat                pseudo-terminal pairs standing in for serial devices (button box)
 set -euo pipefail
-packages=(espeak-ng mesa-vulkan-drivers libvulkan1 systemd)
+packages=(espeak-ng mesa-vulkan-drivers libvulkan1 systemd socat)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -77,6 +77,8 @@ pub enum DisplayConfig {
 pub enum InputConfig {
     None,
     Scripted { script: PathBuf },
+    /// A print-button box on a serial port (one `PRINT` line per press).
+    SerialButtons { path: PathBuf, baud: u32 },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -390,7 +392,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 pub const CAMERAS: &[&str] = &["synthetic", "folder"];
 pub const DISPLAYS: &[&str] = &["png"];
-pub const INPUTS: &[&str] = &["none", "scripted"];
+pub const INPUTS: &[&str] = &["none", "scripted", "serial-buttons"];
 pub const SPEAKERS: &[&str] = &["wav"];
 pub const NARRATORS: &[&str] = &["espeak"];
 pub const PRINTERS: &[&str] = &["image"];
@@ -459,6 +461,10 @@ impl Config {
         let display = DisplayConfig::Png { record: r.opt_path("devices.display.record", "\"/var/lib/keepsake/screens\"") };
         let input = match r.kind("devices.input.kind", "none", INPUTS, "input").as_str() {
             "scripted" => InputConfig::Scripted { script: r.path("devices.input.script", None, "\"visitor.toml\"") },
+            "serial-buttons" => InputConfig::SerialButtons {
+                path: r.path("devices.input.path", None, "\"/dev/serial/by-id/usb-keepsake-buttons\""),
+                baud: r.number("devices.input.baud", 9600.0, 300.0, 4_000_000.0, "baud") as u32,
+            },
             _ => InputConfig::None,
         };
         r.kind("devices.speaker.kind", "wav", SPEAKERS, "speaker");
@@ -591,6 +597,19 @@ mod tests {
         assert!(p[0].key == "style.loras" && p[0].problem.contains("not a string"), "{p:?}");
         let p = problems(&format!("{MINIMAL}[style]\ncontrolnet = \"openpose\"\n"));
         assert!(p[0].key == "style.controlnet" && p[0].fix.contains("[[style.controlnet]]"), "{p:?}");
+    }
+
+    #[test]
+    fn a_serial_button_box_is_configured_by_path_and_baud() {
+        let c = Config::parse(
+            &format!("{MINIMAL}[devices.input]\nkind = \"serial-buttons\"\npath = \"/dev/ttyACM0\"\nbaud = 115200\n"),
+            "t",
+            Path::new("/etc/keepsake"),
+        )
+        .unwrap();
+        assert_eq!(c.devices.input, InputConfig::SerialButtons { path: "/dev/ttyACM0".into(), baud: 115200 });
+        let p = problems(&format!("{MINIMAL}[devices.input]\nkind = \"serial-buttons\"\n"));
+        assert!(p.len() == 1 && p[0].key == "devices.input.path" && p[0].problem == "is missing", "{p:?}");
     }
 
     #[test]

@@ -5,6 +5,7 @@
 //! the same traits, so the booth's code paths are the same on a developer machine and in the hall.
 
 pub mod audio;
+pub mod button_box;
 pub mod camera;
 pub mod display;
 pub mod error;

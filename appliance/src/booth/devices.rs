@@ -49,6 +49,8 @@ impl Devices {
         let input: Box<dyn Input> = match &d.input {
             InputConfig::None => Box::new(NoInput),
             InputConfig::Scripted { script } => Box::new(ScriptedInput::from_file(script)?),
+            // An absent box does not keep the booth from starting; it is picked up when plugged in.
+            InputConfig::SerialButtons { path, baud } => Box::new(keepsake_drivers::button_box::SerialButtonBox::open_or_wait(path, *baud)),
         };
         let speaker: Box<dyn Speaker> = match &d.speaker {
             SpeakerConfig::Wav { dir } => Box::new(WavSpeaker::new(dir)),
