@@ -37,6 +37,16 @@ fn send(path: &PathBuf, text: &str) {
     port.flush().unwrap();
 }
 
+/// Polls until the box is connected (or 5 s passed); whether it is.
+fn wait_for_connection(b: &mut SerialButtonBox) -> bool {
+    let started = Instant::now();
+    while !b.connected() && started.elapsed() < Duration::from_secs(5) {
+        assert_eq!(b.poll("home").unwrap(), None);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    b.connected()
+}
+
 /// Polls until `n` events came or `within` passed.
 fn events(b: &mut SerialButtonBox, n: usize, within: Duration) -> Vec<InputEvent> {
     let started = Instant::now();
@@ -76,12 +86,7 @@ fn lines_become_print_button_presses_and_an_unplugged_box_comes_back() {
 
     // Plugged in again (a new pty behind the same name): presses arrive again.
     let mut socat = pty_pair(dir.path()).unwrap();
-    let started = Instant::now();
-    while !b.connected() && started.elapsed() < Duration::from_secs(5) {
-        let _ = b.poll("home").unwrap();
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(b.connected(), "the box was not found again");
+    assert!(wait_for_connection(&mut b), "the box was not found again");
     send(&dir.path().join("host"), "PRINT\n");
     assert_eq!(events(&mut b, 1, Duration::from_secs(5)), vec![InputEvent::PrintButton]);
     socat.kill().unwrap();
@@ -98,12 +103,7 @@ fn a_missing_box_is_named_with_the_fix_and_waited_for() {
     assert!(!b.connected() && b.name().contains("not connected"));
     assert_eq!(b.poll("home").unwrap(), None);
     let Some(mut socat) = pty_pair(dir.path()) else { return };
-    let started = Instant::now();
-    while !b.connected() && started.elapsed() < Duration::from_secs(5) {
-        let _ = b.poll("home").unwrap();
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(b.connected(), "the box was not picked up");
+    assert!(wait_for_connection(&mut b), "the box was not picked up");
     send(&dir.path().join("host"), "PRINT\n");
     assert_eq!(events(&mut b, 1, Duration::from_secs(5)), vec![InputEvent::PrintButton]);
     socat.kill().unwrap();
