@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use burn::store::pytorch_reader::{DType as PtDType, PytorchReader, Tensor as PtTensor};
 use half::{bf16, f16};
-use safetensors::tensor::Dtype as StDtype;
+use safetensors::tensor::{Dtype as StDtype, Metadata};
 use safetensors::SafeTensors;
 
 #[derive(Debug, thiserror::Error)]
@@ -22,7 +22,8 @@ pub enum CheckpointError {
 
 enum Source {
     Pytorch(BTreeMap<String, PtTensor>),
-    Safetensors(memmap2::Mmap),
+    /// The mapping, where its data starts (after the header) and the header, parsed once.
+    Safetensors { map: memmap2::Mmap, data_start: usize, header: Metadata },
 }
 
 pub struct Checkpoint {
@@ -45,8 +46,9 @@ impl Checkpoint {
         let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
         // SAFETY: read-only mapping of a file nothing here writes.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|e| unreadable(e.to_string()))?;
-        let source = if SafeTensors::read_metadata(&map).is_ok() {
-            Source::Safetensors(map)
+        let parsed = SafeTensors::read_metadata(&map).ok();
+        let source = if let Some((header_len, header)) = parsed {
+            Source::Safetensors { data_start: 8 + header_len, header, map }
         } else {
             drop(map);
             let reader = PytorchReader::new(path).map_err(|e| unreadable(e.to_string()))?;
@@ -69,7 +71,15 @@ impl Checkpoint {
     pub fn names(&self) -> Vec<String> {
         match &self.source {
             Source::Pytorch(t) => t.keys().cloned().collect(),
-            Source::Safetensors(map) => SafeTensors::deserialize(map).map(|st| st.names().into_iter().map(String::from).collect()).unwrap_or_default(),
+            Source::Safetensors { header, .. } => header.tensors().into_keys().collect(),
+        }
+    }
+
+    /// The shape of tensor `name`, read from the file's index (no tensor data is read).
+    pub fn shape(&self, name: &str) -> Option<Vec<usize>> {
+        match &self.source {
+            Source::Pytorch(tensors) => tensors.get(name).map(|t| t.shape().to_vec()),
+            Source::Safetensors { header, .. } => header.info(name).map(|i| i.shape.clone()),
         }
     }
 
@@ -93,17 +103,17 @@ impl Checkpoint {
                 };
                 Ok(Some((t.shape().to_vec(), values)))
             }
-            Source::Safetensors(map) => {
-                let st = SafeTensors::deserialize(map).map_err(|e| bad(e.to_string()))?;
-                let Ok(view) = st.tensor(name) else { return Ok(None) };
-                let b = view.data();
-                let values = match view.dtype() {
+            Source::Safetensors { map, data_start, header } => {
+                let Some(info) = header.info(name) else { return Ok(None) };
+                let (start, end) = info.data_offsets;
+                let b = map.get(data_start + start..data_start + end).ok_or_else(|| bad(format!("{name} lies beyond the end of the file")))?;
+                let values = match info.dtype {
                     StDtype::F32 => floats(b, 4, |c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
                     StDtype::F16 => floats(b, 2, |c| f16::from_le_bytes([c[0], c[1]]).to_f32()),
                     StDtype::BF16 => floats(b, 2, |c| bf16::from_le_bytes([c[0], c[1]]).to_f32()),
                     other => return Err(bad(format!("{name} is {other:?}, not a float tensor"))),
                 };
-                Ok(Some((view.shape().to_vec(), values)))
+                Ok(Some((info.shape.clone(), values)))
             }
         }
     }

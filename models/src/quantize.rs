@@ -199,17 +199,10 @@ pub fn quantize_module<M: burn::module::Module>(module: M, bits: Bits) -> M {
     impl burn::module::ModuleMapper for Quantize {
         fn map_float<const D: usize>(&mut self, param: burn::module::Param<Tensor<D>>) -> burn::module::Param<Tensor<D>> {
             let tensor = param.val();
-            let shape = tensor.dims().to_vec();
             if matches!(tensor.dtype(), DType::QFloat(_)) {
                 return param;
             }
-            let Some(axis) = self.0.block_axis(&shape) else {
-                return param;
-            };
-            let device = tensor.device();
-            let values: Vec<f32> = tensor.cast(DType::F32).into_data().try_to_vec().expect("f32 after cast");
-            let quantized = BlockQuantized::quantize(&values, &shape, axis, self.0).into_tensor(&device);
-            burn::module::Param::initialized(param.id, quantized)
+            burn::module::Param::initialized(param.id, quantized(tensor, self.0))
         }
     }
     module.map(&mut Quantize(bits))
@@ -219,6 +212,12 @@ pub fn quantize_module<M: burn::module::Module>(module: M, bits: Bits) -> M {
 /// along the same axis, new scales. A LoRA merged into a quantised model keeps it quantised.
 pub fn requantize<const D: usize>(weight: Tensor<D>, like: &QuantScheme) -> Tensor<D> {
     let bits = if like.value == QuantValue::Q4S { Bits::Four } else { Bits::Eight };
+    quantized(weight, bits)
+}
+
+/// A float tensor quantised to `bits` on its device, or as it is where its shape is not a whole
+/// number of blocks.
+fn quantized<const D: usize>(weight: Tensor<D>, bits: Bits) -> Tensor<D> {
     let shape = weight.dims().to_vec();
     let Some(axis) = bits.block_axis(&shape) else {
         return weight;

@@ -125,9 +125,9 @@ fn check_quantized(precision: Precision, device: &Device) {
 
     let sd = file.load(device).unwrap();
     // Convolutions stay int8 in the device's memory too (channels-last storage on wgpu).
-    let mut count = Int8Convolutions(0);
+    let mut count = Quantized::default();
     sd.unet.visit(&mut count);
-    assert!(count.0 > 0, "no convolution weight is int8 on {device:?}");
+    assert!(count.convolutions > 0, "no convolution weight is int8 on {device:?}");
     let report = diffs(&sd);
     eprintln!("{report:?}");
     for (run, diff, psnr) in &report {
@@ -137,13 +137,18 @@ fn check_quantized(precision: Precision, device: &Device) {
     assert!(report.iter().any(|(_, d, _)| *d > 1e-2), "{report:?}");
 }
 
-/// Counts rank-4 (convolution) weights held as int8.
-struct Int8Convolutions(usize);
+/// Counts weights held quantised (int8 or int4), and the convolutions (rank 4) among them.
+#[derive(Default)]
+struct Quantized {
+    all: usize,
+    convolutions: usize,
+}
 
-impl ModuleVisitor for Int8Convolutions {
+impl ModuleVisitor for Quantized {
     fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        if D == 4 && matches!(param.val().dtype(), DType::QFloat(_)) {
-            self.0 += 1;
+        if matches!(param.val().dtype(), DType::QFloat(_)) {
+            self.all += 1;
+            self.convolutions += usize::from(D == 4);
         }
     }
 }
@@ -239,17 +244,6 @@ fn damaged_and_foreign_files_are_named() {
     assert!(BoothFile::open(&truncated).err().is_some() || BoothFile::open(&truncated).unwrap().load(&Device::flex()).is_err());
 }
 
-/// Counts weights held quantised (int8 or int4).
-struct Quantized(usize);
-
-impl ModuleVisitor for Quantized {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-        if matches!(param.val().dtype(), DType::QFloat(_)) {
-            self.0 += 1;
-        }
-    }
-}
-
 /// A LoRA merged into a loaded int8 booth file keeps its layers int8 (merged, then quantised
 /// again) and paints diffusers' LoRA picture within the int8 tolerance.
 #[test]
@@ -258,10 +252,10 @@ fn a_lora_merged_into_an_int8_booth_file_stays_int8() {
     let device = Device::flex();
     let mut sd = BoothFile::open(&bake(Precision::Int8, dir.path())).unwrap().load(&device).unwrap();
     let count = |sd: &StableDiffusion| {
-        let mut q = Quantized(0);
+        let mut q = Quantized::default();
         sd.unet.visit(&mut q);
         sd.text_encoder.get(&sd.text_encoder_config, &sd.device).unwrap().visit(&mut q);
-        q.0
+        q.all
     };
     let before = count(&sd);
     Lora::read(&fixtures().join("lora/kohya.safetensors"), &sd).unwrap().merge_into(&mut sd, 0.8).unwrap();

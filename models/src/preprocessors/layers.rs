@@ -56,9 +56,9 @@ impl Loader<'_> {
         CheckpointError::Unfit { path: self.file.path().to_path_buf(), what: self.what, problem, fix: self.fix }
     }
 
-    /// The shape of `name`, if the file has it.
+    /// The shape of `name`, if the file has it (from the file's index; no data is read).
     pub fn shape(&self, name: &str) -> Result<Option<Vec<usize>>, CheckpointError> {
-        Ok(self.file.get(&format!("{}{name}", self.prefix))?.map(|(s, _)| s))
+        Ok(self.file.shape(&format!("{}{name}", self.prefix)))
     }
 
     pub fn tensor(&self, name: &str, shape: &[usize]) -> Result<Vec<f32>, CheckpointError> {
