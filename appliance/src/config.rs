@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use keepsake_drivers::fbdev::Rotation;
 use keepsake_drivers::paper::PaperSize;
 use keepsake_models::controlnet::ControlMode;
 use keepsake_models::preprocessors::Module;
@@ -71,6 +72,8 @@ pub enum CameraConfig {
 pub enum DisplayConfig {
     /// Headless framebuffer; `record` saves one PNG per screen.
     Png { record: Option<PathBuf> },
+    /// A Linux framebuffer device; `stand_in` (width, height, bpp) describes a plain file in its place.
+    Framebuffer { path: PathBuf, rotation: Rotation, stand_in: Option<(u32, u32, u32)> },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -276,6 +279,39 @@ impl<'a> Reader<'a> {
         k
     }
 
+    /// How a panel is mounted: 0, 90, 180 or 270 degrees clockwise.
+    fn rotation(&mut self, key: &str) -> Rotation {
+        let degrees = self.number(key, 0.0, 0.0, 270.0, "degrees");
+        Rotation::from_degrees(degrees as u32).filter(|_| degrees.fract() == 0.0).unwrap_or_else(|| {
+            self.problem(key, format!("{degrees} is not a quarter turn"), "use 0, 90, 180 or 270 (degrees clockwise)");
+            Rotation::R0
+        })
+    }
+
+    /// `[devices.display]` for a framebuffer: the device, its rotation, and the layout of a
+    /// stand-in file (all of width, height and bpp, or none).
+    fn framebuffer(&mut self, table: &str) -> DisplayConfig {
+        let path = self.path(&format!("{table}.path"), Some("/dev/fb0"), "\"/dev/fb0\"");
+        let rotation = self.rotation(&format!("{table}.rotation"));
+        let keys = ["width", "height", "bpp"].map(|k| format!("{table}.{k}"));
+        let given: Vec<bool> = keys.iter().map(|k| self.get(k).is_some()).collect();
+        let stand_in = if given.iter().all(|g| *g) {
+            let w = self.number(&keys[0], 720.0, 16.0, 7680.0, "pixels") as u32;
+            let h = self.number(&keys[1], 1280.0, 16.0, 7680.0, "pixels") as u32;
+            let bpp = self.number(&keys[2], 32.0, 16.0, 32.0, "bits") as u32;
+            if !matches!(bpp, 16 | 24 | 32) {
+                self.problem(&keys[2], format!("{bpp} bits per pixel is not supported"), "use 16, 24 or 32");
+            }
+            Some((w, h, bpp))
+        } else {
+            if given.iter().any(|g| *g) {
+                self.problem(table, "has some of width, height and bpp", "give all three (for a stand-in file) or none (a real /dev/fbN)");
+            }
+            None
+        };
+        DisplayConfig::Framebuffer { path, rotation, stand_in }
+    }
+
     /// A list of `"FILE:WEIGHT"` LoRAs (paths relative to the config file).
     fn loras(&mut self, key: &str) -> Vec<(PathBuf, f32)> {
         let items = match self.get(key) {
@@ -391,7 +427,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 pub const CAMERAS: &[&str] = &["synthetic", "folder"];
-pub const DISPLAYS: &[&str] = &["png"];
+pub const DISPLAYS: &[&str] = &["png", "framebuffer"];
 pub const INPUTS: &[&str] = &["none", "scripted", "serial-buttons"];
 pub const SPEAKERS: &[&str] = &["wav"];
 pub const NARRATORS: &[&str] = &["espeak"];
@@ -457,8 +493,10 @@ impl Config {
             }
             _ => CameraConfig::Synthetic { width: cam_w, height: cam_h },
         };
-        r.kind("devices.display.kind", "png", DISPLAYS, "display");
-        let display = DisplayConfig::Png { record: r.opt_path("devices.display.record", "\"/var/lib/keepsake/screens\"") };
+        let display = match r.kind("devices.display.kind", "png", DISPLAYS, "display").as_str() {
+            "framebuffer" => r.framebuffer("devices.display"),
+            _ => DisplayConfig::Png { record: r.opt_path("devices.display.record", "\"/var/lib/keepsake/screens\"") },
+        };
         let input = match r.kind("devices.input.kind", "none", INPUTS, "input").as_str() {
             "scripted" => InputConfig::Scripted { script: r.path("devices.input.script", None, "\"visitor.toml\"") },
             "serial-buttons" => InputConfig::SerialButtons {
@@ -610,6 +648,28 @@ mod tests {
         assert_eq!(c.devices.input, InputConfig::SerialButtons { path: "/dev/ttyACM0".into(), baud: 115200 });
         let p = problems(&format!("{MINIMAL}[devices.input]\nkind = \"serial-buttons\"\n"));
         assert!(p.len() == 1 && p[0].key == "devices.input.path" && p[0].problem == "is missing", "{p:?}");
+    }
+
+    #[test]
+    fn a_framebuffer_panel_is_configured_by_path_rotation_and_stand_in_layout() {
+        let c = Config::parse(&format!("{MINIMAL}[devices.display]\nkind = \"framebuffer\"\nrotation = 90\n"), "t", Path::new("/etc")).unwrap();
+        assert_eq!(c.devices.display, DisplayConfig::Framebuffer { path: "/dev/fb0".into(), rotation: Rotation::R90, stand_in: None });
+        let c = Config::parse(
+            &format!("{MINIMAL}[devices.display]\nkind = \"framebuffer\"\npath = \"fb.raw\"\nwidth = 800\nheight = 480\nbpp = 16\n"),
+            "t",
+            Path::new("/etc"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.devices.display,
+            DisplayConfig::Framebuffer { path: "/etc/fb.raw".into(), rotation: Rotation::R0, stand_in: Some((800, 480, 16)) }
+        );
+        let p = problems(&format!("{MINIMAL}[devices.display]\nkind = \"framebuffer\"\nrotation = 45\nwidth = 800\n"));
+        let k: Vec<_> = p.iter().map(|p| p.key.as_str()).collect();
+        assert_eq!(k, ["devices.display.rotation", "devices.display"], "{p:?}");
+        assert!(p[0].fix.contains("0, 90, 180 or 270") && p[1].fix.contains("all three"), "{p:?}");
+        let p = problems(&format!("{MINIMAL}[devices.display]\nkind = \"framebuffer\"\nwidth = 8\nheight = 480\nbpp = 8\n"));
+        assert_eq!(p.iter().map(|p| p.key.as_str()).collect::<Vec<_>>(), ["devices.display.width", "devices.display.bpp"], "{p:?}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod button_box;
 pub mod camera;
 pub mod display;
 pub mod error;
+pub mod fbdev;
 pub mod framebuffer;
 pub mod input;
 pub mod narrator;

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use keepsake_drivers::camera::{Camera, FolderCamera, SyntheticCamera};
 use keepsake_drivers::display::{Display, PngDisplay};
+use keepsake_drivers::fbdev::FbDisplay;
 use keepsake_drivers::input::{Input, ScriptedInput};
 use keepsake_drivers::narrator::{Clips, EspeakNarrator, Narrator};
 use keepsake_drivers::printer::{ImagePrinter, Printer};
@@ -45,6 +46,7 @@ impl Devices {
         let (w, h) = config.screen;
         let display: Box<dyn Display> = match &d.display {
             DisplayConfig::Png { record } => Box::new(PngDisplay::new(w, h, record.as_deref())),
+            DisplayConfig::Framebuffer { path, rotation, stand_in } => Box::new(FbDisplay::open(path, *rotation, *stand_in)?),
         };
         let input: Box<dyn Input> = match &d.input {
             InputConfig::None => Box::new(NoInput),

@@ -124,7 +124,9 @@ impl Booth {
         let cfg = self.config.clone();
         let t = &cfg.timeouts;
         let texts = i18n::texts(cfg.memorial.language);
-        let layout = Layout { w: cfg.screen.0, h: cfg.screen.1 };
+        // A panel's size is the panel's; screen.width/height size only the headless display.
+        let (w, h) = self.display.size();
+        let layout = Layout { w, h };
         let started = Instant::now();
         let (tx, mut rx) = mpsc::unbounded_channel::<Tagged>();
         let mut notifier = Notifier::new();
