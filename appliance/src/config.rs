@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use keepsake_drivers::fbdev::Rotation;
+use keepsake_drivers::touch::{Calibration, TouchSettings};
 use keepsake_drivers::paper::PaperSize;
 use keepsake_models::controlnet::ControlMode;
 use keepsake_models::preprocessors::Module;
@@ -80,8 +81,18 @@ pub enum DisplayConfig {
 pub enum InputConfig {
     None,
     Scripted { script: PathBuf },
+    /// An evdev touchscreen.
+    Touch(TouchSettings),
+}
+
+/// The physical print button.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ButtonConfig {
+    None,
     /// A print-button box on a serial port (one `PRINT` line per press).
-    SerialButtons { path: PathBuf, baud: u32 },
+    Serial { path: PathBuf, baud: u32 },
+    /// A button on a GPIO line.
+    Gpio { chip: PathBuf, line: u32, active_low: bool, debounce: Duration },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -104,6 +115,7 @@ pub struct Devices {
     pub camera: CameraConfig,
     pub display: DisplayConfig,
     pub input: InputConfig,
+    pub button: ButtonConfig,
     pub speaker: SpeakerConfig,
     pub narrator: NarratorConfig,
     pub printer: PrinterConfig,
@@ -288,6 +300,47 @@ impl<'a> Reader<'a> {
         })
     }
 
+    fn boolean(&mut self, key: &str, default: bool) -> bool {
+        match self.get(key) {
+            None => default,
+            Some(toml::Value::Boolean(b)) => *b,
+            Some(v) => {
+                self.problem(key, format!("must be true or false, found a {}", type_name(v)), format!("write {key} = {default}"));
+                default
+            }
+        }
+    }
+
+    /// `[devices.input]` for an evdev touchscreen: the device, the calibration measured on the
+    /// panel (or the kernel's ranges), and the rotation (the display's unless given).
+    fn touch(&mut self, table: &str, panel_rotation: Rotation) -> TouchSettings {
+        let path = self.path(&format!("{table}.path"), None, "\"/dev/input/by-id/usb-ILITEK-event-if00\"");
+        let key = format!("{table}.calibration");
+        let calibration = match self.get(&key) {
+            None => None,
+            Some(toml::Value::Array(a)) if a.len() == 4 && a.iter().all(|v| v.as_integer().is_some_and(|i| i32::try_from(i).is_ok())) => {
+                let v: Vec<i32> = a.iter().map(|v| v.as_integer().unwrap_or(0) as i32).collect();
+                if v[0] == v[1] || v[2] == v[3] {
+                    self.problem(&key, "an axis has the same value at both edges", "measure the raw values at opposite edges (evtest)");
+                }
+                Some(Calibration { x: (v[0], v[1]), y: (v[2], v[3]), swap_xy: false })
+            }
+            Some(_) => {
+                self.problem(
+                    &key,
+                    "must be four whole numbers",
+                    format!("write {key} = [x_left, x_right, y_top, y_bottom] with the raw values evtest shows at the edges"),
+                );
+                None
+            }
+        };
+        let swap_xy = self.boolean(&format!("{table}.swap_xy"), false);
+        let rotation_key = format!("{table}.rotation");
+        let rotation = if self.get(&rotation_key).is_some() { self.rotation(&rotation_key) } else { panel_rotation };
+        let debounce = self.seconds(&format!("{table}.debounce"), 0.15, 0.0, 2.0);
+        TouchSettings { path, calibration, swap_xy, rotation, debounce }
+    }
+
     /// `[devices.display]` for a framebuffer: the device, its rotation, and the layout of a
     /// stand-in file (all of width, height and bpp, or none).
     fn framebuffer(&mut self, table: &str) -> DisplayConfig {
@@ -428,7 +481,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 pub const CAMERAS: &[&str] = &["synthetic", "folder"];
 pub const DISPLAYS: &[&str] = &["png", "framebuffer"];
-pub const INPUTS: &[&str] = &["none", "scripted", "serial-buttons"];
+pub const INPUTS: &[&str] = &["none", "scripted", "touch"];
+pub const BUTTONS: &[&str] = &["none", "serial", "gpio"];
 pub const SPEAKERS: &[&str] = &["wav"];
 pub const NARRATORS: &[&str] = &["espeak"];
 pub const PRINTERS: &[&str] = &["image"];
@@ -497,13 +551,27 @@ impl Config {
             "framebuffer" => r.framebuffer("devices.display"),
             _ => DisplayConfig::Png { record: r.opt_path("devices.display.record", "\"/var/lib/keepsake/screens\"") },
         };
+        let panel_rotation = match &display {
+            DisplayConfig::Framebuffer { rotation, .. } => *rotation,
+            DisplayConfig::Png { .. } => Rotation::R0,
+        };
         let input = match r.kind("devices.input.kind", "none", INPUTS, "input").as_str() {
             "scripted" => InputConfig::Scripted { script: r.path("devices.input.script", None, "\"visitor.toml\"") },
-            "serial-buttons" => InputConfig::SerialButtons {
-                path: r.path("devices.input.path", None, "\"/dev/serial/by-id/usb-keepsake-buttons\""),
-                baud: r.number("devices.input.baud", 9600.0, 300.0, 4_000_000.0, "baud") as u32,
-            },
+            "touch" => InputConfig::Touch(r.touch("devices.input", panel_rotation)),
             _ => InputConfig::None,
+        };
+        let button = match r.kind("devices.button.kind", "none", BUTTONS, "print button").as_str() {
+            "serial" => ButtonConfig::Serial {
+                path: r.path("devices.button.path", None, "\"/dev/serial/by-id/usb-keepsake-buttons\""),
+                baud: r.number("devices.button.baud", 9600.0, 300.0, 4_000_000.0, "baud") as u32,
+            },
+            "gpio" => ButtonConfig::Gpio {
+                chip: r.path("devices.button.chip", Some("/dev/gpiochip0"), "\"/dev/gpiochip0\""),
+                line: r.number("devices.button.line", 0.0, 0.0, 1023.0, "(the line offset gpioinfo shows)") as u32,
+                active_low: r.boolean("devices.button.active_low", true),
+                debounce: r.seconds("devices.button.debounce", 0.2, 0.0, 2.0),
+            },
+            _ => ButtonConfig::None,
         };
         r.kind("devices.speaker.kind", "wav", SPEAKERS, "speaker");
         let speaker = SpeakerConfig::Wav { dir: r.path("devices.speaker.dir", Some("sound"), "\"/var/lib/keepsake/sound\"") };
@@ -547,7 +615,7 @@ impl Config {
             memorial: Memorial { name, dates, message, caption, language },
             style: Style { preset, model, loras, controlnets, annotators },
             screen: (screen_w, screen_h),
-            devices: Devices { camera, display, input, speaker, narrator, printer },
+            devices: Devices { camera, display, input, button, speaker, narrator, printer },
             paper,
             server: Server { url: url.trim_end_matches('/').to_string(), token },
             timeouts,
@@ -638,16 +706,49 @@ mod tests {
     }
 
     #[test]
-    fn a_serial_button_box_is_configured_by_path_and_baud() {
+    fn a_print_button_is_a_serial_box_or_a_gpio_line() {
         let c = Config::parse(
-            &format!("{MINIMAL}[devices.input]\nkind = \"serial-buttons\"\npath = \"/dev/ttyACM0\"\nbaud = 115200\n"),
+            &format!("{MINIMAL}[devices.button]\nkind = \"serial\"\npath = \"/dev/ttyACM0\"\nbaud = 115200\n"),
             "t",
             Path::new("/etc/keepsake"),
         )
         .unwrap();
-        assert_eq!(c.devices.input, InputConfig::SerialButtons { path: "/dev/ttyACM0".into(), baud: 115200 });
-        let p = problems(&format!("{MINIMAL}[devices.input]\nkind = \"serial-buttons\"\n"));
-        assert!(p.len() == 1 && p[0].key == "devices.input.path" && p[0].problem == "is missing", "{p:?}");
+        assert_eq!(c.devices.button, ButtonConfig::Serial { path: "/dev/ttyACM0".into(), baud: 115200 });
+        let p = problems(&format!("{MINIMAL}[devices.button]\nkind = \"serial\"\n"));
+        assert!(p.len() == 1 && p[0].key == "devices.button.path" && p[0].problem == "is missing", "{p:?}");
+        let c = Config::parse(&format!("{MINIMAL}[devices.button]\nkind = \"gpio\"\nline = 17\n"), "t", Path::new("/etc")).unwrap();
+        assert_eq!(
+            c.devices.button,
+            ButtonConfig::Gpio { chip: "/dev/gpiochip0".into(), line: 17, active_low: true, debounce: Duration::from_millis(200) }
+        );
+        let p = problems(&format!("{MINIMAL}[devices.button]\nkind = \"gpio\"\nactive_low = \"yes\"\n"));
+        assert!(p.len() == 1 && p[0].problem.contains("true or false"), "{p:?}");
+    }
+
+    #[test]
+    fn a_touchscreen_takes_calibration_and_the_panels_rotation() {
+        let c = Config::parse(
+            &format!(
+                "{MINIMAL}[devices.display]\nkind = \"framebuffer\"\nrotation = 270\n[devices.input]\nkind = \"touch\"\npath = \"/dev/input/event3\"\ncalibration = [3900, 200, 300, 3800]\nswap_xy = true\n"
+            ),
+            "t",
+            Path::new("/etc"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.devices.input,
+            InputConfig::Touch(TouchSettings {
+                path: "/dev/input/event3".into(),
+                calibration: Some(Calibration { x: (3900, 200), y: (300, 3800), swap_xy: false }),
+                swap_xy: true,
+                rotation: Rotation::R270,
+                debounce: Duration::from_millis(150),
+            })
+        );
+        let p = problems(&format!("{MINIMAL}[devices.input]\nkind = \"touch\"\npath = \"/dev/input/event3\"\ncalibration = [1, 2, 3]\n"));
+        assert!(p.len() == 1 && p[0].key == "devices.input.calibration" && p[0].fix.contains("x_left"), "{p:?}");
+        let p = problems(&format!("{MINIMAL}[devices.input]\nkind = \"touch\"\n"));
+        assert!(p.len() == 1 && p[0].key == "devices.input.path", "{p:?}");
     }
 
     #[test]

@@ -25,6 +25,39 @@ pub trait Input: Send {
     fn poll(&mut self, screen: &str) -> DeviceResult<Option<InputEvent>>;
 }
 
+/// Several input devices as one (a touchscreen and a print button): each is polled in turn, so
+/// neither starves the other.
+pub struct Inputs {
+    devices: Vec<Box<dyn Input>>,
+    next: usize,
+}
+
+impl Inputs {
+    pub fn new(devices: Vec<Box<dyn Input>>) -> Self {
+        Self { devices, next: 0 }
+    }
+}
+
+impl Input for Inputs {
+    fn name(&self) -> String {
+        if self.devices.is_empty() {
+            return "no input".into();
+        }
+        self.devices.iter().map(|d| d.name()).collect::<Vec<_>>().join(" + ")
+    }
+
+    fn poll(&mut self, screen: &str) -> DeviceResult<Option<InputEvent>> {
+        for _ in 0..self.devices.len() {
+            let i = self.next;
+            self.next = (self.next + 1) % self.devices.len();
+            if let Some(event) = self.devices[i].poll(screen)? {
+                return Ok(Some(event));
+            }
+        }
+        Ok(None)
+    }
+}
+
 /// One step of a scripted visitor: once screen `on` is showing, wait `after_ms`, then do `event`.
 // (serde cannot deny unknown fields together with `flatten`.)
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -118,6 +151,19 @@ mod tests {
         assert_eq!(input.poll("result").unwrap(), Some(InputEvent::PrintButton));
         assert!(input.finished());
         assert_eq!(input.poll("result").unwrap(), None);
+    }
+
+    #[test]
+    fn several_inputs_take_turns() {
+        let touch = ScriptedInput::new(vec![
+            ScriptStep { on: "a".into(), after_ms: 0, event: InputEvent::Touch { x: 1, y: 1 } },
+            ScriptStep { on: "a".into(), after_ms: 0, event: InputEvent::Touch { x: 2, y: 2 } },
+        ]);
+        let button = ScriptedInput::new(vec![ScriptStep { on: "a".into(), after_ms: 0, event: InputEvent::PrintButton }]);
+        let mut both = Inputs::new(vec![Box::new(touch), Box::new(button)]);
+        let events: Vec<_> = (0..4).map(|_| both.poll("a").unwrap()).collect();
+        assert_eq!(events, [Some(InputEvent::Touch { x: 1, y: 1 }), Some(InputEvent::PrintButton), Some(InputEvent::Touch { x: 2, y: 2 }), None]);
+        assert_eq!(Inputs::new(vec![]).poll("a").unwrap(), None);
     }
 
     #[test]

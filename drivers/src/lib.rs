@@ -11,11 +11,13 @@ pub mod display;
 pub mod error;
 pub mod fbdev;
 pub mod framebuffer;
+pub mod gpio_button;
 pub mod input;
 pub mod narrator;
 pub mod paper;
 pub mod printer;
 pub mod speaker;
 pub mod text;
+pub mod touch;
 
 pub use error::DeviceError;

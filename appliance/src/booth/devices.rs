@@ -5,13 +5,16 @@ use std::sync::Arc;
 use keepsake_drivers::camera::{Camera, FolderCamera, SyntheticCamera};
 use keepsake_drivers::display::{Display, PngDisplay};
 use keepsake_drivers::fbdev::FbDisplay;
-use keepsake_drivers::input::{Input, ScriptedInput};
+use keepsake_drivers::button_box::SerialButtonBox;
+use keepsake_drivers::gpio_button::GpioButton;
+use keepsake_drivers::input::{Input, Inputs, ScriptedInput};
+use keepsake_drivers::touch;
 use keepsake_drivers::narrator::{Clips, EspeakNarrator, Narrator};
 use keepsake_drivers::printer::{ImagePrinter, Printer};
 use keepsake_drivers::speaker::{Speaker, WavSpeaker};
 use keepsake_drivers::DeviceError;
 
-use crate::config::{CameraConfig, Config, DisplayConfig, InputConfig, NarratorConfig, PrinterConfig, SpeakerConfig};
+use crate::config::{ButtonConfig, CameraConfig, Config, DisplayConfig, InputConfig, NarratorConfig, PrinterConfig, SpeakerConfig};
 
 pub struct Devices {
     pub camera: Box<dyn Camera>,
@@ -20,19 +23,6 @@ pub struct Devices {
     pub speaker: Box<dyn Speaker>,
     pub narrator: Arc<dyn Narrator>,
     pub printer: Box<dyn Printer>,
-}
-
-/// Input that never produces events (a booth with no touch device configured).
-pub struct NoInput;
-
-impl Input for NoInput {
-    fn name(&self) -> String {
-        "no input".into()
-    }
-
-    fn poll(&mut self, _screen: &str) -> Result<Option<keepsake_drivers::input::InputEvent>, DeviceError> {
-        Ok(None)
-    }
 }
 
 impl Devices {
@@ -48,12 +38,22 @@ impl Devices {
             DisplayConfig::Png { record } => Box::new(PngDisplay::new(w, h, record.as_deref())),
             DisplayConfig::Framebuffer { path, rotation, stand_in } => Box::new(FbDisplay::open(path, *rotation, *stand_in)?),
         };
-        let input: Box<dyn Input> = match &d.input {
-            InputConfig::None => Box::new(NoInput),
-            InputConfig::Scripted { script } => Box::new(ScriptedInput::from_file(script)?),
-            // An absent box does not keep the booth from starting; it is picked up when plugged in.
-            InputConfig::SerialButtons { path, baud } => Box::new(keepsake_drivers::button_box::SerialButtonBox::open_or_wait(path, *baud)),
-        };
+        let mut inputs: Vec<Box<dyn Input>> = Vec::new();
+        match &d.input {
+            InputConfig::None => {}
+            InputConfig::Scripted { script } => inputs.push(Box::new(ScriptedInput::from_file(script)?)),
+            // Absent touch panels and buttons do not keep the booth from starting; they are
+            // picked up when plugged in.
+            InputConfig::Touch(settings) => inputs.push(Box::new(touch::open_or_wait(settings.clone(), display.size()))),
+        }
+        match &d.button {
+            ButtonConfig::None => {}
+            ButtonConfig::Serial { path, baud } => inputs.push(Box::new(SerialButtonBox::open_or_wait(path, *baud))),
+            ButtonConfig::Gpio { chip, line, active_low, debounce } => {
+                inputs.push(Box::new(GpioButton::open_or_wait(chip, *line, *active_low, *debounce)))
+            }
+        }
+        let input: Box<dyn Input> = Box::new(Inputs::new(inputs));
         let speaker: Box<dyn Speaker> = match &d.speaker {
             SpeakerConfig::Wav { dir } => Box::new(WavSpeaker::new(dir)),
         };
