@@ -108,6 +108,8 @@ pub enum NarratorConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub enum PrinterConfig {
     Image { dir: PathBuf },
+    /// An ESC/POS thermal printer on a serial port; `status` asks it for paper and cover state.
+    EscPos { path: PathBuf, baud: u32, status: bool },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -485,7 +487,7 @@ pub const INPUTS: &[&str] = &["none", "scripted", "touch"];
 pub const BUTTONS: &[&str] = &["none", "serial", "gpio"];
 pub const SPEAKERS: &[&str] = &["wav"];
 pub const NARRATORS: &[&str] = &["espeak"];
-pub const PRINTERS: &[&str] = &["image"];
+pub const PRINTERS: &[&str] = &["image", "escpos"];
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -577,14 +579,23 @@ impl Config {
         let speaker = SpeakerConfig::Wav { dir: r.path("devices.speaker.dir", Some("sound"), "\"/var/lib/keepsake/sound\"") };
         r.kind("devices.narrator.kind", "espeak", NARRATORS, "narrator");
         let narrator = NarratorConfig::Espeak { clips: r.opt_path("devices.narrator.clips", "\"/var/lib/keepsake/clips\"") };
-        r.kind("devices.printer.kind", "image", PRINTERS, "printer");
-        let printer = PrinterConfig::Image { dir: r.path("devices.printer.dir", Some("prints"), "\"/var/lib/keepsake/prints\"") };
+        let printer = match r.kind("devices.printer.kind", "image", PRINTERS, "printer").as_str() {
+            "escpos" => PrinterConfig::EscPos {
+                path: r.path("devices.printer.path", None, "\"/dev/serial/by-id/usb-thermal-printer\""),
+                baud: r.number("devices.printer.baud", 9600.0, 300.0, 4_000_000.0, "baud") as u32,
+                status: r.boolean("devices.printer.status", true),
+            },
+            _ => PrinterConfig::Image { dir: r.path("devices.printer.dir", Some("prints"), "\"/var/lib/keepsake/prints\"") },
+        };
 
         let paper_name = r.string("paper.size", Some("4x6"), "\"4x6\"");
         let paper = paper_name.parse::<PaperSize>().unwrap_or_else(|e| {
             r.problem("paper.size", e, "pick the size loaded in the printer");
             PaperSize::FourBySix
         });
+        if matches!(printer, PrinterConfig::EscPos { .. }) && !paper.is_thermal() {
+            r.problem("paper.size", format!("{paper} is photo paper but the printer is a thermal one"), "set paper.size = \"58mm\" or \"80mm\"");
+        }
 
         let url = r.string("server.url", None, "\"https://memorial.example.org\"");
         if !url.is_empty() && !(url.starts_with("https://") || url.starts_with("http://")) {
@@ -771,6 +782,20 @@ mod tests {
         assert!(p[0].fix.contains("0, 90, 180 or 270") && p[1].fix.contains("all three"), "{p:?}");
         let p = problems(&format!("{MINIMAL}[devices.display]\nkind = \"framebuffer\"\nwidth = 8\nheight = 480\nbpp = 8\n"));
         assert_eq!(p.iter().map(|p| p.key.as_str()).collect::<Vec<_>>(), ["devices.display.width", "devices.display.bpp"], "{p:?}");
+    }
+
+    #[test]
+    fn a_thermal_printer_needs_a_thermal_roll() {
+        let c = Config::parse(
+            &format!("{MINIMAL}[devices.printer]\nkind = \"escpos\"\npath = \"/dev/ttyUSB0\"\nbaud = 19200\n[paper]\nsize = \"58mm\"\n"),
+            "t",
+            Path::new("/etc"),
+        )
+        .unwrap();
+        assert_eq!(c.devices.printer, PrinterConfig::EscPos { path: "/dev/ttyUSB0".into(), baud: 19200, status: true });
+        assert_eq!(c.paper, PaperSize::Thermal58);
+        let p = problems(&format!("{MINIMAL}[devices.printer]\nkind = \"escpos\"\npath = \"/dev/ttyUSB0\"\n"));
+        assert!(p.len() == 1 && p[0].key == "paper.size" && p[0].fix.contains("58mm"), "{p:?}");
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod paper;
 pub mod printer;
 pub mod speaker;
 pub mod text;
+pub mod thermal;
 pub mod touch;
 
 pub use error::DeviceError;

@@ -1,10 +1,12 @@
-//! Paper sizes the booth prints on, at 300 dpi.
+//! Paper sizes the booth prints on: photo paper at 300 dpi, thermal rolls at 203 dpi.
 
 use std::fmt;
 use std::str::FromStr;
 
 /// Print resolution of dye-sublimation photo printers.
 pub const PRINT_DPI: u32 = 300;
+/// Print resolution of ESC/POS thermal receipt printers (8 dots per mm).
+pub const THERMAL_DPI: u32 = 203;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PaperSize {
@@ -16,10 +18,15 @@ pub enum PaperSize {
     FiveBySeven,
     /// A6, 105x148 mm.
     A6,
+    /// A 58 mm thermal roll: 48 mm (384 dots) printable, cut at 120 mm.
+    Thermal58,
+    /// An 80 mm thermal roll: 72 mm (576 dots) printable, cut at 150 mm.
+    Thermal80,
 }
 
 impl PaperSize {
-    pub const ALL: [PaperSize; 4] = [PaperSize::FourBySix, PaperSize::TwoBySix, PaperSize::FiveBySeven, PaperSize::A6];
+    pub const ALL: [PaperSize; 6] =
+        [PaperSize::FourBySix, PaperSize::TwoBySix, PaperSize::FiveBySeven, PaperSize::A6, PaperSize::Thermal58, PaperSize::Thermal80];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -27,6 +34,21 @@ impl PaperSize {
             PaperSize::TwoBySix => "2x6",
             PaperSize::FiveBySeven => "5x7",
             PaperSize::A6 => "a6",
+            PaperSize::Thermal58 => "58mm",
+            PaperSize::Thermal80 => "80mm",
+        }
+    }
+
+    /// A black-and-white thermal roll rather than colour photo paper.
+    pub fn is_thermal(self) -> bool {
+        matches!(self, PaperSize::Thermal58 | PaperSize::Thermal80)
+    }
+
+    pub fn dpi(self) -> u32 {
+        if self.is_thermal() {
+            THERMAL_DPI
+        } else {
+            PRINT_DPI
         }
     }
 
@@ -37,13 +59,22 @@ impl PaperSize {
             PaperSize::TwoBySix => (2.0, 6.0),
             PaperSize::FiveBySeven => (5.0, 7.0),
             PaperSize::A6 => (105.0 / 25.4, 148.0 / 25.4),
+            PaperSize::Thermal58 => (48.0 / 25.4, 120.0 / 25.4),
+            PaperSize::Thermal80 => (72.0 / 25.4, 150.0 / 25.4),
         }
     }
 
-    /// Portrait size in pixels at [`PRINT_DPI`].
+    /// Portrait size of the printable area in pixels at [`Self::dpi`].
     pub fn pixels(self) -> (u32, u32) {
-        let (w, h) = self.inches();
-        ((w * PRINT_DPI as f32).round() as u32, (h * PRINT_DPI as f32).round() as u32)
+        match self {
+            // Thermal heads have a fixed number of dots; the card length is ours to choose.
+            PaperSize::Thermal58 => (384, 960),
+            PaperSize::Thermal80 => (576, 1200),
+            _ => {
+                let (w, h) = self.inches();
+                ((w * PRINT_DPI as f32).round() as u32, (h * PRINT_DPI as f32).round() as u32)
+            }
+        }
     }
 }
 
@@ -74,6 +105,10 @@ mod tests {
         assert_eq!(PaperSize::TwoBySix.pixels(), (600, 1800));
         assert_eq!(PaperSize::A6.pixels(), (1240, 1748));
         assert_eq!("4X6".parse::<PaperSize>(), Ok(PaperSize::FourBySix));
+        assert_eq!("80MM".parse::<PaperSize>(), Ok(PaperSize::Thermal80));
+        // The thermal widths are the heads' dots at 8 per mm.
+        assert_eq!(PaperSize::Thermal58.pixels().0, (48 * 8) as u32);
+        assert_eq!(PaperSize::Thermal80.pixels().0, (72 * 8) as u32);
         assert!("letter".parse::<PaperSize>().unwrap_err().contains("4x6"));
     }
 }

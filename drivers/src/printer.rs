@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use image::RgbImage;
 
 use crate::error::{DeviceError, DeviceResult};
-use crate::paper::{PaperSize, PRINT_DPI};
+use crate::paper::PaperSize;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PrinterState {
@@ -19,12 +19,12 @@ pub trait Printer: Send {
     fn name(&self) -> String;
     /// Checked before "Print" is offered.
     fn state(&mut self) -> DeviceResult<PrinterState>;
-    /// Prints one page. `page` must be exactly the paper's size at 300 dpi. Returns a job id.
+    /// Prints one page. `page` must be exactly the paper's size in pixels. Returns a job id.
     fn print(&mut self, page: &RgbImage, paper: PaperSize, label: &str) -> DeviceResult<String>;
 }
 
-/// A printer that writes the print-ready page as a 300 dpi PNG (`<dir>/<label>.png`), exactly as
-/// it would be sent to a photo printer.
+/// A printer that writes the print-ready page as a PNG at the paper's resolution
+/// (`<dir>/<label>.png`), exactly as it would be sent to the printer.
 pub struct ImagePrinter {
     dir: PathBuf,
 }
@@ -81,12 +81,12 @@ impl Printer for ImagePrinter {
             let (w, h) = paper.pixels();
             return Err(DeviceError::new(
                 self.name(),
-                format!("page is {}x{} px but {paper} paper at {PRINT_DPI} dpi is {w}x{h}", page.width(), page.height()),
+                format!("page is {}x{} px but {paper} paper at {} dpi is {w}x{h}", page.width(), page.height(), paper.dpi()),
                 "lay the card out at the configured paper size",
             ));
         }
         let path = self.dir.join(format!("{label}.png"));
-        write_png_with_dpi(page, PRINT_DPI, &path).map_err(|e| {
+        write_png_with_dpi(page, paper.dpi(), &path).map_err(|e| {
             DeviceError::new(
                 self.name(),
                 format!("cannot write {}: {e}", path.display()),

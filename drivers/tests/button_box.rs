@@ -4,31 +4,17 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use keepsake_drivers::button_box::SerialButtonBox;
 use keepsake_drivers::input::{Input, InputEvent};
 
+mod common;
+
 /// A socat pty pair: the box's end at `dir/box`, ours at `dir/host`.
 fn pty_pair(dir: &Path) -> Option<Child> {
-    let spawn = Command::new("socat")
-        .arg(format!("pty,raw,echo=0,link={}", dir.join("box").display()))
-        .arg(format!("pty,raw,echo=0,link={}", dir.join("host").display()))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    let Ok(child) = spawn else {
-        assert!(std::env::var("KEEPSAKE_STRICT_TESTS").as_deref() != Ok("1"), "KEEPSAKE_STRICT_TESTS=1 but socat is missing");
-        eprintln!("skipping: socat is not installed");
-        return None;
-    };
-    let started = Instant::now();
-    while !(dir.join("box").exists() && dir.join("host").exists()) {
-        assert!(started.elapsed() < Duration::from_secs(10), "socat made no ptys");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Some(child)
+    common::pty_pair(dir, "box", "host")
 }
 
 fn send(path: &PathBuf, text: &str) {

@@ -11,6 +11,7 @@ use keepsake_drivers::input::{Input, Inputs, ScriptedInput};
 use keepsake_drivers::touch;
 use keepsake_drivers::narrator::{Clips, EspeakNarrator, Narrator};
 use keepsake_drivers::printer::{ImagePrinter, Printer};
+use keepsake_drivers::thermal::EscPosPrinter;
 use keepsake_drivers::speaker::{Speaker, WavSpeaker};
 use keepsake_drivers::DeviceError;
 
@@ -68,6 +69,8 @@ impl Devices {
         };
         let printer: Box<dyn Printer> = match &d.printer {
             PrinterConfig::Image { dir } => Box::new(ImagePrinter::new(dir)),
+            // Opened on first use: a printer switched off at start only makes "Print" unavailable.
+            PrinterConfig::EscPos { path, baud, status } => Box::new(EscPosPrinter::new(path, *baud, *status)),
         };
         Ok(Devices { camera, display, input, speaker, narrator, printer })
     }

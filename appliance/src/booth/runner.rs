@@ -378,7 +378,6 @@ impl Booth {
                 let printer = self.printer.clone();
                 let keepsake = keepsake.clone();
                 let paper = self.config.paper;
-                let qr = qr_code.clone();
                 let label = format!("session-{visit:03}/card-{}", keepsake.meta.id);
                 spawn_device_work(visit, tx, "printer", move |_| {
                     let mut printer = lock(&printer);
@@ -387,8 +386,7 @@ impl Booth {
                         Ok(PrinterState::Unavailable(why)) => return Some(Event::PrinterUnavailable(why)),
                         Err(e) => return Some(Event::Fault(format!("printer: {e}"))),
                     }
-                    let qr = qr.unwrap_or_else(|| RgbImage::from_pixel(1, 1, image::Rgb([255, 255, 255])));
-                    let page = card::layout(&keepsake, &qr, paper);
+                    let page = card::layout(&keepsake, paper);
                     Some(match printer.print(&page, paper, &label) {
                         Ok(job) => {
                             tracing::info!(%job, "keepsake card printed");
