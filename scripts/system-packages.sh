@@ -5,9 +5,11 @@
 #   mesa-vulkan-drivers  lavapipe: a Vulkan GPU adapter on CPU-only machines (GPU path of the filter)
 #   libvulkan1           the Vulkan loader wgpu opens
 #   systemd              systemd-analyze, to verify the service unit
-#   socat                pseudo-terminal pairs standing in for serial devices (button box)
+#   socat                pseudo-terminal pairs standing in for serial devices (button box, thermal printer)
+#   cups cups-client     a sandboxed CUPS (with its filters) on 127.0.0.1 the photo-printer tests print to
+#   poppler-utils        pdftoppm, to look at the page CUPS wrote
 set -euo pipefail
-packages=(espeak-ng mesa-vulkan-drivers libvulkan1 systemd socat)
+packages=(espeak-ng mesa-vulkan-drivers libvulkan1 systemd socat cups cups-client poppler-utils)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

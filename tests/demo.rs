@@ -170,7 +170,11 @@ fn result_screen_with_and_without_qr_differs_only_where_expected() {
     let state = keepsake::booth::State::Result { keepsake: std::sync::Arc::new(k) };
     let draw = |qr: Option<&RgbImage>| {
         let mut fb = Framebuffer::new(layout.w, layout.h);
-        ui::draw(&mut fb, &state, &ui::View { texts, memorial: &memorial, live: None, slide: None, seconds_left: 0, qr });
+        ui::draw(
+            &mut fb,
+            &state,
+            &ui::View { texts, memorial: &memorial, live: None, slide: None, seconds_left: 0, qr, printer_unavailable: None },
+        );
         fb.image
     };
     let without = draw(None);

@@ -17,7 +17,7 @@ use keepsake_drivers::display::Display;
 use keepsake_drivers::input::{Input, InputEvent, ScriptStep, ScriptedInput};
 use keepsake_drivers::narrator::Narrator;
 use keepsake_drivers::paper::PaperSize;
-use keepsake_drivers::printer::{Printer, PrinterState};
+use keepsake_drivers::printer::{Printer, PrinterState, Unavailable};
 use keepsake_drivers::DeviceError;
 use keepsake_models::toon::{ToonStyle, ToonStylizer};
 use keepsake_models::{Progress, StylizeError, Stylizer};
@@ -126,7 +126,7 @@ impl Printer for Flaky<Box<dyn Printer>> {
     }
     fn state(&mut self) -> Result<PrinterState, DeviceError> {
         if self.fails(Break::PrinterOutOfPaper) {
-            return Ok(PrinterState::Unavailable("out of paper".into()));
+            return Ok(PrinterState::Unavailable(Unavailable::OutOfPaper));
         }
         self.inner.state()
     }

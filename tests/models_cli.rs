@@ -295,7 +295,17 @@ fn preprocess_writes_the_control_image_opencv_would() {
     for file in ["config.json", "model.safetensors"] {
         std::fs::copy(fixtures().join("preprocessors/depth_anything").join(file), folder.join(file)).unwrap();
     }
-    let o = keepsake(&["preprocess", "--module", "depth_anything_v2", "--res", "384", "--annotators", path(&annotators), path(&photo), path(&depth)]);
+    let o = keepsake(&[
+        "preprocess",
+        "--module",
+        "depth_anything_v2",
+        "--res",
+        "384",
+        "--annotators",
+        path(&annotators),
+        path(&photo),
+        path(&depth),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let picture = image::open(&depth).unwrap().to_rgb8();
     assert_eq!(picture.dimensions(), (512, 384));

@@ -25,7 +25,8 @@ pub fn layout(keepsake: &Keepsake, paper: PaperSize) -> RgbImage {
     let (w, h) = paper.pixels();
     let mut fb = Framebuffer::new(w, h);
     // A thermal roll is dithered to black dots: a tinted ground would print as grey speckle.
-    let (paper_tone, ink, frame, soft) = if paper.is_thermal() { (Rgb888::WHITE, Rgb888::BLACK, Rgb888::BLACK, Rgb888::BLACK) } else { (PAPER, INK, FRAME, SOFT) };
+    let (paper_tone, ink, frame, soft) =
+        if paper.is_thermal() { (Rgb888::WHITE, Rgb888::BLACK, Rgb888::BLACK, Rgb888::BLACK) } else { (PAPER, INK, FRAME, SOFT) };
     fb.fill(paper_tone);
     let m = (w / 16) as i32;
     // A thin frame a little inside the edge (dye-sub printers crop a few pixels).
@@ -116,7 +117,8 @@ mod tests {
             assert_eq!(decoded_qr(&printed), [k.meta.share_url.clone()], "{paper}");
             // The QR code is at least 15 mm across.
             let min_px = (15.0 / 25.4 * paper.dpi() as f32) as u32;
-            let dark_rows = (0..page.height()).filter(|&y| (page.width() - page.width() / 4..page.width()).any(|x| printed.get_pixel(x, y)[0] < 60));
+            let dark_rows =
+                (0..page.height()).filter(|&y| (page.width() - page.width() / 4..page.width()).any(|x| printed.get_pixel(x, y)[0] < 60));
             assert!(dark_rows.count() as u32 >= min_px * 3 / 4, "{paper}: the code is big enough to scan");
             // The illustration is in the top part of the card.
             let top = image::imageops::crop_imm(&page, 0, 0, page.width(), page.height() / 2).to_image();

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use keepsake_drivers::fbdev::Rotation;
-use keepsake_drivers::touch::{Calibration, TouchSettings};
 use keepsake_drivers::paper::PaperSize;
+use keepsake_drivers::touch::{Calibration, TouchSettings};
 use keepsake_models::controlnet::ControlMode;
 use keepsake_models::preprocessors::Module;
 use keepsake_models::toon::ToonStyle;
@@ -80,7 +80,9 @@ pub enum DisplayConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub enum InputConfig {
     None,
-    Scripted { script: PathBuf },
+    Scripted {
+        script: PathBuf,
+    },
     /// An evdev touchscreen.
     Touch(TouchSettings),
 }
@@ -90,9 +92,17 @@ pub enum InputConfig {
 pub enum ButtonConfig {
     None,
     /// A print-button box on a serial port (one `PRINT` line per press).
-    Serial { path: PathBuf, baud: u32 },
+    Serial {
+        path: PathBuf,
+        baud: u32,
+    },
     /// A button on a GPIO line.
-    Gpio { chip: PathBuf, line: u32, active_low: bool, debounce: Duration },
+    Gpio {
+        chip: PathBuf,
+        line: u32,
+        active_low: bool,
+        debounce: Duration,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -107,9 +117,20 @@ pub enum NarratorConfig {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum PrinterConfig {
-    Image { dir: PathBuf },
+    Image {
+        dir: PathBuf,
+    },
     /// An ESC/POS thermal printer on a serial port; `status` asks it for paper and cover state.
-    EscPos { path: PathBuf, baud: u32, status: bool },
+    EscPos {
+        path: PathBuf,
+        baud: u32,
+        status: bool,
+    },
+    /// A CUPS queue (or IPP printer); no new card is offered while `max_queued` are waiting.
+    Cups {
+        uri: String,
+        max_queued: usize,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -373,13 +394,20 @@ impl<'a> Reader<'a> {
             None => return Vec::new(),
             Some(toml::Value::Array(a)) => a.clone(),
             Some(v) => {
-                self.problem(key, format!("must be a list, found a {}", type_name(v)), format!("write {key} = [\"warm-style.safetensors:0.8\"]"));
+                self.problem(
+                    key,
+                    format!("must be a list, found a {}", type_name(v)),
+                    format!("write {key} = [\"warm-style.safetensors:0.8\"]"),
+                );
                 return Vec::new();
             }
         };
         let mut loras = Vec::new();
         for (i, item) in items.iter().enumerate() {
-            let parsed = item.as_str().ok_or_else(|| format!("entry {i} is a {}, not a string", type_name(item))).and_then(crate::models_cli::parse_lora);
+            let parsed = item
+                .as_str()
+                .ok_or_else(|| format!("entry {i} is a {}, not a string", type_name(item)))
+                .and_then(crate::models_cli::parse_lora);
             match parsed {
                 Ok((path, weight)) => loras.push((self.resolve(&path.to_string_lossy()), weight)),
                 Err(e) => self.problem(key, e, format!("write {key} = [\"warm-style.safetensors:0.8\"] (file, colon, weight)")),
@@ -413,7 +441,11 @@ impl<'a> Reader<'a> {
                 Err(_) => Module::None,
             };
             if module == Module::None && !module_name.is_empty() && r.problems.is_empty() {
-                r.problem("module", "the booth makes each control image from the visitor's photo", "use canny, openpose, depth, depth_anything_v2 or mlsd");
+                r.problem(
+                    "module",
+                    "the booth makes each control image from the visitor's photo",
+                    "use canny, openpose, depth, depth_anything_v2 or mlsd",
+                );
             }
             let weight = r.number("weight", 1.0, 0.0, 2.0, "(A1111's control weight)") as f32;
             let start = r.number("start", 0.0, 0.0, 1.0, "(fraction of the steps)");
@@ -425,7 +457,11 @@ impl<'a> Reader<'a> {
             let mode = match r.string("mode", Some("balanced"), "\"balanced\"").parse::<ControlMode>() {
                 Ok(m) => m,
                 Err(e) => {
-                    r.problem("mode", e, "use \"balanced\", \"prompt\" (my prompt is more important) or \"controlnet\" (ControlNet is more important)");
+                    r.problem(
+                        "mode",
+                        e,
+                        "use \"balanced\", \"prompt\" (my prompt is more important) or \"controlnet\" (ControlNet is more important)",
+                    );
                     ControlMode::Balanced
                 }
             };
@@ -487,7 +523,7 @@ pub const INPUTS: &[&str] = &["none", "scripted", "touch"];
 pub const BUTTONS: &[&str] = &["none", "serial", "gpio"];
 pub const SPEAKERS: &[&str] = &["wav"];
 pub const NARRATORS: &[&str] = &["espeak"];
-pub const PRINTERS: &[&str] = &["image", "escpos"];
+pub const PRINTERS: &[&str] = &["image", "escpos", "cups"];
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -585,6 +621,17 @@ impl Config {
                 baud: r.number("devices.printer.baud", 9600.0, 300.0, 4_000_000.0, "baud") as u32,
                 status: r.boolean("devices.printer.status", true),
             },
+            "cups" => {
+                let uri = r.string("devices.printer.uri", None, "\"ipp://127.0.0.1:631/printers/photo\"");
+                if !uri.is_empty() && !["ipp://", "ipps://", "http://", "https://"].iter().any(|p| uri.starts_with(p)) {
+                    r.problem(
+                        "devices.printer.uri",
+                        format!("{uri:?} is not an IPP address"),
+                        "write ipp://127.0.0.1:631/printers/QUEUE (lpstat -v lists the queues)",
+                    );
+                }
+                PrinterConfig::Cups { uri, max_queued: r.number("devices.printer.max_queued", 2.0, 1.0, 50.0, "cards") as usize }
+            }
             _ => PrinterConfig::Image { dir: r.path("devices.printer.dir", Some("prints"), "\"/var/lib/keepsake/prints\"") },
         };
 
@@ -593,8 +640,19 @@ impl Config {
             r.problem("paper.size", e, "pick the size loaded in the printer");
             PaperSize::FourBySix
         });
+        if matches!(printer, PrinterConfig::Cups { .. }) && paper.is_thermal() {
+            r.problem(
+                "paper.size",
+                format!("{paper} is a thermal roll but the printer is a CUPS photo printer"),
+                "set paper.size to the photo paper loaded, e.g. \"4x6\"",
+            );
+        }
         if matches!(printer, PrinterConfig::EscPos { .. }) && !paper.is_thermal() {
-            r.problem("paper.size", format!("{paper} is photo paper but the printer is a thermal one"), "set paper.size = \"58mm\" or \"80mm\"");
+            r.problem(
+                "paper.size",
+                format!("{paper} is photo paper but the printer is a thermal one"),
+                "set paper.size = \"58mm\" or \"80mm\"",
+            );
         }
 
         let url = r.string("server.url", None, "\"https://memorial.example.org\"");
@@ -702,13 +760,27 @@ mod tests {
         let k: Vec<_> = p.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(
             k,
-            ["style.controlnet[0].model", "style.controlnet[0].module", "style.controlnet[0].wieght", "style.controlnet[1].module", "style.controlnet[1].start"],
+            [
+                "style.controlnet[0].model",
+                "style.controlnet[0].module",
+                "style.controlnet[0].wieght",
+                "style.controlnet[1].module",
+                "style.controlnet[1].start"
+            ],
             "{p:?}"
         );
         assert!(p[2].fix.contains("did you mean weight"), "{:?}", p[2]);
         assert!(p[3].problem.contains("from the visitor's photo"), "{:?}", p[3]);
-        let c = Config::parse(&format!("{MINIMAL}[style]\nloras = [\"styles/warm.safetensors:0.8\", \"/l/b.safetensors\"]\n"), "t", Path::new("/etc/keepsake")).unwrap();
-        assert_eq!(c.style.loras, vec![(PathBuf::from("/etc/keepsake/styles/warm.safetensors"), 0.8), (PathBuf::from("/l/b.safetensors"), 1.0)]);
+        let c = Config::parse(
+            &format!("{MINIMAL}[style]\nloras = [\"styles/warm.safetensors:0.8\", \"/l/b.safetensors\"]\n"),
+            "t",
+            Path::new("/etc/keepsake"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.style.loras,
+            vec![(PathBuf::from("/etc/keepsake/styles/warm.safetensors"), 0.8), (PathBuf::from("/l/b.safetensors"), 1.0)]
+        );
         let p = problems(&format!("{MINIMAL}[style]\nloras = [3, \"x.safetensors:lots\"]\n"));
         assert_eq!(p.len(), 1, "{p:?}");
         assert!(p[0].key == "style.loras" && p[0].problem.contains("not a string"), "{p:?}");
@@ -764,7 +836,8 @@ mod tests {
 
     #[test]
     fn a_framebuffer_panel_is_configured_by_path_rotation_and_stand_in_layout() {
-        let c = Config::parse(&format!("{MINIMAL}[devices.display]\nkind = \"framebuffer\"\nrotation = 90\n"), "t", Path::new("/etc")).unwrap();
+        let c =
+            Config::parse(&format!("{MINIMAL}[devices.display]\nkind = \"framebuffer\"\nrotation = 90\n"), "t", Path::new("/etc")).unwrap();
         assert_eq!(c.devices.display, DisplayConfig::Framebuffer { path: "/dev/fb0".into(), rotation: Rotation::R90, stand_in: None });
         let c = Config::parse(
             &format!("{MINIMAL}[devices.display]\nkind = \"framebuffer\"\npath = \"fb.raw\"\nwidth = 800\nheight = 480\nbpp = 16\n"),
@@ -785,7 +858,7 @@ mod tests {
     }
 
     #[test]
-    fn a_thermal_printer_needs_a_thermal_roll() {
+    fn printers_need_their_kind_of_paper() {
         let c = Config::parse(
             &format!("{MINIMAL}[devices.printer]\nkind = \"escpos\"\npath = \"/dev/ttyUSB0\"\nbaud = 19200\n[paper]\nsize = \"58mm\"\n"),
             "t",
@@ -796,6 +869,15 @@ mod tests {
         assert_eq!(c.paper, PaperSize::Thermal58);
         let p = problems(&format!("{MINIMAL}[devices.printer]\nkind = \"escpos\"\npath = \"/dev/ttyUSB0\"\n"));
         assert!(p.len() == 1 && p[0].key == "paper.size" && p[0].fix.contains("58mm"), "{p:?}");
+        let c = Config::parse(
+            &format!("{MINIMAL}[devices.printer]\nkind = \"cups\"\nuri = \"ipp://127.0.0.1:631/printers/dnp\"\n"),
+            "t",
+            Path::new("/etc"),
+        )
+        .unwrap();
+        assert_eq!(c.devices.printer, PrinterConfig::Cups { uri: "ipp://127.0.0.1:631/printers/dnp".into(), max_queued: 2 });
+        let p = problems(&format!("{MINIMAL}[devices.printer]\nkind = \"cups\"\nuri = \"dnp\"\n[paper]\nsize = \"80mm\"\n"));
+        assert_eq!(p.iter().map(|p| p.key.as_str()).collect::<Vec<_>>(), ["devices.printer.uri", "paper.size"], "{p:?}");
     }
 
     #[test]

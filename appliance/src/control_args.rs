@@ -62,9 +62,7 @@ pub fn parse_controlnet(s: &str) -> Result<ControlSpec, String> {
             }
             "mode" => mode = value.parse()?,
             other => {
-                return Err(format!(
-                    "unknown key {other:?} (use model, image, module, weight, start, end, resize, mode, res, low, high)"
-                ))
+                return Err(format!("unknown key {other:?} (use model, image, module, weight, start, end, resize, mode, res, low, high)"))
             }
         }
     }
@@ -81,7 +79,9 @@ pub fn parse_controlnet(s: &str) -> Result<ControlSpec, String> {
     }
     let model = model.ok_or("model=DIR is missing (a diffusers ControlNet folder)")?;
     if module == Module::None && image.is_none() {
-        return Err("image=FILE is missing (module=none uses the control image as it is; or name a module to make it from the photo)".into());
+        return Err(
+            "image=FILE is missing (module=none uses the control image as it is; or name a module to make it from the photo)".into()
+        );
     }
     Ok(ControlSpec { model, image, module, resolution, weight, start, end, resize, mode })
 }
@@ -91,7 +91,9 @@ impl ControlSpec {
     /// through its module, fitted as its resize mode says.
     pub fn control_image(&self, photo: &RgbImage, width: u32, height: u32, annotators: &Annotators) -> Result<RgbImage, String> {
         let read = |path: &PathBuf| -> Result<RgbImage, String> {
-            Ok(image::open(path).map_err(|e| format!("cannot read the control image {}: {e} (use a PNG or JPEG)", path.display()))?.to_rgb8())
+            Ok(image::open(path)
+                .map_err(|e| format!("cannot read the control image {}: {e} (use a PNG or JPEG)", path.display()))?
+                .to_rgb8())
         };
         let control = match (&self.module, &self.image) {
             (Module::None, Some(path)) => read(path)?,

@@ -69,7 +69,12 @@ fn controlnet_finding(i: usize, unit: &crate::config::ControlNetUnit, annotators
     use keepsake_models::preprocessors::{depth_anything, leres, mlsd, openpose, Module};
     let what = format!("ControlNet {i} ({})", unit.module);
     if !unit.model.exists() {
-        return finding(&what, Status::Missing, format!("{} does not exist", unit.model.display()), Some("copy the ControlNet there or correct its model"));
+        return finding(
+            &what,
+            Status::Missing,
+            format!("{} does not exist", unit.model.display()),
+            Some("copy the ControlNet there or correct its model"),
+        );
     }
     let weights = match unit.module {
         Module::Openpose => Some(openpose::WEIGHTS),

@@ -1,5 +1,7 @@
 //! What the booth says, in the memorial's language.
 
+use keepsake_drivers::printer::Unavailable;
+
 use crate::config::Language;
 
 pub struct Texts {
@@ -17,6 +19,8 @@ pub struct Texts {
     pub printing: &'static str,
     pub printed: &'static str,
     pub print_unavailable: &'static str,
+    /// Why, in a few words: out of paper, jammed, cover open, ribbon used up, not ready, busy.
+    pub printer_why: [&'static str; 6],
     pub thank_you: &'static str,
     pub fault: &'static str,
     pub fault_detail: &'static str,
@@ -37,6 +41,14 @@ const KO: Texts = Texts {
     printing: "카드를 인쇄하고 있습니다",
     printed: "카드가 인쇄되었습니다",
     print_unavailable: "지금은 인쇄할 수 없습니다. QR 코드로 받아 가세요",
+    printer_why: [
+        "프린터 용지가 떨어졌습니다",
+        "프린터에 용지가 걸렸습니다",
+        "프린터 덮개가 열려 있습니다",
+        "프린터 리본이 다 되었습니다",
+        "프린터가 준비되지 않았습니다",
+        "앞의 카드를 인쇄하고 있습니다",
+    ],
     thank_you: "함께해 주셔서 감사합니다",
     fault: "잠시만 기다려 주세요",
     fault_detail: "곧 다시 시작합니다",
@@ -57,10 +69,32 @@ const EN: Texts = Texts {
     printing: "Printing your card",
     printed: "Your card has been printed",
     print_unavailable: "Printing is not available now. Please use the QR code",
+    printer_why: [
+        "The printer is out of paper",
+        "The paper is jammed",
+        "The printer cover is open",
+        "The printer's ribbon has run out",
+        "The printer is not ready",
+        "The printer is busy with earlier cards",
+    ],
     thank_you: "Thank you for being here",
     fault: "One moment, please",
     fault_detail: "We will be right back",
 };
+
+impl Texts {
+    /// Why printing is unavailable, for the visitor (the detail stays in the log).
+    pub fn printer_why(&self, why: &Unavailable) -> &'static str {
+        self.printer_why[match why {
+            Unavailable::OutOfPaper => 0,
+            Unavailable::Jammed => 1,
+            Unavailable::CoverOpen => 2,
+            Unavailable::SupplyEmpty(_) => 3,
+            Unavailable::Stopped(_) | Unavailable::Offline(_) => 4,
+            Unavailable::Busy(_) => 5,
+        }]
+    }
+}
 
 pub fn texts(language: Language) -> &'static Texts {
     match language {

@@ -42,9 +42,8 @@ pub fn run(args: &PreprocessArgs) -> Result<String, String> {
     if !(64..=2048).contains(&args.res) {
         return Err(format!("--res {}: use a processor resolution from 64 to 2048 (512 is usual)", args.res));
     }
-    let photo = image::open(&args.input)
-        .map_err(|e| format!("cannot read the photo {}: {e} (use a PNG or JPEG)", args.input.display()))?
-        .to_rgb8();
+    let photo =
+        image::open(&args.input).map_err(|e| format!("cannot read the photo {}: {e} (use a PNG or JPEG)", args.input.display()))?.to_rgb8();
     let mut annotators = Annotators::from_env();
     if let Some(dir) = &args.annotators {
         annotators.dir = dir.clone();

@@ -8,6 +8,7 @@ use embedded_graphics::prelude::*;
 use embedded_graphics::primitives::{PrimitiveStyle, PrimitiveStyleBuilder, Rectangle, RoundedRectangle};
 use image::RgbImage;
 use keepsake_drivers::framebuffer::Framebuffer;
+use keepsake_drivers::printer::Unavailable;
 use keepsake_drivers::text::{self, Align};
 
 use crate::booth::state::{PrintStatus, State};
@@ -113,6 +114,8 @@ pub struct View<'a> {
     pub seconds_left: u32,
     /// QR code of the share link (result, print/share).
     pub qr: Option<&'a RgbImage>,
+    /// Why the printer cannot print, when it was found out before the visitor pressed.
+    pub printer_unavailable: Option<&'a Unavailable>,
 }
 
 fn button(fb: &mut Framebuffer, r: Rect, label: &str, scale: u32, filled: bool) {
@@ -226,7 +229,11 @@ pub fn draw(fb: &mut Framebuffer, state: &State, view: &View) {
                 let side = l.w / 4;
                 let qy = h - side as i32 - m;
                 fb.blit_fit(qr, w - m - side as i32, qy, side, side);
-                text::draw_paragraph(fb, t.press_print, m, qy + side as i32 / 3, l.w - side - 3 * m as u32, l.small(), AMBER, Align::Left);
+                let (hint, color) = match view.printer_unavailable {
+                    Some(why) => (format!("{}\n{}", t.printer_why(why), t.print_unavailable), MUTED),
+                    None => (t.press_print.to_string(), AMBER),
+                };
+                text::draw_paragraph(fb, &hint, m, qy + side as i32 / 3, l.w - side - 3 * m as u32, l.small(), color, Align::Left);
             }
         }
         State::PrintShare { keepsake, print } => {
@@ -239,13 +246,15 @@ pub fn draw(fb: &mut Framebuffer, state: &State, view: &View) {
                 y += side as i32 + m / 2;
             }
             y += text::draw_paragraph(fb, t.scan_to_keep, w / 2, y, text_w, l.small() + 1, CREAM, Align::Center) as i32 + m;
-            let (line, color) = match print {
-                PrintStatus::Offered => (t.press_print, AMBER),
-                PrintStatus::Printing => (t.printing, AMBER),
-                PrintStatus::Printed => (t.printed, CREAM),
-                PrintStatus::Unavailable(_) => (t.print_unavailable, MUTED),
+            let unavailable = |why| (format!("{}\n{}", t.printer_why(why), t.print_unavailable), MUTED);
+            let (line, color) = match (print, view.printer_unavailable) {
+                (PrintStatus::Offered, Some(why)) => unavailable(why),
+                (PrintStatus::Offered, None) => (t.press_print.to_string(), AMBER),
+                (PrintStatus::Printing, _) => (t.printing.to_string(), AMBER),
+                (PrintStatus::Printed, _) => (t.printed.to_string(), CREAM),
+                (PrintStatus::Unavailable(why), _) => unavailable(why),
             };
-            y += text::draw_paragraph(fb, line, w / 2, y, text_w, l.small() + 1, color, Align::Center) as i32 + m;
+            y += text::draw_paragraph(fb, &line, w / 2, y, text_w, l.small() + 1, color, Align::Center) as i32 + m;
             text::draw_paragraph(fb, t.thank_you, w / 2, y, text_w, l.small(), MUTED, Align::Center);
         }
         State::Fault { .. } => {

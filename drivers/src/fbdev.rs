@@ -243,7 +243,9 @@ fn query_layout(file: &File) -> Option<Result<FbLayout, String>> {
     // SAFETY: the ioctls fill structs laid out exactly as the kernel's (repr(C), same fields).
     let mut fix: FbFixScreeninfo = unsafe { std::mem::zeroed() };
     let fd = file.as_raw_fd();
-    if unsafe { libc::ioctl(fd, FBIOGET_VSCREENINFO as _, &mut var) } != 0 || unsafe { libc::ioctl(fd, FBIOGET_FSCREENINFO as _, &mut fix) } != 0 {
+    if unsafe { libc::ioctl(fd, FBIOGET_VSCREENINFO as _, &mut var) } != 0
+        || unsafe { libc::ioctl(fd, FBIOGET_FSCREENINFO as _, &mut fix) } != 0
+    {
         return None;
     }
     let ch = |b: FbBitfield| Channel { offset: b.offset, length: b.length };
@@ -336,9 +338,9 @@ impl Display for FbDisplay {
             ));
         }
         encode(frame, &self.layout, self.rotation, &mut self.buf);
-        self.file.write_all_at(&self.buf, self.layout.offset).map_err(|e| {
-            DeviceError::new(self.name(), format!("cannot write a frame: {e}"), "check the panel is still connected (dmesg)")
-        })
+        self.file
+            .write_all_at(&self.buf, self.layout.offset)
+            .map_err(|e| DeviceError::new(self.name(), format!("cannot write a frame: {e}"), "check the panel is still connected (dmesg)"))
     }
 }
 

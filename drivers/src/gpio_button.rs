@@ -48,7 +48,14 @@ pub struct GpioButton {
 impl GpioButton {
     pub fn open(chip: &Path, line: u32, active_low: bool, debounce: Duration) -> DeviceResult<Self> {
         let events = Self::request(chip, line, active_low)?;
-        Ok(Self { chip: chip.to_path_buf(), line, active_low, debouncer: Debouncer::new(debounce), events: Some(events), retry_at: Instant::now() })
+        Ok(Self {
+            chip: chip.to_path_buf(),
+            line,
+            active_low,
+            debouncer: Debouncer::new(debounce),
+            events: Some(events),
+            retry_at: Instant::now(),
+        })
     }
 
     /// Opens the line if it is there; otherwise the booth starts and picks it up when it appears.

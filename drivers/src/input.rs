@@ -162,7 +162,10 @@ mod tests {
         let button = ScriptedInput::new(vec![ScriptStep { on: "a".into(), after_ms: 0, event: InputEvent::PrintButton }]);
         let mut both = Inputs::new(vec![Box::new(touch), Box::new(button)]);
         let events: Vec<_> = (0..4).map(|_| both.poll("a").unwrap()).collect();
-        assert_eq!(events, [Some(InputEvent::Touch { x: 1, y: 1 }), Some(InputEvent::PrintButton), Some(InputEvent::Touch { x: 2, y: 2 }), None]);
+        assert_eq!(
+            events,
+            [Some(InputEvent::Touch { x: 1, y: 1 }), Some(InputEvent::PrintButton), Some(InputEvent::Touch { x: 2, y: 2 }), None]
+        );
         assert_eq!(Inputs::new(vec![]).poll("a").unwrap(), None);
     }
 

@@ -7,6 +7,7 @@
 pub mod audio;
 pub mod button_box;
 pub mod camera;
+pub mod cups;
 pub mod display;
 pub mod error;
 pub mod fbdev;

@@ -39,6 +39,18 @@ impl PaperSize {
         }
     }
 
+    /// The PWG 5101.1 media name IPP printers and CUPS know the size by.
+    pub fn pwg_media(self) -> &'static str {
+        match self {
+            PaperSize::FourBySix => "na_index-4x6_4x6in",
+            PaperSize::TwoBySix => "custom_2x6_2x6in",
+            PaperSize::FiveBySeven => "na_5x7_5x7in",
+            PaperSize::A6 => "iso_a6_105x148mm",
+            PaperSize::Thermal58 => "roll_58mm_58x120mm",
+            PaperSize::Thermal80 => "roll_80mm_80x150mm",
+        }
+    }
+
     /// A black-and-white thermal roll rather than colour photo paper.
     pub fn is_thermal(self) -> bool {
         matches!(self, PaperSize::Thermal58 | PaperSize::Thermal80)

@@ -11,8 +11,40 @@ use crate::paper::PaperSize;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PrinterState {
     Ready,
-    /// Printing is not possible now; the text says why (out of paper, jammed, offline).
-    Unavailable(String),
+    /// Printing is not possible now, and why.
+    Unavailable(Unavailable),
+}
+
+/// Why a printer cannot print now: kinds a visitor can be told in their language, with the
+/// technician's detail kept for the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unavailable {
+    OutOfPaper,
+    Jammed,
+    CoverOpen,
+    /// A ribbon, ink or toner is used up (its name, when the printer gives one).
+    SupplyEmpty(String),
+    /// Stopped or paused by someone, or not accepting jobs.
+    Stopped(String),
+    /// This many of our cards are still waiting to print.
+    Busy(usize),
+    /// Not answering: off, unplugged or unreachable.
+    Offline(String),
+}
+
+impl std::fmt::Display for Unavailable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unavailable::OutOfPaper => write!(f, "out of paper"),
+            Unavailable::Jammed => write!(f, "paper jam or cutter error"),
+            Unavailable::CoverOpen => write!(f, "the cover is open"),
+            Unavailable::SupplyEmpty(name) if name.is_empty() => write!(f, "the ribbon or ink is used up"),
+            Unavailable::SupplyEmpty(name) => write!(f, "{name} is used up"),
+            Unavailable::Stopped(detail) => write!(f, "stopped: {detail}"),
+            Unavailable::Busy(n) => write!(f, "{n} card(s) still waiting to print"),
+            Unavailable::Offline(detail) => write!(f, "not answering: {detail}"),
+        }
+    }
 }
 
 pub trait Printer: Send {
@@ -72,7 +104,7 @@ impl Printer for ImagePrinter {
     fn state(&mut self) -> DeviceResult<PrinterState> {
         match std::fs::create_dir_all(&self.dir) {
             Ok(()) => Ok(PrinterState::Ready),
-            Err(e) => Ok(PrinterState::Unavailable(format!("cannot write to {}: {e}", self.dir.display()))),
+            Err(e) => Ok(PrinterState::Unavailable(Unavailable::Offline(format!("cannot write to {}: {e}", self.dir.display())))),
         }
     }
 

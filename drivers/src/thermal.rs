@@ -19,7 +19,7 @@ use image::{imageops, GrayImage, Luma, RgbImage};
 
 use crate::error::{DeviceError, DeviceResult};
 use crate::paper::PaperSize;
-use crate::printer::{Printer, PrinterState};
+use crate::printer::{Printer, PrinterState, Unavailable};
 
 /// Rows per raster command: small enough for the receive buffers of cheap printers.
 pub const BAND_ROWS: u32 = 128;
@@ -123,7 +123,7 @@ impl EscPosPrinter {
     }
 
     /// The first reason, if any, the printer cannot print now.
-    fn why_not(&mut self) -> Result<Option<String>, String> {
+    fn why_not(&mut self) -> Result<Option<Unavailable>, String> {
         let flag = |request, answer: u8, key| {
             RealTimeStatusResponse::parse(request, answer)
                 .map(|m| m.get(&key).copied().unwrap_or(false))
@@ -131,14 +131,14 @@ impl EscPosPrinter {
         };
         let paper = self.ask(RealTimeStatusRequest::RollPaperSensor)?;
         if !flag(RealTimeStatusRequest::RollPaperSensor, paper, RealTimeStatusResponse::RollPaperEndSensorPaperPresent)? {
-            return Ok(Some("out of paper".into()));
+            return Ok(Some(Unavailable::OutOfPaper));
         }
         let offline = self.ask(RealTimeStatusRequest::OfflineCause)?;
         if !flag(RealTimeStatusRequest::OfflineCause, offline, RealTimeStatusResponse::CoverClosed)? {
-            return Ok(Some("the cover is open".into()));
+            return Ok(Some(Unavailable::CoverOpen));
         }
         if flag(RealTimeStatusRequest::OfflineCause, offline, RealTimeStatusResponse::ErrorOccurred)? {
-            return Ok(Some("the printer reports an error (paper jam or cutter)".into()));
+            return Ok(Some(Unavailable::Jammed));
         }
         Ok(None)
     }
@@ -153,7 +153,7 @@ impl Printer for EscPosPrinter {
         if !self.status_queries {
             return Ok(match self.port() {
                 Ok(_) => PrinterState::Ready,
-                Err(e) => PrinterState::Unavailable(e.problem),
+                Err(e) => PrinterState::Unavailable(Unavailable::Offline(e.problem)),
             });
         }
         Ok(match self.why_not() {
@@ -162,7 +162,7 @@ impl Printer for EscPosPrinter {
             Err(problem) => {
                 // Reopen next time: the port may be a new device after a replug.
                 self.port = None;
-                PrinterState::Unavailable(problem)
+                PrinterState::Unavailable(Unavailable::Offline(problem))
             }
         })
     }
@@ -179,9 +179,9 @@ impl Printer for EscPosPrinter {
         let bytes = job_bytes(page).map_err(|e| DeviceError::new(self.name(), format!("cannot encode the page: {e}"), "report this"))?;
         let device = self.name();
         let written = self.port().and_then(|port| {
-            port.write_all(&bytes).and_then(|()| port.flush()).map_err(|e| {
-                DeviceError::new(&device, format!("cannot send the page: {e}"), "check the printer's cable and power")
-            })
+            port.write_all(&bytes)
+                .and_then(|()| port.flush())
+                .map_err(|e| DeviceError::new(&device, format!("cannot send the page: {e}"), "check the printer's cable and power"))
         });
         if let Err(e) = written {
             self.port = None;

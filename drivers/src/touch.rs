@@ -140,7 +140,9 @@ impl Recording {
             let bad = |what: &str| format!("line {}: {what}: {line:?}", i + 1);
             if let Some(rest) = line.strip_prefix("A:") {
                 let f: Vec<&str> = rest.split_whitespace().collect();
-                let (Some(code), Some(min), Some(max)) = (f.first(), f.get(1), f.get(2)) else { return Err(bad("an axis needs code, min and max")) };
+                let (Some(code), Some(min), Some(max)) = (f.first(), f.get(1), f.get(2)) else {
+                    return Err(bad("an axis needs code, min and max"));
+                };
                 let code = u16::from_str_radix(code, 16).map_err(|_| bad("axis code is not hex"))?;
                 let min = min.parse().map_err(|_| bad("axis min is not a number"))?;
                 let max = max.parse().map_err(|_| bad("axis max is not a number"))?;
@@ -280,7 +282,8 @@ pub fn open_or_wait(settings: TouchSettings, screen: (u32, u32)) -> TouchInput {
 /// Reads a recording file.
 pub fn read_recording(path: &Path) -> DeviceResult<Recording> {
     let device = format!("touch recording {}", path.display());
-    let text = std::fs::read_to_string(path).map_err(|e| DeviceError::new(&device, format!("cannot read: {e}"), "record one with evemu-record"))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| DeviceError::new(&device, format!("cannot read: {e}"), "record one with evemu-record"))?;
     Recording::parse(&text).map_err(|e| DeviceError::new(&device, e, "use evemu-record's text format"))
 }
 
@@ -314,7 +317,11 @@ mod tests {
 
     #[test]
     fn debounce_ignores_a_bounce_but_not_a_second_tap() {
-        let mapping = TouchMapping { calibration: Calibration { x: (0, 100), y: (0, 100), swap_xy: false }, rotation: Rotation::R0, screen: (101, 101) };
+        let mapping = TouchMapping {
+            calibration: Calibration { x: (0, 100), y: (0, 100), swap_xy: false },
+            rotation: Rotation::R0,
+            screen: (101, 101),
+        };
         let mut d = TapDetector::new(mapping, Duration::from_millis(100));
         let ms = Duration::from_millis;
         let mut touch = |t: u64, down: i32, x: i32| {

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use image::{Rgb, RgbImage};
 use keepsake_drivers::paper::PaperSize;
-use keepsake_drivers::printer::{Printer, PrinterState};
+use keepsake_drivers::printer::{Printer, PrinterState, Unavailable};
 use keepsake_drivers::thermal::{decode_raster, dither, EscPosPrinter};
 
 /// What the simulated printer reports: (roll paper sensor byte, offline cause byte).
@@ -94,12 +94,12 @@ fn prints_the_dithered_keepsake_and_reports_paper_out_and_cover_open() {
     }
 
     *status.lock().unwrap() = Some(PAPER_END);
-    assert_eq!(printer.state().unwrap(), PrinterState::Unavailable("out of paper".into()));
+    assert_eq!(printer.state().unwrap(), PrinterState::Unavailable(Unavailable::OutOfPaper));
     *status.lock().unwrap() = Some(COVER_OPEN);
-    assert_eq!(printer.state().unwrap(), PrinterState::Unavailable("the cover is open".into()));
+    assert_eq!(printer.state().unwrap(), PrinterState::Unavailable(Unavailable::CoverOpen));
     *status.lock().unwrap() = None;
     match printer.state().unwrap() {
-        PrinterState::Unavailable(why) => assert!(why.contains("does not answer"), "{why}"),
+        PrinterState::Unavailable(Unavailable::Offline(why)) => assert!(why.contains("does not answer"), "{why}"),
         s => panic!("a silent printer is not ready: {s:?}"),
     }
     *status.lock().unwrap() = Some(FINE);

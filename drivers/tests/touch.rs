@@ -52,7 +52,13 @@ fn a_resistive_panel_uses_the_measured_calibration() {
 #[test]
 fn a_missing_or_wrong_device_is_named_and_the_booth_keeps_looking() {
     let dir = tempfile::tempdir().unwrap();
-    let settings = |path: PathBuf| TouchSettings { path, calibration: None, swap_xy: false, rotation: Rotation::R0, debounce: Duration::from_millis(150) };
+    let settings = |path: PathBuf| TouchSettings {
+        path,
+        calibration: None,
+        swap_xy: false,
+        rotation: Rotation::R0,
+        debounce: Duration::from_millis(150),
+    };
     let err = touch::TouchInput::open(settings(dir.path().join("event7")), (800, 480)).err().unwrap();
     assert!(err.problem.contains("cannot open") && err.fix.contains("input group"), "{err}");
     let not_evdev = dir.path().join("plain");

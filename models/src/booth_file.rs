@@ -24,7 +24,7 @@ use crate::clip::{ClipTextConfig, ClipTextModel};
 use crate::ldm::builtin_tokenizer;
 use crate::module_path::ModulePath;
 use crate::pipeline::{Origin, PipelineError, StableDiffusion};
-use crate::quantize::{BlockQuantized, Bits};
+use crate::quantize::{Bits, BlockQuantized};
 use crate::text_encoder_slot::TextEncoderSlot;
 use crate::unet_2d_condition::UNet2DConditionConfig;
 use crate::weights::WeightsError;
@@ -279,7 +279,13 @@ impl BoothFile {
                 }
             }
         }
-        Ok(Contents { metadata: self.metadata()?, components, quantized_parameters: quantized, parameters: all, file_bytes: self.map.len() as u64 })
+        Ok(Contents {
+            metadata: self.metadata()?,
+            components,
+            quantized_parameters: quantized,
+            parameters: all,
+            file_bytes: self.map.len() as u64,
+        })
     }
 
     /// The pipeline on `device`: int8 weights stay int8 where the device keeps them. The text

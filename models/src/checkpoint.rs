@@ -23,7 +23,11 @@ pub enum CheckpointError {
 enum Source {
     Pytorch(BTreeMap<String, PtTensor>),
     /// The mapping, where its data starts (after the header) and the header, parsed once.
-    Safetensors { map: memmap2::Mmap, data_start: usize, header: Metadata },
+    Safetensors {
+        map: memmap2::Mmap,
+        data_start: usize,
+        header: Metadata,
+    },
 }
 
 pub struct Checkpoint {
@@ -106,7 +110,8 @@ impl Checkpoint {
             Source::Safetensors { map, data_start, header } => {
                 let Some(info) = header.info(name) else { return Ok(None) };
                 let (start, end) = info.data_offsets;
-                let b = map.get(data_start + start..data_start + end).ok_or_else(|| bad(format!("{name} lies beyond the end of the file")))?;
+                let b =
+                    map.get(data_start + start..data_start + end).ok_or_else(|| bad(format!("{name} lies beyond the end of the file")))?;
                 let values = match info.dtype {
                     StDtype::F32 => floats(b, 4, |c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])),
                     StDtype::F16 => floats(b, 2, |c| f16::from_le_bytes([c[0], c[1]]).to_f32()),

@@ -228,8 +228,18 @@ impl Lora {
             }
         };
         let alpha = |layer: &str| st.tensor(&format!("{layer}.alpha")).ok().and_then(|v| floats(&v)).and_then(|v| v.first().copied());
-        const CONSUMED: [&str; 10] =
-            [".lora_up.weight", ".lora_B.weight", ".alpha", ".hada_w1_b", ".hada_w2_a", ".hada_w2_b", ".lokr_w1_b", ".lokr_w2", ".lokr_w2_a", ".lokr_w2_b"];
+        const CONSUMED: [&str; 10] = [
+            ".lora_up.weight",
+            ".lora_B.weight",
+            ".alpha",
+            ".hada_w1_b",
+            ".hada_w2_a",
+            ".hada_w2_b",
+            ".lokr_w1_b",
+            ".lokr_w2",
+            ".lokr_w2_a",
+            ".lokr_w2_b",
+        ];
         for name in st.names() {
             // One entry per layer, named by its first tensor.
             let (layer, update) = if let Some(l) = name.strip_suffix(".lora_down.weight") {
@@ -264,7 +274,9 @@ impl Lora {
                 (l, Update::Kronecker { w1, w2, scale })
             } else {
                 if name.ends_with(".hada_t1") || name.ends_with(".hada_t2") || name.ends_with(".lokr_t2") {
-                    problems.push(format!("{name}: Tucker-decomposed (CP) convolution layers are not supported; train without use_tucker/use_cp"));
+                    problems.push(format!(
+                        "{name}: Tucker-decomposed (CP) convolution layers are not supported; train without use_tucker/use_cp"
+                    ));
                 } else if !CONSUMED.iter().any(|suffix| name.ends_with(suffix)) {
                     unknown.push(name.to_string());
                 }

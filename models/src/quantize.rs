@@ -259,7 +259,9 @@ mod tests {
 
     #[test]
     fn error_is_at_most_half_a_step_of_each_block() {
-        for ((shape, axis), bits) in [(vec![3, 128], 1), (vec![2, 64, 3, 3], 1)].into_iter().flat_map(|s| [(s.clone(), Bits::Eight), (s, Bits::Four)]) {
+        for ((shape, axis), bits) in
+            [(vec![3, 128], 1), (vec![2, 64, 3, 3], 1)].into_iter().flat_map(|s| [(s.clone(), Bits::Eight), (s, Bits::Four)])
+        {
             let x = pseudo_random(shape.iter().product());
             let q = BlockQuantized::quantize(&x, &shape, axis, bits);
             assert_eq!(q.scales.len(), x.len() / bits.block());

@@ -9,8 +9,8 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{DType, Device, Tensor};
 use common::{fixtures, max_abs_diff, pipeline_image, pipeline_input as input, pipeline_params as params, pipeline_reference as reference};
 use keepsake_models::booth_file::{self, BoothFile, Precision};
-use keepsake_models::pipeline::{to_unit_floats, StableDiffusion};
 use keepsake_models::lora::Lora;
+use keepsake_models::pipeline::{to_unit_floats, StableDiffusion};
 use keepsake_models::quantize::{Bits, BlockQuantized};
 
 /// int8 (blocks of 64, f16 scales) against diffusers' f32 image in [0, 1], as max abs diff and
@@ -261,7 +261,8 @@ fn a_lora_merged_into_an_int8_booth_file_stays_int8() {
     Lora::read(&fixtures().join("lora/kohya.safetensors"), &sd).unwrap().merge_into(&mut sd, 0.8).unwrap();
     assert_eq!(count(&sd), before, "merged layers left int8");
     let r = reference();
-    let lora_runs: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("lora_outputs.json")).unwrap()).unwrap();
+    let lora_runs: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("lora_outputs.json")).unwrap()).unwrap();
     let run = &lora_runs["runs"][0];
     assert_eq!(run["loras"][0][0], "kohya");
     let ours = to_unit_floats(sd.img2img_decoded(&input(&r), &params(&r, run), &mut |_| true).unwrap());

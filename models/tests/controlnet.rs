@@ -50,7 +50,8 @@ fn controlnet_units_match_diffusers() {
 fn guidance_windows_follow_diffusers() {
     let device = Device::flex();
     let net = ControlNetModel::load(&fixtures().join("controlnet/cn1"), 64, &device).unwrap();
-    let unit = ControlUnit { model: &net, image: image::RgbImage::new(8, 8), weight: 1.0, start: 0.2, end: 0.8, mode: ControlMode::Balanced };
+    let unit =
+        ControlUnit { model: &net, image: image::RgbImage::new(8, 8), weight: 1.0, start: 0.2, end: 0.8, mode: ControlMode::Balanced };
     // 6 steps: i/6 < 0.2 drops steps 0 and 1; (i+1)/6 > 0.8 drops steps 4 and 5.
     let active: Vec<bool> = (0..6).map(|i| unit.active(i, 6)).collect();
     assert_eq!(active, [false, false, true, true, false, false]);
@@ -168,7 +169,14 @@ fn the_booth_stylizer_makes_its_control_images_from_the_photo() {
     let sd = load();
     let model = net();
     let edges = image::DynamicImage::ImageLuma8(canny(&resize_for_detection(&photo, 128), 50, 120)).to_rgb8();
-    let unit = ControlUnit { model: &model, image: fit(&edges, w, h, ResizeMode::CropAndResize), weight: 0.9, start: 0.0, end: 0.8, mode: ControlMode::Balanced };
+    let unit = ControlUnit {
+        model: &model,
+        image: fit(&edges, w, h, ResizeMode::CropAndResize),
+        weight: 0.9,
+        start: 0.0,
+        end: 0.8,
+        mode: ControlMode::Balanced,
+    };
     let p = Img2ImgParams {
         prompt: preset.prompt.clone(),
         negative_prompt: preset.negative_prompt.clone(),

@@ -143,7 +143,8 @@ mod openpose {
         let (candidates, people) = assemble(&find_peaks(&heat), &paf, heat.height);
         let ours = draw_people(&candidates, &people, heat.width as u32, heat.height as u32, 512, 384);
         let theirs = image::open(dir().join("pose.png")).unwrap().to_rgb8();
-        let differ: Vec<(u32, u32)> = ours.enumerate_pixels().filter(|(x, y, p)| *p != theirs.get_pixel(*x, *y)).map(|(x, y, _)| (x, y)).collect();
+        let differ: Vec<(u32, u32)> =
+            ours.enumerate_pixels().filter(|(x, y, p)| *p != theirs.get_pixel(*x, *y)).map(|(x, y, _)| (x, y)).collect();
         let drawn = theirs.pixels().filter(|p| p.0 != [0, 0, 0]).count();
         assert!(drawn > 2000, "{drawn}");
         assert!(differ.is_empty(), "{} of {drawn} drawn pixels differ, e.g. {:?}", differ.len(), &differ[..differ.len().min(10)]);
@@ -195,8 +196,12 @@ mod mlsd {
         let (shape, map) = f32_tensor("mlsd/tpmap.safetensors", "tpmap");
         let (h, w) = (reference["height"].as_u64().unwrap() as usize, reference["width"].as_u64().unwrap() as usize);
         let lines = decode_lines(&map, shape[2], shape[3], w, h, 0.1, 0.1);
-        let theirs: Vec<Vec<f64>> =
-            reference["lines"].as_array().unwrap().iter().map(|l| l.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect()).collect();
+        let theirs: Vec<Vec<f64>> = reference["lines"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l.as_array().unwrap().iter().map(|v| v.as_f64().unwrap()).collect())
+            .collect();
         assert_eq!(lines.len(), theirs.len());
         assert_eq!(lines.len(), 4);
         for (ours, theirs) in lines.iter().zip(&theirs) {

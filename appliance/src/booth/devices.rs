@@ -2,17 +2,18 @@
 
 use std::sync::Arc;
 
+use keepsake_drivers::button_box::SerialButtonBox;
 use keepsake_drivers::camera::{Camera, FolderCamera, SyntheticCamera};
+use keepsake_drivers::cups::CupsPrinter;
 use keepsake_drivers::display::{Display, PngDisplay};
 use keepsake_drivers::fbdev::FbDisplay;
-use keepsake_drivers::button_box::SerialButtonBox;
 use keepsake_drivers::gpio_button::GpioButton;
 use keepsake_drivers::input::{Input, Inputs, ScriptedInput};
-use keepsake_drivers::touch;
 use keepsake_drivers::narrator::{Clips, EspeakNarrator, Narrator};
 use keepsake_drivers::printer::{ImagePrinter, Printer};
-use keepsake_drivers::thermal::EscPosPrinter;
 use keepsake_drivers::speaker::{Speaker, WavSpeaker};
+use keepsake_drivers::thermal::EscPosPrinter;
+use keepsake_drivers::touch;
 use keepsake_drivers::DeviceError;
 
 use crate::config::{ButtonConfig, CameraConfig, Config, DisplayConfig, InputConfig, NarratorConfig, PrinterConfig, SpeakerConfig};
@@ -71,6 +72,7 @@ impl Devices {
             PrinterConfig::Image { dir } => Box::new(ImagePrinter::new(dir)),
             // Opened on first use: a printer switched off at start only makes "Print" unavailable.
             PrinterConfig::EscPos { path, baud, status } => Box::new(EscPosPrinter::new(path, *baud, *status)),
+            PrinterConfig::Cups { uri, max_queued } => Box::new(CupsPrinter::new(uri, *max_queued)?),
         };
         Ok(Devices { camera, display, input, speaker, narrator, printer })
     }

@@ -16,7 +16,7 @@ use keepsake_drivers::display::Display;
 use keepsake_drivers::framebuffer::Framebuffer;
 use keepsake_drivers::input::{Input, InputEvent};
 use keepsake_drivers::narrator::Narrator;
-use keepsake_drivers::printer::{Printer, PrinterState};
+use keepsake_drivers::printer::{Printer, PrinterState, Unavailable};
 use keepsake_drivers::speaker::Speaker;
 use keepsake_models::Stylizer;
 use tokio::sync::mpsc;
@@ -140,6 +140,7 @@ impl Booth {
         let mut slide = 0usize;
         let mut live: Option<RgbImage> = None;
         let mut qr_code: Option<RgbImage> = None;
+        let mut printer_unavailable: Option<Unavailable> = None;
         let mut fb = Framebuffer::new(layout.w, layout.h);
         let mut dirty = true;
         let mut ticker = tokio::time::interval(FRAME);
@@ -183,7 +184,29 @@ impl Booth {
                 events.push(Event::Timeout);
             }
 
-            for event in events {
+            for mut event in events {
+                // The printer's state, asked before "Print" is offered, changes what the screen
+                // says and what the button does, not where the visitor is.
+                match &event {
+                    Event::PrinterChecked(now) => {
+                        if let Some(why) = now {
+                            tracing::warn!(%why, "printer unavailable; Print is not offered");
+                        }
+                        printer_unavailable = now.clone();
+                        dirty = true;
+                        continue;
+                    }
+                    Event::PrinterUnavailable(why) => printer_unavailable = Some(why.clone()),
+                    Event::Printed => printer_unavailable = None,
+                    Event::PrintButton => {
+                        if let Some(why) = &printer_unavailable {
+                            if matches!(state, State::Result { .. } | State::PrintShare { print: PrintStatus::Offered, .. }) {
+                                event = Event::PrinterUnavailable(why.clone());
+                            }
+                        }
+                    }
+                    _ => {}
+                }
                 let is_timeout = matches!(event, Event::Timeout);
                 if let Event::Fault(detail) = &event {
                     tracing::error!(screen = state.screen(), %detail, "device fault; showing the calm screen and returning to attract");
@@ -257,6 +280,7 @@ impl Booth {
                     slide: (!slides.is_empty()).then(|| slides[slide % slides.len()].as_ref()),
                     seconds_left,
                     qr: qr_code.as_ref(),
+                    printer_unavailable: printer_unavailable.as_ref(),
                 };
                 if let Err(p) = std::panic::catch_unwind(AssertUnwindSafe(|| ui::draw(&mut fb, &state, &view))) {
                     let _ = tx.send((visit, Event::Fault(format!("drawing the {} screen crashed: {p:?}", state.screen()))));
@@ -352,6 +376,16 @@ impl Booth {
             }
             State::Result { keepsake } => {
                 report.keepsakes.push(keepsake.clone());
+                // Ask the printer now, before "Print" is offered: out of paper or jammed shows
+                // on this screen, and the button then says so instead of queueing a job.
+                let printer = self.printer.clone();
+                spawn_device_work(visit, tx, "printer check", move |_| {
+                    Some(Event::PrinterChecked(match lock(&printer).state() {
+                        Ok(PrinterState::Ready) => None,
+                        Ok(PrinterState::Unavailable(why)) => Some(why),
+                        Err(e) => Some(Unavailable::Offline(e.to_string())),
+                    }))
+                });
                 *qr_code = match qr::qr_image(&keepsake.meta.share_url, 8) {
                     Ok(q) => Some(q),
                     Err(e) => {

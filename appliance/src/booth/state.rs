@@ -11,6 +11,8 @@ use std::time::Duration;
 
 use image::RgbImage;
 
+use keepsake_drivers::printer::Unavailable;
+
 use crate::config::Timeouts;
 use crate::keepsake::Keepsake;
 
@@ -20,8 +22,8 @@ pub enum PrintStatus {
     Offered,
     Printing,
     Printed,
-    /// The printer cannot print now; the text is for the log, the visitor sees a calm line.
-    Unavailable(String),
+    /// The printer cannot print now; the visitor sees a calm line and why, in a few words.
+    Unavailable(Unavailable),
 }
 
 #[derive(Debug, Clone)]
@@ -62,7 +64,11 @@ pub enum Event {
     /// The visitor touched the result screen to go on.
     Next,
     PrintButton,
-    PrinterUnavailable(String),
+    /// What the printer said when asked before "Print" is offered (`None`: ready). The runner
+    /// keeps it; the journey does not change.
+    PrinterChecked(Option<Unavailable>),
+    /// The printer cannot print (found when the button was pressed or before).
+    PrinterUnavailable(Unavailable),
     Printed,
     /// A device or model failed.
     Fault(String),
@@ -136,7 +142,9 @@ impl State {
                 PrintShare { keepsake, print: PrintStatus::Printing }
             }
             (PrintShare { keepsake, print: PrintStatus::Printing }, Event::Printed) => PrintShare { keepsake, print: PrintStatus::Printed },
-            (PrintShare { keepsake, print: PrintStatus::Printing }, Event::PrinterUnavailable(why)) => {
+            // A press while the printer is known to be unavailable: say so at once, no job.
+            (Result { keepsake }, Event::PrinterUnavailable(why))
+            | (PrintShare { keepsake, print: PrintStatus::Printing | PrintStatus::Offered }, Event::PrinterUnavailable(why)) => {
                 PrintShare { keepsake, print: PrintStatus::Unavailable(why) }
             }
             (PrintShare { .. }, Event::Timeout | Event::Next) => Attract,
@@ -287,6 +295,18 @@ mod tests {
     }
 
     #[test]
+    fn a_printer_known_to_be_unavailable_is_said_at_the_press_and_checks_change_nothing() {
+        let r = State::Result { keepsake: keepsake() };
+        let checked = r.clone().on(Event::PrinterChecked(Some(Unavailable::Jammed)), &t());
+        assert!(matches!(checked, State::Result { .. }), "a check is not a step of the journey");
+        let s = r.on(Event::PrinterUnavailable(Unavailable::Jammed), &t());
+        assert!(matches!(s, State::PrintShare { print: PrintStatus::Unavailable(Unavailable::Jammed), .. }));
+        let offered = State::Result { keepsake: keepsake() }.on(Event::Next, &t());
+        let s = offered.on(Event::PrinterUnavailable(Unavailable::OutOfPaper), &t());
+        assert!(matches!(s, State::PrintShare { print: PrintStatus::Unavailable(Unavailable::OutOfPaper), .. }));
+    }
+
+    #[test]
     fn print_presses_never_pile_up() {
         let s = State::Result { keepsake: keepsake() }.on(Event::PrintButton, &t());
         assert!(matches!(s, State::PrintShare { print: PrintStatus::Printing, .. }));
@@ -295,8 +315,9 @@ mod tests {
         assert!(matches!(s, State::PrintShare { print: PrintStatus::Printing, .. }), "second press ignored");
         let s = s.on(Event::Printed, &t()).on(Event::PrintButton, &t());
         assert!(matches!(s, State::PrintShare { print: PrintStatus::Printed, .. }), "no second copy");
-        let u =
-            State::Result { keepsake: keepsake() }.on(Event::PrintButton, &t()).on(Event::PrinterUnavailable("out of paper".into()), &t());
+        let u = State::Result { keepsake: keepsake() }
+            .on(Event::PrintButton, &t())
+            .on(Event::PrinterUnavailable(Unavailable::OutOfPaper), &t());
         assert!(matches!(u, State::PrintShare { print: PrintStatus::Unavailable(_), .. }));
     }
 

@@ -180,23 +180,38 @@ impl DepthAnythingModel {
             return Err(unfit("the neck's sizes do not match the backbone's outputs".into()));
         }
         let file = Checkpoint::open(&dir.join("model.safetensors"))?;
-        let l = Loader { file: &file, device, prefix: String::new(), what: "Depth Anything V2", fix: "use model.safetensors of Depth-Anything-V2-Small-hf" };
+        let l = Loader {
+            file: &file,
+            device,
+            prefix: String::new(),
+            what: "Depth Anything V2",
+            fix: "use model.safetensors of Depth-Anything-V2-Small-hf",
+        };
         let d = b.hidden_size;
-        let vector = |name: &str, n: usize| -> Result<Tensor<1>, CheckpointError> { Ok(Tensor::from_data(TensorData::new(l.tensor(name, &[n])?, [n]), device)) };
+        let vector = |name: &str, n: usize| -> Result<Tensor<1>, CheckpointError> {
+            Ok(Tensor::from_data(TensorData::new(l.tensor(name, &[n])?, [n]), device))
+        };
         let linear = |name: &str, inp: usize, out: usize| -> Result<Linear, CheckpointError> {
             // PyTorch [out, in], used as [in, out].
-            let w = Tensor::<2>::from_data(TensorData::new(l.tensor(&format!("{name}.weight"), &[out, inp])?, [out, inp]), device).transpose();
+            let w =
+                Tensor::<2>::from_data(TensorData::new(l.tensor(&format!("{name}.weight"), &[out, inp])?, [out, inp]), device).transpose();
             Ok(Linear { weight: w, bias: vector(&format!("{name}.bias"), out)? })
         };
         let norm = |name: &str| -> Result<LayerNorm, CheckpointError> {
-            Ok(LayerNorm { weight: vector(&format!("{name}.weight"), d)?, bias: vector(&format!("{name}.bias"), d)?, eps: b.layer_norm_eps })
+            Ok(LayerNorm {
+                weight: vector(&format!("{name}.weight"), d)?,
+                bias: vector(&format!("{name}.bias"), d)?,
+                eps: b.layer_norm_eps,
+            })
         };
         let e = "backbone.embeddings";
         let patch_embed = l.conv(&format!("{e}.patch_embeddings.projection"), 3, d, b.patch_size, b.patch_size, 0, 1, 1, true)?;
         let cls_token = Tensor::from_data(TensorData::new(l.tensor(&format!("{e}.cls_token"), &[1, 1, d])?, [1, 1, d]), device);
-        let positions = l.shape(&format!("{e}.position_embeddings"))?.ok_or_else(|| l.unfit(format!("it has no {e}.position_embeddings")))?;
+        let positions =
+            l.shape(&format!("{e}.position_embeddings"))?.ok_or_else(|| l.unfit(format!("it has no {e}.position_embeddings")))?;
         let n_pos = positions.get(1).copied().unwrap_or(0);
-        let position_embeddings = Tensor::from_data(TensorData::new(l.tensor(&format!("{e}.position_embeddings"), &[1, n_pos, d])?, [1, n_pos, d]), device);
+        let position_embeddings =
+            Tensor::from_data(TensorData::new(l.tensor(&format!("{e}.position_embeddings"), &[1, n_pos, d])?, [1, n_pos, d]), device);
         let hidden = l.shape("backbone.encoder.layer.0.mlp.fc1.weight")?.map(|s| s[0]).unwrap_or(4 * d);
         let mut blocks = Vec::new();
         for i in 0..b.num_hidden_layers {
@@ -225,7 +240,8 @@ impl DepthAnythingModel {
             projections.push(l.conv(&format!("{p}.projection"), d, ch, 1, 1, 0, 1, 1, true)?);
             resizes.push(if factor > 1.0 {
                 let k = factor as usize;
-                let w = Tensor::from_data(TensorData::new(l.tensor(&format!("{p}.resize.weight"), &[ch, ch, k, k])?, [ch, ch, k, k]), device);
+                let w =
+                    Tensor::from_data(TensorData::new(l.tensor(&format!("{p}.resize.weight"), &[ch, ch, k, k])?, [ch, ch, k, k]), device);
                 Resize::Up { weight: w, bias: vector(&format!("{p}.resize.bias"), ch)?, factor: k }
             } else if factor == 1.0 {
                 Resize::Same
@@ -235,7 +251,10 @@ impl DepthAnythingModel {
             convs.push(l.conv(&format!("neck.convs.{i}"), ch, f, 3, 1, 1, 1, 1, false)?);
         }
         let unit = |p: &str| -> Result<ResidualUnit, CheckpointError> {
-            Ok(ResidualUnit { conv1: l.conv(&format!("{p}.convolution1"), f, f, 3, 1, 1, 1, 1, true)?, conv2: l.conv(&format!("{p}.convolution2"), f, f, 3, 1, 1, 1, 1, true)? })
+            Ok(ResidualUnit {
+                conv1: l.conv(&format!("{p}.convolution1"), f, f, 3, 1, 1, 1, 1, true)?,
+                conv2: l.conv(&format!("{p}.convolution2"), f, f, 3, 1, 1, 1, 1, true)?,
+            })
         };
         let mut fusions = Vec::new();
         for i in 0..c.neck_hidden_sizes.len() {
@@ -329,7 +348,8 @@ impl DepthAnythingModel {
                 None => feature.clone(),
                 Some(prev) => {
                     let [_, _, fh, fw] = prev.dims();
-                    let residual = if feature.dims() != prev.dims() { resize_bilinear(feature.clone(), [fh, fw], false) } else { feature.clone() };
+                    let residual =
+                        if feature.dims() != prev.dims() { resize_bilinear(feature.clone(), [fh, fw], false) } else { feature.clone() };
                     prev + fusion.residual1.forward(residual)
                 }
             };
@@ -398,7 +418,10 @@ impl DepthAnythingDetector {
             }
         }
         let depth = self.model.forward(Tensor::from_data(TensorData::new(input, [1, 3, ih as usize, iw as usize]), &self.device));
-        let depth = interpolate(depth.unsqueeze_dim::<4>(1), InterpolateOptions::new(InterpolateMode::Bilinear).with_output_size([h as usize, w as usize]));
+        let depth = interpolate(
+            depth.unsqueeze_dim::<4>(1),
+            InterpolateOptions::new(InterpolateMode::Bilinear).with_output_size([h as usize, w as usize]),
+        );
         let values: Vec<f32> = depth.into_data().convert::<f32>().try_to_vec().expect("f32 depth");
         image::DynamicImage::ImageLuma8(depth_picture(&values, w, h)).to_rgb8()
     }

@@ -71,7 +71,18 @@ impl Loader<'_> {
 
     /// Convolution `name` from `cin` to `cout` channels (`groups` of them), `k` x `k`.
     #[allow(clippy::too_many_arguments)]
-    pub fn conv(&self, name: &str, cin: usize, cout: usize, k: usize, stride: usize, padding: usize, dilation: usize, groups: usize, bias: bool) -> Result<Conv, CheckpointError> {
+    pub fn conv(
+        &self,
+        name: &str,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        padding: usize,
+        dilation: usize,
+        groups: usize,
+        bias: bool,
+    ) -> Result<Conv, CheckpointError> {
         let shape = [cout, cin / groups, k, k];
         let weight = Tensor::from_data(TensorData::new(self.tensor(&format!("{name}.weight"), &shape)?, shape), self.device);
         let bias = if bias {
@@ -93,7 +104,15 @@ impl Loader<'_> {
     }
 
     /// MobileNet's ConvBNReLU (ReLU6): `prefix.0` the convolution, `prefix.1` its norm.
-    pub fn conv_bn_relu6(&self, prefix: &str, cin: usize, cout: usize, k: usize, stride: usize, groups: usize) -> Result<(Conv, Norm), CheckpointError> {
+    pub fn conv_bn_relu6(
+        &self,
+        prefix: &str,
+        cin: usize,
+        cout: usize,
+        k: usize,
+        stride: usize,
+        groups: usize,
+    ) -> Result<(Conv, Norm), CheckpointError> {
         let padding = if stride == 2 { 0 } else { (k - 1) / 2 };
         let mut conv = self.conv(&format!("{prefix}.0"), cin, cout, k, stride, padding, 1, groups, false)?;
         conv.pad_end = stride == 2;

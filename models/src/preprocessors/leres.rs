@@ -94,9 +94,11 @@ fn find_prefix(file: &Checkpoint) -> Option<String> {
 
 impl LeresModel {
     pub fn load(file: &Checkpoint, device: &Device) -> Result<Self, CheckpointError> {
-        let mut l = Loader { file, device, prefix: String::new(), what: "LeReS depth (res101)", fix: "use res101.pth from lllyasviel/Annotators" };
+        let mut l =
+            Loader { file, device, prefix: String::new(), what: "LeReS depth (res101)", fix: "use res101.pth from lllyasviel/Annotators" };
         l.prefix = find_prefix(file).ok_or_else(|| l.unfit("it has no encoder_modules.encoder.conv1.weight".into()))?;
-        let shape = |name: &str| -> Result<Vec<usize>, CheckpointError> { l.shape(name)?.ok_or_else(|| l.unfit(format!("it has no {name}"))) };
+        let shape =
+            |name: &str| -> Result<Vec<usize>, CheckpointError> { l.shape(name)?.ok_or_else(|| l.unfit(format!("it has no {name}"))) };
         // The widths and group counts are read from the shapes, so narrower test networks load too.
         let conv_from = |name: &str, stride: usize, padding: usize, bias: bool, cin: usize| -> Result<Conv, CheckpointError> {
             let s = shape(&format!("{name}.weight"))?;

@@ -68,7 +68,6 @@ struct BlockC {
     conv3: Conv,
 }
 
-
 pub struct MlsdModel {
     stem: (Conv, Norm),
     blocks: Vec<InvertedResidual>,
@@ -91,7 +90,13 @@ const FPN: [usize; 5] = [1, 3, 6, 10, 13];
 
 impl MlsdModel {
     pub fn load(file: &Checkpoint, device: &Device) -> Result<Self, CheckpointError> {
-        let l = Loader { file, device, prefix: String::new(), what: "M-LSD (large)", fix: "use mlsd_large_512_fp32.pth from lllyasviel/Annotators" };
+        let l = Loader {
+            file,
+            device,
+            prefix: String::new(),
+            what: "M-LSD (large)",
+            fix: "use mlsd_large_512_fp32.pth from lllyasviel/Annotators",
+        };
         let stem = l.conv_bn_relu6("backbone.features.0", 4, 32, 3, 2, 1)?;
         let mut blocks = Vec::new();
         let mut inp = 32;
@@ -108,7 +113,10 @@ impl MlsdModel {
                     None
                 };
                 let depthwise = l.conv_bn_relu6(&format!("{prefix}.{at}"), hidden, hidden, 3, stride, hidden)?;
-                let project = (l.conv(&format!("{prefix}.{}", at + 1), hidden, c, 1, 1, 0, 1, 1, false)?, l.norm(&format!("{prefix}.{}", at + 2), c)?);
+                let project = (
+                    l.conv(&format!("{prefix}.{}", at + 1), hidden, c, 1, 1, 0, 1, 1, false)?,
+                    l.norm(&format!("{prefix}.{}", at + 2), c)?,
+                );
                 blocks.push(InvertedResidual { expand, depthwise, project, residual: stride == 1 && inp == c });
                 inp = c;
             }
@@ -188,7 +196,15 @@ impl MlsdModel {
 
 /// Line segments (x0, y0, x1, y1) in the picture's pixels from the network's map `[9][h][w]`
 /// for a `width` x `height` picture, as `pred_lines` decodes them.
-pub fn decode_lines(map: &[f32], h: usize, w: usize, width: usize, height: usize, score_threshold: f32, distance_threshold: f32) -> Vec<[f64; 4]> {
+pub fn decode_lines(
+    map: &[f32],
+    h: usize,
+    w: usize,
+    width: usize,
+    height: usize,
+    score_threshold: f32,
+    distance_threshold: f32,
+) -> Vec<[f64; 4]> {
     let plane = |c: usize, y: usize, x: usize| map[(c * h + y) * w + x];
     let heat: Vec<f32> = (0..h * w).map(|i| 1.0 / (1.0 + (-map[i]).exp())).collect();
     // Kept where it is the maximum of its 3x3 neighbourhood.
@@ -222,7 +238,12 @@ pub fn decode_lines(map: &[f32], h: usize, w: usize, width: usize, height: usize
         let distance = (dx * dx + dy * dy).sqrt();
         if kept[i] > score_threshold && distance > distance_threshold {
             let (x, y) = (x as f64, y as f64);
-            lines.push([(x + d[0] as f64) * ratio_w, (y + d[1] as f64) * ratio_h, (x + d[2] as f64) * ratio_w, (y + d[3] as f64) * ratio_h]);
+            lines.push([
+                (x + d[0] as f64) * ratio_w,
+                (y + d[1] as f64) * ratio_h,
+                (x + d[2] as f64) * ratio_w,
+                (y + d[3] as f64) * ratio_h,
+            ]);
         }
     }
     lines

@@ -60,7 +60,8 @@ pub struct Annotators {
 impl Annotators {
     /// `$KEEPSAKE_ANNOTATORS`, else /var/lib/keepsake/annotators; on the CPU.
     pub fn from_env() -> Self {
-        let dir = std::env::var_os("KEEPSAKE_ANNOTATORS").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/lib/keepsake/annotators"));
+        let dir =
+            std::env::var_os("KEEPSAKE_ANNOTATORS").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/lib/keepsake/annotators"));
         Self { dir, device: Device::flex() }
     }
 }
@@ -132,9 +133,12 @@ impl Preprocessor {
                 openpose::OpenposeDetector::load(&annotators.dir, &annotators.device).map_err(weights(openpose::WEIGHTS))?,
             )),
             Module::Mlsd => Ok(Self::Mlsd(mlsd::MlsdDetector::load(&annotators.dir, &annotators.device).map_err(weights(mlsd::WEIGHTS))?)),
-            Module::Depth => Ok(Self::Depth(leres::LeresDetector::load(&annotators.dir, &annotators.device).map_err(weights(leres::WEIGHTS))?)),
+            Module::Depth => {
+                Ok(Self::Depth(leres::LeresDetector::load(&annotators.dir, &annotators.device).map_err(weights(leres::WEIGHTS))?))
+            }
             Module::DepthAnything => Ok(Self::DepthAnything(
-                depth_anything::DepthAnythingDetector::load(&annotators.dir, &annotators.device).map_err(weights(depth_anything::WEIGHTS))?,
+                depth_anything::DepthAnythingDetector::load(&annotators.dir, &annotators.device)
+                    .map_err(weights(depth_anything::WEIGHTS))?,
             )),
         }
     }

@@ -117,8 +117,11 @@ impl BodyPoseModel {
     /// The maps must be 38 PAF and 19 heatmap channels, and each stage must take the previous
     /// maps plus the front's features.
     fn check_channels(&self) -> Result<(), String> {
-        let out = |layers: &[Layer]| layers.iter().rev().find_map(|l| if let Layer::Conv { weight, .. } = l { Some(weight.dims()[0]) } else { None });
-        let inp = |layers: &[Layer]| layers.iter().find_map(|l| if let Layer::Conv { weight, .. } = l { Some(weight.dims()[1]) } else { None });
+        let out = |layers: &[Layer]| {
+            layers.iter().rev().find_map(|l| if let Layer::Conv { weight, .. } = l { Some(weight.dims()[0]) } else { None })
+        };
+        let inp =
+            |layers: &[Layer]| layers.iter().find_map(|l| if let Layer::Conv { weight, .. } = l { Some(weight.dims()[1]) } else { None });
         let features = out(&self.front).unwrap_or(0);
         for (i, [paf, heat]) in self.stages.iter().enumerate() {
             let (p, h) = (out(paf).unwrap_or(0), out(heat).unwrap_or(0));
