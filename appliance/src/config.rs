@@ -107,7 +107,14 @@ pub enum ButtonConfig {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum SpeakerConfig {
-    Wav { dir: PathBuf },
+    Wav {
+        dir: PathBuf,
+    },
+    /// An ALSA device (`default`, or a PCM name aplay -L lists), at a volume of 0.0..=1.0.
+    Alsa {
+        device: String,
+        volume: f32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -521,7 +528,7 @@ pub const CAMERAS: &[&str] = &["synthetic", "folder"];
 pub const DISPLAYS: &[&str] = &["png", "framebuffer"];
 pub const INPUTS: &[&str] = &["none", "scripted", "touch"];
 pub const BUTTONS: &[&str] = &["none", "serial", "gpio"];
-pub const SPEAKERS: &[&str] = &["wav"];
+pub const SPEAKERS: &[&str] = &["wav", "alsa"];
 pub const NARRATORS: &[&str] = &["espeak"];
 pub const PRINTERS: &[&str] = &["image", "escpos", "cups"];
 
@@ -611,8 +618,13 @@ impl Config {
             },
             _ => ButtonConfig::None,
         };
-        r.kind("devices.speaker.kind", "wav", SPEAKERS, "speaker");
-        let speaker = SpeakerConfig::Wav { dir: r.path("devices.speaker.dir", Some("sound"), "\"/var/lib/keepsake/sound\"") };
+        let speaker = match r.kind("devices.speaker.kind", "wav", SPEAKERS, "speaker").as_str() {
+            "alsa" => SpeakerConfig::Alsa {
+                device: r.string("devices.speaker.device", Some("default"), "\"default\""),
+                volume: r.number("devices.speaker.volume", 0.8, 0.0, 1.0, "(0 silent, 1 full)") as f32,
+            },
+            _ => SpeakerConfig::Wav { dir: r.path("devices.speaker.dir", Some("sound"), "\"/var/lib/keepsake/sound\"") },
+        };
         r.kind("devices.narrator.kind", "espeak", NARRATORS, "narrator");
         let narrator = NarratorConfig::Espeak { clips: r.opt_path("devices.narrator.clips", "\"/var/lib/keepsake/clips\"") };
         let printer = match r.kind("devices.printer.kind", "image", PRINTERS, "printer").as_str() {
@@ -878,6 +890,14 @@ mod tests {
         assert_eq!(c.devices.printer, PrinterConfig::Cups { uri: "ipp://127.0.0.1:631/printers/dnp".into(), max_queued: 2 });
         let p = problems(&format!("{MINIMAL}[devices.printer]\nkind = \"cups\"\nuri = \"dnp\"\n[paper]\nsize = \"80mm\"\n"));
         assert_eq!(p.iter().map(|p| p.key.as_str()).collect::<Vec<_>>(), ["devices.printer.uri", "paper.size"], "{p:?}");
+    }
+
+    #[test]
+    fn an_alsa_speaker_has_a_device_and_a_volume() {
+        let c = Config::parse(&format!("{MINIMAL}[devices.speaker]\nkind = \"alsa\"\nvolume = 0.5\n"), "t", Path::new("/etc")).unwrap();
+        assert_eq!(c.devices.speaker, SpeakerConfig::Alsa { device: "default".into(), volume: 0.5 });
+        let p = problems(&format!("{MINIMAL}[devices.speaker]\nkind = \"alsa\"\nvolume = 3\n"));
+        assert!(p.len() == 1 && p[0].key == "devices.speaker.volume" && p[0].fix.contains("0 silent"), "{p:?}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! Real hardware drivers (V4L2 camera, framebuffer/DRM display, evdev, ALSA, CUPS, ESC/POS) implement
 //! the same traits, so the booth's code paths are the same on a developer machine and in the hall.
 
+pub mod alsa_speaker;
 pub mod audio;
 pub mod button_box;
 pub mod camera;

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use keepsake_drivers::alsa_speaker::AlsaSpeaker;
 use keepsake_drivers::button_box::SerialButtonBox;
 use keepsake_drivers::camera::{Camera, FolderCamera, SyntheticCamera};
 use keepsake_drivers::cups::CupsPrinter;
@@ -58,6 +59,7 @@ impl Devices {
         let input: Box<dyn Input> = Box::new(Inputs::new(inputs));
         let speaker: Box<dyn Speaker> = match &d.speaker {
             SpeakerConfig::Wav { dir } => Box::new(WavSpeaker::new(dir)),
+            SpeakerConfig::Alsa { device, volume } => Box::new(AlsaSpeaker::open(device, *volume)?),
         };
         let narrator: Arc<dyn Narrator> = match &d.narrator {
             NarratorConfig::Espeak { clips } => {
