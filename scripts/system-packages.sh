@@ -9,8 +9,9 @@
 #   cups cups-client     a sandboxed CUPS (with its filters) on 127.0.0.1 the photo-printer tests print to
 #   poppler-utils        pdftoppm, to look at the page CUPS wrote
 #   libasound2-dev pkg-config  ALSA, which the speaker (rodio/cpal) is built against
+#   libclang-dev         bindgen reads the V4L2 headers for the camera driver (nokhwa/v4l)
 set -euo pipefail
-packages=(espeak-ng mesa-vulkan-drivers libvulkan1 systemd socat cups cups-client poppler-utils libasound2-dev pkg-config)
+packages=(espeak-ng mesa-vulkan-drivers libvulkan1 systemd socat cups cups-client poppler-utils libasound2-dev pkg-config libclang-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

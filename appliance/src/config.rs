@@ -9,6 +9,7 @@ use std::time::Duration;
 use keepsake_drivers::fbdev::Rotation;
 use keepsake_drivers::paper::PaperSize;
 use keepsake_drivers::touch::{Calibration, TouchSettings};
+use keepsake_drivers::v4l_camera::{CameraSettings, Encoding};
 use keepsake_models::controlnet::ControlMode;
 use keepsake_models::preprocessors::Module;
 use keepsake_models::toon::ToonStyle;
@@ -65,8 +66,17 @@ pub struct ControlNetUnit {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum CameraConfig {
-    Synthetic { width: u32, height: u32 },
-    Folder { path: PathBuf, width: u32, height: u32 },
+    Synthetic {
+        width: u32,
+        height: u32,
+    },
+    Folder {
+        path: PathBuf,
+        width: u32,
+        height: u32,
+    },
+    /// A V4L2 (UVC) webcam.
+    V4l2(CameraSettings),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -524,7 +534,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-pub const CAMERAS: &[&str] = &["synthetic", "folder"];
+pub const CAMERAS: &[&str] = &["synthetic", "folder", "v4l2"];
 pub const DISPLAYS: &[&str] = &["png", "framebuffer"];
 pub const INPUTS: &[&str] = &["none", "scripted", "touch"];
 pub const BUTTONS: &[&str] = &["none", "serial", "gpio"];
@@ -589,6 +599,15 @@ impl Config {
         let camera = match camera_kind.as_str() {
             "folder" => {
                 CameraConfig::Folder { path: r.path("devices.camera.path", None, "\"/srv/keepsake/photos\""), width: cam_w, height: cam_h }
+            }
+            "v4l2" => {
+                let index = r.number("devices.camera.index", 0.0, 0.0, 63.0, "(N of /dev/videoN)") as u32;
+                let encoding = match r.kind("devices.camera.format", "auto", &["auto", "mjpeg", "yuyv"], "camera format").as_str() {
+                    "mjpeg" => Encoding::Mjpeg,
+                    "yuyv" => Encoding::Yuyv,
+                    _ => Encoding::Auto,
+                };
+                CameraConfig::V4l2(CameraSettings { index, width: cam_w, height: cam_h, encoding, preview: (cam_w / 2, cam_h / 2) })
             }
             _ => CameraConfig::Synthetic { width: cam_w, height: cam_h },
         };
@@ -893,6 +912,22 @@ mod tests {
     }
 
     #[test]
+    fn a_webcam_is_configured_by_index_size_and_format() {
+        let c = Config::parse(
+            &format!("{MINIMAL}[devices.camera]\nkind = \"v4l2\"\nindex = 2\nwidth = 1920\nheight = 1080\nformat = \"yuyv\"\n"),
+            "t",
+            Path::new("/etc"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.devices.camera,
+            CameraConfig::V4l2(CameraSettings { index: 2, width: 1920, height: 1080, encoding: Encoding::Yuyv, preview: (960, 540) })
+        );
+        let p = problems(&format!("{MINIMAL}[devices.camera]\nkind = \"v4l2\"\nformat = \"h264\"\n"));
+        assert!(p.len() == 1 && p[0].key == "devices.camera.format" && p[0].fix.contains("mjpeg"), "{p:?}");
+    }
+
+    #[test]
     fn an_alsa_speaker_has_a_device_and_a_volume() {
         let c = Config::parse(&format!("{MINIMAL}[devices.speaker]\nkind = \"alsa\"\nvolume = 0.5\n"), "t", Path::new("/etc")).unwrap();
         assert_eq!(c.devices.speaker, SpeakerConfig::Alsa { device: "default".into(), volume: 0.5 });
@@ -922,10 +957,10 @@ mod tests {
 
     #[test]
     fn unknown_device_lists_the_choices() {
-        let p = problems(&format!("{MINIMAL}[devices.camera]\nkind = \"v4l2\"\n[devices.printer]\nkind = \"laser\"\n"));
+        let p = problems(&format!("{MINIMAL}[devices.camera]\nkind = \"gopro\"\n[devices.printer]\nkind = \"laser\"\n"));
         assert_eq!(p.len(), 2);
         assert_eq!(p[0].key, "devices.camera.kind");
-        assert!(p[0].problem.contains("unknown camera \"v4l2\"") && p[0].fix.contains("synthetic, folder"), "{:?}", p[0]);
+        assert!(p[0].problem.contains("unknown camera \"gopro\"") && p[0].fix.contains("synthetic, folder, v4l2"), "{:?}", p[0]);
         assert_eq!(p[1].key, "devices.printer.kind");
     }
 

@@ -22,5 +22,6 @@ pub mod speaker;
 pub mod text;
 pub mod thermal;
 pub mod touch;
+pub mod v4l_camera;
 
 pub use error::DeviceError;

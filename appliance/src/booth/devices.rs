@@ -15,6 +15,7 @@ use keepsake_drivers::printer::{ImagePrinter, Printer};
 use keepsake_drivers::speaker::{Speaker, WavSpeaker};
 use keepsake_drivers::thermal::EscPosPrinter;
 use keepsake_drivers::touch;
+use keepsake_drivers::v4l_camera::V4lCamera;
 use keepsake_drivers::DeviceError;
 
 use crate::config::{ButtonConfig, CameraConfig, Config, DisplayConfig, InputConfig, NarratorConfig, PrinterConfig, SpeakerConfig};
@@ -35,6 +36,8 @@ impl Devices {
         let camera: Box<dyn Camera> = match &d.camera {
             CameraConfig::Synthetic { width, height } => Box::new(SyntheticCamera::new(*width, *height)),
             CameraConfig::Folder { path, width, height } => Box::new(FolderCamera::open(path, *width, *height)?),
+            // A camera unplugged at start does not stop the booth; it is looked for at each visit.
+            CameraConfig::V4l2(settings) => Box::new(V4lCamera::open_or_wait(settings.clone())),
         };
         let (w, h) = config.screen;
         let display: Box<dyn Display> = match &d.display {
