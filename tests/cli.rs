@@ -86,6 +86,41 @@ fn doctor_reports_devices_and_fixes() {
     assert!(out.contains("missing.safetensors does not exist"), "{out}");
     assert!(out.contains("camera folder") && out.contains("fix:"), "{out}");
     assert!(out.contains("font") && out.contains("voice"), "{out}");
+    // Every kind of hardware is looked for, found or not.
+    for kind in [
+        "found camera",
+        "found framebuffer",
+        "found touchscreen",
+        "found GPIO chip",
+        "found serial port",
+        "found sound output",
+        "found printer queue",
+    ] {
+        assert!(out.contains(kind), "{kind}:\n{out}");
+    }
+}
+
+#[test]
+fn doctor_names_each_configured_device_that_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("booth.toml");
+    std::fs::write(
+        &cfg,
+        "[memorial]\nname = \"Kim\"\nmessage = \"m\"\n[server]\nurl = \"https://m.example\"\n\
+         [devices.camera]\nkind = \"v4l2\"\nindex = 57\n\
+         [devices.display]\nkind = \"framebuffer\"\npath = \"/dev/fb9\"\n\
+         [devices.input]\nkind = \"touch\"\npath = \"/dev/input/event99\"\n\
+         [devices.button]\nkind = \"gpio\"\nchip = \"/dev/gpiochip9\"\nline = 17\n\
+         [devices.printer]\nkind = \"escpos\"\npath = \"/dev/ttyUSB9\"\n[paper]\nsize = \"58mm\"\n",
+    )
+    .unwrap();
+    let (ok, out, _) = keepsake(&["doctor", "--config", cfg.to_str().unwrap()]);
+    assert!(!ok, "{out}");
+    for missing in ["/dev/video57", "/dev/fb9", "/dev/input/event99", "/dev/gpiochip9 line 17", "/dev/ttyUSB9"] {
+        let line = out.lines().find(|l| l.contains(missing)).unwrap_or_else(|| panic!("{missing} not reported:\n{out}"));
+        assert!(line.contains("MISSING") || line.to_lowercase().contains("missing"), "{line}\n{out}");
+    }
+    assert!(out.contains("video group") && out.contains("gpioinfo") && out.contains("input group"), "each has its fix:\n{out}");
 }
 
 /// `keepsake run` under a systemd-like supervisor: READY, WATCHDOG and STATUS arrive on

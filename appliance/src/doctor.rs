@@ -2,9 +2,23 @@
 
 use std::path::Path;
 
+use keepsake_drivers::alsa_speaker::AlsaSpeaker;
+use keepsake_drivers::button_box::SerialButtonBox;
+use keepsake_drivers::camera::Camera;
+use keepsake_drivers::discover;
+use keepsake_drivers::display::Display;
+use keepsake_drivers::fbdev::FbDisplay;
+use keepsake_drivers::gpio_button::GpioButton;
+use keepsake_drivers::input::Input;
 use keepsake_drivers::narrator::{EspeakNarrator, ESPEAK_INSTALL_FIX};
+use keepsake_drivers::printer::PrinterState;
+use keepsake_drivers::speaker::Speaker;
 use keepsake_drivers::text;
+use keepsake_drivers::touch::TouchInput;
+use keepsake_drivers::v4l_camera::V4lCamera;
+use keepsake_drivers::DeviceError;
 
+use crate::booth::devices::open_printer;
 use crate::booth::Devices;
 use crate::config::Config;
 
@@ -139,6 +153,8 @@ pub fn examine(config: Option<&Config>) -> Vec<Finding> {
         finding("font", Status::Missing, format!("built-in font lacks {missing}"), Some("rebuild keepsake; the font is compiled in"))
     });
 
+    out.extend(found_devices());
+
     if let Some(cfg) = config {
         let missing_glyphs: String = [&cfg.memorial.name, &cfg.memorial.caption, &cfg.memorial.message]
             .iter()
@@ -171,17 +187,82 @@ pub fn examine(config: Option<&Config>) -> Vec<Finding> {
         for (i, unit) in cfg.style.controlnets.iter().enumerate() {
             out.push(controlnet_finding(i, unit, &cfg.style.annotators));
         }
-        match Devices::open(cfg) {
-            Ok(d) => {
-                for name in [d.camera.name(), d.display.name(), d.input.name(), d.speaker.name(), d.narrator.name(), d.printer.name()] {
-                    out.push(finding("device", Status::Ok, name, None));
-                }
-            }
-            Err(e) => out.push(finding(&e.device, Status::Missing, e.problem, Some(&e.fix))),
-        }
+        out.extend(configured_devices(cfg));
         out.push(writable("archive", &cfg.archive_dir));
     }
     out
+}
+
+/// The configured devices, each opened for real: a camera, panel, touchscreen or button that the
+/// booth would wait for is reported missing here, and a printer that cannot print says why.
+fn configured_devices(cfg: &Config) -> Vec<Finding> {
+    use crate::config::{ButtonConfig, CameraConfig, DisplayConfig, InputConfig, SpeakerConfig};
+    let mut out = Vec::new();
+    let mut check = |what: &str, opened: Result<String, DeviceError>| {
+        out.push(match opened {
+            Ok(name) => finding(what, Status::Ok, name, None),
+            Err(e) => finding(what, Status::Missing, format!("{}: {}", e.device, e.problem), Some(&e.fix)),
+        })
+    };
+    let d = &cfg.devices;
+    if let CameraConfig::V4l2(s) = &d.camera {
+        check("camera", V4lCamera::open(s.clone()).map(|c| c.name()));
+    }
+    if let DisplayConfig::Framebuffer { path, rotation, stand_in } = &d.display {
+        check("display", FbDisplay::open(path, *rotation, *stand_in).map(|f| f.name()));
+    }
+    if let InputConfig::Touch(s) = &d.input {
+        check("touchscreen", TouchInput::open(s.clone(), (cfg.screen.0, cfg.screen.1)).map(|t| t.name()));
+    }
+    match &d.button {
+        ButtonConfig::Serial { path, baud } => check("print button", SerialButtonBox::open(path, *baud).map(|b| b.name())),
+        ButtonConfig::Gpio { chip, line, active_low, debounce } => {
+            check("print button", GpioButton::open(chip, *line, *active_low, *debounce).map(|b| b.name()))
+        }
+        ButtonConfig::None => {}
+    }
+    if let SpeakerConfig::Alsa { device, volume } = &d.speaker {
+        check("speaker", AlsaSpeaker::open(device, *volume).map(|s| s.name()));
+    }
+    match open_printer(&d.printer) {
+        Ok(mut printer) => out.push(match printer.state() {
+            Ok(PrinterState::Ready) => finding("printer", Status::Ok, format!("{}: ready", printer.name()), None),
+            Ok(PrinterState::Unavailable(why)) => finding(
+                "printer",
+                Status::Missing,
+                format!("{}: cannot print now: {why}", printer.name()),
+                Some("load paper, close the cover, check the cable and power (the booth offers the QR code meanwhile)"),
+            ),
+            Err(e) => finding("printer", Status::Missing, format!("{}: {}", e.device, e.problem), Some(&e.fix)),
+        }),
+        Err(e) => out.push(finding("printer", Status::Missing, format!("{}: {}", e.device, e.problem), Some(&e.fix))),
+    }
+    // What the booth itself would open at start (absent cameras, panels' touch and buttons are
+    // waited for; these must open).
+    match Devices::open(cfg) {
+        Ok(d) => {
+            let names = [d.camera.name(), d.display.name(), d.input.name(), d.speaker.name(), d.narrator.name()];
+            out.push(finding("devices", Status::Ok, format!("the booth starts with: {}", names.join("; ")), None));
+        }
+        Err(e) => out.push(finding(&e.device, Status::Missing, e.problem, Some(&e.fix))),
+    }
+    out
+}
+
+/// Every device of the kinds the booth uses that this machine has, configured or not.
+pub fn found_devices() -> Vec<Finding> {
+    let cups = std::env::var("CUPS_SERVER").map(|s| format!("http://{s}")).unwrap_or_else(|_| "http://127.0.0.1:631".into());
+    discover::scan(&cups)
+        .into_iter()
+        .map(|f| {
+            let what = format!("found {}", f.kind);
+            if f.items.is_empty() {
+                finding(&what, Status::Ok, "none on this machine", None)
+            } else {
+                finding(&what, Status::Ok, f.items.join("; "), None)
+            }
+        })
+        .collect()
 }
 
 fn writable(what: &str, dir: &Path) -> Finding {

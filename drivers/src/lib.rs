@@ -9,6 +9,7 @@ pub mod audio;
 pub mod button_box;
 pub mod camera;
 pub mod cups;
+pub mod discover;
 pub mod display;
 pub mod error;
 pub mod fbdev;

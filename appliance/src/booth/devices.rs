@@ -73,12 +73,18 @@ impl Devices {
                 Arc::new(EspeakNarrator::new(clips))
             }
         };
-        let printer: Box<dyn Printer> = match &d.printer {
-            PrinterConfig::Image { dir } => Box::new(ImagePrinter::new(dir)),
-            // Opened on first use: a printer switched off at start only makes "Print" unavailable.
-            PrinterConfig::EscPos { path, baud, status } => Box::new(EscPosPrinter::new(path, *baud, *status)),
-            PrinterConfig::Cups { uri, max_queued } => Box::new(CupsPrinter::new(uri, *max_queued)?),
-        };
+        let printer = open_printer(&d.printer)?;
         Ok(Devices { camera, display, input, speaker, narrator, printer })
     }
+}
+
+/// The configured printer (opened lazily by the drivers that can be: a printer switched off at
+/// start only makes "Print" unavailable).
+pub fn open_printer(printer: &PrinterConfig) -> Result<Box<dyn Printer>, DeviceError> {
+    Ok(match printer {
+        PrinterConfig::Image { dir } => Box::new(ImagePrinter::new(dir)),
+        // Opened on first use: a printer switched off at start only makes "Print" unavailable.
+        PrinterConfig::EscPos { path, baud, status } => Box::new(EscPosPrinter::new(path, *baud, *status)),
+        PrinterConfig::Cups { uri, max_queued } => Box::new(CupsPrinter::new(uri, *max_queued)?),
+    })
 }
