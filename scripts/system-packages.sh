@@ -10,8 +10,9 @@
 #   poppler-utils        pdftoppm, to look at the page CUPS wrote
 #   libasound2-dev pkg-config  ALSA, which the speaker (rodio/cpal) is built against
 #   libclang-dev         bindgen reads the V4L2 headers for the camera driver (nokhwa/v4l)
+#   xvfb                 an X server without a screen, for the development window's test
 set -euo pipefail
-packages=(espeak-ng mesa-vulkan-drivers libvulkan1 systemd socat cups cups-client poppler-utils libasound2-dev pkg-config libclang-dev)
+packages=(espeak-ng mesa-vulkan-drivers libvulkan1 systemd socat cups cups-client poppler-utils libasound2-dev pkg-config libclang-dev xvfb)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -83,6 +83,8 @@ pub enum CameraConfig {
 pub enum DisplayConfig {
     /// Headless framebuffer; `record` saves one PNG per screen.
     Png { record: Option<PathBuf> },
+    /// A window on the X11/Wayland desktop (development): clicks touch, P or space print.
+    Window,
     /// A Linux framebuffer device; `stand_in` (width, height, bpp) describes a plain file in its place.
     Framebuffer { path: PathBuf, rotation: Rotation, stand_in: Option<(u32, u32, u32)> },
 }
@@ -535,7 +537,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 pub const CAMERAS: &[&str] = &["synthetic", "folder", "v4l2"];
-pub const DISPLAYS: &[&str] = &["png", "framebuffer"];
+pub const DISPLAYS: &[&str] = &["png", "framebuffer", "window"];
 pub const INPUTS: &[&str] = &["none", "scripted", "touch"];
 pub const BUTTONS: &[&str] = &["none", "serial", "gpio"];
 pub const SPEAKERS: &[&str] = &["wav", "alsa"];
@@ -613,11 +615,12 @@ impl Config {
         };
         let display = match r.kind("devices.display.kind", "png", DISPLAYS, "display").as_str() {
             "framebuffer" => r.framebuffer("devices.display"),
+            "window" => DisplayConfig::Window,
             _ => DisplayConfig::Png { record: r.opt_path("devices.display.record", "\"/var/lib/keepsake/screens\"") },
         };
         let panel_rotation = match &display {
             DisplayConfig::Framebuffer { rotation, .. } => *rotation,
-            DisplayConfig::Png { .. } => Rotation::R0,
+            DisplayConfig::Png { .. } | DisplayConfig::Window => Rotation::R0,
         };
         let input = match r.kind("devices.input.kind", "none", INPUTS, "input").as_str() {
             "scripted" => InputConfig::Scripted { script: r.path("devices.input.script", None, "\"visitor.toml\"") },

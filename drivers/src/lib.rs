@@ -24,5 +24,6 @@ pub mod text;
 pub mod thermal;
 pub mod touch;
 pub mod v4l_camera;
+pub mod x11_window;
 
 pub use error::DeviceError;

@@ -16,6 +16,7 @@ use keepsake_drivers::speaker::{Speaker, WavSpeaker};
 use keepsake_drivers::thermal::EscPosPrinter;
 use keepsake_drivers::touch;
 use keepsake_drivers::v4l_camera::V4lCamera;
+use keepsake_drivers::x11_window::X11Window;
 use keepsake_drivers::DeviceError;
 
 use crate::config::{ButtonConfig, CameraConfig, Config, DisplayConfig, InputConfig, NarratorConfig, PrinterConfig, SpeakerConfig};
@@ -40,11 +41,16 @@ impl Devices {
             CameraConfig::V4l2(settings) => Box::new(V4lCamera::open_or_wait(settings.clone())),
         };
         let (w, h) = config.screen;
+        let mut inputs: Vec<Box<dyn Input>> = Vec::new();
         let display: Box<dyn Display> = match &d.display {
             DisplayConfig::Png { record } => Box::new(PngDisplay::new(w, h, record.as_deref())),
+            DisplayConfig::Window => {
+                let (window, keys_and_clicks) = X11Window::open(None, w, h, "Keepsake")?;
+                inputs.push(Box::new(keys_and_clicks));
+                Box::new(window)
+            }
             DisplayConfig::Framebuffer { path, rotation, stand_in } => Box::new(FbDisplay::open(path, *rotation, *stand_in)?),
         };
-        let mut inputs: Vec<Box<dyn Input>> = Vec::new();
         match &d.input {
             InputConfig::None => {}
             InputConfig::Scripted { script } => inputs.push(Box::new(ScriptedInput::from_file(script)?)),
