@@ -11,8 +11,10 @@
 #   libasound2-dev pkg-config  ALSA, which the speaker (rodio/cpal) is built against
 #   libclang-dev         bindgen reads the V4L2 headers for the camera driver (nokhwa/v4l)
 #   xvfb                 an X server without a screen, for the development window's test
+#   fonts-nanum          NanumGothic: large anti-aliased Korean type on screens and cards
+#   fonts-dejavu-core    a Latin-only font, to test that one without Hangul is refused
 set -euo pipefail
-packages=(espeak-ng mesa-vulkan-drivers libvulkan1 systemd socat cups cups-client poppler-utils libasound2-dev pkg-config libclang-dev xvfb)
+packages=(espeak-ng mesa-vulkan-drivers libvulkan1 systemd socat cups cups-client poppler-utils libasound2-dev pkg-config libclang-dev xvfb fonts-nanum fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -70,7 +70,9 @@ fn check_session(out: &Path, session: u32, keepsake_dir: &Path, archive: &Archiv
     let expected = image::imageops::crop_imm(&fb.image, x as u32, y as u32, w, h).to_image();
     assert!(mean_diff(&shown, &expected) < 1.0, "the result screen shows the illustration");
 
-    // ...the caption in cream under it (every caption pixel drawn alone is cream on the screen)...
+    // ...the caption in cream under it (every caption pixel drawn alone is cream on the screen,
+    // in the face the demo uses)...
+    text::set_face(text::Face::system());
     let mut alone = Framebuffer::new(layout.w, layout.h);
     alone.fill(Rgb888::BLACK);
     let m = layout.margin();

@@ -189,6 +189,8 @@ pub struct Config {
     pub memorial: Memorial,
     pub style: Style,
     pub screen: (u32, u32),
+    /// The TrueType/OpenType font for screens and cards (`screen.font`); `None`: the system's.
+    pub font: Option<PathBuf>,
     pub devices: Devices,
     pub paper: PaperSize,
     pub server: Server,
@@ -594,6 +596,7 @@ impl Config {
 
         let screen_w = r.number("screen.width", 720.0, 240.0, 7680.0, "pixels") as u32;
         let screen_h = r.number("screen.height", 1280.0, 240.0, 7680.0, "pixels") as u32;
+        let font = r.opt_path("screen.font", "\"/usr/share/fonts/truetype/nanum/NanumGothic.ttf\"");
 
         let camera_kind = r.kind("devices.camera.kind", "synthetic", CAMERAS, "camera");
         let cam_w = r.number("devices.camera.width", 960.0, 64.0, 8192.0, "pixels") as u32;
@@ -718,6 +721,7 @@ impl Config {
             memorial: Memorial { name, dates, message, caption, language },
             style: Style { preset, model, loras, controlnets, annotators },
             screen: (screen_w, screen_h),
+            font,
             devices: Devices { camera, display, input, button, speaker, narrator, printer },
             paper,
             server: Server { url: url.trim_end_matches('/').to_string(), token },

@@ -145,13 +145,27 @@ pub fn examine(config: Option<&Config>) -> Vec<Finding> {
         }
     }
 
-    let sample = "추모 기억합니다 Remember";
-    let missing: String = sample.chars().filter(|c| !c.is_whitespace() && !text::has_glyph(*c)).collect();
-    out.push(if missing.is_empty() {
-        finding("font", Status::Ok, "built-in GNU Unifont (Hangul + Latin)", None)
-    } else {
-        finding("font", Status::Missing, format!("built-in font lacks {missing}"), Some("rebuild keepsake; the font is compiled in"))
+    // The face the booth will set its text in: the configured font, else the system's.
+    let face = match config.and_then(|c| c.font.as_ref()) {
+        Some(path) => match text::Face::load(path) {
+            Ok(f) => f,
+            Err(e) => {
+                out.push(finding("font", Status::Missing, format!("{}: {}", e.device, e.problem), Some(&e.fix)));
+                text::Face::Unifont
+            }
+        },
+        None => text::Face::system(),
+    };
+    out.push(match &face {
+        text::Face::Ttf(..) => finding("font", Status::Ok, face.describe(), None),
+        text::Face::Unifont => finding(
+            "font",
+            Status::Warn,
+            face.describe(),
+            Some("for large anti-aliased type install a Korean font: sudo apt-get install fonts-nanum"),
+        ),
     });
+    text::set_face(face);
 
     out.extend(found_devices());
 
@@ -166,7 +180,7 @@ pub fn examine(config: Option<&Config>) -> Vec<Finding> {
                 "font",
                 Status::Warn,
                 format!("memorial text has characters the font lacks: {missing_glyphs}"),
-                Some("they show as '?'; rephrase or wait for the TTF font support"),
+                Some("they show as '?'; rephrase, or set screen.font to a font that has them"),
             ));
         }
         match &cfg.style.model {

@@ -8,6 +8,7 @@ use keepsake::booth::{Booth, Devices, StopWhen};
 use keepsake::config::{Config, Language, EXAMPLE};
 use keepsake::stylizers::{self, Backend};
 use keepsake::{demo, doctor};
+use keepsake_drivers::text::{self, Face};
 use keepsake_models::Stylizer;
 
 #[derive(Parser)]
@@ -110,6 +111,12 @@ fn run(command: Command) -> Result<ExitCode, String> {
     match command {
         Command::Run { config, backend } => {
             let config = Arc::new(load_config(&config)?);
+            let face = match &config.font {
+                Some(path) => Face::load(path).map_err(|e| e.to_string())?,
+                None => Face::system(),
+            };
+            tracing::info!(font = %face.describe(), "text face");
+            text::set_face(face);
             let devices = Devices::open(&config).map_err(|e| e.to_string())?;
             let stylizer = stylizers::for_booth(&config, backend)?;
             let archive = Arc::new(Archive::open(&config.archive_dir).map_err(|e| e.to_string())?);
@@ -131,6 +138,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 "en" => Language::En,
                 other => return Err(format!("--language {other:?}: use ko or en")),
             };
+            text::set_face(Face::system());
             let opts = demo::DemoOptions { sessions, out: out.clone(), language, backend };
             let report = runtime()?.block_on(demo::run(&opts))?;
             println!("demo finished: {} visits, {} keepsakes, {} faults", report.sessions, report.keepsakes.len(), report.faults.len());
