@@ -85,6 +85,8 @@ pub enum DisplayConfig {
     Png { record: Option<PathBuf> },
     /// A window on the X11/Wayland desktop (development): clicks touch, P or space print.
     Window,
+    /// A DRM/KMS device driven with a dumb buffer at the panel's preferred mode.
+    Kms { path: PathBuf, rotation: Rotation },
     /// A Linux framebuffer device; `stand_in` (width, height, bpp) describes a plain file in its place.
     Framebuffer { path: PathBuf, rotation: Rotation, stand_in: Option<(u32, u32, u32)> },
 }
@@ -539,7 +541,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 pub const CAMERAS: &[&str] = &["synthetic", "folder", "v4l2"];
-pub const DISPLAYS: &[&str] = &["png", "framebuffer", "window"];
+pub const DISPLAYS: &[&str] = &["png", "framebuffer", "kms", "window"];
 pub const INPUTS: &[&str] = &["none", "scripted", "touch"];
 pub const BUTTONS: &[&str] = &["none", "serial", "gpio"];
 pub const SPEAKERS: &[&str] = &["wav", "alsa"];
@@ -619,10 +621,14 @@ impl Config {
         let display = match r.kind("devices.display.kind", "png", DISPLAYS, "display").as_str() {
             "framebuffer" => r.framebuffer("devices.display"),
             "window" => DisplayConfig::Window,
+            "kms" => DisplayConfig::Kms {
+                path: r.path("devices.display.path", Some("/dev/dri/card0"), "\"/dev/dri/card0\""),
+                rotation: r.rotation("devices.display.rotation"),
+            },
             _ => DisplayConfig::Png { record: r.opt_path("devices.display.record", "\"/var/lib/keepsake/screens\"") },
         };
         let panel_rotation = match &display {
-            DisplayConfig::Framebuffer { rotation, .. } => *rotation,
+            DisplayConfig::Framebuffer { rotation, .. } | DisplayConfig::Kms { rotation, .. } => *rotation,
             DisplayConfig::Png { .. } | DisplayConfig::Window => Rotation::R0,
         };
         let input = match r.kind("devices.input.kind", "none", INPUTS, "input").as_str() {

@@ -10,6 +10,7 @@ use keepsake_drivers::display::Display;
 use keepsake_drivers::fbdev::FbDisplay;
 use keepsake_drivers::gpio_button::GpioButton;
 use keepsake_drivers::input::Input;
+use keepsake_drivers::kms::KmsDisplay;
 use keepsake_drivers::narrator::{EspeakNarrator, ESPEAK_INSTALL_FIX};
 use keepsake_drivers::printer::PrinterState;
 use keepsake_drivers::speaker::Speaker;
@@ -222,8 +223,12 @@ fn configured_devices(cfg: &Config) -> Vec<Finding> {
     if let CameraConfig::V4l2(s) = &d.camera {
         check("camera", V4lCamera::open(s.clone()).map(|c| c.name()));
     }
-    if let DisplayConfig::Framebuffer { path, rotation, stand_in } = &d.display {
-        check("display", FbDisplay::open(path, *rotation, *stand_in).map(|f| f.name()));
+    match &d.display {
+        DisplayConfig::Framebuffer { path, rotation, stand_in } => {
+            check("display", FbDisplay::open(path, *rotation, *stand_in).map(|f| f.name()))
+        }
+        DisplayConfig::Kms { path, rotation } => check("display", KmsDisplay::open(path, *rotation).map(|k| k.name())),
+        DisplayConfig::Png { .. } | DisplayConfig::Window => {}
     }
     if let InputConfig::Touch(s) = &d.input {
         check("touchscreen", TouchInput::open(s.clone(), (cfg.screen.0, cfg.screen.1)).map(|t| t.name()));

@@ -58,6 +58,21 @@ fn panels() -> Vec<String> {
         .collect()
 }
 
+fn kms_cards() -> Vec<String> {
+    std::fs::read_dir("/dev/dri")
+        .map(|d| {
+            let mut cards: Vec<String> = d
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("card")))
+                .map(|p| p.display().to_string())
+                .collect();
+            cards.sort();
+            cards
+        })
+        .unwrap_or_default()
+}
+
 fn touchscreens() -> Vec<String> {
     evdev::enumerate()
         .filter_map(|(path, dev)| {
@@ -107,6 +122,7 @@ pub fn scan(cups: &str) -> Vec<Found> {
     vec![
         Found { kind: "camera", items: cameras() },
         Found { kind: "framebuffer", items: panels() },
+        Found { kind: "DRM/KMS card", items: kms_cards() },
         Found { kind: "touchscreen", items: touchscreens() },
         Found { kind: "GPIO chip", items: gpio_chips() },
         Found { kind: "serial port", items: serial_ports() },

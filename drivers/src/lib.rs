@@ -16,6 +16,7 @@ pub mod fbdev;
 pub mod framebuffer;
 pub mod gpio_button;
 pub mod input;
+pub mod kms;
 pub mod narrator;
 pub mod paper;
 pub mod printer;

@@ -10,6 +10,7 @@ use keepsake_drivers::display::{Display, PngDisplay};
 use keepsake_drivers::fbdev::FbDisplay;
 use keepsake_drivers::gpio_button::GpioButton;
 use keepsake_drivers::input::{Input, Inputs, ScriptedInput};
+use keepsake_drivers::kms::KmsDisplay;
 use keepsake_drivers::narrator::{Clips, EspeakNarrator, Narrator};
 use keepsake_drivers::printer::{ImagePrinter, Printer};
 use keepsake_drivers::speaker::{Speaker, WavSpeaker};
@@ -50,6 +51,7 @@ impl Devices {
                 Box::new(window)
             }
             DisplayConfig::Framebuffer { path, rotation, stand_in } => Box::new(FbDisplay::open(path, *rotation, *stand_in)?),
+            DisplayConfig::Kms { path, rotation } => Box::new(KmsDisplay::open(path, *rotation)?),
         };
         match &d.input {
             InputConfig::None => {}
