@@ -15,6 +15,19 @@ pub trait Display: Send {
     fn present(&mut self, frame: &RgbImage, label: &str) -> DeviceResult<()>;
 }
 
+/// A frame must be exactly the size a display reports: the booth lays screens out for it.
+pub fn check_frame_size(display: &dyn Display, frame: &RgbImage) -> DeviceResult<()> {
+    let (w, h) = display.size();
+    if frame.dimensions() == (w, h) {
+        return Ok(());
+    }
+    Err(DeviceError::new(
+        display.name(),
+        format!("frame is {}x{}, the display shows {w}x{h}", frame.width(), frame.height()),
+        "draw at the size the display reports",
+    ))
+}
+
 /// A headless display: keeps the latest frame in memory and, when recording, saves one PNG per
 /// distinct label under its folder (`<dir>/<label>.png`).
 pub struct PngDisplay {
@@ -58,13 +71,7 @@ impl Display for PngDisplay {
     }
 
     fn present(&mut self, frame: &RgbImage, label: &str) -> DeviceResult<()> {
-        if frame.dimensions() != (self.width, self.height) {
-            return Err(DeviceError::new(
-                self.name(),
-                format!("frame is {}x{}, display is {}x{}", frame.width(), frame.height(), self.width, self.height),
-                "draw at the size the display reports",
-            ));
-        }
+        check_frame_size(self, frame)?;
         if let Some(dir) = &self.record_dir {
             if self.last_label.as_deref() != Some(label) {
                 save_png_atomically(frame, &dir.join(format!("{label}.png")))?;

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use image::RgbImage;
 
-use crate::display::Display;
+use crate::display::{check_frame_size, Display};
 use crate::error::{DeviceError, DeviceResult};
 
 /// How the panel is mounted: the picture is turned clockwise by this much on its way to it.
@@ -329,14 +329,7 @@ impl Display for FbDisplay {
     }
 
     fn present(&mut self, frame: &RgbImage, _label: &str) -> DeviceResult<()> {
-        if frame.dimensions() != self.size() {
-            let (w, h) = self.size();
-            return Err(DeviceError::new(
-                self.name(),
-                format!("frame is {}x{}, the panel shows {w}x{h}", frame.width(), frame.height()),
-                "draw at the size the display reports",
-            ));
-        }
+        check_frame_size(self, frame)?;
         encode(frame, &self.layout, self.rotation, &mut self.buf);
         self.file
             .write_all_at(&self.buf, self.layout.offset)

@@ -14,7 +14,7 @@ use drm::control::dumbbuffer::DumbBuffer;
 use drm::control::{connector, framebuffer, Device as ControlDevice};
 use image::RgbImage;
 
-use crate::display::Display;
+use crate::display::{check_frame_size, Display};
 use crate::error::{DeviceError, DeviceResult};
 use crate::fbdev::{encode, FbLayout, PixelFormat, Rotation};
 
@@ -99,14 +99,7 @@ impl Display for KmsDisplay {
     }
 
     fn present(&mut self, frame: &RgbImage, _label: &str) -> DeviceResult<()> {
-        if frame.dimensions() != self.size() {
-            let (w, h) = self.size();
-            return Err(DeviceError::new(
-                self.name(),
-                format!("frame is {}x{}, the panel shows {w}x{h}", frame.width(), frame.height()),
-                "draw at the size the display reports",
-            ));
-        }
+        check_frame_size(self, frame)?;
         encode(frame, &self.layout, self.rotation, &mut self.scratch);
         let name = self.name();
         let mut map = self

@@ -14,7 +14,7 @@ use x11rb::protocol::Event;
 use x11rb::rust_connection::RustConnection;
 use x11rb::wrapper::ConnectionExt as _;
 
-use crate::display::Display;
+use crate::display::{check_frame_size, Display};
 use crate::error::{DeviceError, DeviceResult};
 use crate::input::{Input, InputEvent};
 
@@ -117,13 +117,7 @@ impl Display for X11Window {
     }
 
     fn present(&mut self, frame: &RgbImage, _label: &str) -> DeviceResult<()> {
-        if frame.dimensions() != self.size {
-            return Err(DeviceError::new(
-                self.name(),
-                format!("frame is {}x{}", frame.width(), frame.height()),
-                "draw at the size the display reports",
-            ));
-        }
+        check_frame_size(self, frame)?;
         let s = &self.shared;
         let err = |e: &dyn std::fmt::Display| {
             DeviceError::new(self.name(), format!("cannot show a frame: {e}"), "check the X server is still running")
