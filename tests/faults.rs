@@ -482,3 +482,33 @@ async fn an_abandoned_visit_stops_its_generation() {
     let steps_run: u32 = outcomes[0].split_whitespace().nth(4).unwrap().parse().unwrap();
     assert!(steps_run < 100, "it ran on for {steps_run} steps: {outcomes:?}");
 }
+
+/// A webcam that is not plugged in: the booth starts anyway; each visitor who touches gets the
+/// calm screen naming nothing technical, the log names the camera, and the booth looks for it
+/// again at the next visit instead of giving up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unplugged_webcam_shows_the_calm_message_and_is_looked_for_at_each_visit() {
+    use keepsake_drivers::v4l_camera::{CameraSettings, Encoding};
+    let out = tempfile::tempdir().unwrap();
+    let mut config = demo_config(out.path(), Language::En);
+    config.devices.camera =
+        CameraConfig::V4l2(CameraSettings { index: 57, width: 640, height: 480, encoding: Encoding::Auto, preview: (360, 640) });
+    config.devices.display = DisplayConfig::Png { record: None };
+    let layout = Layout { w: config.screen.0, h: config.screen.1 };
+    let mut script = steps(&layout, "attract");
+    script.extend(steps(&layout, "attract"));
+    let mut devices = Devices::open(&config).expect("the booth starts without its camera");
+    devices.input = Box::new(ScriptedInput::new(script));
+    let archive = Arc::new(Archive::open(&config.archive_dir).unwrap());
+    let stylizer = Arc::new(ToonStylizer::cpu(ToonStyle::warm_animation()));
+    let booth = Booth::new(Arc::new(config), devices, stylizer, archive);
+    let report = booth.run(StopWhen { sessions: Some(2), within: Some(Duration::from_secs(60)) }).await.expect("the booth keeps going");
+    assert_eq!(report.faults.len(), 2, "{:?}", report.faults);
+    assert!(report.faults.iter().all(|f| f.contains("/dev/video57")), "{:?}", report.faults);
+    for visit in 1..=2 {
+        let at = report.screens.iter().position(|s| s == &format!("{visit}/fault")).unwrap_or_else(|| panic!("{:?}", report.screens));
+        assert_eq!(report.screens[at - 1], format!("{visit}/countdown"));
+        assert_eq!(report.screens[at + 1], format!("{visit}/attract"));
+    }
+    assert!(report.keepsakes.is_empty());
+}

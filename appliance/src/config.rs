@@ -614,7 +614,7 @@ impl Config {
                     "yuyv" => Encoding::Yuyv,
                     _ => Encoding::Auto,
                 };
-                CameraConfig::V4l2(CameraSettings { index, width: cam_w, height: cam_h, encoding, preview: (cam_w / 2, cam_h / 2) })
+                CameraConfig::V4l2(CameraSettings { index, width: cam_w, height: cam_h, encoding, preview: (screen_w, screen_h) })
             }
             _ => CameraConfig::Synthetic { width: cam_w, height: cam_h },
         };
@@ -934,7 +934,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             c.devices.camera,
-            CameraConfig::V4l2(CameraSettings { index: 2, width: 1920, height: 1080, encoding: Encoding::Yuyv, preview: (960, 540) })
+            CameraConfig::V4l2(CameraSettings { index: 2, width: 1920, height: 1080, encoding: Encoding::Yuyv, preview: (720, 1280) })
         );
         let p = problems(&format!("{MINIMAL}[devices.camera]\nkind = \"v4l2\"\nformat = \"h264\"\n"));
         assert!(p.len() == 1 && p[0].key == "devices.camera.format" && p[0].fix.contains("mjpeg"), "{p:?}");
