@@ -369,7 +369,7 @@ impl<'a> Reader<'a> {
                 if v[0] == v[1] || v[2] == v[3] {
                     self.problem(&key, "an axis has the same value at both edges", "measure the raw values at opposite edges (evtest)");
                 }
-                Some(Calibration { x: (v[0], v[1]), y: (v[2], v[3]), swap_xy: false })
+                Some(Calibration { x: (v[0], v[1]), y: (v[2], v[3]) })
             }
             Some(_) => {
                 self.problem(
@@ -866,7 +866,7 @@ mod tests {
             c.devices.input,
             InputConfig::Touch(TouchSettings {
                 path: "/dev/input/event3".into(),
-                calibration: Some(Calibration { x: (3900, 200), y: (300, 3800), swap_xy: false }),
+                calibration: Some(Calibration { x: (3900, 200), y: (300, 3800) }),
                 swap_xy: true,
                 rotation: Rotation::R270,
                 debounce: Duration::from_millis(150),

@@ -280,13 +280,13 @@ impl FbDisplay {
                 "check the panel is connected, the path (ls /dev/fb*) and that the booth's user is in the video group",
             )
         })?;
-        let layout = match query_layout(&file) {
-            Some(Ok(layout)) => layout,
+        let (layout, is_device) = match query_layout(&file) {
+            Some(Ok(layout)) => (layout, true),
             Some(Err(problem)) => {
                 return Err(DeviceError::new(&device, problem, "set the panel to 16, 24 or 32 bpp (e.g. `fbset -depth 32`)"))
             }
             None => match stand_in.and_then(|(w, h, bpp)| FbLayout::packed(w, h, bpp)) {
-                Some(layout) => layout,
+                Some(layout) => (layout, false),
                 None => {
                     return Err(DeviceError::new(
                         &device,
@@ -297,8 +297,7 @@ impl FbDisplay {
             },
         };
         let needed = layout.offset + layout.bytes() as u64;
-        let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-        if stand_in.is_some() && len < needed && query_layout(&file).is_none() {
+        if !is_device && file.metadata().map(|m| m.len()).unwrap_or(0) < needed {
             // A stand-in file grows to the panel's size, as the device memory would be.
             file.set_len(needed).map_err(|e| DeviceError::new(&device, format!("cannot size the file: {e}"), "check the disk"))?;
         }

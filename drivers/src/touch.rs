@@ -28,12 +28,11 @@ const ABS_MT_POSITION_Y: u16 = 0x36;
 const ABS_MT_TRACKING_ID: u16 = 0x39;
 
 /// Raw coordinates at the panel's left/right and top/bottom edges (as wired, before rotation).
-/// `x.0 > x.1` means the axis runs right to left; `swap_xy` for panels whose X wire is vertical.
+/// `x.0 > x.1` means the axis runs right to left.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Calibration {
     pub x: (i32, i32),
     pub y: (i32, i32),
-    pub swap_xy: bool,
 }
 
 impl Calibration {
@@ -41,7 +40,7 @@ impl Calibration {
     pub fn from_axes(axes: &HashMap<u16, (i32, i32)>) -> Option<Calibration> {
         let x = axes.get(&ABS_X).or_else(|| axes.get(&ABS_MT_POSITION_X))?;
         let y = axes.get(&ABS_Y).or_else(|| axes.get(&ABS_MT_POSITION_Y))?;
-        Some(Calibration { x: *x, y: *y, swap_xy: false })
+        Some(Calibration { x: *x, y: *y })
     }
 }
 
@@ -49,6 +48,8 @@ impl Calibration {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct TouchMapping {
     pub calibration: Calibration,
+    /// For panels whose X wire runs along the screen's height.
+    pub swap_xy: bool,
     pub rotation: Rotation,
     /// The upright screen the booth draws (the display's size).
     pub screen: (u32, u32),
@@ -57,7 +58,7 @@ pub struct TouchMapping {
 impl TouchMapping {
     pub fn map(&self, raw_x: i32, raw_y: i32) -> (i32, i32) {
         let c = &self.calibration;
-        let (raw_x, raw_y) = if c.swap_xy { (raw_y, raw_x) } else { (raw_x, raw_y) };
+        let (raw_x, raw_y) = if self.swap_xy { (raw_y, raw_x) } else { (raw_x, raw_y) };
         let unit = |v: i32, (lo, hi): (i32, i32)| if hi == lo { 0.0 } else { ((v - lo) as f64 / (hi - lo) as f64).clamp(0.0, 1.0) };
         let (pw, ph) = self.rotation.upright_size(self.screen);
         let px = (unit(raw_x, c.x) * (pw - 1) as f64).round() as u32;
@@ -210,7 +211,7 @@ impl TouchInput {
         let axes: HashMap<u16, (i32, i32)> =
             dev.get_absinfo().map(|it| it.map(|(code, info)| (code.0, (info.minimum(), info.maximum()))).collect()).unwrap_or_default();
         let calibration = match s.calibration.or_else(|| Calibration::from_axes(&axes)) {
-            Some(c) => Calibration { swap_xy: s.swap_xy, ..c },
+            Some(c) => c,
             None => {
                 return Err(DeviceError::new(
                     &name,
@@ -221,7 +222,7 @@ impl TouchInput {
         };
         dev.set_nonblocking(true).map_err(|e| DeviceError::new(&name, format!("cannot set non-blocking: {e}"), "check the device"))?;
         tracing::info!(device = %name, panel = dev.name().unwrap_or("?"), ?calibration, "touchscreen opened");
-        let mapping = TouchMapping { calibration, rotation: s.rotation, screen };
+        let mapping = TouchMapping { calibration, swap_xy: s.swap_xy, rotation: s.rotation, screen };
         Ok((dev, TapDetector::new(mapping, s.debounce)))
     }
 
@@ -294,7 +295,8 @@ mod tests {
     #[test]
     fn mapping_calibrates_swaps_and_rotates() {
         let m = |x: (i32, i32), y: (i32, i32), swap_xy, rotation| TouchMapping {
-            calibration: Calibration { x, y, swap_xy },
+            calibration: Calibration { x, y },
+            swap_xy,
             rotation,
             screen: (101, 201),
         };
@@ -318,7 +320,8 @@ mod tests {
     #[test]
     fn debounce_ignores_a_bounce_but_not_a_second_tap() {
         let mapping = TouchMapping {
-            calibration: Calibration { x: (0, 100), y: (0, 100), swap_xy: false },
+            calibration: Calibration { x: (0, 100), y: (0, 100) },
+            swap_xy: false,
             rotation: Rotation::R0,
             screen: (101, 101),
         };

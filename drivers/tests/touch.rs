@@ -20,14 +20,14 @@ fn tap(x: i32, y: i32) -> InputEvent {
 fn a_multitouch_panel_taps_with_the_first_finger_and_ignores_bounce() {
     let rec = recording("ilitek-mt.evemu");
     let calibration = Calibration::from_axes(&rec.axes).unwrap();
-    assert_eq!(calibration, Calibration { x: (0, 16383), y: (0, 9599), swap_xy: false });
+    assert_eq!(calibration, Calibration { x: (0, 16383), y: (0, 9599) });
     // Mounted as wired: a 1280x800 landscape screen.
-    let upright = TouchMapping { calibration, rotation: Rotation::R0, screen: (1280, 800) };
+    let upright = TouchMapping { calibration, swap_xy: false, rotation: Rotation::R0, screen: (1280, 800) };
     let taps = rec.taps(&mut TapDetector::new(upright, Duration::from_millis(50)));
     assert_eq!(taps, [tap(128, 80), tap(640, 400), tap(1279, 799)]);
     // The same panel turned a quarter clockwise for a portrait booth (800x1280 upright): the
     // panel's top-left is the upright screen's bottom-left.
-    let portrait = TouchMapping { calibration, rotation: Rotation::R90, screen: (800, 1280) };
+    let portrait = TouchMapping { calibration, swap_xy: false, rotation: Rotation::R90, screen: (800, 1280) };
     let taps = rec.taps(&mut TapDetector::new(portrait, Duration::from_millis(50)));
     assert_eq!(taps, [tap(80, 1279 - 128), tap(400, 1279 - 640), tap(799, 0)]);
     // Without debouncing the bounce is a fourth tap (at the last known position).
@@ -38,8 +38,8 @@ fn a_multitouch_panel_taps_with_the_first_finger_and_ignores_bounce() {
 #[test]
 fn a_resistive_panel_uses_the_measured_calibration() {
     let rec = recording("resistive-st.evemu");
-    let measured = Calibration { x: (3900, 200), y: (300, 3800), swap_xy: false };
-    let mapping = TouchMapping { calibration: measured, rotation: Rotation::R180, screen: (800, 480) };
+    let measured = Calibration { x: (3900, 200), y: (300, 3800) };
+    let mapping = TouchMapping { calibration: measured, swap_xy: false, rotation: Rotation::R180, screen: (800, 480) };
     let taps = rec.taps(&mut TapDetector::new(mapping, Duration::from_millis(150)));
     // Raw (3900, 300) is the panel's top-left; turned 180° it is the upright bottom-right.
     assert_eq!(taps, [tap(799, 479), tap(799 - 400, 0)]);
