@@ -168,9 +168,11 @@ const LOOK_ALIKES: &[(char, &str)] =
 /// `text` with look-alikes for typographic characters and every other character the font lacks
 /// replaced by [`FALLBACK_GLYPH`] (logged once per character).
 pub fn drawable(text: &str) -> String {
+    // One look at the face for the whole text, not one per character.
+    let face = face();
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if c == '\n' || has_glyph(c) {
+        if c == '\n' || face.has_glyph(c) {
             out.push(c);
         } else if let Some((_, plain)) = LOOK_ALIKES.iter().find(|(t, _)| *t == c) {
             out.push_str(plain);

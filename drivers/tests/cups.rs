@@ -2,6 +2,8 @@
 //! The card sent over IPP comes out as the page file, which pdftoppm renders back; a stopped
 //! queue, held jobs piling up and CUPS going away each make printing unavailable with the reason.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -105,12 +107,8 @@ fn card(paper: PaperSize) -> RgbImage {
     )
 }
 
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < Duration::from_secs(30), "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+fn wait_for(what: &str, done: impl FnMut() -> bool) {
+    common::wait_for(what, Duration::from_secs(30), done)
 }
 
 #[test]

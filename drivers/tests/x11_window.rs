@@ -1,6 +1,8 @@
 //! The development window under a real X server (Xvfb): a screenshot of the screen shows the
 //! frame the booth presented, a click is a touch where it was made, and P is the print button.
 
+mod common;
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -47,12 +49,8 @@ fn start_xvfb() -> Option<(Xvfb, String)> {
     Some((xvfb, display))
 }
 
-fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < Duration::from_secs(5), "timed out: {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+fn wait_until(what: &str, done: impl FnMut() -> bool) {
+    common::wait_for(what, Duration::from_secs(5), done)
 }
 
 #[test]

@@ -1,4 +1,6 @@
 //! Helpers shared by the driver tests.
+// Each test binary uses only some of these helpers.
+#![allow(dead_code)]
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -25,4 +27,13 @@ pub fn pty_pair(dir: &Path, device: &str, host: &str) -> Option<Child> {
         std::thread::sleep(Duration::from_millis(20));
     }
     Some(child)
+}
+
+/// Polls `done` until it holds; fails the test naming `what` after `within`.
+pub fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < within, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
