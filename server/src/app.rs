@@ -1,0 +1,166 @@
+//! The server's shared state and its routes.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, head, post, put};
+use axum::Router;
+
+use crate::blobs::Blobs;
+use crate::db::Db;
+
+pub struct Limits {
+    /// The largest picture accepted, in bytes.
+    pub max_upload: u64,
+    /// The largest piece of a resumable upload in one request.
+    pub max_chunk: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_upload: 25 << 20, max_chunk: 8 << 20 }
+    }
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    pub keepsakes_received: AtomicU64,
+    pub keepsakes_repeated: AtomicU64,
+    pub upload_bytes: AtomicU64,
+    pub uploads_rejected: AtomicU64,
+    pub auth_refused: AtomicU64,
+}
+
+impl Metrics {
+    pub fn inc(counter: &AtomicU64, by: u64) {
+        counter.fetch_add(by, Ordering::Relaxed);
+    }
+}
+
+pub struct AppState {
+    pub db: Db,
+    pub blobs: Blobs,
+    /// Partial uploads wait here (local disk, whatever the picture store is).
+    pub staging: PathBuf,
+    pub limits: Limits,
+    pub metrics: Metrics,
+    /// One writer per partial upload at a time.
+    pub upload_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Cookies get `Secure` when the public address is https.
+    pub secure_cookies: bool,
+}
+
+pub type App = Arc<AppState>;
+
+impl AppState {
+    pub fn new(db: Db, blobs: Blobs, staging: PathBuf, limits: Limits, secure_cookies: bool) -> std::io::Result<App> {
+        std::fs::create_dir_all(&staging)?;
+        Ok(Arc::new(AppState { db, blobs, staging, limits, metrics: Metrics::default(), upload_locks: Mutex::default(), secure_cookies }))
+    }
+
+    pub fn upload_lock(&self, sha256: &str) -> Arc<tokio::sync::Mutex<()>> {
+        self.upload_locks.lock().unwrap_or_else(|p| p.into_inner()).entry(sha256.to_string()).or_default().clone()
+    }
+}
+
+/// An error answered to an API client as `{"error": "..."}`, naming the field and the fix.
+#[derive(Debug)]
+pub struct ApiError(pub StatusCode, pub String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (self.0, axum::Json(serde_json::json!({ "error": self.1 }))).into_response();
+        if self.0 == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"keepsake\""));
+        }
+        r
+    }
+}
+
+impl From<crate::db::DbError> for ApiError {
+    fn from(e: crate::db::DbError) -> Self {
+        tracing::error!(%e, "database");
+        ApiError(StatusCode::SERVICE_UNAVAILABLE, "the database is not answering; try again later".into())
+    }
+}
+
+impl From<crate::blobs::BlobError> for ApiError {
+    fn from(e: crate::blobs::BlobError) -> Self {
+        tracing::error!(%e, "picture store");
+        ApiError(StatusCode::SERVICE_UNAVAILABLE, "the picture store is not answering; try again later".into())
+    }
+}
+
+pub fn router(app: App) -> Router {
+    let api = Router::new()
+        .route("/api/v1/blobs/{sha256}", head(crate::api::head_blob).patch(crate::api::patch_blob))
+        .route("/api/v1/keepsakes/{share_token}", put(crate::api::put_keepsake))
+        .layer(DefaultBodyLimit::max(app.limits.max_chunk));
+    let pages = Router::new()
+        .route("/", get(crate::pages::home))
+        .route("/k/{token}", get(crate::pages::share_page))
+        .route("/k/{token}/illustration", get(crate::pages::share_picture))
+        .route("/m/{memorial}", get(crate::pages::gallery))
+        .route("/m/{memorial}/slideshow", get(crate::pages::slideshow))
+        .route("/m/{memorial}/cover", get(crate::pages::cover))
+        .route("/m/{memorial}/k/{id}", get(crate::pages::keepsake_page))
+        .route("/m/{memorial}/k/{id}/{which}", get(crate::pages::keepsake_picture))
+        .route("/m/{memorial}/login", get(crate::pages::login_form).post(crate::pages::login))
+        .route("/m/{memorial}/join/{invite}", get(crate::pages::join))
+        .route("/m/{memorial}/logout", post(crate::pages::logout))
+        .route("/m/{memorial}/admin", get(crate::pages::admin))
+        .route("/m/{memorial}/admin/k/{id}/{action}", post(crate::pages::admin_action))
+        .route("/m/{memorial}/admin/all.zip", get(crate::pages::download_all))
+        .layer(DefaultBodyLimit::max(64 << 10));
+    Router::new()
+        .route("/healthz", get(health))
+        .route("/metrics", get(metrics))
+        .merge(api)
+        .merge(pages)
+        .fallback(crate::pages::not_found)
+        .with_state(app)
+}
+
+async fn health(axum::extract::State(app): axum::extract::State<App>) -> Response {
+    let db = app.db.ping().await;
+    let blobs = app.blobs.ping().await;
+    let ok = db.is_ok() && blobs.is_ok();
+    let body = serde_json::json!({
+        "status": if ok { "ok" } else { "degraded" },
+        "database": db.map(|_| "ok".to_string()).unwrap_or_else(|e| e.to_string()),
+        "pictures": blobs.map(|_| "ok".to_string()).unwrap_or_else(|e| e.to_string()),
+    });
+    (if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE }, axum::Json(body)).into_response()
+}
+
+async fn metrics(axum::extract::State(app): axum::extract::State<App>) -> Response {
+    let m = &app.metrics;
+    let stored = app.db.count_keepsakes().await.unwrap_or(-1);
+    let line = |name: &str, help: &str, kind: &str, v: i128| format!("# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}\n");
+    let get = |c: &AtomicU64| c.load(Ordering::Relaxed) as i128;
+    let text = [
+        line("keepsake_keepsakes_stored", "Keepsakes on the server (not deleted).", "gauge", stored as i128),
+        line("keepsake_keepsakes_received_total", "New keepsakes received since start.", "counter", get(&m.keepsakes_received)),
+        line(
+            "keepsake_keepsakes_repeated_total",
+            "Uploads of keepsakes the server already had (booth retries).",
+            "counter",
+            get(&m.keepsakes_repeated),
+        ),
+        line("keepsake_upload_bytes_total", "Picture bytes received since start.", "counter", get(&m.upload_bytes)),
+        line("keepsake_uploads_rejected_total", "Uploads refused (size, type, hash).", "counter", get(&m.uploads_rejected)),
+        line(
+            "keepsake_auth_refused_total",
+            "Requests refused for a missing, wrong or revoked booth token.",
+            "counter",
+            get(&m.auth_refused),
+        ),
+    ]
+    .concat();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}

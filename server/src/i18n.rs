@@ -1,0 +1,142 @@
+//! The pages' words in Korean and English. The language is `?lang=`, else the `lang` cookie,
+//! else the browser's Accept-Language, else Korean (the memorial halls the booth serves).
+
+use axum::http::HeaderMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Ko,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Ko => "ko",
+            Lang::En => "en",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Lang> {
+        match s.trim().get(..2)?.to_ascii_lowercase().as_str() {
+            "ko" => Some(Lang::Ko),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    pub fn pick(query: Option<&str>, headers: &HeaderMap) -> Lang {
+        if let Some(l) = query.and_then(Lang::parse) {
+            return l;
+        }
+        if let Some(l) = crate::pages::cookie(headers, "lang").and_then(|c| Lang::parse(&c)) {
+            return l;
+        }
+        let accept = headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        accept.split(',').find_map(|part| Lang::parse(part.split(';').next().unwrap_or(""))).unwrap_or(Lang::Ko)
+    }
+
+    pub fn t(self) -> &'static Words {
+        match self {
+            Lang::Ko => &KO,
+            Lang::En => &EN,
+        }
+    }
+}
+
+pub struct Words {
+    pub home_title: &'static str,
+    pub home_text: &'static str,
+    pub gallery: &'static str,
+    pub slideshow: &'static str,
+    pub admin: &'static str,
+    pub no_keepsakes: &'static str,
+    pub keepsakes_count: &'static str,
+    pub download: &'static str,
+    pub download_photo: &'static str,
+    pub download_all: &'static str,
+    pub back: &'static str,
+    pub login_title: &'static str,
+    pub password: &'static str,
+    pub sign_in: &'static str,
+    pub sign_out: &'static str,
+    pub wrong_password: &'static str,
+    pub ask_family: &'static str,
+    pub hide: &'static str,
+    pub show: &'static str,
+    pub delete: &'static str,
+    pub confirm_delete: &'static str,
+    pub hidden: &'static str,
+    pub not_yet_title: &'static str,
+    pub not_yet_text: &'static str,
+    pub not_found: &'static str,
+    pub your_keepsake: &'static str,
+    pub next: &'static str,
+    pub previous: &'static str,
+    pub original_photo: &'static str,
+}
+
+pub static KO: Words = Words {
+    home_title: "추모 기록 서버",
+    home_text: "이곳은 추모관 포토부스의 사진을 보관하는 서버입니다. 가족분들은 받으신 초대 링크로 들어오세요.",
+    gallery: "모든 사진",
+    slideshow: "슬라이드쇼",
+    admin: "관리",
+    no_keepsakes: "아직 사진이 없습니다.",
+    keepsakes_count: "장의 사진",
+    download: "내려받기",
+    download_photo: "원본 사진 내려받기",
+    download_all: "전체 내려받기 (ZIP)",
+    back: "돌아가기",
+    login_title: "가족 전용 페이지",
+    password: "비밀번호",
+    sign_in: "들어가기",
+    sign_out: "나가기",
+    wrong_password: "비밀번호가 맞지 않습니다.",
+    ask_family: "가족분께 초대 링크나 비밀번호를 받아 주세요.",
+    hide: "숨기기",
+    show: "보이기",
+    delete: "삭제",
+    confirm_delete: "정말 삭제할까요? 되돌릴 수 없습니다.",
+    hidden: "숨김",
+    not_yet_title: "사진이 아직 도착하지 않았습니다",
+    not_yet_text: "포토부스가 인터넷에 연결되면 곧 올라옵니다. 잠시 후 QR 코드를 다시 찍어 주세요.",
+    not_found: "찾는 페이지가 없습니다.",
+    your_keepsake: "오늘의 기억",
+    next: "다음",
+    previous: "이전",
+    original_photo: "원본 사진",
+};
+
+pub static EN: Words = Words {
+    home_title: "Memorial keepsake server",
+    home_text:
+        "This server keeps the pictures from a memorial hall's photo booth. Family members: please use the invitation link you received.",
+    gallery: "All pictures",
+    slideshow: "Slideshow",
+    admin: "Manage",
+    no_keepsakes: "No pictures yet.",
+    keepsakes_count: "pictures",
+    download: "Download",
+    download_photo: "Download the original photo",
+    download_all: "Download all (ZIP)",
+    back: "Back",
+    login_title: "For the family",
+    password: "Password",
+    sign_in: "Enter",
+    sign_out: "Sign out",
+    wrong_password: "That password is not right.",
+    ask_family: "Please ask the family for the invitation link or the password.",
+    hide: "Hide",
+    show: "Show",
+    delete: "Delete",
+    confirm_delete: "Delete this picture for good?",
+    hidden: "hidden",
+    not_yet_title: "Your picture has not arrived yet",
+    not_yet_text: "The booth will send it as soon as it is online. Please scan the QR code again a little later.",
+    not_found: "There is no such page.",
+    your_keepsake: "A keepsake from today",
+    next: "Next",
+    previous: "Previous",
+    original_photo: "Original photo",
+};
