@@ -13,8 +13,11 @@
 #   xvfb                 an X server without a screen, for the development window's test
 #   fonts-nanum          NanumGothic: large anti-aliased Korean type on screens and cards
 #   fonts-dejavu-core    a Latin-only font, to test that one without Hangul is refused
+#   postgresql           a private PostgreSQL cluster the memorial server's tests start on 127.0.0.1
+#   chromium             headless Chromium for the click-through of the memorial server's pages
+#   python3-venv         the venv the browser and object-store tests install from PyPI (scripts/test-venv.sh)
 set -euo pipefail
-packages=(espeak-ng mesa-vulkan-drivers libvulkan1 systemd socat cups cups-client poppler-utils libasound2-dev pkg-config libclang-dev xvfb fonts-nanum fonts-dejavu-core)
+packages=(espeak-ng mesa-vulkan-drivers libvulkan1 systemd socat cups cups-client poppler-utils libasound2-dev pkg-config libclang-dev xvfb fonts-nanum fonts-dejavu-core postgresql chromium python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/system-packages.sh
+./scripts/test-venv.sh
 export KEEPSAKE_STRICT_TESTS=1
 # lavapipe wants a runtime dir; a private one keeps its warnings out of the test output.
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"

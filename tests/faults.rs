@@ -163,13 +163,15 @@ fn steps(layout: &Layout, upto: &str) -> Vec<ScriptStep> {
     let all = [
         ScriptStep { on: "attract".into(), after_ms: 50, event: InputEvent::Touch { x: 10, y: 10 } },
         ScriptStep { on: "review".into(), after_ms: 50, event: InputEvent::Touch { x: cx, y: cy } },
+        // The consent screen's "yes" is where the review's "continue" is.
+        ScriptStep { on: "consent".into(), after_ms: 50, event: InputEvent::Touch { x: cx, y: cy } },
         ScriptStep { on: "result".into(), after_ms: 50, event: InputEvent::PrintButton },
     ];
     let n = match upto {
         "" => 0,
         "attract" => 1,
-        "review" => 2,
-        _ => 3,
+        "review" => 3,
+        _ => 4,
     };
     all[..n].to_vec()
 }

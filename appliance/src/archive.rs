@@ -5,6 +5,9 @@
 //! file and the folder are fsynced, and only then is it renamed into place (and the archive folder
 //! fsynced): a power cut or kill -9 at any moment leaves either no entry or a whole one. Leftovers
 //! in `.incoming/` are removed when the archive is opened.
+//!
+//! Every stored entry is queued in the [`Outbox`] for the memorial server; opening the archive
+//! queues any entry the outbox does not know (one finished just before a crash).
 
 use std::fs::File;
 use std::io::Write;
@@ -14,6 +17,7 @@ use std::sync::Arc;
 use image::RgbImage;
 
 use crate::keepsake::{FileInfo, Keepsake, KeepsakeMeta};
+use crate::sync::outbox::{Outbox, OutboxError};
 
 const INCOMING: &str = ".incoming";
 const META: &str = "meta.json";
@@ -36,6 +40,25 @@ fn err(path: &Path, e: impl std::fmt::Display) -> ArchiveError {
 
 pub struct Archive {
     root: PathBuf,
+    outbox: Outbox,
+}
+
+/// An entry's files as stored, checked against their recorded sizes and checksums.
+pub struct EntryFiles {
+    pub meta: KeepsakeMeta,
+    pub photo: Vec<u8>,
+    pub illustration: Vec<u8>,
+}
+
+/// The keepsake id of an entry folder (`<YYYYMMDD-HHMMSS>-<id>`).
+pub fn entry_id(dir: &Path) -> Option<&str> {
+    dir.file_name()?.to_str()?.rsplit_once('-').map(|(_, id)| id).filter(|id| !id.is_empty())
+}
+
+impl From<OutboxError> for ArchiveError {
+    fn from(e: OutboxError) -> Self {
+        ArchiveError { path: e.path, problem: e.problem, fix: e.fix }
+    }
 }
 
 /// Writes `bytes` to a new file and fsyncs it.
@@ -78,11 +101,24 @@ impl Archive {
             tracing::warn!(path = %entry.path().display(), "removing a keepsake entry that was never finished (interrupted write)");
             let _ = std::fs::remove_dir_all(entry.path());
         }
-        Ok(Self { root: root.to_path_buf() })
+        let outbox = Outbox::open(root)?;
+        let archive = Self { root: root.to_path_buf(), outbox };
+        for dir in archive.entries()? {
+            if let (Some(id), Some(name)) = (entry_id(&dir), dir.file_name().and_then(|n| n.to_str())) {
+                if archive.outbox.add(id, name)? {
+                    tracing::info!(entry = name, "queued an archived keepsake the outbox did not know yet");
+                }
+            }
+        }
+        Ok(archive)
     }
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    pub fn outbox(&self) -> &Outbox {
+        &self.outbox
     }
 
     /// Stores a finished keepsake durably. `meta`'s file fields are filled in here.
@@ -103,6 +139,8 @@ impl Archive {
         std::fs::rename(&staging, &final_dir).map_err(|e| err(&final_dir, e))?;
         sync_dir(&self.root)?;
         sync_dir(&self.root.join(INCOMING))?;
+        let name = final_dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        self.outbox.add(&meta.id, name)?;
         Ok(Keepsake { meta, photo, illustration })
     }
 
@@ -118,8 +156,8 @@ impl Archive {
         Ok(dirs)
     }
 
-    /// Reads an entry back and checks every file against its recorded size and checksum.
-    pub fn load(&self, dir: &Path) -> Result<Keepsake, ArchiveError> {
+    /// Reads an entry's files and checks each against its recorded size and checksum.
+    pub fn read_files(&self, dir: &Path) -> Result<EntryFiles, ArchiveError> {
         let corrupt = |what: String| ArchiveError {
             path: dir.to_path_buf(),
             problem: what,
@@ -127,17 +165,31 @@ impl Archive {
         };
         let meta_bytes = std::fs::read(dir.join(META)).map_err(|e| corrupt(format!("meta.json: {e}")))?;
         let meta: KeepsakeMeta = serde_json::from_slice(&meta_bytes).map_err(|e| corrupt(format!("meta.json: {e}")))?;
-        let read = |info: &FileInfo| -> Result<RgbImage, ArchiveError> {
+        let read = |info: &FileInfo| -> Result<Vec<u8>, ArchiveError> {
             let bytes = std::fs::read(dir.join(&info.file)).map_err(|e| corrupt(format!("{}: {e}", info.file)))?;
             if bytes.len() as u64 != info.bytes || crc32fast::hash(&bytes) != info.crc32 {
                 return Err(corrupt(format!("{} does not match its recorded size and checksum", info.file)));
             }
-            let img = image::load_from_memory(&bytes).map_err(|e| corrupt(format!("{}: {e}", info.file)))?.to_rgb8();
-            Ok(img)
+            Ok(bytes)
         };
         let photo = read(&meta.photo)?;
         let illustration = read(&meta.illustration)?;
-        Ok(Keepsake { meta, photo: Arc::new(photo), illustration: Arc::new(illustration) })
+        Ok(EntryFiles { meta, photo, illustration })
+    }
+
+    /// Reads an entry back, checked, with its pictures decoded.
+    pub fn load(&self, dir: &Path) -> Result<Keepsake, ArchiveError> {
+        let files = self.read_files(dir)?;
+        let decode = |bytes: &[u8], name: &str| {
+            image::load_from_memory(bytes).map(|i| Arc::new(i.to_rgb8())).map_err(|e| ArchiveError {
+                path: dir.to_path_buf(),
+                problem: format!("{name}: {e}"),
+                fix: "the entry is damaged (disk fault?); restore it from the memorial server or remove it",
+            })
+        };
+        let photo = decode(&files.photo, &files.meta.photo.file)?;
+        let illustration = decode(&files.illustration, &files.meta.illustration.file)?;
+        Ok(Keepsake { meta: files.meta, photo, illustration })
     }
 
     /// The illustrations of the latest `n` entries, newest first, for the attract slideshow.
@@ -172,6 +224,7 @@ mod tests {
             message: "기억합니다.".into(),
             language: "ko".into(),
             share_url: format!("https://m.example/k/{id}"),
+            share_photo: false,
             made_by: "test".into(),
             style: "warm-animation".into(),
             photo: FileInfo { file: String::new(), bytes: 0, crc32: 0, width: 0, height: 0 },

@@ -91,6 +91,7 @@ mod tests {
                 message: "함께한 시간을 기억합니다. Thank you for coming.".into(),
                 language: "ko".into(),
                 share_url: url,
+                share_photo: false,
                 made_by: String::new(),
                 style: String::new(),
                 photo: file.clone(),

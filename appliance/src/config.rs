@@ -172,6 +172,8 @@ pub struct Timeouts {
     pub countdown_from: u32,
     /// Review continues by itself after this.
     pub review: Duration,
+    /// The consent question counts as "no" after this.
+    pub consent: Duration,
     pub result: Duration,
     pub share: Duration,
     /// How long the calm fault message stays.
@@ -183,7 +185,12 @@ pub struct Timeouts {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Server {
     pub url: String,
+    /// The booth's token; without one keepsakes wait in the outbox.
     pub token: Option<String>,
+    /// Pictures are uploaded in pieces of this many bytes (resumable).
+    pub upload_chunk: usize,
+    /// The longest wait between upload tries.
+    pub retry_max: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -706,12 +713,15 @@ impl Config {
                 "write the memorial server's address, e.g. \"https://memorial.example.org\"",
             );
         }
-        let token = r.opt_string("server.token", "\"booth-token-from-the-server\"");
+        let token = r.opt_string("server.token", "\"ksb_...\" (from `keepsake-server booth add`)");
+        let upload_chunk = (r.number("server.upload_chunk_kib", 1024.0, 1.0, 65536.0, "KiB") as usize) << 10;
+        let retry_max = r.seconds("server.retry_max", 600.0, 0.1, 86400.0);
 
         let timeouts = Timeouts {
             countdown_step: r.seconds("timeouts.countdown_step", 1.0, 0.05, 5.0),
             countdown_from: r.number("timeouts.countdown_from", 3.0, 1.0, 10.0, "counts") as u32,
             review: r.seconds("timeouts.review", 8.0, 0.1, 120.0),
+            consent: r.seconds("timeouts.consent", 12.0, 0.1, 120.0),
             result: r.seconds("timeouts.result", 20.0, 0.1, 600.0),
             share: r.seconds("timeouts.share", 30.0, 0.1, 600.0),
             fault: r.seconds("timeouts.fault", 5.0, 0.1, 120.0),
@@ -730,7 +740,7 @@ impl Config {
             font,
             devices: Devices { camera, display, input, button, speaker, narrator, printer },
             paper,
-            server: Server { url: url.trim_end_matches('/').to_string(), token },
+            server: Server { url: url.trim_end_matches('/').to_string(), token, upload_chunk, retry_max },
             timeouts,
             archive_dir,
         })

@@ -12,6 +12,7 @@ use crate::archive::Archive;
 use crate::booth::{Booth, Devices, RunReport, StopWhen};
 use crate::config::{Config, Language};
 use crate::stylizers::{self, Backend};
+use crate::sync::uploader::{Settings, Uploader};
 use crate::ui::Layout;
 
 pub struct DemoOptions {
@@ -19,16 +20,46 @@ pub struct DemoOptions {
     pub out: PathBuf,
     pub language: Language,
     pub backend: Backend,
+    /// A memorial server to send the keepsakes to: its address and this booth's token.
+    pub server: Option<(String, String)>,
+    /// Fast visits (quarter timeouts, small photos, no screen recording): for long runs such as
+    /// the sync end-to-end test.
+    pub fast: bool,
+    /// How long to wait at the end for the outbox to empty.
+    pub sync_wait: Duration,
+}
+
+impl DemoOptions {
+    pub fn new(sessions: u32, out: PathBuf, language: Language, backend: Backend) -> Self {
+        DemoOptions { sessions, out, language, backend, server: None, fast: false, sync_wait: Duration::from_secs(120) }
+    }
+}
+
+/// Text as the contents of a TOML basic string.
+fn toml_str(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
 /// The demo's config: built-in devices writing into `out`, short timeouts so a visit takes
 /// seconds. It goes through the same validation as a booth's config file.
 pub fn demo_config(out: &Path, language: Language) -> Config {
+    demo_config_with(out, language, None, false)
+}
+
+pub fn demo_config_with(out: &Path, language: Language, server: Option<&(String, String)>, fast: bool) -> Config {
     let (name, dates, message) = match language {
         Language::Ko => ("김영희", "1941 – 2026", "함께한 모든 순간을 기억합니다. 늘 따뜻했던 당신을 그리워합니다."),
         Language::En => ("Margaret Ellis", "1941 – 2026", "We remember every moment we shared. Thank you for your kindness."),
     };
-    let out = out.display().to_string().replace('\\', "\\\\").replace('"', "\\\"");
+    let out = toml_str(&out.display().to_string());
+    let server = match server {
+        Some((url, token)) => {
+            format!("url = \"{}\"\ntoken = \"{}\"\nretry_max = 1.0\nupload_chunk_kib = 64", toml_str(url), toml_str(token))
+        }
+        None => "url = \"https://memorial.example.org\"".to_string(),
+    };
+    // Fast visits: a quarter of the waits, a smaller photo, and only the last frame kept.
+    let (pace, camera, record) = if fast { (0.25, (384, 512), String::new()) } else { (1.0, (768, 1024), format!("record = \"{out}\"")) };
     let text = format!(
         r#"
 [memorial]
@@ -39,12 +70,12 @@ language = "{lang}"
 
 [devices.camera]
 kind = "synthetic"
-width = 768
-height = 1024
+width = {cam_w}
+height = {cam_h}
 
 [devices.display]
 kind = "png"
-record = "{out}"
+{record}
 
 [devices.speaker]
 kind = "wav"
@@ -55,46 +86,64 @@ kind = "image"
 dir = "{out}"
 
 [server]
-url = "https://memorial.example.org"
+{server}
 
 [timeouts]
-countdown_step = 0.3
-review = 1.5
-result = 1.5
-share = 1.2
-slide = 1.0
-fault = 1.0
+countdown_step = {countdown}
+review = {review}
+consent = {review}
+result = {result}
+share = {share}
+slide = {slide}
+fault = {slide}
 
 [archive]
 dir = "{out}/archive"
 "#,
-        lang = language.code()
+        lang = language.code(),
+        cam_w = camera.0,
+        cam_h = camera.1,
+        countdown = 0.3 * pace,
+        review = 1.5 * pace,
+        result = 1.5 * pace,
+        share = 1.2 * pace,
+        slide = 1.0 * pace,
     );
     Config::parse(&text, "built-in demo config", Path::new(".")).expect("the built-in demo config is valid")
 }
 
 /// Scripted visitors that walk through every path of the journey: the first continues at
-/// once and prints from the result screen; the second retakes, lets the review continue by
-/// itself and prints from the share screen; the third lets every screen time out but prints.
+/// once, shares the original photo and prints from the result screen; the second retakes, lets
+/// the review continue by itself, keeps the photo private and prints from the share screen; the
+/// third lets every screen time out (so the photo stays private) but prints.
 pub fn visitors(sessions: u32, layout: &Layout) -> Vec<ScriptStep> {
+    visitors_paced(sessions, layout, 1.0)
+}
+
+pub fn visitors_paced(sessions: u32, layout: &Layout, pace: f64) -> Vec<ScriptStep> {
     let (retake, cont) = layout.review_buttons();
+    // The consent screen's buttons sit where the review's do.
+    let (no, yes) = (retake, cont);
     let touch = |r: crate::ui::Rect| {
         let (x, y) = r.center();
         InputEvent::Touch { x, y }
     };
     let center = InputEvent::Touch { x: layout.w as i32 / 2, y: layout.h as i32 / 2 };
-    let step = |on: &str, after_ms: u64, event: InputEvent| ScriptStep { on: on.to_string(), after_ms, event };
+    let step =
+        |on: &str, after_ms: u64, event: InputEvent| ScriptStep { on: on.to_string(), after_ms: (after_ms as f64 * pace) as u64, event };
     let mut steps = Vec::new();
     for i in 0..sessions {
         steps.push(step("attract", 400, center));
         match i % 3 {
             0 => {
                 steps.push(step("review", 300, touch(cont)));
+                steps.push(step("consent", 300, touch(yes)));
                 steps.push(step("result", 500, InputEvent::PrintButton));
             }
             1 => {
                 steps.push(step("review", 300, touch(retake)));
                 // The second review is left alone: it continues by itself.
+                steps.push(step("consent", 300, touch(no)));
                 steps.push(step("result", 300, center));
                 steps.push(step("print_share", 200, InputEvent::PrintButton));
             }
@@ -119,13 +168,42 @@ fn check_voice(language: Language) -> Result<(), String> {
 pub async fn run(opts: &DemoOptions) -> Result<RunReport, String> {
     check_voice(opts.language)?;
     std::fs::create_dir_all(&opts.out).map_err(|e| format!("cannot create {}: {e}", opts.out.display()))?;
-    let config = demo_config(&opts.out, opts.language);
+    let config = demo_config_with(&opts.out, opts.language, opts.server.as_ref(), opts.fast);
     let layout = Layout { w: config.screen.0, h: config.screen.1 };
     let mut devices = Devices::open(&config).map_err(|e| e.to_string())?;
-    devices.input = Box::new(ScriptedInput::new(visitors(opts.sessions, &layout)));
+    let pace = if opts.fast { 0.25 } else { 1.0 };
+    devices.input = Box::new(ScriptedInput::new(visitors_paced(opts.sessions, &layout, pace)));
     let stylizer = stylizers::for_booth(&config, opts.backend)?;
     let archive = Arc::new(Archive::open(&config.archive_dir).map_err(|e| e.to_string())?);
-    let booth = Booth::new(Arc::new(config), devices, stylizer, archive);
+    let uploader = Settings::from_config(&config.server).map(|s| Uploader::start(archive.clone(), s));
+    let booth = Booth::new(Arc::new(config), devices, stylizer, archive.clone());
     let within = Duration::from_secs(120 + 60 * opts.sessions as u64);
-    booth.run(StopWhen { sessions: Some(opts.sessions), within: Some(within) }).await
+    let report = booth.run(StopWhen { sessions: Some(opts.sessions), within: Some(within) }).await?;
+    if uploader.is_some() {
+        wait_for_sync(&archive, opts.sync_wait).await;
+    }
+    drop(uploader);
+    Ok(report)
+}
+
+/// Waits (up to `limit`) until every keepsake has reached the server, saying what is left.
+async fn wait_for_sync(archive: &Archive, limit: Duration) {
+    let until = std::time::Instant::now() + limit;
+    loop {
+        match archive.outbox().summary() {
+            Ok(s) if s.pending == 0 => {
+                println!("all keepsakes are on the memorial server ({} sent, {} refused)", s.sent, s.refused);
+                return;
+            }
+            Ok(s) if std::time::Instant::now() >= until => {
+                println!("{} keepsakes still wait in the outbox; they are sent at the next start (keepsake sync push)", s.pending);
+                return;
+            }
+            Ok(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            Err(e) => {
+                println!("cannot read the outbox: {e}");
+                return;
+            }
+        }
+    }
 }

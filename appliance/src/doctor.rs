@@ -204,8 +204,31 @@ pub fn examine(config: Option<&Config>) -> Vec<Finding> {
         }
         out.extend(configured_devices(cfg));
         out.push(writable("archive", &cfg.archive_dir));
+        out.push(sync_finding(cfg));
     }
     out
+}
+
+/// The memorial server: is a token set, and what waits in the outbox.
+fn sync_finding(cfg: &Config) -> Finding {
+    if cfg.server.token.is_none() {
+        return finding(
+            "memorial server",
+            Status::Warn,
+            format!("{}: no server.token, keepsakes wait in the outbox", cfg.server.url),
+            Some("on the server: keepsake-server booth add --memorial ID; put the token in server.token"),
+        );
+    }
+    match crate::archive::Archive::open(&cfg.archive_dir).and_then(|a| a.outbox().summary().map_err(Into::into)) {
+        Ok(s) if s.refused > 0 => finding(
+            "memorial server",
+            Status::Warn,
+            format!("{}: {} waiting, {} sent, {} refused", cfg.server.url, s.pending, s.sent, s.refused),
+            Some("see why with `keepsake sync status --config FILE`; send again with `keepsake sync push --config FILE`"),
+        ),
+        Ok(s) => finding("memorial server", Status::Ok, format!("{}: {} waiting, {} sent", cfg.server.url, s.pending, s.sent), None),
+        Err(e) => finding("memorial server", Status::Warn, e.to_string(), Some(e.fix)),
+    }
 }
 
 /// The configured devices, each opened for real: a camera, panel, touchscreen or button that the

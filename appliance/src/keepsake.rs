@@ -16,6 +16,10 @@ pub struct KeepsakeMeta {
     pub message: String,
     pub language: String,
     pub share_url: String,
+    /// The visitor said yes on the consent screen: the original photo may go to the memorial
+    /// server for the family. Without it only the illustration leaves the booth.
+    #[serde(default)]
+    pub share_photo: bool,
     /// Which stylizer made the illustration (e.g. "illustration filter on CPU").
     pub made_by: String,
     pub style: String,

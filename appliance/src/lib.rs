@@ -18,4 +18,6 @@ pub mod notify;
 pub mod preprocess_cli;
 pub mod qr;
 pub mod stylizers;
+pub mod sync;
+pub mod sync_cli;
 pub mod ui;

@@ -7,6 +7,7 @@ use keepsake::archive::Archive;
 use keepsake::booth::{Booth, Devices, StopWhen};
 use keepsake::config::{Config, Language, EXAMPLE};
 use keepsake::stylizers::{self, Backend};
+use keepsake::sync::uploader::{Settings, Uploader};
 use keepsake::{demo, doctor};
 use keepsake_drivers::text::{self, Face};
 use keepsake_models::Stylizer;
@@ -40,6 +41,23 @@ enum Command {
         language: String,
         #[arg(long, value_enum, default_value_t = Backend::Auto)]
         backend: Backend,
+        /// Send the keepsakes to this memorial server (with --token).
+        #[arg(long, requires = "token")]
+        server: Option<String>,
+        /// The booth token from `keepsake-server booth add`.
+        #[arg(long, requires = "server")]
+        token: Option<String>,
+        /// Quick visits: shorter waits, smaller photos, no screen recording.
+        #[arg(long)]
+        fast: bool,
+        /// Seconds to wait at the end for every keepsake to reach the server.
+        #[arg(long, default_value_t = 120.0)]
+        sync_wait: f64,
+    },
+    /// The outbox of keepsakes for the memorial server: status, send now.
+    Sync {
+        #[command(subcommand)]
+        action: keepsake::sync_cli::SyncAction,
     },
     /// Turn one photo into an illustration.
     Stylize {
@@ -120,6 +138,13 @@ fn run(command: Command) -> Result<ExitCode, String> {
             let devices = Devices::open(&config).map_err(|e| e.to_string())?;
             let stylizer = stylizers::for_booth(&config, backend)?;
             let archive = Arc::new(Archive::open(&config.archive_dir).map_err(|e| e.to_string())?);
+            let _uploader = match Settings::from_config(&config.server) {
+                Some(s) => Some(Uploader::start(archive.clone(), s)),
+                None => {
+                    tracing::warn!("no server.token: keepsakes wait in the outbox until one is set (keepsake-server booth add)");
+                    None
+                }
+            };
             let booth = Booth::new(config, devices, stylizer, archive);
             runtime()?.block_on(async {
                 tokio::select! {
@@ -132,14 +157,17 @@ fn run(command: Command) -> Result<ExitCode, String> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { sessions, out, language, backend } => {
+        Command::Demo { sessions, out, language, backend, server, token, fast, sync_wait } => {
             let language = match language.as_str() {
                 "ko" => Language::Ko,
                 "en" => Language::En,
                 other => return Err(format!("--language {other:?}: use ko or en")),
             };
             text::set_face(Face::system());
-            let opts = demo::DemoOptions { sessions, out: out.clone(), language, backend };
+            let mut opts = demo::DemoOptions::new(sessions, out.clone(), language, backend);
+            opts.server = server.zip(token);
+            opts.fast = fast;
+            opts.sync_wait = std::time::Duration::from_secs_f64(sync_wait.max(0.0));
             let report = runtime()?.block_on(demo::run(&opts))?;
             println!("demo finished: {} visits, {} keepsakes, {} faults", report.sessions, report.keepsakes.len(), report.faults.len());
             for k in &report.keepsakes {
@@ -179,6 +207,18 @@ fn run(command: Command) -> Result<ExitCode, String> {
         }
         Command::Bench(args) => {
             println!("{}", keepsake::bench::run(&args)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sync { action } => {
+            use keepsake::sync_cli::{push, status, SyncAction};
+            let out = match action {
+                SyncAction::Status(args) => status(&args)?,
+                SyncAction::Push { args, wait } => push(&args, wait)?,
+            };
+            print!("{out}");
+            if !out.ends_with('\n') {
+                println!();
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Doctor { config } => {

@@ -26,6 +26,9 @@ pub enum Touch {
     Begin,
     Retake,
     Continue,
+    /// The consent screen's answers.
+    KeepPhotoPrivate,
+    SharePhoto,
     Next,
 }
 
@@ -93,6 +96,16 @@ pub fn hit(state: &State, layout: &Layout, x: i32, y: i32) -> Option<Touch> {
                 Some(Touch::Retake)
             } else if cont.contains(x, y) {
                 Some(Touch::Continue)
+            } else {
+                None
+            }
+        }
+        State::Consent { .. } => {
+            let (no, yes) = layout.review_buttons();
+            if no.contains(x, y) {
+                Some(Touch::KeepPhotoPrivate)
+            } else if yes.contains(x, y) {
+                Some(Touch::SharePhoto)
             } else {
                 None
             }
@@ -205,7 +218,21 @@ pub fn draw(fb: &mut Framebuffer, state: &State, view: &View) {
             button(fb, retake, t.retake, l.big(), false);
             button(fb, cont, t.continue_, l.big(), true);
         }
-        State::Generating { photo, step, total, preview } => {
+        State::Consent { photo } => {
+            // The photo small, the question large: the visitor decides about this very picture.
+            let pic = l.picture_area();
+            let small_h = pic.h / 2;
+            fb.blit_fit(photo, pic.x, pic.y, pic.w, small_h);
+            let mut y = pic.y + small_h as i32 + m;
+            y += text::draw_paragraph(fb, t.consent_question, w / 2, y, text_w, l.big(), CREAM, Align::Center) as i32 + m / 2;
+            text::draw_paragraph(fb, t.consent_detail, w / 2, y, text_w, l.small(), MUTED, Align::Center);
+            let (no, yes) = l.review_buttons();
+            let hint = format!("{} {}", view.seconds_left, t.consent_default);
+            text::draw_line(fb, &hint, w / 2, no.y - m - text::line_height(l.small()) as i32, l.small(), MUTED, Align::Center);
+            button(fb, no, t.consent_no, l.big(), false);
+            button(fb, yes, t.consent_yes, l.big(), true);
+        }
+        State::Generating { photo, step, total, preview, .. } => {
             let pic = l.picture_area();
             let shown = preview.as_deref().unwrap_or(photo);
             fb.blit_fit(shown, pic.x, pic.y, pic.w, pic.h);

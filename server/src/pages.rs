@@ -165,7 +165,9 @@ pub async fn share_page(State(app): State<App>, headers: HeaderMap, Path(token):
     }
     let k = match app.db.keepsake_by_share_token(&token).await {
         Ok(Some(k)) if !k.hidden => k,
-        Ok(_) => return message_page(lang, &q, StatusCode::NOT_FOUND, t.not_yet_title, t.not_yet_text),
+        // Hidden by the family: not shown, and not promised either.
+        Ok(Some(_)) => return message_page(lang, &q, StatusCode::NOT_FOUND, t.not_found, ""),
+        Ok(None) => return message_page(lang, &q, StatusCode::NOT_FOUND, t.not_yet_title, t.not_yet_text),
         Err(e) => return unavailable(lang, e),
     };
     let memorial = match app.db.memorial(&k.memorial_id).await {
@@ -540,7 +542,7 @@ pub async fn admin(State(app): State<App>, headers: HeaderMap, Path(memorial): P
         html! {
             form.inline method="post" action={ "/m/" (m.id) "/admin/k/" (k.id) "/" (what) } {
                 input type="hidden" name="csrf" value=(f.csrf);
-                @if confirm { label title=(t.confirm_delete) { input type="checkbox" name="confirm" value="yes" required; " " (t.confirm_delete) } " " }
+                @if confirm { label title=(t.confirm_delete) { input type="checkbox" name="confirm" value="yes" required aria-label=(t.confirm_delete); " " (t.confirm) } " " }
                 button type="submit" name="do" value=(what) { (label) }
             }
         }

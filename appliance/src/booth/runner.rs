@@ -167,6 +167,8 @@ impl Booth {
                     Some(Touch::Begin) => events.push(Event::Begin),
                     Some(Touch::Retake) => events.push(Event::Retake),
                     Some(Touch::Continue) => events.push(Event::Continue),
+                    Some(Touch::KeepPhotoPrivate) => events.push(Event::Consent(false)),
+                    Some(Touch::SharePhoto) => events.push(Event::Consent(true)),
                     Some(Touch::Next) => events.push(Event::Next),
                     None => {}
                 },
@@ -266,7 +268,7 @@ impl Booth {
                     }
                 }
             }
-            if matches!(state, State::Review { .. }) {
+            if matches!(state, State::Review { .. } | State::Consent { .. }) {
                 dirty = true; // the seconds-left hint
             }
 
@@ -336,8 +338,9 @@ impl Booth {
                     })
                 });
             }
-            State::Generating { photo, .. } => {
+            State::Generating { photo, share_photo, .. } => {
                 let photo = photo.clone();
+                let share_photo = *share_photo;
                 let stylizer = self.stylizer.clone();
                 let archive = self.archive.clone();
                 let cfg = self.config.clone();
@@ -357,6 +360,7 @@ impl Booth {
                     let empty = FileInfo { file: String::new(), bytes: 0, crc32: 0, width: 0, height: 0 };
                     let meta = KeepsakeMeta {
                         share_url: keepsake::share_url(&cfg.server.url, &id),
+                        share_photo,
                         id,
                         created_at: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
                         memorial_name: cfg.memorial.name.clone(),

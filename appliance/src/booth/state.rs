@@ -1,6 +1,6 @@
 //! The visitor's journey as one state machine.
 //!
-//! Attract -> Countdown -> Capture -> Review -> Generating -> Result -> PrintShare -> Attract,
+//! Attract -> Countdown -> Capture -> Review -> Consent -> Generating -> Result -> PrintShare -> Attract,
 //! with Review able to go back to Countdown (retake), and any state able to go to Fault, which
 //! shows a calm message and returns to Attract. Transitions are pure: [`State::on`] takes an event
 //! and gives the next state; the runner performs what entering a state needs (take the photo,
@@ -36,8 +36,11 @@ pub enum State {
     Capture,
     /// The photo is shown; retake or continue (continues by itself after a while).
     Review { photo: Arc<RgbImage> },
-    /// The illustration is being made.
-    Generating { photo: Arc<RgbImage>, step: u32, total: u32, preview: Option<Arc<RgbImage>> },
+    /// May the family also receive the original photo? Only a "yes" sends it to the memorial
+    /// server; the illustration always goes. Left alone, the answer is no.
+    Consent { photo: Arc<RgbImage> },
+    /// The illustration is being made. `share_photo` is the visitor's answer.
+    Generating { photo: Arc<RgbImage>, share_photo: bool, step: u32, total: u32, preview: Option<Arc<RgbImage>> },
     /// The illustration and caption; the narration plays.
     Result { keepsake: Arc<Keepsake> },
     /// Print button and QR code of the share link.
@@ -55,6 +58,8 @@ pub enum Event {
     Captured(Arc<RgbImage>),
     Retake,
     Continue,
+    /// The visitor's answer on the consent screen: share the original photo with the family?
+    Consent(bool),
     Progress {
         step: u32,
         total: u32,
@@ -83,6 +88,7 @@ impl State {
             State::Countdown { .. } => "countdown",
             State::Capture => "capture",
             State::Review { .. } => "review",
+            State::Consent { .. } => "consent",
             State::Generating { .. } => "generating",
             State::Result { .. } => "result",
             State::PrintShare { .. } => "print_share",
@@ -96,6 +102,7 @@ impl State {
             State::Attract => Some(t.slide),
             State::Countdown { .. } => Some(t.countdown_step),
             State::Review { .. } => Some(t.review),
+            State::Consent { .. } => Some(t.consent),
             State::Result { .. } => Some(t.result),
             State::PrintShare { print: PrintStatus::Printing, .. } => None,
             State::PrintShare { .. } => Some(t.share),
@@ -123,13 +130,17 @@ impl State {
             (Capture, Event::Captured(photo)) => Review { photo },
 
             (Review { .. }, Event::Retake) => Countdown { remaining: t.countdown_from },
-            (Review { photo }, Event::Continue | Event::Timeout) => Generating { photo, step: 0, total: 0, preview: None },
+            (Review { photo }, Event::Continue | Event::Timeout) => Consent { photo },
 
-            (Generating { photo, .. }, Event::Progress { step, total, preview: Some(p) }) => {
-                Generating { photo, step, total, preview: Some(p) }
+            (Consent { photo }, Event::Consent(share_photo)) => Generating { photo, share_photo, step: 0, total: 0, preview: None },
+            // No answer is no.
+            (Consent { photo }, Event::Timeout) => Generating { photo, share_photo: false, step: 0, total: 0, preview: None },
+
+            (Generating { photo, share_photo, .. }, Event::Progress { step, total, preview: Some(p) }) => {
+                Generating { photo, share_photo, step, total, preview: Some(p) }
             }
-            (Generating { photo, preview, .. }, Event::Progress { step, total, preview: None }) => {
-                Generating { photo, step, total, preview }
+            (Generating { photo, share_photo, preview, .. }, Event::Progress { step, total, preview: None }) => {
+                Generating { photo, share_photo, step, total, preview }
             }
             (Generating { .. }, Event::Generated(keepsake)) => Result { keepsake },
 
@@ -176,6 +187,7 @@ mod tests {
             countdown_step: Duration::from_secs(1),
             countdown_from: 3,
             review: Duration::from_secs(8),
+            consent: Duration::from_secs(10),
             result: Duration::from_secs(20),
             share: Duration::from_secs(30),
             fault: Duration::from_secs(5),
@@ -198,6 +210,7 @@ mod tests {
                 message: String::new(),
                 language: "en".into(),
                 share_url: String::new(),
+                share_photo: false,
                 made_by: String::new(),
                 style: String::new(),
                 photo: fi.clone(),
@@ -228,6 +241,7 @@ mod tests {
             Event::Timeout, // 3, 2, 1, capture
             Event::Captured(photo()),
             Event::Continue,
+            Event::Consent(true),
             Event::Progress { step: 1, total: 3, preview: Some(photo()) },
             Event::Generated(keepsake()),
             Event::PrintButton,
@@ -244,6 +258,7 @@ mod tests {
                 "countdown",
                 "capture",
                 "review",
+                "consent",
                 "generating",
                 "generating",
                 "result",
@@ -270,17 +285,28 @@ mod tests {
     fn review_retake_goes_back_to_countdown_and_timeout_continues() {
         let review = State::Review { photo: photo() };
         assert!(matches!(review.clone().on(Event::Retake, &t()), State::Countdown { remaining: 3 }));
-        assert!(matches!(review.clone().on(Event::Timeout, &t()), State::Generating { .. }));
-        assert!(matches!(review.on(Event::Continue, &t()), State::Generating { .. }));
+        assert!(matches!(review.clone().on(Event::Timeout, &t()), State::Consent { .. }));
+        assert!(matches!(review.on(Event::Continue, &t()), State::Consent { .. }));
+    }
+
+    #[test]
+    fn only_a_yes_shares_the_photo() {
+        let consent = State::Review { photo: photo() }.on(Event::Continue, &t());
+        assert!(matches!(consent.clone().on(Event::Consent(true), &t()), State::Generating { share_photo: true, .. }));
+        assert!(matches!(consent.clone().on(Event::Consent(false), &t()), State::Generating { share_photo: false, .. }));
+        assert!(matches!(consent.clone().on(Event::Timeout, &t()), State::Generating { share_photo: false, .. }), "no answer is no");
+        assert!(matches!(consent.on(Event::PrintButton, &t()), State::Consent { .. }));
     }
 
     #[test]
     fn progress_keeps_the_last_preview() {
-        let g = State::Review { photo: photo() }.on(Event::Continue, &t());
+        let g = State::Consent { photo: photo() }.on(Event::Consent(true), &t());
         let g = g.on(Event::Progress { step: 1, total: 4, preview: Some(photo()) }, &t());
         let g = g.on(Event::Progress { step: 2, total: 4, preview: None }, &t());
         match g {
-            State::Generating { step, total, preview, .. } => assert_eq!((step, total, preview.is_some()), (2, 4, true)),
+            State::Generating { step, total, preview, share_photo, .. } => {
+                assert_eq!((step, total, preview.is_some(), share_photo), (2, 4, true, true))
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -328,7 +354,8 @@ mod tests {
             State::Countdown { remaining: 2 },
             State::Capture,
             State::Review { photo: photo() },
-            State::Generating { photo: photo(), step: 1, total: 3, preview: None },
+            State::Consent { photo: photo() },
+            State::Generating { photo: photo(), share_photo: false, step: 1, total: 3, preview: None },
             State::Result { keepsake: keepsake() },
             State::PrintShare { keepsake: keepsake(), print: PrintStatus::Printing },
         ];

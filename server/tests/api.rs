@@ -1,0 +1,108 @@
+//! The booths' upload API on a real server process: resumable, idempotent, exact.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn uploads_resume_and_retries_never_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), Backends::default());
+    let url = server.url();
+    let memorial = server.memorial("김영희");
+    let token = server.booth(&memorial);
+    let a = agent();
+    let bytes = png(3, 300, 400);
+    let sha = sha256(&bytes);
+    let blob = format!("{url}/api/v1/blobs/{sha}");
+    let auth = format!("Bearer {token}");
+
+    let head = a.head(&blob).header("Authorization", &auth).call().unwrap();
+    assert_eq!((head.status().as_u16(), head.headers()["upload-offset"].to_str().unwrap()), (404, "0"));
+    // The first piece arrives, then the connection "drops".
+    let cut = bytes.len() / 3;
+    let piece = |from: usize, to: usize, offset: usize| {
+        a.patch(&blob)
+            .header("Authorization", &auth)
+            .header("Upload-Offset", &offset.to_string())
+            .header("Upload-Length", &bytes.len().to_string())
+            .send(&bytes[from..to])
+            .unwrap()
+    };
+    let r = piece(0, cut, 0);
+    assert_eq!((r.status().as_u16(), r.headers()["upload-offset"].to_str().unwrap()), (204, cut.to_string().as_str()));
+    let head = a.head(&blob).header("Authorization", &auth).call().unwrap();
+    assert_eq!(head.headers()["upload-offset"].to_str().unwrap(), cut.to_string(), "HEAD says where to resume");
+    // A booth that thinks it is elsewhere is told the truth.
+    let r = piece(0, cut, 0);
+    assert_eq!((r.status().as_u16(), r.headers()["upload-offset"].to_str().unwrap()), (409, cut.to_string().as_str()));
+    let r = piece(cut, bytes.len(), cut);
+    assert_eq!(r.status().as_u16(), 201);
+    let r = piece(cut, bytes.len(), cut);
+    assert_eq!(r.status().as_u16(), 200, "the whole picture again is not an error");
+
+    let record = serde_json::json!({"illustration_sha256": sha, "caption": "함께한 날", "language": "ko", "created_at": "2026-11-26T10:00:00+09:00"});
+    let share = "0123456789abcdef0123456789abcdef";
+    let (s1, b1) = put_keepsake(&url, &token, share, &record);
+    let (s2, b2) = put_keepsake(&url, &token, share, &record);
+    assert_eq!((s1, s2), (201, 200));
+    assert_eq!(b1, b2, "a retry answers with the same keepsake");
+    // The same picture under a different share token is the same keepsake: refused, not doubled.
+    let (s3, _) = put_keepsake(&url, &token, "fedcba9876543210fedcba9876543210", &record);
+    assert_eq!(s3, 409);
+    let list = server.cli(&["keepsakes", "list", "--memorial", &memorial]);
+    assert_eq!(list.lines().count(), 1, "{list}");
+    assert!(list.contains(&sha));
+
+    // What the visitor downloads is byte for byte what the booth sent.
+    let mut got = a.get(&format!("{url}/k/{share}/illustration?download=1")).call().unwrap();
+    assert_eq!(got.headers()["content-type"], "image/png");
+    assert!(got.headers()["content-disposition"].to_str().unwrap().starts_with("attachment"));
+    assert_eq!(sha256(&got.body_mut().read_to_vec().unwrap()), sha);
+
+    // A keepsake whose picture has not arrived is refused with the fix.
+    let missing = serde_json::json!({"illustration_sha256": "ab".repeat(32), "created_at": "2026-11-26T10:00:00+09:00"});
+    let (s, body) = put_keepsake(&url, &token, "11111111111111111111111111111111", &missing);
+    assert_eq!(s, 409);
+    assert!(body.contains("upload it first"), "{body}");
+
+    let metrics = a.get(&format!("{url}/metrics")).call().unwrap().body_mut().read_to_string().unwrap();
+    assert!(metrics.contains("keepsake_keepsakes_stored 1"), "{metrics}");
+    assert!(metrics.contains("keepsake_keepsakes_repeated_total 1"), "{metrics}");
+    let health = a.get(&format!("{url}/healthz")).call().unwrap().body_mut().read_to_string().unwrap();
+    assert!(health.contains("\"status\":\"ok\""), "{health}");
+}
+
+#[test]
+fn a_deleted_keepsake_stays_deleted_when_a_late_retry_arrives() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), Backends::default());
+    let url = server.url();
+    let memorial = server.memorial("Margaret Ellis");
+    let token = server.booth(&memorial);
+    let (share, ill) = add_keepsake(&url, &token, 9, "a day by the sea", true);
+    let cookie = family_cookie(&url, &server, &memorial);
+    let id = server.cli(&["keepsakes", "list", "--memorial", &memorial]).split_whitespace().next().unwrap().to_string();
+    // The admin page holds the form's CSRF token.
+    let admin =
+        agent().get(&format!("{url}/m/{memorial}/admin")).header("Cookie", &cookie).call().unwrap().body_mut().read_to_string().unwrap();
+    let csrf = admin.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let r = agent()
+        .post(&format!("{url}/m/{memorial}/admin/k/{id}/delete"))
+        .header("Cookie", &cookie)
+        .send_form([("csrf", csrf.as_str()), ("confirm", "yes")])
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(server.cli(&["keepsakes", "list", "--memorial", &memorial]), "");
+    assert_eq!(agent().get(&format!("{url}/k/{share}/illustration")).call().unwrap().status().as_u16(), 404);
+    // The booth never heard the answer and sends it all again.
+    assert_eq!(upload(&url, &token, &ill), 201, "the picture itself was removed, so it is taken again");
+    let (s, _) = put_keepsake(
+        &url,
+        &token,
+        &share,
+        &serde_json::json!({"illustration_sha256": sha256(&ill), "caption": "a day by the sea", "language": "en", "created_at": "2026-11-26T10:09:00+09:00"}),
+    );
+    assert_eq!(s, 200, "acknowledged, so the booth stops retrying");
+    assert_eq!(server.cli(&["keepsakes", "list", "--memorial", &memorial]), "", "but not restored");
+}

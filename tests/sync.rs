@@ -1,0 +1,245 @@
+//! Offline-first sync, end to end with real processes: booths (`keepsake demo`) send their
+//! keepsakes to a real `keepsake-server` that is killed and restarted under them, and a booth
+//! is itself killed with SIGKILL mid-upload. Every keepsake must arrive exactly once, byte for
+//! byte, and every outbox must end empty.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+const BOOTH: &str = env!("CARGO_BIN_EXE_keepsake");
+
+/// `keepsake-server` is built beside `keepsake` by `cargo test --workspace`.
+fn server_bin() -> PathBuf {
+    let p = Path::new(BOOTH).with_file_name("keepsake-server");
+    assert!(
+        p.exists(),
+        "{} is missing: run the tests with `cargo test --workspace` (or `cargo build -p keepsake-server` first)",
+        p.display()
+    );
+    p
+}
+
+struct Server {
+    data: PathBuf,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl Server {
+    fn cli(&self, args: &[&str]) -> String {
+        let out = Command::new(server_bin()).arg("--data").arg(&self.data).args(args).output().unwrap();
+        assert!(out.status.success(), "keepsake-server {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn start(data: &Path) -> Server {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut s = Server { data: data.to_path_buf(), port, child: None };
+        s.up();
+        s
+    }
+
+    fn up(&mut self) {
+        let child = Command::new(server_bin())
+            .arg("--data")
+            .arg(&self.data)
+            .args(["serve", "--listen", &format!("127.0.0.1:{}", self.port)])
+            .env("KEEPSAKE_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let until = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(Instant::now() < until, "the server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The pictures the server stores (by sha256).
+    fn blobs(&self) -> BTreeSet<String> {
+        let mut all = BTreeSet::new();
+        for shard in std::fs::read_dir(self.data.join("blobs")).unwrap().flatten() {
+            if shard.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            all.extend(std::fs::read_dir(shard.path()).unwrap().flatten().map(|f| f.file_name().to_string_lossy().to_string()));
+        }
+        all
+    }
+
+    /// The sha256 of each keepsake's illustration on the server, one per keepsake.
+    fn keepsakes(&self, memorial: &str) -> Vec<String> {
+        self.cli(&["keepsakes", "list", "--memorial", memorial]).lines().map(|l| l.split(' ').nth(1).unwrap().to_string()).collect()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+fn demo(out: &Path, sessions: u32, server: &str, token: &str, sync_wait: u32) -> Command {
+    let mut c = Command::new(BOOTH);
+    c.args(["demo", "--fast", "--language", "en", "--sessions", &sessions.to_string()])
+        .arg("--out")
+        .arg(out)
+        .args(["--server", server, "--token", token, "--sync-wait", &sync_wait.to_string()])
+        .env("KEEPSAKE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+/// Every archived keepsake of a booth: id -> (sha256 of the illustration, sha256 of the photo
+/// if the visitor agreed to share it).
+fn archived(out: &Path) -> BTreeMap<String, (String, Option<String>)> {
+    let mut all = BTreeMap::new();
+    for e in std::fs::read_dir(out.join("archive")).unwrap().flatten() {
+        let p = e.path();
+        if !p.is_dir() || e.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
+        let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(p.join("meta.json")).unwrap()).unwrap();
+        let sha = |f: &str| hex::encode(Sha256::digest(std::fs::read(p.join(f)).unwrap()));
+        let photo = meta["share_photo"].as_bool().unwrap().then(|| sha("photo.jpg"));
+        all.insert(meta["id"].as_str().unwrap().to_string(), (sha("illustration.png"), photo));
+    }
+    all
+}
+
+fn outbox_status(out: &Path) -> String {
+    let o = Command::new(BOOTH).args(["sync", "status", "--archive"]).arg(out.join("archive")).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// A small deterministic generator for the kill times (no extra crate, reproducible runs).
+struct Lcg(u64);
+impl Lcg {
+    fn ms(&mut self, lo: u64, hi: u64) -> Duration {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        Duration::from_millis(lo + (self.0 >> 33) % (hi - lo))
+    }
+}
+
+#[test]
+fn two_hundred_visits_reach_a_server_that_keeps_dying_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&dir.path().join("server"));
+    let memorial = server.cli(&["memorial", "create", "--name", "Margaret Ellis"]).trim().to_string();
+    // Four booths in one hall, 50 visits each, all at once.
+    let booths: Vec<(PathBuf, String)> = (0..4)
+        .map(|i| (dir.path().join(format!("booth{i}")), server.cli(&["booth", "add", "--memorial", &memorial]).trim().to_string()))
+        .collect();
+    let mut running: Vec<Child> = booths.iter().map(|(out, token)| demo(out, 50, &server.url(), token, 600).spawn().unwrap()).collect();
+
+    let mut rng = Lcg(0x6b656570);
+    let mut kills = 0;
+    let started = Instant::now();
+    loop {
+        std::thread::sleep(rng.ms(300, 2500));
+        if running.iter_mut().all(|c| c.try_wait().unwrap().is_some()) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(1500), "the booths did not finish");
+        server.kill9();
+        kills += 1;
+        std::thread::sleep(rng.ms(100, 1500));
+        server.up();
+    }
+    for (c, (out, _)) in running.drain(..).zip(&booths) {
+        let o = c.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{}: {stdout}\n{}", out.display(), String::from_utf8_lossy(&o.stderr));
+        assert!(stdout.contains("all keepsakes are on the memorial server"), "{stdout}");
+    }
+    assert!(kills >= 5, "the server was killed only {kills} times");
+
+    let mut expected = BTreeSet::new();
+    let mut pictures = BTreeSet::new();
+    let mut made = 0;
+    for (out, _) in &booths {
+        let a = archived(out);
+        made += a.len();
+        expected.extend(a.values().map(|(sha, _)| sha.clone()));
+        pictures.extend(a.values().flat_map(|(sha, photo)| [Some(sha.clone()), photo.clone()]).flatten());
+        let status = outbox_status(out);
+        assert!(status.contains(": 0 waiting") && status.contains(", 0 refused"), "{status}");
+    }
+    assert_eq!(made, 200, "every visit made a keepsake");
+    let on_server = server.keepsakes(&memorial);
+    assert_eq!(on_server.len(), 200, "exactly once each");
+    assert_eq!(on_server.iter().cloned().collect::<BTreeSet<_>>(), expected, "byte-identical illustrations");
+    assert_eq!(server.blobs(), pictures, "the photos of the visitors who agreed, and no others");
+    assert!(pictures.len() > 200 && pictures.len() < 400, "some visitors shared their photo, some did not");
+}
+
+#[test]
+fn a_booth_killed_mid_upload_loses_nothing_and_sends_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    let memorial = server.cli(&["memorial", "create", "--name", "김영희"]).trim().to_string();
+    let token = server.cli(&["booth", "add", "--memorial", &memorial]).trim().to_string();
+    let out = dir.path().join("booth");
+    let mut rng = Lcg(42);
+    let mut caught_mid_upload = 0;
+    // Visits while the hall is offline (no server at this address): the outbox fills up.
+    let offline = "http://127.0.0.1:9";
+    let o = demo(&out, 9, offline, &token, 0).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(outbox_status(&out).contains(": 9 waiting"));
+    // The network comes back; the booth is killed again and again while it sends.
+    for _ in 0..12 {
+        let mut child = Command::new(BOOTH)
+            .args(["sync", "push", "--wait", "30", "--archive"])
+            .arg(out.join("archive"))
+            .args(["--server", &server.url(), "--token", &token])
+            .env("KEEPSAKE_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(rng.ms(30, 250));
+        let parts = std::fs::read_dir(server.data.join("uploads")).map(|d| d.count()).unwrap_or(0);
+        let _ = child.kill();
+        let _ = child.wait();
+        if parts > 0 {
+            caught_mid_upload += 1;
+        }
+    }
+    // And once more a whole booth, killed while it visits and sends, then restarted.
+    let mut booth = demo(&out, 6, &server.url(), &token, 60).spawn().unwrap();
+    std::thread::sleep(Duration::from_secs(4));
+    let _ = booth.kill();
+    let _ = booth.wait();
+    let o = demo(&out, 2, &server.url(), &token, 120).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("all keepsakes are on the memorial server"));
+
+    let a = archived(&out);
+    assert!(a.len() >= 11, "the finished visits are archived: {}", a.len());
+    let on_server = server.keepsakes(&memorial);
+    assert_eq!(on_server.len(), a.len(), "nothing lost, nothing twice");
+    assert_eq!(on_server.iter().cloned().collect::<BTreeSet<_>>(), a.values().map(|(s, _)| s.clone()).collect());
+    let pictures: BTreeSet<String> = a.values().flat_map(|(sha, photo)| [Some(sha.clone()), photo.clone()]).flatten().collect();
+    assert_eq!(server.blobs(), pictures);
+    assert!(outbox_status(&out).contains(": 0 waiting"));
+    assert!(caught_mid_upload > 0, "no kill landed during an upload; the test proved nothing");
+}
