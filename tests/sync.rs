@@ -83,9 +83,16 @@ impl Server {
         all
     }
 
-    /// The sha256 of each keepsake's illustration on the server, one per keepsake.
-    fn keepsakes(&self, memorial: &str) -> Vec<String> {
-        self.cli(&["keepsakes", "list", "--memorial", memorial]).lines().map(|l| l.split(' ').nth(1).unwrap().to_string()).collect()
+    /// The server's keepsakes: id (the booth's) -> sha256 of the illustration. Panics on an id
+    /// listed twice.
+    fn keepsakes(&self, memorial: &str) -> BTreeMap<String, String> {
+        let mut all = BTreeMap::new();
+        for line in self.cli(&["keepsakes", "list", "--memorial", memorial]).lines() {
+            let mut f = line.split(' ');
+            let (id, sha) = (f.next().unwrap().to_string(), f.next().unwrap().to_string());
+            assert!(all.insert(id.clone(), sha).is_none(), "{id} is on the server twice");
+        }
+        all
     }
 }
 
@@ -148,7 +155,7 @@ fn two_hundred_visits_reach_a_server_that_keeps_dying_exactly_once() {
     let booths: Vec<(PathBuf, String)> = (0..4)
         .map(|i| (dir.path().join(format!("booth{i}")), server.cli(&["booth", "add", "--memorial", &memorial]).trim().to_string()))
         .collect();
-    let mut running: Vec<Child> = booths.iter().map(|(out, token)| demo(out, 50, &server.url(), token, 600).spawn().unwrap()).collect();
+    let mut running: Vec<Child> = booths.iter().map(|(out, token)| demo(out, 50, &server.url(), token, 180).spawn().unwrap()).collect();
 
     let mut rng = Lcg(0x6b656570);
     let mut kills = 0;
@@ -172,23 +179,31 @@ fn two_hundred_visits_reach_a_server_that_keeps_dying_exactly_once() {
     }
     assert!(kills >= 5, "the server was killed only {kills} times");
 
-    let mut expected = BTreeSet::new();
+    let mut expected = BTreeMap::new();
     let mut pictures = BTreeSet::new();
-    let mut made = 0;
+    let (mut shared, mut private) = (0, 0);
     for (out, _) in &booths {
         let a = archived(out);
-        made += a.len();
-        expected.extend(a.values().map(|(sha, _)| sha.clone()));
-        pictures.extend(a.values().flat_map(|(sha, photo)| [Some(sha.clone()), photo.clone()]).flatten());
+        for (id, (sha, photo)) in &a {
+            expected.insert(id.clone(), sha.clone());
+            pictures.insert(sha.clone());
+            match photo {
+                Some(p) => {
+                    pictures.insert(p.clone());
+                    shared += 1;
+                }
+                None => private += 1,
+            }
+        }
         let status = outbox_status(out);
         assert!(status.contains(": 0 waiting") && status.contains(", 0 refused"), "{status}");
     }
-    assert_eq!(made, 200, "every visit made a keepsake");
+    assert_eq!(expected.len(), 200, "every visit made a keepsake");
+    assert!(shared > 0 && private > 0, "some visitors shared their photo, some did not");
     let on_server = server.keepsakes(&memorial);
     assert_eq!(on_server.len(), 200, "exactly once each");
-    assert_eq!(on_server.iter().cloned().collect::<BTreeSet<_>>(), expected, "byte-identical illustrations");
+    assert_eq!(on_server, expected, "every keepsake, byte-identical");
     assert_eq!(server.blobs(), pictures, "the photos of the visitors who agreed, and no others");
-    assert!(pictures.len() > 200 && pictures.len() < 400, "some visitors shared their photo, some did not");
 }
 
 #[test]
@@ -210,7 +225,7 @@ fn a_booth_killed_mid_upload_loses_nothing_and_sends_nothing_twice() {
         let mut child = Command::new(BOOTH)
             .args(["sync", "push", "--wait", "30", "--archive"])
             .arg(out.join("archive"))
-            .args(["--server", &server.url(), "--token", &token])
+            .args(["--server", &server.url(), "--token", &token, "--chunk-kib", "16"])
             .env("KEEPSAKE_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -231,13 +246,14 @@ fn a_booth_killed_mid_upload_loses_nothing_and_sends_nothing_twice() {
     let _ = booth.wait();
     let o = demo(&out, 2, &server.url(), &token, 120).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(String::from_utf8_lossy(&o.stdout).contains("all keepsakes are on the memorial server"));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("all keepsakes are on the memorial server"), "{stdout}");
 
     let a = archived(&out);
     assert!(a.len() >= 11, "the finished visits are archived: {}", a.len());
     let on_server = server.keepsakes(&memorial);
-    assert_eq!(on_server.len(), a.len(), "nothing lost, nothing twice");
-    assert_eq!(on_server.iter().cloned().collect::<BTreeSet<_>>(), a.values().map(|(s, _)| s.clone()).collect());
+    let expected: BTreeMap<String, String> = a.iter().map(|(id, (sha, _))| (id.clone(), sha.clone())).collect();
+    assert_eq!(on_server, expected, "nothing lost, nothing twice, byte-identical");
     let pictures: BTreeSet<String> = a.values().flat_map(|(sha, photo)| [Some(sha.clone()), photo.clone()]).flatten().collect();
     assert_eq!(server.blobs(), pictures);
     assert!(outbox_status(&out).contains(": 0 waiting"));

@@ -23,6 +23,10 @@ pub struct SyncArgs {
     /// The booth token (instead of the config's server.token).
     #[arg(long)]
     pub token: Option<String>,
+    /// Upload pieces of this many KiB (instead of server.upload_chunk_kib): smaller pieces lose
+    /// less on a link that keeps dropping.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub chunk_kib: Option<u32>,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -61,6 +65,9 @@ fn resolve(args: &SyncArgs) -> Result<Resolved, String> {
         settings = Some(Settings { url: url.trim_end_matches('/').to_string(), token: token.clone(), chunk, retry_max });
     } else if args.server.is_some() || args.token.is_some() {
         return Err("--server and --token go together".into());
+    }
+    if let (Some(kib), Some(s)) = (args.chunk_kib, settings.as_mut()) {
+        s.chunk = (kib as usize) << 10;
     }
     Ok(Resolved { archive, settings })
 }

@@ -86,30 +86,24 @@ impl Layout {
     }
 }
 
+/// The review and consent screens' pair of buttons (left, right).
+fn two_buttons(layout: &Layout, x: i32, y: i32, left: Touch, right: Touch) -> Option<Touch> {
+    let (l, r) = layout.review_buttons();
+    if l.contains(x, y) {
+        Some(left)
+    } else if r.contains(x, y) {
+        Some(right)
+    } else {
+        None
+    }
+}
+
 /// What a touch at (x, y) means on `state`'s screen.
 pub fn hit(state: &State, layout: &Layout, x: i32, y: i32) -> Option<Touch> {
     match state {
         State::Attract => Some(Touch::Begin),
-        State::Review { .. } => {
-            let (retake, cont) = layout.review_buttons();
-            if retake.contains(x, y) {
-                Some(Touch::Retake)
-            } else if cont.contains(x, y) {
-                Some(Touch::Continue)
-            } else {
-                None
-            }
-        }
-        State::Consent { .. } => {
-            let (no, yes) = layout.review_buttons();
-            if no.contains(x, y) {
-                Some(Touch::KeepPhotoPrivate)
-            } else if yes.contains(x, y) {
-                Some(Touch::SharePhoto)
-            } else {
-                None
-            }
-        }
+        State::Review { .. } => two_buttons(layout, x, y, Touch::Retake, Touch::Continue),
+        State::Consent { .. } => two_buttons(layout, x, y, Touch::KeepPhotoPrivate, Touch::SharePhoto),
         State::Result { .. } | State::PrintShare { .. } => Some(Touch::Next),
         _ => None,
     }

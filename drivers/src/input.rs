@@ -58,7 +58,8 @@ impl Input for Inputs {
     }
 }
 
-/// One step of a scripted visitor: once screen `on` is showing, wait `after_ms`, then do `event`.
+/// One step of a scripted visitor: once screen `on` is showing (or one of `a|b`), wait
+/// `after_ms`, then do `event`.
 // (serde cannot deny unknown fields together with `flatten`.)
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct ScriptStep {
@@ -116,7 +117,7 @@ impl Input for ScriptedInput {
 
     fn poll(&mut self, screen: &str) -> DeviceResult<Option<InputEvent>> {
         let Some(step) = self.steps.get(self.next) else { return Ok(None) };
-        if step.on != screen {
+        if !step.on.split('|').any(|on| on == screen) {
             self.seen_at = None;
             return Ok(None);
         }
@@ -151,6 +152,13 @@ mod tests {
         assert_eq!(input.poll("result").unwrap(), Some(InputEvent::PrintButton));
         assert!(input.finished());
         assert_eq!(input.poll("result").unwrap(), None);
+    }
+
+    #[test]
+    fn a_step_may_wait_for_one_of_several_screens() {
+        let mut s = ScriptedInput::new(vec![ScriptStep { on: "result|print_share".into(), after_ms: 0, event: InputEvent::PrintButton }]);
+        assert_eq!(s.poll("result_and_more").unwrap(), None);
+        assert_eq!(s.poll("print_share").unwrap(), Some(InputEvent::PrintButton));
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //! `Upload-Offset` (how many bytes of a partial upload arrived); `PATCH` with `Upload-Offset` and
 //! `Upload-Length` appends the next piece. The last piece is checked (hash, real decoding, size,
 //! nothing but a picture) before the picture is stored. Then
-//! `PUT /api/v1/keepsakes/{share_token}` records the keepsake; sending it again answers with the
-//! same keepsake instead of a second one. Every request carries `Authorization: Bearer <booth token>`.
+//! `PUT /api/v1/keepsakes/{share_token}` records the keepsake under the id its booth minted (the
+//! QR code's token); sending it again answers with the same keepsake instead of a second one. Every request carries `Authorization: Bearer <booth token>`.
 
 use std::io::Write;
 
@@ -168,6 +168,7 @@ async fn finish_upload(app: &App, sha256: &str, path: &std::path::Path) -> Resul
     app.blobs.put(&sha, Bytes::from(bytes)).await?;
     app.db.add_blob(&sha, len, checked.content_type, checked.width, checked.height).await?;
     let _ = tokio::fs::remove_file(path).await;
+    app.upload_locks.lock().unwrap_or_else(|p| p.into_inner()).remove(&sha);
     Ok((StatusCode::CREATED, offset_header(len as u64)).into_response())
 }
 
@@ -235,6 +236,6 @@ pub async fn put_keepsake(
             Metrics::inc(&app.metrics.keepsakes_repeated, 1);
             Ok(answer(StatusCode::OK, id))
         }
-        Stored::Conflict => Err(ApiError(StatusCode::CONFLICT, "this share token or picture belongs to another keepsake".into())),
+        Stored::Conflict => Err(ApiError(StatusCode::CONFLICT, "this keepsake id belongs to a different keepsake".into())),
     }
 }

@@ -63,6 +63,24 @@ impl AppState {
         Ok(Arc::new(AppState { db, blobs, staging, limits, metrics: Metrics::default(), upload_locks: Mutex::default(), secure_cookies }))
     }
 
+    /// Tidies the uploads folder at start: pieces of pictures that are complete (the server
+    /// stopped between storing one and removing its pieces) and pieces nobody resumed for a week.
+    pub async fn tidy_uploads(&self) {
+        let Ok(mut dir) = tokio::fs::read_dir(&self.staging).await else { return };
+        let week = std::time::Duration::from_secs(7 * 24 * 3600);
+        while let Ok(Some(entry)) = dir.next_entry().await {
+            let path = entry.path();
+            let Some(sha) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".part")) else { continue };
+            let complete = crate::tokens::is_sha256(sha) && matches!(self.db.blob(sha).await, Ok(Some(_)));
+            let stale =
+                entry.metadata().await.ok().and_then(|m| m.modified().ok()).and_then(|t| t.elapsed().ok()).is_some_and(|age| age > week);
+            if complete || stale {
+                tracing::info!(path = %path.display(), complete, stale, "removing a leftover partial upload");
+                let _ = tokio::fs::remove_file(&path).await;
+            }
+        }
+    }
+
     pub fn upload_lock(&self, sha256: &str) -> Arc<tokio::sync::Mutex<()>> {
         self.upload_locks.lock().unwrap_or_else(|p| p.into_inner()).entry(sha256.to_string()).or_default().clone()
     }

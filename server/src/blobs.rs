@@ -37,6 +37,16 @@ impl Blobs {
         Ok(Blobs::Files(dir.to_path_buf()))
     }
 
+    /// At the server's start: removes temporary files of writes a crash interrupted (their
+    /// pictures were never recorded, so the booths' uploads of them are still open and finish).
+    pub fn tidy(&self) {
+        if let Blobs::Files(dir) = self {
+            for leftover in std::fs::read_dir(dir.join(".incoming")).into_iter().flatten().flatten() {
+                let _ = std::fs::remove_file(leftover.path());
+            }
+        }
+    }
+
     pub fn s3(o: &S3Options) -> Result<Self, BlobError> {
         let mut b = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(&o.bucket).with_region(&o.region);
         if let Some(endpoint) = &o.endpoint {

@@ -23,16 +23,16 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS blobs (
         sha256 TEXT PRIMARY KEY, bytes BIGINT NOT NULL, content_type TEXT NOT NULL,
         width BIGINT NOT NULL, height BIGINT NOT NULL, created_at TEXT NOT NULL)",
-    // A keepsake is keyed by its illustration's content hash within its memorial, so a retried
-    // upload finds the first one; `deleted` keeps a tombstone so a late retry cannot bring back
-    // what the family deleted.
+    // A keepsake's id is the one its booth minted (128 random bits, printed in the QR code before
+    // any upload), so a retried upload finds the first one; its pictures are stored once by
+    // content hash. `deleted` keeps a tombstone so a late retry cannot bring back what the family
+    // deleted.
     "CREATE TABLE IF NOT EXISTS keepsakes (
         id TEXT PRIMARY KEY, memorial_id TEXT NOT NULL REFERENCES memorials(id),
         booth_id TEXT NOT NULL REFERENCES booths(id), share_token TEXT NOT NULL UNIQUE,
         illustration_sha256 TEXT NOT NULL, photo_sha256 TEXT, caption TEXT NOT NULL,
         language TEXT NOT NULL, created_at TEXT NOT NULL, received_at TEXT NOT NULL,
-        hidden BIGINT NOT NULL DEFAULT 0, deleted BIGINT NOT NULL DEFAULT 0,
-        UNIQUE (memorial_id, illustration_sha256))",
+        hidden BIGINT NOT NULL DEFAULT 0, deleted BIGINT NOT NULL DEFAULT 0)",
     "CREATE INDEX IF NOT EXISTS keepsakes_by_memorial ON keepsakes (memorial_id, created_at)",
     "CREATE TABLE IF NOT EXISTS sessions (
         token_sha256 TEXT PRIMARY KEY, memorial_id TEXT NOT NULL REFERENCES memorials(id),
@@ -334,14 +334,14 @@ impl Db {
         Ok(())
     }
 
-    /// Stores a keepsake once: a retry with the same picture answers with the first one.
+    /// Stores a keepsake once, under the id its booth gave it (also its share token): a retry
+    /// answers with the first one; the same id with other pictures or another memorial is a clash.
     pub async fn add_keepsake(&self, k: &NewKeepsake<'_>) -> Result<Stored, DbError> {
-        let id = crate::tokens::id();
         let inserted = sqlx::query(
             "INSERT INTO keepsakes (id, memorial_id, booth_id, share_token, illustration_sha256, photo_sha256, caption, language, created_at, received_at)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
         )
-        .bind(&id)
+        .bind(k.share_token)
         .bind(k.memorial_id)
         .bind(k.booth_id)
         .bind(k.share_token)
@@ -355,23 +355,18 @@ impl Db {
         .await?
         .rows_affected();
         if inserted == 1 {
-            return Ok(Stored::New(id));
+            return Ok(Stored::New(k.share_token.to_string()));
         }
-        // Either the same keepsake again (same memorial and picture, same share token) or a clash.
-        let existing = sqlx::query(&format!(
-            "SELECT {KEEPSAKE_COLUMNS} FROM keepsakes WHERE share_token = $1 OR (memorial_id = $2 AND illustration_sha256 = $3)"
-        ))
-        .bind(k.share_token)
-        .bind(k.memorial_id)
-        .bind(k.illustration_sha256)
-        .fetch_all(&self.pool)
-        .await?;
+        let existing = sqlx::query(&format!("SELECT {KEEPSAKE_COLUMNS} FROM keepsakes WHERE id = $1 OR share_token = $1"))
+            .bind(k.share_token)
+            .fetch_all(&self.pool)
+            .await?;
         let existing: Vec<Keepsake> = existing.iter().map(keepsake).collect::<Result<_, _>>()?;
         match existing.as_slice() {
             [one]
-                if one.share_token == k.share_token
+                if one.memorial_id == k.memorial_id
                     && one.illustration_sha256 == k.illustration_sha256
-                    && one.memorial_id == k.memorial_id =>
+                    && one.photo_sha256.as_deref() == k.photo_sha256 =>
             {
                 Ok(Stored::AlreadyThere(one.id.clone()))
             }

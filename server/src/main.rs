@@ -180,6 +180,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let limits = Limits { max_upload: max_upload_mib << 20, ..Limits::default() };
             let state = AppState::new(db, blobs, options.staging(), limits, public_url.starts_with("https://"))
                 .with_context(|| format!("{}: cannot create the uploads folder", options.staging().display()))?;
+            state.blobs.tidy();
+            state.tidy_uploads().await;
             let listener = tokio::net::TcpListener::bind(listen)
                 .await
                 .with_context(|| format!("cannot listen on {listen} (fix: choose a free address with --listen)"))?;

@@ -252,6 +252,24 @@ macro_rules! family_or_return {
     };
 }
 
+/// A family page's session and the memorial's keepsakes (hidden ones only for the admin).
+async fn family_keepsakes(
+    app: &App,
+    headers: &HeaderMap,
+    memorial: &str,
+    lang: Lang,
+    with_hidden: bool,
+) -> Result<(Family, Vec<Keepsake>), Response> {
+    let f = match require_family(app, headers, memorial, lang, true).await {
+        Access::Granted(f) => f,
+        Access::Refused(r) => return Err(r),
+    };
+    match app.db.keepsakes(memorial, with_hidden).await {
+        Ok(k) => Ok((f, k)),
+        Err(e) => Err(unavailable(lang, e)),
+    }
+}
+
 fn memorial_header(m: &Memorial) -> Markup {
     html! {
         header.m {
@@ -280,12 +298,11 @@ fn family_nav(m: &Memorial, f: &Family, lang: Lang) -> Markup {
 
 pub async fn gallery(State(app): State<App>, headers: HeaderMap, Path(memorial): Path<String>, Query(q): Query<PageQuery>) -> Response {
     let lang = Lang::pick(q.lang.as_deref(), &headers);
-    let f = family_or_return!(app, headers, memorial, lang, true);
-    let t = lang.t();
-    let keepsakes = match app.db.keepsakes(&memorial, false).await {
-        Ok(k) => k,
-        Err(e) => return unavailable(lang, e),
+    let (f, keepsakes) = match family_keepsakes(&app, &headers, &memorial, lang, false).await {
+        Ok(both) => both,
+        Err(r) => return r,
     };
+    let t = lang.t();
     let m = &f.memorial;
     page(
         lang,
@@ -313,12 +330,11 @@ pub async fn gallery(State(app): State<App>, headers: HeaderMap, Path(memorial):
 /// The slideshow moves on by itself with a meta refresh, so a hall's screen needs no script.
 pub async fn slideshow(State(app): State<App>, headers: HeaderMap, Path(memorial): Path<String>, Query(q): Query<PageQuery>) -> Response {
     let lang = Lang::pick(q.lang.as_deref(), &headers);
-    let f = family_or_return!(app, headers, memorial, lang, true);
-    let t = lang.t();
-    let keepsakes = match app.db.keepsakes(&memorial, false).await {
-        Ok(k) => k,
-        Err(e) => return unavailable(lang, e),
+    let (f, keepsakes) = match family_keepsakes(&app, &headers, &memorial, lang, false).await {
+        Ok(both) => both,
+        Err(r) => return r,
     };
+    let t = lang.t();
     let m = &f.memorial;
     if keepsakes.is_empty() {
         return message_page(lang, &q, StatusCode::OK, &m.name, t.no_keepsakes);
@@ -531,12 +547,11 @@ pub async fn logout(State(app): State<App>, headers: HeaderMap, Path(memorial): 
 
 pub async fn admin(State(app): State<App>, headers: HeaderMap, Path(memorial): Path<String>, Query(q): Query<PageQuery>) -> Response {
     let lang = Lang::pick(q.lang.as_deref(), &headers);
-    let f = family_or_return!(app, headers, memorial, lang, true);
-    let t = lang.t();
-    let keepsakes = match app.db.keepsakes(&memorial, true).await {
-        Ok(k) => k,
-        Err(e) => return unavailable(lang, e),
+    let (f, keepsakes) = match family_keepsakes(&app, &headers, &memorial, lang, true).await {
+        Ok(both) => both,
+        Err(r) => return r,
     };
+    let t = lang.t();
     let m = &f.memorial;
     let action = |k: &Keepsake, what: &str, label: &str, confirm: bool| {
         html! {

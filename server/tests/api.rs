@@ -47,12 +47,20 @@ fn uploads_resume_and_retries_never_duplicate() {
     let (s2, b2) = put_keepsake(&url, &token, share, &record);
     assert_eq!((s1, s2), (201, 200));
     assert_eq!(b1, b2, "a retry answers with the same keepsake");
-    // The same picture under a different share token is the same keepsake: refused, not doubled.
-    let (s3, _) = put_keepsake(&url, &token, "fedcba9876543210fedcba9876543210", &record);
+    // The same id with another picture is not a retry: refused, the first one stays.
+    let other = png(4, 300, 400);
+    assert_eq!(upload(&url, &token, &other), 201);
+    let clash = serde_json::json!({"illustration_sha256": sha256(&other), "created_at": "2026-11-26T10:00:00+09:00"});
+    let (s3, _) = put_keepsake(&url, &token, share, &clash);
     assert_eq!(s3, 409);
     let list = server.cli(&["keepsakes", "list", "--memorial", &memorial]);
     assert_eq!(list.lines().count(), 1, "{list}");
-    assert!(list.contains(&sha));
+    assert!(list.starts_with(&format!("{share} {sha} ")), "the keepsake's id is the one its booth gave it: {list}");
+    // Two visitors may end up with the very same picture (a test camera does that): two
+    // keepsakes, one stored picture.
+    let (s4, _) = put_keepsake(&url, &token, "fedcba9876543210fedcba9876543210", &record);
+    assert_eq!(s4, 201);
+    assert_eq!(server.cli(&["keepsakes", "list", "--memorial", &memorial]).lines().count(), 2);
 
     // What the visitor downloads is byte for byte what the booth sent.
     let mut got = a.get(&format!("{url}/k/{share}/illustration?download=1")).call().unwrap();
@@ -67,7 +75,7 @@ fn uploads_resume_and_retries_never_duplicate() {
     assert!(body.contains("upload it first"), "{body}");
 
     let metrics = a.get(&format!("{url}/metrics")).call().unwrap().body_mut().read_to_string().unwrap();
-    assert!(metrics.contains("keepsake_keepsakes_stored 1"), "{metrics}");
+    assert!(metrics.contains("keepsake_keepsakes_stored 2"), "{metrics}");
     assert!(metrics.contains("keepsake_keepsakes_repeated_total 1"), "{metrics}");
     let health = a.get(&format!("{url}/healthz")).call().unwrap().body_mut().read_to_string().unwrap();
     assert!(health.contains("\"status\":\"ok\""), "{health}");
@@ -97,11 +105,12 @@ fn a_deleted_keepsake_stays_deleted_when_a_late_retry_arrives() {
     assert_eq!(agent().get(&format!("{url}/k/{share}/illustration")).call().unwrap().status().as_u16(), 404);
     // The booth never heard the answer and sends it all again.
     assert_eq!(upload(&url, &token, &ill), 201, "the picture itself was removed, so it is taken again");
+    assert_eq!(upload(&url, &token, &jpeg(9)), 201);
     let (s, _) = put_keepsake(
         &url,
         &token,
         &share,
-        &serde_json::json!({"illustration_sha256": sha256(&ill), "caption": "a day by the sea", "language": "en", "created_at": "2026-11-26T10:09:00+09:00"}),
+        &serde_json::json!({"illustration_sha256": sha256(&ill), "photo_sha256": sha256(&jpeg(9)), "caption": "a day by the sea", "language": "en", "created_at": "2026-11-26T10:09:00+09:00"}),
     );
     assert_eq!(s, 200, "acknowledged, so the booth stops retrying");
     assert_eq!(server.cli(&["keepsakes", "list", "--memorial", &memorial]), "", "but not restored");

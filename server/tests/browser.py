@@ -24,8 +24,17 @@ def shot(page, name):
 
 
 def images_loaded(page, selector):
-    # Reading the DOM works with page scripts off: Playwright evaluates in its own world.
-    return all(img.evaluate("e => e.complete && e.naturalWidth > 0") for img in page.locator(selector).all())
+    """Whether every picture shows: each is scrolled to (the gallery loads them lazily) and given
+    up to 5 s. (Reading the DOM works with page scripts off: Playwright evaluates in its own world.)"""
+    for img in page.locator(selector).all():
+        img.scroll_into_view_if_needed()
+        for _ in range(50):
+            if img.evaluate("e => e.complete && e.naturalWidth > 0"):
+                break
+            page.wait_for_timeout(100)
+        else:
+            return False
+    return True
 
 
 def sha(path):

@@ -241,7 +241,7 @@ impl Booth {
                 step_in_visit += 1;
                 deadline = state.timeout(t).map(|d| Instant::now() + d);
                 report.screens.push(format!("{visit}/{}", state.screen()));
-                notifier.status(state.screen());
+                notifier.status(&self.status_line(&state));
                 self.enter(&state, visit, &tx, &mut report, &mut qr_code);
                 if matches!(state, State::Attract) {
                     slides = self.archive.latest_illustrations(SLIDES);
@@ -298,6 +298,17 @@ impl Booth {
                     }
                 }
             }
+        }
+    }
+
+    /// What `systemctl status` shows: the screen, and on the attract screen how many keepsakes
+    /// still wait for the memorial server.
+    fn status_line(&self, state: &State) -> String {
+        match (state, self.archive.outbox().summary()) {
+            (State::Attract, Ok(s)) if s.pending + s.refused > 0 => {
+                format!("attract; outbox: {} waiting, {} refused (keepsake sync status)", s.pending, s.refused)
+            }
+            _ => state.screen().to_string(),
         }
     }
 

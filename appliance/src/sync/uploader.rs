@@ -244,11 +244,16 @@ impl Uploader {
 }
 
 impl Drop for Uploader {
+    /// Asks the thread to stop after the request in flight. It is not waited for: a request can
+    /// take up to two minutes on a bad network, and stopping the booth must not; a request cut
+    /// short by the process ending is simply sent again next time (every step is idempotent).
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         self.archive.outbox().ring();
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            if t.is_finished() {
+                let _ = t.join();
+            }
         }
     }
 }
