@@ -1003,6 +1003,20 @@ mod tests {
         assert_eq!(keys(&format!("{MINIMAL}[paper]\nsize = \"letter\"\n")), ["paper.size"]);
         assert_eq!(keys(&format!("{MINIMAL}[screen]\nwidth = 10\n")), ["screen.width"]);
         assert_eq!(keys(&MINIMAL.replace("https://m.example", "m.example")), ["server.url"]);
+        let sync = |extra: &str| keys(&MINIMAL.replace("url = \"https://m.example\"", &format!("url = \"https://m.example\"\n{extra}")));
+        assert_eq!(sync("retry_max = -1"), ["server.retry_max"]);
+        assert_eq!(sync("upload_chunk_kib = \"big\""), ["server.upload_chunk_kib"]);
+        assert_eq!(sync("token = 5"), ["server.token"]);
+        let c = Config::parse(
+            &MINIMAL.replace("url = \"https://m.example\"", "url = \"https://m.example/\"\ntoken = \"ksb_x\"\nupload_chunk_kib = 64"),
+            "t",
+            Path::new("/"),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.server.url.as_str(), c.server.token.as_deref(), c.server.upload_chunk),
+            ("https://m.example", Some("ksb_x"), 64 << 10)
+        );
         assert_eq!(keys("[memorial\nname = 1"), ["(syntax)"]);
         assert_eq!(keys(&format!("{MINIMAL}[devices.camera]\nkind = \"folder\"\n")), ["devices.camera.path"]);
     }
