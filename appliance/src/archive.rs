@@ -103,12 +103,11 @@ impl Archive {
         }
         let outbox = Outbox::open(root)?;
         let archive = Self { root: root.to_path_buf(), outbox };
-        for dir in archive.entries()? {
-            if let (Some(id), Some(name)) = (entry_id(&dir), dir.file_name().and_then(|n| n.to_str())) {
-                if archive.outbox.add(id, name)? {
-                    tracing::info!(entry = name, "queued an archived keepsake the outbox did not know yet");
-                }
-            }
+        let entries = archive.entries()?;
+        let known: Vec<(&str, &str)> = entries.iter().filter_map(|dir| Some((entry_id(dir)?, dir.file_name()?.to_str()?))).collect();
+        let added = archive.outbox.add_all(&known)?;
+        if added > 0 {
+            tracing::info!(added, "queued archived keepsakes the outbox did not know yet");
         }
         Ok(archive)
     }
@@ -140,7 +139,11 @@ impl Archive {
         sync_dir(&self.root)?;
         sync_dir(&self.root.join(INCOMING))?;
         let name = final_dir.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-        self.outbox.add(&meta.id, name)?;
+        if let Err(e) = self.outbox.add(&meta.id, name) {
+            // The keepsake itself is safe on disk, and the visitor should see it: opening the
+            // archive at the next start queues every entry the outbox lacks.
+            tracing::error!(%e, entry = name, "archived, but not queued for the memorial server until the next start");
+        }
         Ok(Keepsake { meta, photo, illustration })
     }
 
@@ -230,6 +233,31 @@ mod tests {
             photo: FileInfo { file: String::new(), bytes: 0, crc32: 0, width: 0, height: 0 },
             illustration: FileInfo { file: String::new(), bytes: 0, crc32: 0, width: 0, height: 0 },
         }
+    }
+
+    #[test]
+    fn every_entry_is_queued_for_the_server_even_one_the_outbox_never_saw() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Archive::open(dir.path()).unwrap();
+        let img = Arc::new(RgbImage::from_pixel(16, 16, image::Rgb([1, 2, 3])));
+        a.store(sample_meta("aaa"), img.clone(), img.clone()).unwrap();
+        a.store(sample_meta("bbb"), img.clone(), img.clone()).unwrap();
+        assert_eq!(a.outbox().summary().unwrap().pending, 2);
+        a.outbox().mark_sent("aaa").unwrap();
+        drop(a);
+        let a = Archive::open(dir.path()).unwrap();
+        assert_eq!(a.outbox().summary().unwrap().pending, 1, "reopening changes nothing: aaa stays sent");
+        // A crash between the entry's rename and its outbox row (or a lost outbox file).
+        drop(a);
+        for f in std::fs::read_dir(dir.path()).unwrap().flatten() {
+            if f.file_name().to_string_lossy().starts_with(crate::sync::outbox::FILE) {
+                std::fs::remove_file(f.path()).unwrap();
+            }
+        }
+        let a = Archive::open(dir.path()).unwrap();
+        let mut unsent: Vec<String> = a.outbox().unsent().unwrap().into_iter().map(|i| i.id).collect();
+        unsent.sort();
+        assert_eq!(unsent, ["aaa", "bbb"], "both are queued again (the server answers a resent one as already there)");
     }
 
     #[test]

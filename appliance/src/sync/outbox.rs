@@ -109,6 +109,27 @@ impl Outbox {
         Ok(n > 0)
     }
 
+    /// Queues many entries (id, folder name) in one transaction (one fsync, however many
+    /// entries an archive holds); returns how many were new.
+    pub fn add_all(&self, entries: &[(&str, &str)]) -> Result<usize, OutboxError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(|e| self.err(e))?;
+        let mut added = 0;
+        {
+            let mut stmt =
+                tx.prepare("INSERT OR IGNORE INTO outbox (id, entry, enqueued_at_ms) VALUES (?1, ?2, ?3)").map_err(|e| self.err(e))?;
+            for (id, entry) in entries {
+                added += stmt.execute(params![id, entry, now_ms()]).map_err(|e| self.err(e))?;
+            }
+        }
+        tx.commit().map_err(|e| self.err(e))?;
+        drop(conn);
+        if added > 0 {
+            self.ring();
+        }
+        Ok(added)
+    }
+
     /// The next pending row whose time has come, and when the one after is due.
     pub fn next_due(&self, now_ms: i64) -> Result<(Option<Item>, Option<i64>), OutboxError> {
         let conn = self.conn();
@@ -219,7 +240,7 @@ mod tests {
         let o = Outbox::open(dir.path()).unwrap();
         assert!(o.add("a", "20261126-100000-a").unwrap());
         assert!(!o.add("a", "20261126-100000-a").unwrap(), "a second add of the same entry is a no-op");
-        o.add("b", "20261126-100001-b").unwrap();
+        assert_eq!(o.add_all(&[("a", "20261126-100000-a"), ("b", "20261126-100001-b")]).unwrap(), 1, "only b is new");
         o.mark_failed("a", "server away", now_ms() + 60_000).unwrap();
         drop(o);
         let o = Outbox::open(dir.path()).unwrap();
