@@ -225,7 +225,7 @@ fn a_booth_killed_mid_upload_loses_nothing_and_sends_nothing_twice() {
         let mut child = Command::new(BOOTH)
             .args(["sync", "push", "--wait", "30", "--archive"])
             .arg(out.join("archive"))
-            .args(["--server", &server.url(), "--token", &token, "--chunk-kib", "16"])
+            .args(["--server", &server.url(), "--token", &token, "--chunk-kib", "1"])
             .env("KEEPSAKE_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(Stdio::null())
