@@ -196,9 +196,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let cover_sha = match cover {
                 Some(path) => {
                     let bytes = std::fs::read(&path).with_context(|| format!("--cover {}", path.display()))?;
-                    images::check(&bytes).map_err(|e| anyhow::anyhow!("--cover {}: {e} (fix: use a PNG or JPEG photo)", path.display()))?;
+                    let checked = images::check(&bytes)
+                        .map_err(|e| anyhow::anyhow!("--cover {}: {e} (fix: use a PNG or JPEG photo)", path.display()))?;
                     let sha = tokens::sha256_hex(&bytes);
-                    let checked = images::check(&bytes).expect("checked above");
                     blobs.put(&sha, bytes.clone().into()).await?;
                     db.add_blob(&sha, bytes.len() as i64, checked.content_type, checked.width, checked.height).await?;
                     Some(sha)
