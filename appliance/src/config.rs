@@ -193,6 +193,19 @@ pub struct Server {
     pub retry_max: Duration,
 }
 
+/// The A1111-compatible API beside the booth (`[api]`): off unless enabled.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Api {
+    pub enabled: bool,
+    pub listen: std::net::SocketAddr,
+    pub token: Option<String>,
+    pub lora_dir: Option<PathBuf>,
+    pub controlnet_dir: Option<PathBuf>,
+    pub max_side: u32,
+    pub max_steps: u32,
+    pub max_images: u32,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     pub memorial: Memorial,
@@ -203,6 +216,7 @@ pub struct Config {
     pub devices: Devices,
     pub paper: PaperSize,
     pub server: Server,
+    pub api: Api,
     pub timeouts: Timeouts,
     pub archive_dir: PathBuf,
 }
@@ -717,6 +731,31 @@ impl Config {
         let upload_chunk = (r.number("server.upload_chunk_kib", 1024.0, 1.0, 65536.0, "KiB") as usize) << 10;
         let retry_max = r.seconds("server.retry_max", 600.0, 0.1, 86400.0);
 
+        let api_enabled = r.boolean("api.enabled", false);
+        let listen_text = r.string("api.listen", Some("127.0.0.1:7860"), "\"127.0.0.1:7860\"");
+        let listen = listen_text.parse().unwrap_or_else(|_| {
+            r.problem(
+                "api.listen",
+                format!("{listen_text:?} is not an address:port"),
+                "write e.g. \"127.0.0.1:7860\" (or \"0.0.0.0:7860\" for the hall's network)",
+            );
+            std::net::SocketAddr::from(([127, 0, 0, 1], 7860))
+        });
+        let api_token = r.opt_string("api.token", "\"a long random secret\"");
+        if api_token.as_ref().is_some_and(|t| t.len() < 16) {
+            r.problem("api.token", "is shorter than 16 characters", "use a long random secret, e.g. from `openssl rand -hex 16`");
+        }
+        let api = Api {
+            enabled: api_enabled,
+            listen,
+            token: api_token,
+            lora_dir: r.opt_path("api.lora_dir", "\"/var/lib/keepsake/loras\""),
+            controlnet_dir: r.opt_path("api.controlnet_dir", "\"/var/lib/keepsake/controlnet\""),
+            max_side: r.number("api.max_side", 1024.0, 64.0, 2048.0, "px") as u32,
+            max_steps: r.number("api.max_steps", 150.0, 1.0, 1000.0, "steps") as u32,
+            max_images: r.number("api.max_images", 8.0, 1.0, 64.0, "pictures") as u32,
+        };
+
         let timeouts = Timeouts {
             countdown_step: r.seconds("timeouts.countdown_step", 1.0, 0.05, 5.0),
             countdown_from: r.number("timeouts.countdown_from", 3.0, 1.0, 10.0, "counts") as u32,
@@ -741,6 +780,7 @@ impl Config {
             devices: Devices { camera, display, input, button, speaker, narrator, printer },
             paper,
             server: Server { url: url.trim_end_matches('/').to_string(), token, upload_chunk, retry_max },
+            api,
             timeouts,
             archive_dir,
         })

@@ -1,7 +1,6 @@
 //! `keepsake generate`: one img2img from the command line, reproducible by seed, with A1111's
 //! "parameters" text written into the PNG so the settings travel with the picture.
 
-use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -133,12 +132,10 @@ pub fn infotext(p: &Img2ImgParams, model_name: &str) -> String {
     text
 }
 
-/// Writes `image` as PNG with a `parameters` text chunk (iTXt when it is not Latin-1, as PIL
-/// does), atomically.
-pub fn write_png_with_parameters(image: &RgbImage, parameters: &str, path: &Path) -> std::io::Result<()> {
-    let tmp = path.with_extension("png.tmp");
-    let file = std::fs::File::create(&tmp)?;
-    let mut encoder = png::Encoder::new(BufWriter::new(&file), image.width(), image.height());
+/// `image` as PNG with a `parameters` text chunk (iTXt when it is not Latin-1, as PIL does).
+pub fn png_with_parameters(image: &RgbImage, parameters: &str) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    let mut encoder = png::Encoder::new(&mut bytes, image.width(), image.height());
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
     if parameters.chars().all(|c| (c as u32) < 256) {
@@ -149,6 +146,15 @@ pub fn write_png_with_parameters(image: &RgbImage, parameters: &str, path: &Path
     let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
     writer.write_image_data(image.as_raw()).map_err(std::io::Error::other)?;
     writer.finish().map_err(std::io::Error::other)?;
+    Ok(bytes)
+}
+
+/// Writes `image` as PNG with a `parameters` text chunk, atomically.
+pub fn write_png_with_parameters(image: &RgbImage, parameters: &str, path: &Path) -> std::io::Result<()> {
+    let bytes = png_with_parameters(image, parameters)?;
+    let tmp = path.with_extension("png.tmp");
+    let mut file = std::fs::File::create(&tmp)?;
+    std::io::Write::write_all(&mut file, &bytes)?;
     file.sync_all()?;
     std::fs::rename(&tmp, path)
 }

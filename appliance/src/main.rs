@@ -8,7 +8,7 @@ use keepsake::booth::{Booth, Devices, StopWhen};
 use keepsake::config::{Config, Language, EXAMPLE};
 use keepsake::stylizers::{self, Backend};
 use keepsake::sync::uploader::{Settings, Uploader};
-use keepsake::{demo, doctor};
+use keepsake::{demo, doctor, shutdown_signal};
 use keepsake_drivers::text::{self, Face};
 use keepsake_models::Stylizer;
 
@@ -54,6 +54,9 @@ enum Command {
         #[arg(long, default_value_t = 120.0)]
         sync_wait: f64,
     },
+    /// The AUTOMATIC1111-compatible API alone on one model: /sdapi/v1/txt2img, img2img with
+    /// ControlNet units and LoRAs, progress, interrupt, /openapi.json.
+    Serve(keepsake::serve_cli::ServeArgs),
     /// The outbox of keepsakes for the memorial server: status, send now.
     Sync {
         #[command(subcommand)]
@@ -136,7 +139,8 @@ fn run(command: Command) -> Result<ExitCode, String> {
             tracing::info!(font = %face.describe(), "text face");
             text::set_face(face);
             let devices = Devices::open(&config).map_err(|e| e.to_string())?;
-            let stylizer = stylizers::for_booth(&config, backend)?;
+            let (stylizer, model) = stylizers::with_model(&config, backend)?;
+            let api = stylizers::booth_api(&config, model, backend);
             let archive = Arc::new(Archive::open(&config.archive_dir).map_err(|e| e.to_string())?);
             let _uploader = match Settings::from_config(&config.server) {
                 Some(s) => Some(Uploader::start(archive.clone(), s)),
@@ -145,8 +149,17 @@ fn run(command: Command) -> Result<ExitCode, String> {
                     None
                 }
             };
+            let (listen, api_token) = (config.api.listen, config.api.token.clone());
             let booth = Booth::new(config, devices, stylizer, archive);
             runtime()?.block_on(async {
+                if let Some(engine) = api {
+                    // The booth goes on whatever happens to the API (a port in use, say).
+                    tokio::spawn(async move {
+                        if let Err(e) = keepsake::api::serve(engine, api_token, listen).await {
+                            tracing::error!(%e, "the A1111-compatible API is not available; the booth goes on");
+                        }
+                    });
+                }
                 tokio::select! {
                     r = booth.run(StopWhen::default()) => r.map(|_| ()),
                     _ = shutdown_signal() => {
@@ -186,6 +199,10 @@ fn run(command: Command) -> Result<ExitCode, String> {
             bar.finish_and_clear();
             out.save(&output).map_err(|e| format!("cannot write {}: {e}", output.display()))?;
             println!("{} -> {} ({}x{}, {})", input.display(), output.display(), out.width(), out.height(), stylizer.name());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Serve(args) => {
+            keepsake::serve_cli::run(args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate(args) => {
@@ -245,16 +262,5 @@ fn run(command: Command) -> Result<ExitCode, String> {
             print!("{EXAMPLE}");
             Ok(ExitCode::SUCCESS)
         }
-    }
-}
-
-async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
     }
 }

@@ -6,6 +6,7 @@ use keepsake_models::controlnet::ControlNetModel;
 use keepsake_models::diffusion_stylizer::{BoothControl, DiffusionPreset, DiffusionStylizer};
 use keepsake_models::pipeline::StableDiffusion;
 use keepsake_models::preprocessors::{Annotators, Preprocessor};
+use keepsake_models::shared_pipeline::SharedPipeline;
 use keepsake_models::toon::{ToonStyle, ToonStylizer};
 use keepsake_models::{Progress, StylizeError, Stylizer};
 
@@ -109,14 +110,19 @@ fn booth_controls(config: &Config, sd: &StableDiffusion, device: &burn::tensor::
 /// with the filter as instant preview; the filter alone otherwise. The log always says which,
 /// and why.
 pub fn for_booth(config: &Config, backend: Backend) -> Result<Arc<dyn Stylizer>, String> {
+    Ok(with_model(config, backend)?.0)
+}
+
+/// [`for_booth`], and the diffusion model (when it loaded) for the A1111 API to share.
+pub fn with_model(config: &Config, backend: Backend) -> Result<(Arc<dyn Stylizer>, Option<Arc<SharedPipeline>>), String> {
     let filter = toon(&config.style.preset, backend)?;
     let Some(path) = &config.style.model else {
         tracing::warn!("no diffusion model configured (style.model): the illustration filter makes the keepsakes");
-        return Ok(Arc::new(filter));
+        return Ok((Arc::new(filter), None));
     };
     if !path.exists() {
         tracing::warn!(model = %path.display(), "the configured diffusion model does not exist: the illustration filter makes the keepsakes (fix: put the model there or correct style.model)");
-        return Ok(Arc::new(filter));
+        return Ok((Arc::new(filter), None));
     }
     let started = std::time::Instant::now();
     let compute = compute(backend);
@@ -136,11 +142,39 @@ pub fn for_booth(config: &Config, backend: Backend) -> Result<Arc<dyn Stylizer>,
             tracing::info!(scheduler = %preset.scheduler, steps = preset.steps, cfg = preset.cfg, vae = sd.vae_config.name(), loras = ?sd.origin.loras, "diffusion preset");
             let controls = booth_controls(config, &sd, &compute.device);
             let main = DiffusionStylizer::new(sd, preset).with_controls(controls);
-            Ok(Arc::new(WithInstantPreview { preview: filter, main }))
+            let shared = main.shared();
+            Ok((Arc::new(WithInstantPreview { preview: filter, main }), Some(shared)))
         }
         Err(e) => {
             tracing::error!(model = %path.display(), %e, "the diffusion model cannot be loaded: the illustration filter makes the keepsakes");
-            Ok(Arc::new(filter))
+            Ok((Arc::new(filter), None))
         }
     }
+}
+
+/// The A1111-compatible API beside the booth, on the booth's model, when `api.enabled`; None
+/// (said on the log) when it is off or there is no diffusion model to share.
+pub fn booth_api(config: &Config, shared: Option<Arc<SharedPipeline>>, backend: Backend) -> Option<Arc<crate::api::Engine>> {
+    if !config.api.enabled {
+        return None;
+    }
+    let (Some(shared), Some(model)) = (shared, config.style.model.clone()) else {
+        tracing::error!("api.enabled, but no diffusion model is loaded (style.model): the API is not started");
+        return None;
+    };
+    let device = compute(backend).device;
+    let settings = crate::api::EngineSettings {
+        model_path: model,
+        lora_dir: config.api.lora_dir.clone(),
+        controlnet_dir: config.api.controlnet_dir.clone(),
+        annotators: Annotators { dir: config.style.annotators.clone(), device },
+        limits: crate::api::Limits {
+            max_side: config.api.max_side,
+            max_steps: config.api.max_steps,
+            max_images: config.api.max_images,
+            ..Default::default()
+        },
+        noise_kernel: keepsake_models::torch_rng::NormalKernel::native(),
+    };
+    Some(Arc::new(crate::api::Engine::new(shared, settings)))
 }

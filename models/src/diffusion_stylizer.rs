@@ -8,9 +8,10 @@ use image::{imageops, RgbImage};
 
 use crate::control_image::{fit, ResizeMode};
 use crate::controlnet::{ControlMode, ControlNetModel};
-use crate::pipeline::{to_image, ControlUnit, Img2ImgParams, PipelineError, StableDiffusion};
+use crate::pipeline::{to_image, ControlUnit, Img2ImgParams, Origin, PipelineError, StableDiffusion};
 use crate::preprocessors::Preprocessor;
 use crate::schedulers::SchedulerKind;
+use crate::shared_pipeline::{Priority, SharedPipeline};
 use crate::stylizer::{Progress, StylizeError, Stylizer};
 use crate::torch_rng::NormalKernel;
 
@@ -86,7 +87,11 @@ pub struct BoothControl {
 }
 
 pub struct DiffusionStylizer {
-    pub sd: StableDiffusion,
+    /// The model, shared with the A1111-compatible API when it runs beside the booth (visitors
+    /// go first).
+    shared: Arc<SharedPipeline>,
+    /// What the model was made of (for the name; the model itself may be in use).
+    origin: Origin,
     pub preset: DiffusionPreset,
     /// ControlNet units applied to every visit (none: plain img2img).
     pub controls: Vec<BoothControl>,
@@ -99,7 +104,19 @@ pub struct DiffusionStylizer {
 
 impl DiffusionStylizer {
     pub fn new(sd: StableDiffusion, preset: DiffusionPreset) -> Self {
-        Self { sd, preset, controls: Vec::new(), cancellations: Default::default(), last_seed: AtomicU64::new(u64::MAX) }
+        Self {
+            origin: sd.origin.clone(),
+            shared: Arc::new(SharedPipeline::new(sd)),
+            preset,
+            controls: Vec::new(),
+            cancellations: Default::default(),
+            last_seed: AtomicU64::new(u64::MAX),
+        }
+    }
+
+    /// The model, for others to take turns on (the booth's visitors always go first).
+    pub fn shared(&self) -> Arc<SharedPipeline> {
+        self.shared.clone()
     }
 
     pub fn with_controls(mut self, controls: Vec<BoothControl>) -> Self {
@@ -118,8 +135,8 @@ impl DiffusionStylizer {
 impl Stylizer for DiffusionStylizer {
     fn name(&self) -> String {
         let mut base = format!("Stable Diffusion img2img ({} {} steps", self.preset.scheduler.a1111_name(), self.preset.steps);
-        if !self.sd.origin.loras.is_empty() {
-            base.push_str(&format!(", LoRA {}", self.sd.origin.loras.join(" + ")));
+        if !self.origin.loras.is_empty() {
+            base.push_str(&format!(", LoRA {}", self.origin.loras.join(" + ")));
         }
         if !self.controls.is_empty() {
             let units: Vec<String> = self.controls.iter().map(|c| format!("{} {}", c.preprocessor.module(), c.weight)).collect();
@@ -183,7 +200,10 @@ impl Stylizer for DiffusionStylizer {
             })
             .collect();
         tracing::info!(seed, width, height, controlnets = units.len(), "generating the illustration");
-        self.sd
+        let mut turn = self.shared.turn(Priority::Visitor);
+        // The booth's look: the model as loaded, without any LoRA a remote request merged.
+        turn.use_loras(&[]).map_err(|e| StylizeError::Model(e.to_string()))?;
+        turn.sd
             .img2img_controlled(&input, &p, &units, &mut |s| {
                 progress(Progress { step: s.step as u32, total: s.total as u32, preview: None });
                 cancellations.load(Ordering::SeqCst) == started_at

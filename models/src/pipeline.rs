@@ -72,6 +72,8 @@ pub struct Img2ImgParams {
 pub struct StepProgress {
     pub step: usize,
     pub total: usize,
+    /// The latents after this step (a handle: reading them waits for the device).
+    pub latents: Tensor<4>,
 }
 
 /// The four components of SD 1.5 on one device.
@@ -280,6 +282,20 @@ impl StableDiffusion {
         control: &[ControlUnit],
         progress: &mut dyn FnMut(StepProgress) -> bool,
     ) -> Result<Tensor<4>, PipelineError> {
+        self.generate(Start::Photo(image), p, control, &mut |s| if progress(s) { Flow::Continue } else { Flow::Cancel })
+    }
+
+    /// One picture from a photo (img2img) or from noise (txt2img: diffusers'
+    /// StableDiffusionPipeline and StableDiffusionControlNetPipeline, `strength` unused), up to
+    /// the decoded image. `progress` sees every step and may end the run early: `Flow::Finish`
+    /// decodes the picture as far as it got (A1111's interrupt), `Flow::Cancel` gives nothing.
+    pub fn generate(
+        &self,
+        start: Start<'_>,
+        p: &Img2ImgParams,
+        control: &[ControlUnit],
+        progress: &mut dyn FnMut(StepProgress) -> Flow,
+    ) -> Result<Tensor<4>, PipelineError> {
         for (what, v) in [("width", p.width), ("height", p.height)] {
             let m = self.vae_config.scale_factor().max(8);
             if v == 0 || v % m != 0 {
@@ -301,20 +317,37 @@ impl StableDiffusion {
             self.encode_prompt(&p.prompt, n_chunks, p.clip_skip)?
         };
 
-        // The photo to latents (the KL VAE samples its posterior: the generator's first draw).
-        let input = unit_tensor(image, device).mul_scalar(2.0).sub_scalar(1.0);
         let scaling = self.vae_config.scaling_factor();
-        let init = self.vae.encode_latents(input, scaling, &mut generator, kernel);
-        let dims = init.dims();
-        let numel: usize = dims.iter().product();
-
-        // Noise to the start step (the next draw), then denoise.
         let mut scheduler = p.scheduler.build::<Tensor<4>>(p.steps);
-        let start = img2img_start(p.steps, p.strength);
-        let noise = Tensor::<4>::from_data(TensorData::new(generator.randn(numel, kernel), dims), device);
-        let mut latents = scheduler.add_noise(&init, &noise, start);
+        let (first, mut latents) = match start {
+            Start::Photo(image) => {
+                if image.dimensions() != (p.width, p.height) {
+                    return Err(PipelineError::Model {
+                        path: PathBuf::from("(photo)"),
+                        problem: format!("the photo is {}x{}, the picture {}x{}", image.width(), image.height(), p.width, p.height),
+                        fix: "resize the photo to the picture's size first",
+                    });
+                }
+                // The photo to latents (the KL VAE samples its posterior: the generator's first
+                // draw), then noise to the start step (the next draw).
+                let input = unit_tensor(image, device).mul_scalar(2.0).sub_scalar(1.0);
+                let init = self.vae.encode_latents(input, scaling, &mut generator, kernel);
+                let dims = init.dims();
+                let first = img2img_start(p.steps, p.strength);
+                let noise = Tensor::<4>::from_data(TensorData::new(generator.randn(dims.iter().product(), kernel), dims), device);
+                (first, scheduler.add_noise(&init, &noise, first))
+            }
+            Start::Noise => {
+                let f = self.vae_config.scale_factor() as usize;
+                let dims = [1, self.unet_config.in_channels, p.height as usize / f, p.width as usize / f];
+                let noise = Tensor::<4>::from_data(TensorData::new(generator.randn(dims.iter().product(), kernel), dims), device);
+                (0, noise.mul_scalar(scheduler.init_noise_sigma()))
+            }
+        };
+        let dims = latents.dims();
+        let numel: usize = dims.iter().product();
         let timesteps = scheduler.timesteps().to_vec();
-        let total = timesteps.len() - start;
+        let total = timesteps.len() - first;
         let control_images: Vec<Tensor<4>> = control
             .iter()
             .map(|unit| {
@@ -326,7 +359,7 @@ impl StableDiffusion {
                 }
             })
             .collect();
-        for (done, (index, t)) in timesteps.iter().enumerate().skip(start).enumerate() {
+        for (done, (index, t)) in timesteps.iter().enumerate().skip(first).enumerate() {
             let model_input = if guidance { Tensor::cat(vec![latents.clone(), latents.clone()], 0) } else { latents.clone() };
             let model_input = scheduler.scale_model_input(&model_input, index);
             // A unit works inside its guidance window (fractions of the steps that run).
@@ -355,14 +388,35 @@ impl StableDiffusion {
             };
             latents = scheduler
                 .step(&eps, index, &latents, &mut || Tensor::<4>::from_data(TensorData::new(generator.randn(numel, kernel), dims), device));
-            if !progress(StepProgress { step: done + 1, total }) {
-                return Err(PipelineError::Cancelled);
+            match progress(StepProgress { step: done + 1, total, latents: latents.clone() }) {
+                Flow::Continue => {}
+                Flow::Finish => break,
+                Flow::Cancel => return Err(PipelineError::Cancelled),
             }
         }
 
         let tiled = self.vae_tiling.then(|| self.vae_config.tile_latent());
         Ok(self.vae.decode_latents(latents, scaling, tiled))
     }
+}
+
+/// What a generation starts from.
+#[derive(Clone, Copy)]
+pub enum Start<'a> {
+    /// img2img: the photo, already at the picture's size.
+    Photo(&'a RgbImage),
+    /// txt2img: noise only.
+    Noise,
+}
+
+/// What the progress callback wants after a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    /// Stop here and decode the picture as far as it got.
+    Finish,
+    /// Stop and give nothing.
+    Cancel,
 }
 
 /// One ControlNet unit of a generation.

@@ -1,0 +1,706 @@
+//! What the API's generation endpoints do: read an A1111 request into a generation, wait for a
+//! turn on the shared model (booth visitors first), run it with progress and a live preview,
+//! and answer as A1111 does.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::http::StatusCode;
+use image::RgbImage;
+use keepsake_models::control_image::{fit, ResizeMode};
+use keepsake_models::controlnet::{ControlMode, ControlNetModel};
+use keepsake_models::pipeline::{to_image, ControlUnit, Flow, Img2ImgParams, PipelineError, Start};
+use keepsake_models::preprocessors::{Annotators, Module, Preprocessor};
+use keepsake_models::schedulers::SchedulerKind;
+use keepsake_models::shared_pipeline::{Priority, SharedPipeline};
+use keepsake_models::torch_rng::NormalKernel;
+use serde_json::{json, Map, Value};
+
+use super::images::{decode_image, encode_base64, png_base64};
+use super::request::{ApiError, GenerationRequest, GenerationResponse};
+use super::units::{pixel_perfect_resolution, read_units, UnitArgs};
+
+/// What remote clients may ask of the booth (a request over them is answered 422).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Longest picture side, px.
+    pub max_side: u32,
+    pub max_steps: u32,
+    /// Pictures per request (batch_size × n_iter).
+    pub max_images: u32,
+    /// Remote requests waiting for a turn before new ones are answered 503.
+    pub max_waiting: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_side: 1024, max_steps: 150, max_images: 8, max_waiting: 8 }
+    }
+}
+
+/// Where the engine finds what requests name.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// The model's file or folder (its name is the checkpoint's title).
+    pub model_path: PathBuf,
+    /// `<lora:NAME:W>` reads NAME.safetensors here.
+    pub lora_dir: Option<PathBuf>,
+    /// ControlNet models: diffusers folders or single .safetensors files, named by folder or file stem.
+    pub controlnet_dir: Option<PathBuf>,
+    pub annotators: Annotators,
+    pub limits: Limits,
+    pub noise_kernel: NormalKernel,
+}
+
+/// The generation under way, for /progress.
+#[derive(Default)]
+struct Running {
+    started: Option<Instant>,
+    timestamp: String,
+    image: usize,
+    images: usize,
+    step: usize,
+    steps: usize,
+    preview: Option<String>,
+    interrupted: bool,
+}
+
+pub struct Engine {
+    shared: Arc<SharedPipeline>,
+    pub settings: EngineSettings,
+    /// The loaded checkpoint's name (A1111's title).
+    pub title: String,
+    /// Textual-inversion words the model knows, with their vector counts.
+    pub embeddings: Vec<(String, usize)>,
+    cross_attention_dim: usize,
+    device: burn::tensor::Device,
+    nets: Mutex<HashMap<String, Arc<ControlNetModel>>>,
+    preprocessors: Mutex<HashMap<String, Arc<Preprocessor>>>,
+    pub options: Mutex<Map<String, Value>>,
+    running: Mutex<Running>,
+    /// Bumped by /interrupt: the generation running then stops at its next step.
+    interrupts: AtomicU64,
+    waiting: AtomicUsize,
+}
+
+/// A request read and checked, ready to run.
+struct Job {
+    img2img: bool,
+    photos: Vec<RgbImage>,
+    params: Img2ImgParams,
+    loras: Vec<(PathBuf, f32)>,
+    units: Vec<(Arc<ControlNetModel>, RgbImage, UnitArgs)>,
+    seeds: Vec<u64>,
+    sampler: String,
+    scheduler: String,
+    send_images: bool,
+}
+
+fn checkpoint_title(path: &Path) -> String {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
+    name.trim_end_matches(".safetensors").trim_end_matches(".ckpt").to_string()
+}
+
+impl Engine {
+    pub fn new(shared: Arc<SharedPipeline>, settings: EngineSettings) -> Self {
+        let (embeddings, cross_attention_dim, device) = {
+            let turn = shared.turn(Priority::Remote);
+            (turn.sd.origin.embeddings.clone(), turn.sd.unet_config.cross_attention_dim, turn.sd.device.clone())
+        };
+        let title = checkpoint_title(&settings.model_path);
+        let mut options = Map::new();
+        options.insert("sd_model_checkpoint".into(), Value::from(title.clone()));
+        options.insert("sd_checkpoint_hash".into(), Value::Null);
+        options.insert("CLIP_stop_at_last_layers".into(), Value::from(1));
+        options.insert("samples_format".into(), Value::from("png"));
+        options.insert("sd_vae".into(), Value::from("Automatic"));
+        Self {
+            shared,
+            settings,
+            title,
+            embeddings,
+            cross_attention_dim,
+            device,
+            nets: Mutex::default(),
+            preprocessors: Mutex::default(),
+            options: Mutex::new(options),
+            running: Mutex::default(),
+            interrupts: AtomicU64::new(0),
+            waiting: AtomicUsize::new(0),
+        }
+    }
+
+    /// The LoRA files of the LoRA folder: (name, path).
+    pub fn loras(&self) -> Vec<(String, PathBuf)> {
+        list_dir(self.settings.lora_dir.as_deref(), |p| p.extension().is_some_and(|e| e == "safetensors"))
+    }
+
+    /// The ControlNet models of the ControlNet folder: (name, path).
+    pub fn controlnets(&self) -> Vec<(String, PathBuf)> {
+        list_dir(self.settings.controlnet_dir.as_deref(), |p| {
+            p.join("config.json").is_file() || p.extension().is_some_and(|e| e == "safetensors")
+        })
+    }
+
+    /// The preprocessors a unit may name: those whose annotator weights are here.
+    pub fn modules(&self) -> Vec<&'static str> {
+        let dir = &self.settings.annotators.dir;
+        let mut list = vec!["none", "canny"];
+        for (name, file) in [
+            ("openpose", keepsake_models::preprocessors::openpose::WEIGHTS),
+            ("depth_leres", keepsake_models::preprocessors::leres::WEIGHTS),
+            ("mlsd", keepsake_models::preprocessors::mlsd::WEIGHTS),
+            ("depth_anything_v2", keepsake_models::preprocessors::depth_anything::WEIGHTS),
+        ] {
+            if dir.join(file).is_file() {
+                list.push(name);
+            }
+        }
+        list
+    }
+
+    fn clip_skip(&self, overrides: Option<&Map<String, Value>>) -> Result<usize, ApiError> {
+        let options = self.options.lock().unwrap_or_else(|p| p.into_inner());
+        let value = overrides.and_then(|o| o.get("CLIP_stop_at_last_layers")).or(options.get("CLIP_stop_at_last_layers"));
+        match value.and_then(Value::as_u64) {
+            Some(n @ 1..=12) => Ok(n as usize),
+            None if value.is_none_or(Value::is_null) => Ok(1),
+            _ => Err(ApiError::field("override_settings.CLIP_stop_at_last_layers", "use a whole number from 1 to 12")),
+        }
+    }
+
+    /// Checks that `name` is the loaded checkpoint (only one is loaded).
+    pub fn check_checkpoint(&self, name: &str, field: &str) -> Result<(), ApiError> {
+        let bare = name.split(" [").next().unwrap_or(name).trim();
+        if bare.eq_ignore_ascii_case(&self.title)
+            || Path::new(bare).file_stem().is_some_and(|s| s.to_string_lossy().eq_ignore_ascii_case(&self.title))
+        {
+            Ok(())
+        } else {
+            Err(ApiError::field(field, format!("{name:?} is not loaded: this booth runs {:?} (see /sdapi/v1/sd-models)", self.title)))
+        }
+    }
+
+    /// Interrupts the generation under way (if any).
+    pub fn interrupt(&self) {
+        self.interrupts.fetch_add(1, Ordering::SeqCst);
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        if running.started.is_some() {
+            running.interrupted = true;
+        }
+    }
+
+    /// A1111's /progress answer.
+    pub fn progress(&self, with_image: bool) -> Value {
+        let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let waiting = self.waiting.load(Ordering::SeqCst);
+        let (fraction, eta) = match running.started {
+            Some(started) if running.steps > 0 && running.images > 0 => {
+                let f = (running.image as f64 + running.step as f64 / running.steps as f64) / running.images as f64;
+                let elapsed = started.elapsed().as_secs_f64();
+                (f, if f > 0.0 { elapsed / f - elapsed } else { 0.0 })
+            }
+            _ => (0.0, 0.0),
+        };
+        json!({
+            "progress": fraction,
+            "eta_relative": eta,
+            "state": {
+                "skipped": false,
+                "interrupted": running.interrupted,
+                "job": if running.started.is_some() { format!("Batch {} out of {}", running.image + 1, running.images) } else { String::new() },
+                "job_count": waiting + usize::from(running.started.is_some()),
+                "job_timestamp": if running.timestamp.is_empty() { "0".to_string() } else { running.timestamp.clone() },
+                "job_no": running.image,
+                "sampling_step": running.step,
+                "sampling_steps": running.steps,
+            },
+            "current_image": if with_image { running.preview.clone().map(Value::from).unwrap_or(Value::Null) } else { Value::Null },
+            "textinfo": Value::Null,
+        })
+    }
+
+    /// A txt2img or img2img request, start to finish (blocking: run it off the async runtime).
+    pub fn generate(&self, request: GenerationRequest, img2img: bool) -> Result<GenerationResponse, ApiError> {
+        let waiting = self.waiting.fetch_add(1, Ordering::SeqCst);
+        let _counted = Decrement(&self.waiting);
+        if waiting >= self.settings.limits.max_waiting {
+            return Err(ApiError::status(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Busy",
+                format!("{waiting} requests are waiting already: try again in a little while"),
+            ));
+        }
+        let echo = serde_json::to_value(&request).unwrap_or(Value::Null);
+        let job = self.prepare(request, img2img)?;
+        let mut images = Vec::with_capacity(job.seeds.len());
+        let mut infotexts = Vec::new();
+        let mut interrupted = false;
+        let started_at = self.interrupts.load(Ordering::SeqCst);
+        for (index, seed) in job.seeds.iter().enumerate() {
+            if self.interrupts.load(Ordering::SeqCst) != started_at {
+                interrupted = true;
+                break;
+            }
+            let params = Img2ImgParams { seed: *seed, ..job.params.clone() };
+            let picture = self.run_one(&job, &params, index, started_at, &mut interrupted)?;
+            let mut text = crate::generate::infotext(&params, &self.title);
+            if !img2img {
+                text = text.replace(&format!(", Denoising strength: {}", params.strength), "");
+            }
+            let png = crate::generate::png_with_parameters(&picture, &text)
+                .map_err(|e| ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "EncodeError", e.to_string()))?;
+            if job.send_images {
+                images.push(encode_base64(&png));
+            }
+            infotexts.push(text);
+            if interrupted {
+                break;
+            }
+        }
+        {
+            let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+            running.started = None;
+            running.step = 0;
+        }
+        let p = &job.params;
+        let info = json!({
+            "prompt": p.prompt,
+            "all_prompts": vec![&p.prompt; infotexts.len()],
+            "negative_prompt": p.negative_prompt,
+            "all_negative_prompts": vec![&p.negative_prompt; infotexts.len()],
+            "seed": job.seeds[0],
+            "all_seeds": &job.seeds[..infotexts.len()],
+            "subseed": -1,
+            "all_subseeds": vec![-1; infotexts.len()],
+            "subseed_strength": 0,
+            "width": p.width,
+            "height": p.height,
+            "sampler_name": job.sampler,
+            "scheduler": job.scheduler,
+            "cfg_scale": p.cfg,
+            "steps": p.steps,
+            "batch_size": infotexts.len(),
+            "restore_faces": false,
+            "sd_model_name": self.title,
+            "sd_model_hash": Value::Null,
+            "denoising_strength": if job.img2img { json!(p.strength) } else { Value::Null },
+            "clip_skip": p.clip_skip,
+            "extra_generation_params": extra_params(&job),
+            "index_of_first_image": 0,
+            "infotexts": infotexts,
+            "styles": [],
+            "job_timestamp": chrono::Utc::now().format("%Y%m%d%H%M%S").to_string(),
+            "interrupted": interrupted,
+            "version": concat!("keepsake ", env!("CARGO_PKG_VERSION")),
+        });
+        let mut parameters = echo;
+        if let Some(o) = parameters.as_object_mut() {
+            o.insert("init_images".into(), Value::Null);
+            o.insert("mask".into(), Value::Null);
+        }
+        Ok(GenerationResponse { images, parameters, info: info.to_string() })
+    }
+
+    /// One picture; gives its turn up (and starts again) when a visitor is waiting.
+    fn run_one(
+        &self,
+        job: &Job,
+        params: &Img2ImgParams,
+        index: usize,
+        interrupts: u64,
+        interrupted: &mut bool,
+    ) -> Result<RgbImage, ApiError> {
+        loop {
+            let mut turn = self.shared.turn(Priority::Remote);
+            turn.use_loras(&job.loras).map_err(|e| ApiError::field("prompt", e.to_string()))?;
+            {
+                let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+                if running.started.is_none() || index == 0 {
+                    *running = Running {
+                        started: Some(Instant::now()),
+                        timestamp: chrono::Utc::now().format("%Y%m%d%H%M%S").to_string(),
+                        ..Default::default()
+                    };
+                }
+                running.image = index;
+                running.images = job.seeds.len();
+            }
+            let units: Vec<ControlUnit> = job
+                .units
+                .iter()
+                .map(|(net, image, u)| ControlUnit {
+                    model: net,
+                    image: image.clone(),
+                    weight: u.weight,
+                    start: u.start,
+                    end: u.end,
+                    mode: u.mode,
+                })
+                .collect();
+            let start = if job.img2img { Start::Photo(&job.photos[index % job.photos.len()]) } else { Start::Noise };
+            let mut preempted = false;
+            let result = turn.sd.generate(start, params, &units, &mut |s| {
+                let preview = png_base64(&keepsake_models::latent_preview::approximate(&s.latents));
+                let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+                running.step = s.step;
+                running.steps = s.total;
+                running.preview = Some(preview);
+                if self.interrupts.load(Ordering::SeqCst) != interrupts {
+                    *interrupted = true;
+                    Flow::Finish
+                } else if self.shared.visitor_waiting() {
+                    preempted = true;
+                    Flow::Cancel
+                } else {
+                    Flow::Continue
+                }
+            });
+            match result {
+                Ok(decoded) => return Ok(to_image(decoded)),
+                Err(PipelineError::Cancelled) if preempted => {
+                    tracing::info!("a visitor needs the model: the API request gives its turn up and starts again after");
+                    continue;
+                }
+                Err(PipelineError::Size { what, value, multiple, .. }) => {
+                    return Err(ApiError::field(what, format!("{value} is not a multiple of {multiple}")));
+                }
+                Err(e) => return Err(ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "GenerationError", e.to_string())),
+            }
+        }
+    }
+
+    /// Reads and checks a request; runs the ControlNet preprocessors.
+    fn prepare(&self, r: GenerationRequest, img2img: bool) -> Result<Job, ApiError> {
+        let limits = self.settings.limits;
+        let prompt_text = r.prompt.clone().unwrap_or_default();
+        let (prompt, tags) = keepsake_models::extra_networks::take_lora_tags(&prompt_text).map_err(|e| ApiError::field("prompt", e))?;
+        let mut loras = Vec::new();
+        for tag in tags {
+            let found = self.loras().into_iter().find(|(name, _)| *name == tag.name || name.eq_ignore_ascii_case(&tag.name));
+            match found {
+                Some((_, path)) => loras.push((path, tag.weight)),
+                None => {
+                    return Err(ApiError::field(
+                        "prompt",
+                        format!("<lora:{}> is not in this booth's LoRA folder (see /sdapi/v1/loras)", tag.name),
+                    ))
+                }
+            }
+        }
+        if r.subseed_strength.is_some_and(|s| s != 0.0) {
+            return Err(ApiError::field("subseed_strength", "variation seeds are not supported: send 0"));
+        }
+        if r.enable_hr == Some(true) {
+            return Err(ApiError::field("enable_hr", "the hires fix is not supported: send false and ask for the size you want"));
+        }
+        if r.restore_faces == Some(true) {
+            return Err(ApiError::field("restore_faces", "face restoration is not installed: send false"));
+        }
+        if r.tiling == Some(true) {
+            return Err(ApiError::field("tiling", "tiling is not supported: send false"));
+        }
+        if r.mask.as_deref().is_some_and(|m| !m.is_empty()) {
+            return Err(ApiError::field("mask", "inpainting is not supported: send no mask"));
+        }
+        if let Some(name) = r.script_name.as_deref().filter(|s| !s.is_empty() && !s.eq_ignore_ascii_case("none")) {
+            return Err(ApiError::field(
+                "script_name",
+                format!("script {name:?} is not available here: ControlNet is always on (alwayson_scripts)"),
+            ));
+        }
+        if let Some(Value::String(name)) = r.override_settings.as_ref().and_then(|o| o.get("sd_model_checkpoint")) {
+            self.check_checkpoint(name, "override_settings.sd_model_checkpoint")?;
+        }
+        let (scheduler, sampler, scheduler_name) =
+            resolve_sampler(r.sampler_name.as_deref().or(r.sampler_index.as_deref()), r.scheduler.as_deref())?;
+        let steps = r.steps.unwrap_or(50);
+        if steps == 0 || steps > limits.max_steps {
+            return Err(ApiError::field("steps", format!("{steps}: use 1 to {} steps", limits.max_steps)));
+        }
+        let cfg = r.cfg_scale.unwrap_or(7.0);
+        if !cfg.is_finite() || !(0.0..=30.0).contains(&cfg) {
+            return Err(ApiError::field("cfg_scale", format!("{cfg}: use 0 to 30 (7 is usual)")));
+        }
+        let size = |field: &str, v: Option<u32>| -> Result<u32, ApiError> {
+            let v = v.unwrap_or(512);
+            if v < 8 || v > limits.max_side {
+                return Err(ApiError::field(field, format!("{v}: use 8 to {} px (512 is SD 1.5's own size)", limits.max_side)));
+            }
+            Ok(v / 8 * 8)
+        };
+        let (width, height) = (size("width", r.width)?, size("height", r.height)?);
+        let count = r.batch_size.unwrap_or(1).max(1).saturating_mul(r.n_iter.unwrap_or(1).max(1));
+        if count > limits.max_images {
+            return Err(ApiError::field(
+                "batch_size",
+                format!("{count} pictures (batch_size × n_iter): ask for at most {}", limits.max_images),
+            ));
+        }
+        let strength = r.denoising_strength.unwrap_or(0.75);
+        if img2img && !(0.0..=1.0).contains(&strength) {
+            return Err(ApiError::field("denoising_strength", format!("{strength}: use 0 to 1")));
+        }
+        let originals: Vec<RgbImage> = if img2img {
+            let list = r.init_images.as_deref().unwrap_or_default();
+            if list.is_empty() {
+                return Err(ApiError::field("init_images", "img2img needs a picture to start from (base64 PNG or JPEG)"));
+            }
+            list.iter()
+                .enumerate()
+                .map(|(i, s)| decode_image(s).map_err(|e| ApiError::field(&format!("init_images.{i}"), e)))
+                .collect::<Result<_, _>>()?
+        } else {
+            Vec::new()
+        };
+        let resize = match r.resize_mode.unwrap_or(0) {
+            0 | 3 => ResizeMode::JustResize,
+            1 => ResizeMode::CropAndResize,
+            2 => ResizeMode::ResizeAndFill,
+            other => {
+                return Err(ApiError::field(
+                    "resize_mode",
+                    format!("{other}: use 0 (just resize), 1 (crop and resize) or 2 (resize and fill)"),
+                ))
+            }
+        };
+        let photos: Vec<RgbImage> = originals.iter().map(|p| fit(p, width, height, resize)).collect();
+        let seed = match r.seed.unwrap_or(-1) {
+            s if s < 0 => rand::random::<u32>() as u64,
+            s => s as u64,
+        };
+        let seeds: Vec<u64> = (0..count as u64).map(|i| seed.wrapping_add(i)).collect();
+        let clip_skip = self.clip_skip(r.override_settings.as_ref())?;
+        let mut units = Vec::new();
+        for unit in read_units(r.alwayson_scripts.as_ref())? {
+            let net = self.net(&unit)?;
+            let source = match (&unit.image, originals.first()) {
+                (Some(image), _) => image,
+                (None, Some(photo)) => photo,
+                (None, None) => return Err(ApiError::field(&format!("{}.image", unit.at), "txt2img units need their own image")),
+            };
+            let control = match unit.module {
+                Module::None => source.clone(),
+                module => {
+                    let resolution =
+                        unit.resolution.unwrap_or_else(|| pixel_perfect_resolution(source.dimensions(), (width, height), unit.resize));
+                    self.preprocessor(module, &unit.at)?.run(source, resolution)
+                }
+            };
+            let control = fit(&control, width, height, unit.resize);
+            units.push((net, control, unit));
+        }
+        Ok(Job {
+            img2img,
+            photos,
+            params: Img2ImgParams {
+                prompt,
+                negative_prompt: r.negative_prompt.unwrap_or_default(),
+                strength,
+                steps: steps as usize,
+                scheduler,
+                cfg: cfg as f32,
+                seed,
+                width,
+                height,
+                clip_skip,
+                noise_kernel: self.settings.noise_kernel,
+            },
+            loras,
+            units,
+            seeds,
+            sampler,
+            scheduler: scheduler_name,
+            send_images: r.send_images.unwrap_or(true),
+        })
+    }
+
+    /// The unit's ControlNet, loaded once.
+    fn net(&self, unit: &UnitArgs) -> Result<Arc<ControlNetModel>, ApiError> {
+        let wanted = unit.model.split(" [").next().unwrap_or(&unit.model).trim();
+        let available = self.controlnets();
+        let Some((name, path)) = available.iter().find(|(name, _)| name.eq_ignore_ascii_case(wanted)) else {
+            let names: Vec<&str> = available.iter().map(|(n, _)| n.as_str()).collect();
+            return Err(ApiError::field(
+                &format!("{}.model", unit.at),
+                format!("{:?} is not installed here; use one of {names:?} (/controlnet/model_list)", unit.model),
+            ));
+        };
+        let mut nets = self.nets.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(net) = nets.get(name) {
+            return Ok(net.clone());
+        }
+        let net = Arc::new(
+            ControlNetModel::load(path, self.cross_attention_dim, &self.device)
+                .map_err(|e| ApiError::field(&format!("{}.model", unit.at), format!("{name} cannot be loaded: {e}")))?,
+        );
+        nets.insert(name.clone(), net.clone());
+        Ok(net)
+    }
+
+    /// The module's preprocessor, loaded once (canny, with the request's thresholds, each time).
+    fn preprocessor(&self, module: Module, at: &str) -> Result<Arc<Preprocessor>, ApiError> {
+        let key = module.to_string();
+        let cached = !matches!(module, Module::Canny { .. });
+        if cached {
+            if let Some(p) = self.preprocessors.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+                return Ok(p.clone());
+            }
+        }
+        let loaded = Arc::new(
+            Preprocessor::load(module, &self.settings.annotators)
+                .map_err(|e| ApiError::field(&format!("{at}.module"), format!("{e} (this booth's modules: /controlnet/module_list)")))?,
+        );
+        if cached {
+            self.preprocessors.lock().unwrap_or_else(|p| p.into_inner()).insert(key, loaded.clone());
+        }
+        Ok(loaded)
+    }
+
+    /// /controlnet/detect: the module's control image for each picture.
+    pub fn detect(
+        &self,
+        module: &str,
+        images: &[String],
+        resolution: Option<f64>,
+        low: Option<f64>,
+        high: Option<f64>,
+    ) -> Result<Vec<String>, ApiError> {
+        let mut module: Module = module.trim().to_ascii_lowercase().parse().map_err(|e: String| ApiError::field("controlnet_module", e))?;
+        if let Module::Canny { low: l, high: h } = &mut module {
+            *l = low.filter(|v| *v > 0.0).map(|v| v.min(255.0) as u32).unwrap_or(*l);
+            *h = high.filter(|v| *v > 0.0).map(|v| v.min(255.0) as u32).unwrap_or(*h);
+        }
+        let resolution = match resolution {
+            None => keepsake_models::preprocessors::DEFAULT_RESOLUTION,
+            Some(r) if r <= 0.0 => keepsake_models::preprocessors::DEFAULT_RESOLUTION,
+            Some(r) if (64.0..=2048.0).contains(&r) => r as u32,
+            Some(r) => return Err(ApiError::field("controlnet_processor_res", format!("{r}: use 64 to 2048"))),
+        };
+        if images.is_empty() {
+            return Err(ApiError::field("controlnet_input_images", "send at least one picture (base64)"));
+        }
+        let pictures: Vec<RgbImage> = images
+            .iter()
+            .enumerate()
+            .map(|(i, s)| decode_image(s).map_err(|e| ApiError::field(&format!("controlnet_input_images.{i}"), e)))
+            .collect::<Result<_, _>>()?;
+        if module == Module::None {
+            return Ok(pictures.iter().map(png_base64).collect());
+        }
+        let preprocessor = self.preprocessor(module, "controlnet")?;
+        Ok(pictures.iter().map(|p| png_base64(&preprocessor.run(p, resolution))).collect())
+    }
+}
+
+fn extra_params(job: &Job) -> Value {
+    let mut extra = Map::new();
+    for (i, (_, _, u)) in job.units.iter().enumerate() {
+        let mode = match u.mode {
+            ControlMode::Balanced => "Balanced",
+            ControlMode::Prompt => "My prompt is more important",
+            ControlMode::Control => "ControlNet is more important",
+        };
+        extra.insert(
+            format!("ControlNet {i}"),
+            Value::from(format!(
+                "Module: {}, Model: {}, Weight: {}, Guidance Start: {}, Guidance End: {}, Control Mode: {mode}",
+                u.module, u.model, u.weight, u.start, u.end
+            )),
+        );
+    }
+    if !job.loras.is_empty() {
+        let names: Vec<String> = job
+            .loras
+            .iter()
+            .map(|(p, w)| format!("{}: {w}", p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()))
+            .collect();
+        extra.insert("Lora weights".into(), Value::from(names.join(", ")));
+    }
+    Value::Object(extra)
+}
+
+/// The samplers as A1111 lists them: (name, aliases, default scheduler).
+pub const SAMPLERS: [(&str, &[&str], SchedulerKind); 5] = [
+    ("Euler a", &["k_euler_a", "k_euler_ancestral"], SchedulerKind::EulerAncestral),
+    ("Euler", &["k_euler"], SchedulerKind::Euler),
+    ("DDIM", &["ddim"], SchedulerKind::Ddim),
+    ("DPM++ 2M", &["k_dpmpp_2m"], SchedulerKind::DpmPp2mKarras),
+    ("LCM", &["k_lcm"], SchedulerKind::Lcm),
+];
+
+/// The schedulers (noise schedules) as A1111 lists them: (name, label).
+pub const SCHEDULERS: [(&str, &str); 2] = [("automatic", "Automatic"), ("karras", "Karras")];
+
+/// A1111's sampler and scheduler names to ours: (kind, sampler name, scheduler name).
+pub fn resolve_sampler(sampler: Option<&str>, scheduler: Option<&str>) -> Result<(SchedulerKind, String, String), ApiError> {
+    let mut sampler = sampler.map(str::trim).filter(|s| !s.is_empty()).unwrap_or("Euler a").to_string();
+    let mut scheduler = scheduler.map(str::trim).filter(|s| !s.is_empty()).unwrap_or("automatic").to_ascii_lowercase();
+    // The names before A1111 1.9 carried the schedule: "DPM++ 2M Karras".
+    if let Some(base) = sampler.strip_suffix(" Karras") {
+        sampler = base.to_string();
+        scheduler = "karras".into();
+    }
+    let Some((name, _, kind)) = SAMPLERS
+        .iter()
+        .find(|(name, aliases, _)| name.eq_ignore_ascii_case(&sampler) || aliases.iter().any(|a| a.eq_ignore_ascii_case(&sampler)))
+    else {
+        let names: Vec<&str> = SAMPLERS.iter().map(|s| s.0).collect();
+        return Err(ApiError::field("sampler_name", format!("{sampler:?} is not available; use one of {names:?}")));
+    };
+    let schedule = match (scheduler.as_str(), kind) {
+        ("automatic", SchedulerKind::DpmPp2mKarras) | ("karras", SchedulerKind::DpmPp2mKarras) => "karras",
+        ("automatic", _) => "automatic",
+        (other, _) if SCHEDULERS.iter().any(|(n, _)| *n == other) => {
+            return Err(ApiError::field("scheduler", format!("{name} runs only with its own schedule here: send \"automatic\"")))
+        }
+        (other, _) => {
+            return Err(ApiError::field("scheduler", format!("{other:?} is not available; use \"automatic\" or \"karras\" (DPM++ 2M)")))
+        }
+    };
+    Ok((*kind, name.to_string(), schedule.to_string()))
+}
+
+fn list_dir(dir: Option<&Path>, keep: impl Fn(&Path) -> bool) -> Vec<(String, PathBuf)> {
+    let Some(entries) = dir.and_then(|d| std::fs::read_dir(d).ok()) else { return Vec::new() };
+    let mut list: Vec<(String, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| keep(p))
+        .filter_map(|p| {
+            let name = if p.is_dir() { p.file_name() } else { p.file_stem() }?.to_string_lossy().into_owned();
+            Some((name, p))
+        })
+        .collect();
+    list.sort();
+    list
+}
+
+struct Decrement<'a>(&'a AtomicUsize);
+
+impl Drop for Decrement<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn samplers_and_schedulers_are_read_as_a1111_spells_them() {
+        let ok = |s: Option<&str>, sc: Option<&str>| resolve_sampler(s, sc).map(|(k, n, sc)| (k, n, sc)).ok();
+        assert_eq!(ok(None, None), Some((SchedulerKind::EulerAncestral, "Euler a".into(), "automatic".into())));
+        assert_eq!(ok(Some("DPM++ 2M"), Some("Karras")), Some((SchedulerKind::DpmPp2mKarras, "DPM++ 2M".into(), "karras".into())));
+        assert_eq!(ok(Some("DPM++ 2M Karras"), None), Some((SchedulerKind::DpmPp2mKarras, "DPM++ 2M".into(), "karras".into())));
+        assert_eq!(ok(Some("dpm++ 2m"), Some("automatic")).unwrap().2, "karras");
+        assert_eq!(ok(Some("k_euler"), None).unwrap().0, SchedulerKind::Euler);
+        assert!(resolve_sampler(Some("Heun"), None).is_err());
+        assert!(resolve_sampler(Some("Euler a"), Some("karras")).is_err());
+        assert!(resolve_sampler(Some("DDIM"), Some("exponential")).is_err());
+    }
+}

@@ -1,0 +1,382 @@
+//! The HTTP side: A1111's routes under /sdapi/v1 and the ControlNet extension's under
+//! /controlnet, an optional token, and the OpenAPI document at /openapi.json.
+
+use std::sync::Arc;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use utoipa::{IntoParams, ToSchema};
+
+use super::engine::{Engine, SAMPLERS, SCHEDULERS};
+use super::request::{ApiError, Body, ErrorBody, GenerationRequest, GenerationResponse, HttpValidationError};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    /// Clients must send it (Bearer, or as the password of Basic auth) when set.
+    pub token: Option<String>,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/sdapi/v1/txt2img", post(txt2img))
+        .route("/sdapi/v1/img2img", post(img2img))
+        .route("/sdapi/v1/options", get(get_options).post(set_options))
+        .route("/sdapi/v1/sd-models", get(sd_models))
+        .route("/sdapi/v1/samplers", get(samplers))
+        .route("/sdapi/v1/schedulers", get(schedulers))
+        .route("/sdapi/v1/loras", get(loras))
+        .route("/sdapi/v1/embeddings", get(embeddings))
+        .route("/sdapi/v1/scripts", get(scripts))
+        .route("/sdapi/v1/progress", get(progress))
+        .route("/sdapi/v1/interrupt", post(interrupt))
+        .route("/controlnet/version", get(controlnet_version))
+        .route("/controlnet/model_list", get(controlnet_model_list))
+        .route("/controlnet/module_list", get(controlnet_module_list))
+        .route("/controlnet/detect", post(controlnet_detect))
+        .route("/openapi.json", get(openapi))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), authorize))
+        .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
+        .with_state(state)
+}
+
+/// The token, as `Authorization: Bearer TOKEN` or Basic auth with TOKEN as the password (what
+/// A1111's --api-auth clients such as webuiapi's set_auth send).
+async fn authorize(State(state): State<AppState>, headers: HeaderMap, request: axum::extract::Request, next: Next) -> Response {
+    let Some(token) = &state.token else { return next.run(request).await };
+    let given = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| {
+        if let Some(t) = v.strip_prefix("Bearer ") {
+            return Some(t.trim().to_string());
+        }
+        let decoded = base64::engine::general_purpose::STANDARD.decode(v.strip_prefix("Basic ")?.trim()).ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        Some(text.split_once(':')?.1.to_string())
+    });
+    // Compared in constant time: the token guards the booth's GPU.
+    let matches = given.is_some_and(|g| g.len() == token.len() && g.bytes().zip(token.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0);
+    if matches {
+        next.run(request).await
+    } else {
+        ApiError::status(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "send the booth's API token (Authorization: Bearer TOKEN, or as the Basic-auth password)",
+        )
+        .into_response()
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", format!("the generation stopped unexpectedly: {e}"))
+    })?
+}
+
+/// Text to image.
+#[utoipa::path(post, path = "/sdapi/v1/txt2img", request_body = GenerationRequest, responses(
+    (status = 200, body = GenerationResponse), (status = 422, body = HttpValidationError), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn txt2img(State(s): State<AppState>, Body(r): Body<GenerationRequest>) -> Result<Json<GenerationResponse>, ApiError> {
+    let engine = s.engine.clone();
+    blocking(move || engine.generate(r, false)).await.map(Json)
+}
+
+/// Image to image (ControlNet units in alwayson_scripts).
+#[utoipa::path(post, path = "/sdapi/v1/img2img", request_body = GenerationRequest, responses(
+    (status = 200, body = GenerationResponse), (status = 422, body = HttpValidationError), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn img2img(State(s): State<AppState>, Body(r): Body<GenerationRequest>) -> Result<Json<GenerationResponse>, ApiError> {
+    let engine = s.engine.clone();
+    blocking(move || engine.generate(r, true)).await.map(Json)
+}
+
+/// The settings (sd_model_checkpoint, CLIP_stop_at_last_layers, ...).
+#[utoipa::path(get, path = "/sdapi/v1/options", responses((status = 200, body = Object), (status = 401, body = ErrorBody)))]
+async fn get_options(State(s): State<AppState>) -> Json<Value> {
+    Json(Value::Object(s.engine.options.lock().unwrap_or_else(|p| p.into_inner()).clone()))
+}
+
+/// Changes settings; sd_model_checkpoint must name the loaded model.
+#[utoipa::path(post, path = "/sdapi/v1/options", request_body = Object, responses(
+    (status = 200, body = Object), (status = 422, body = HttpValidationError), (status = 401, body = ErrorBody)))]
+async fn set_options(State(s): State<AppState>, Body(changes): Body<Map<String, Value>>) -> Result<Json<Value>, ApiError> {
+    if let Some(v) = changes.get("sd_model_checkpoint") {
+        let name = v.as_str().ok_or_else(|| ApiError::field("sd_model_checkpoint", "must be a checkpoint title"))?;
+        s.engine.check_checkpoint(name, "sd_model_checkpoint")?;
+    }
+    if let Some(v) = changes.get("CLIP_stop_at_last_layers") {
+        if !v.as_u64().is_some_and(|n| (1..=12).contains(&n)) {
+            return Err(ApiError::field("CLIP_stop_at_last_layers", "use a whole number from 1 to 12"));
+        }
+    }
+    let mut options = s.engine.options.lock().unwrap_or_else(|p| p.into_inner());
+    for (k, v) in changes {
+        if k == "sd_model_checkpoint" {
+            continue; // stays the loaded model's title
+        }
+        options.insert(k, v);
+    }
+    Ok(Json(Value::Null))
+}
+
+#[derive(Serialize, ToSchema)]
+struct SdModel {
+    title: String,
+    model_name: String,
+    hash: Option<String>,
+    sha256: Option<String>,
+    filename: String,
+    config: Option<String>,
+}
+
+/// The checkpoints: the one this booth has loaded.
+#[utoipa::path(get, path = "/sdapi/v1/sd-models", responses((status = 200, body = Vec<SdModel>), (status = 401, body = ErrorBody)))]
+async fn sd_models(State(s): State<AppState>) -> Json<Vec<SdModel>> {
+    let e = &s.engine;
+    Json(vec![SdModel {
+        title: e.title.clone(),
+        model_name: e.title.clone(),
+        hash: None,
+        sha256: None,
+        filename: e.settings.model_path.display().to_string(),
+        config: None,
+    }])
+}
+
+#[derive(Serialize, ToSchema)]
+struct Sampler {
+    name: String,
+    aliases: Vec<String>,
+    #[schema(value_type = Object)]
+    options: Value,
+}
+
+/// The samplers, named as A1111 names them.
+#[utoipa::path(get, path = "/sdapi/v1/samplers", responses((status = 200, body = Vec<Sampler>), (status = 401, body = ErrorBody)))]
+async fn samplers() -> Json<Vec<Sampler>> {
+    Json(
+        SAMPLERS
+            .iter()
+            .map(|(name, aliases, _)| Sampler {
+                name: name.to_string(),
+                aliases: aliases.iter().map(|a| a.to_string()).collect(),
+                options: if *name == "DPM++ 2M" { json!({"scheduler": "karras"}) } else { json!({}) },
+            })
+            .collect(),
+    )
+}
+
+#[derive(Serialize, ToSchema)]
+struct Scheduler {
+    name: String,
+    label: String,
+    aliases: Option<Vec<String>>,
+    default_rho: f64,
+    need_inner_model: bool,
+}
+
+/// The noise schedules.
+#[utoipa::path(get, path = "/sdapi/v1/schedulers", responses((status = 200, body = Vec<Scheduler>), (status = 401, body = ErrorBody)))]
+async fn schedulers() -> Json<Vec<Scheduler>> {
+    Json(
+        SCHEDULERS
+            .iter()
+            .map(|(name, label)| Scheduler {
+                name: name.to_string(),
+                label: label.to_string(),
+                aliases: None,
+                default_rho: if *name == "karras" { 7.0 } else { -1.0 },
+                need_inner_model: false,
+            })
+            .collect(),
+    )
+}
+
+#[derive(Serialize, ToSchema)]
+struct LoraEntry {
+    name: String,
+    alias: String,
+    path: String,
+    #[schema(value_type = Object)]
+    metadata: Value,
+}
+
+/// The LoRAs a prompt can name as `<lora:NAME:WEIGHT>`.
+#[utoipa::path(get, path = "/sdapi/v1/loras", responses((status = 200, body = Vec<LoraEntry>), (status = 401, body = ErrorBody)))]
+async fn loras(State(s): State<AppState>) -> Json<Vec<LoraEntry>> {
+    Json(
+        s.engine
+            .loras()
+            .into_iter()
+            .map(|(name, path)| LoraEntry { alias: name.clone(), name, path: path.display().to_string(), metadata: json!({}) })
+            .collect(),
+    )
+}
+
+/// The textual-inversion words the model knows.
+#[utoipa::path(get, path = "/sdapi/v1/embeddings", responses((status = 200, body = Object), (status = 401, body = ErrorBody)))]
+async fn embeddings(State(s): State<AppState>) -> Json<Value> {
+    let loaded: Map<String, Value> = s
+        .engine
+        .embeddings
+        .iter()
+        .map(|(word, vectors)| {
+            (word.clone(), json!({"step": null, "sd_checkpoint": null, "sd_checkpoint_name": null, "shape": 768, "vectors": vectors}))
+        })
+        .collect();
+    Json(json!({"loaded": loaded, "skipped": {}}))
+}
+
+#[derive(Serialize, ToSchema)]
+struct ScriptsList {
+    txt2img: Vec<String>,
+    img2img: Vec<String>,
+}
+
+/// The scripts: ControlNet (always on; "controlnet m2m" is listed so that clients which look for
+/// it, like webuiapi, send their units).
+#[utoipa::path(get, path = "/sdapi/v1/scripts", responses((status = 200, body = ScriptsList), (status = 401, body = ErrorBody)))]
+async fn scripts() -> Json<ScriptsList> {
+    let list = vec!["controlnet".to_string(), "controlnet m2m".to_string()];
+    Json(ScriptsList { txt2img: list.clone(), img2img: list })
+}
+
+#[derive(Deserialize, IntoParams)]
+struct ProgressQuery {
+    /// Leave the preview picture out.
+    skip_current_image: Option<bool>,
+}
+
+/// The generation under way: fraction done, steps, and a preview of the picture so far.
+#[utoipa::path(get, path = "/sdapi/v1/progress", params(ProgressQuery), responses((status = 200, body = Object), (status = 401, body = ErrorBody)))]
+async fn progress(State(s): State<AppState>, Query(q): Query<ProgressQuery>) -> Json<Value> {
+    Json(s.engine.progress(!q.skip_current_image.unwrap_or(false)))
+}
+
+/// Stops the generation under way; its request answers with the picture as far as it got.
+#[utoipa::path(post, path = "/sdapi/v1/interrupt", responses((status = 200, body = Object), (status = 401, body = ErrorBody)))]
+async fn interrupt(State(s): State<AppState>) -> Json<Value> {
+    s.engine.interrupt();
+    Json(json!({}))
+}
+
+/// The ControlNet API version.
+#[utoipa::path(get, path = "/controlnet/version", responses((status = 200, body = Object), (status = 401, body = ErrorBody)))]
+async fn controlnet_version() -> Json<Value> {
+    Json(json!({"version": 2}))
+}
+
+/// The ControlNet models a unit can name.
+#[utoipa::path(get, path = "/controlnet/model_list", responses((status = 200, body = Object), (status = 401, body = ErrorBody)))]
+async fn controlnet_model_list(State(s): State<AppState>) -> Json<Value> {
+    let names: Vec<String> = s.engine.controlnets().into_iter().map(|(n, _)| n).collect();
+    Json(json!({"model_list": names}))
+}
+
+/// The preprocessors a unit can name (those whose weights this booth has).
+#[utoipa::path(get, path = "/controlnet/module_list", responses((status = 200, body = Object), (status = 401, body = ErrorBody)))]
+async fn controlnet_module_list(State(s): State<AppState>) -> Json<Value> {
+    let modules = s.engine.modules();
+    let detail: Map<String, Value> =
+        modules.iter().map(|m| (m.to_string(), json!({"model_free": *m == "none" || *m == "canny"}))).collect();
+    Json(json!({"module_list": modules, "module_detail": detail}))
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+struct DetectRequest {
+    controlnet_module: Option<String>,
+    controlnet_input_images: Option<Vec<String>>,
+    /// What webuiapi calls controlnet_input_images.
+    controlnet_images: Option<Vec<String>>,
+    controlnet_processor_res: Option<f64>,
+    controlnet_threshold_a: Option<f64>,
+    controlnet_threshold_b: Option<f64>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct DetectResponse {
+    images: Vec<String>,
+    info: String,
+}
+
+/// Runs a preprocessor on pictures (the control images a unit would use).
+#[utoipa::path(post, path = "/controlnet/detect", request_body = DetectRequest, responses(
+    (status = 200, body = DetectResponse), (status = 422, body = HttpValidationError), (status = 401, body = ErrorBody)))]
+async fn controlnet_detect(State(s): State<AppState>, Body(r): Body<DetectRequest>) -> Result<Json<DetectResponse>, ApiError> {
+    let engine = s.engine.clone();
+    let images = blocking(move || {
+        let pictures = r.controlnet_input_images.or(r.controlnet_images).unwrap_or_default();
+        engine.detect(
+            r.controlnet_module.as_deref().unwrap_or("none"),
+            &pictures,
+            r.controlnet_processor_res,
+            r.controlnet_threshold_a,
+            r.controlnet_threshold_b,
+        )
+    })
+    .await?;
+    Ok(Json(DetectResponse { images, info: "Success".into() }))
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Keepsake booth: AUTOMATIC1111-compatible API",
+        description = "Stable Diffusion 1.5 on the booth, with ControlNet and LoRA, spoken as AUTOMATIC1111's web UI API."
+    ),
+    paths(
+        txt2img,
+        img2img,
+        get_options,
+        set_options,
+        sd_models,
+        samplers,
+        schedulers,
+        loras,
+        embeddings,
+        scripts,
+        progress,
+        interrupt,
+        controlnet_version,
+        controlnet_model_list,
+        controlnet_module_list,
+        controlnet_detect
+    )
+)]
+struct ApiDoc;
+
+/// The OpenAPI document, with this booth's limits in it.
+pub fn document(engine: &Engine) -> Value {
+    let mut doc = serde_json::to_value(<ApiDoc as utoipa::OpenApi>::openapi()).unwrap_or(Value::Null);
+    let limits = engine.settings.limits;
+    if let Some(props) = doc.pointer_mut("/components/schemas/GenerationRequest/properties") {
+        for (field, min, max) in [
+            ("steps", 1, limits.max_steps),
+            ("width", 8, limits.max_side),
+            ("height", 8, limits.max_side),
+            ("batch_size", 1, limits.max_images),
+            ("n_iter", 1, limits.max_images),
+        ] {
+            if let Some(Value::Object(p)) = props.get_mut(field) {
+                p.insert("minimum".into(), json!(min));
+                p.insert("maximum".into(), json!(max));
+            }
+        }
+        for (field, min, max) in [("denoising_strength", 0.0, 1.0), ("cfg_scale", 0.0, 30.0)] {
+            if let Some(Value::Object(p)) = props.get_mut(field) {
+                p.insert("minimum".into(), json!(min));
+                p.insert("maximum".into(), json!(max));
+            }
+        }
+    }
+    doc
+}
+
+async fn openapi(State(s): State<AppState>) -> Json<Value> {
+    Json(document(&s.engine))
+}

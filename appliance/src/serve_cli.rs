@@ -1,0 +1,89 @@
+//! `keepsake serve`: the A1111-compatible API alone, on one model (no booth devices).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use keepsake_models::pipeline::StableDiffusion;
+use keepsake_models::preprocessors::Annotators;
+use keepsake_models::shared_pipeline::SharedPipeline;
+
+use crate::api::{Engine, EngineSettings, Limits};
+use crate::generate::{ComputeBackend, NoiseKernelArg};
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The model: a booth file, a single-file SD 1.x checkpoint or a diffusers folder.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Where `<lora:NAME:WEIGHT>` finds NAME.safetensors.
+    #[arg(long, value_name = "DIR")]
+    pub lora_dir: Option<PathBuf>,
+    /// ControlNet models (diffusers folders or .safetensors files), named by folder or file name.
+    #[arg(long, value_name = "DIR")]
+    pub controlnet_dir: Option<PathBuf>,
+    /// The annotator weights the preprocessors read (body_pose_model.pth, ...); default
+    /// $KEEPSAKE_ANNOTATORS or /var/lib/keepsake/annotators.
+    #[arg(long, value_name = "DIR")]
+    pub annotators: Option<PathBuf>,
+    /// A textual-inversion embedding to add (its file name is the word); repeatable.
+    #[arg(long = "embedding", value_name = "FILE")]
+    pub embeddings: Vec<PathBuf>,
+    /// Where to listen; 127.0.0.1 keeps it on this machine.
+    #[arg(long, default_value = "127.0.0.1:7860")]
+    pub listen: SocketAddr,
+    /// Clients must send this token (Bearer, or as the Basic-auth password).
+    #[arg(long, env = "KEEPSAKE_API_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    #[arg(long, value_enum, default_value_t = ComputeBackend::Cpu)]
+    pub backend: ComputeBackend,
+    #[arg(long, value_enum, default_value_t = NoiseKernelArg::Auto)]
+    pub noise_kernel: NoiseKernelArg,
+    /// The longest picture side a request may ask for.
+    #[arg(long, default_value_t = Limits::default().max_side)]
+    pub max_side: u32,
+    #[arg(long, default_value_t = Limits::default().max_steps)]
+    pub max_steps: u32,
+    /// Pictures per request (batch_size × n_iter).
+    #[arg(long, default_value_t = Limits::default().max_images)]
+    pub max_images: u32,
+}
+
+pub fn run(args: ServeArgs) -> Result<(), String> {
+    if args.token.as_deref().is_some_and(|t| t.len() < 16) {
+        return Err("--token: use at least 16 characters (e.g. from `openssl rand -hex 16`)".into());
+    }
+    if args.max_side < 64 || args.max_steps == 0 || args.max_images == 0 {
+        return Err("--max-side must be at least 64, --max-steps and --max-images at least 1".into());
+    }
+    let device = args.backend.device();
+    let started = std::time::Instant::now();
+    let mut sd = StableDiffusion::load(&args.model, &device).map_err(|e| e.to_string())?;
+    crate::models_cli::apply_extras(&mut sd, &[], &args.embeddings)?;
+    tracing::info!(model = %args.model.display(), seconds = started.elapsed().as_secs_f32(), "model loaded");
+    let mut annotators = Annotators::from_env();
+    if let Some(dir) = args.annotators {
+        annotators.dir = dir;
+    }
+    annotators.device = device;
+    let settings = EngineSettings {
+        model_path: args.model,
+        lora_dir: args.lora_dir,
+        controlnet_dir: args.controlnet_dir,
+        annotators,
+        limits: Limits { max_side: args.max_side, max_steps: args.max_steps, max_images: args.max_images, ..Limits::default() },
+        noise_kernel: args.noise_kernel.kernel(),
+    };
+    let engine = Arc::new(Engine::new(Arc::new(SharedPipeline::new(sd)), settings));
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("cannot start the async runtime: {e}"))?;
+    runtime.block_on(async {
+        tokio::select! {
+            r = crate::api::serve(engine, args.token, args.listen) => r,
+            _ = crate::shutdown_signal() => {
+                tracing::info!("stopping on signal");
+                Ok(())
+            }
+        }
+    })
+}
