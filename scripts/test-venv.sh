@@ -5,9 +5,11 @@
 #                  (its own browser download is not used: tests launch /usr/bin/chromium)
 #   moto[server]   a standalone S3-compatible object-store server on 127.0.0.1 for the server's
 #                  S3 picture store
+#   webuiapi       the unmodified A1111 client, driving the booth's A1111-compatible API
+#   schemathesis   generates requests from the API's /openapi.json and checks the answers
 set -euo pipefail
 cd "$(dirname "$0")/.."
-requirements="playwright==1.65.2 moto[server]==5.2.5"
+requirements="playwright==1.65.2 moto[server]==5.2.5 webuiapi==0.9.17 schemathesis==4.32.5"
 venv=.venv-tests
 if [ -f "$venv/.requirements" ] && [ "$(cat "$venv/.requirements")" = "$requirements" ]; then
   exit 0

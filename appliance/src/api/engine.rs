@@ -212,7 +212,8 @@ impl Engine {
                 "skipped": false,
                 "interrupted": running.interrupted,
                 "job": if running.started.is_some() { format!("Batch {} out of {}", running.image + 1, running.images) } else { String::new() },
-                "job_count": waiting + usize::from(running.started.is_some()),
+                // Every request inside generate() counts, the running one too.
+                "job_count": waiting,
                 "job_timestamp": if running.timestamp.is_empty() { "0".to_string() } else { running.timestamp.clone() },
                 "job_no": running.image,
                 "sampling_step": running.step,
@@ -417,7 +418,8 @@ impl Engine {
         }
         let (scheduler, sampler, scheduler_name) =
             resolve_sampler(r.sampler_name.as_deref().or(r.sampler_index.as_deref()), r.scheduler.as_deref())?;
-        let steps = r.steps.unwrap_or(50);
+        // A1111's default, within what this booth allows.
+        let steps = r.steps.unwrap_or(50.min(limits.max_steps));
         if steps == 0 || steps > limits.max_steps {
             return Err(ApiError::field("steps", format!("{steps}: use 1 to {} steps", limits.max_steps)));
         }
@@ -426,7 +428,8 @@ impl Engine {
             return Err(ApiError::field("cfg_scale", format!("{cfg}: use 0 to 30 (7 is usual)")));
         }
         let size = |field: &str, v: Option<u32>| -> Result<u32, ApiError> {
-            let v = v.unwrap_or(512);
+            // A1111's default, within what this booth allows.
+            let v = v.unwrap_or(512.min(limits.max_side));
             if v < 8 || v > limits.max_side {
                 return Err(ApiError::field(field, format!("{v}: use 8 to {} px (512 is SD 1.5's own size)", limits.max_side)));
             }

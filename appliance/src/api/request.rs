@@ -78,7 +78,6 @@ pub struct GenerationResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ValidationError {
     /// Where: "body" then the field names and list positions.
-    #[schema(value_type = Vec<Object>)]
     pub loc: Vec<Value>,
     pub msg: String,
     #[serde(rename = "type")]

@@ -103,7 +103,7 @@ async fn get_options(State(s): State<AppState>) -> Json<Value> {
 
 /// Changes settings; sd_model_checkpoint must name the loaded model.
 #[utoipa::path(post, path = "/sdapi/v1/options", request_body = Object, responses(
-    (status = 200, body = Object), (status = 422, body = HttpValidationError), (status = 401, body = ErrorBody)))]
+    (status = 200, description = "null, as A1111 answers", body = Value), (status = 422, body = HttpValidationError), (status = 401, body = ErrorBody)))]
 async fn set_options(State(s): State<AppState>, Body(changes): Body<Map<String, Value>>) -> Result<Json<Value>, ApiError> {
     if let Some(v) = changes.get("sd_model_checkpoint") {
         let name = v.as_str().ok_or_else(|| ApiError::field("sd_model_checkpoint", "must be a checkpoint title"))?;

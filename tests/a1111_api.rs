@@ -1,0 +1,295 @@
+//! The A1111-compatible API end to end, with real processes: `keepsake serve` on the tiny
+//! fixture model; the same requests give diffusers' pictures (tests/reference/make_api_fixtures.py);
+//! the unmodified `webuiapi` client and schemathesis (both from PyPI, in .venv-tests) drive it;
+//! bad requests get 422 naming the field; the token guards it; and beside a running booth the
+//! visitors' keepsakes and remote requests share one model.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+fn fixtures() -> PathBuf {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures")).to_path_buf()
+}
+
+fn repo() -> PathBuf {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).to_path_buf()
+}
+
+const TOKEN: &str = "test-token-0123456789";
+
+/// The annotator folder the three modules read (their fixture weights, random-initialised).
+fn annotators() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (module, file) in [("openpose", "body_pose_model.pth"), ("leres", "res101.pth"), ("mlsd", "mlsd_large_512_fp32.pth")] {
+        std::os::unix::fs::symlink(fixtures().join("preprocessors").join(module).join(file), dir.path().join(file)).unwrap();
+    }
+    dir
+}
+
+struct Serve {
+    child: Child,
+    url: String,
+    _annotators: tempfile::TempDir,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(extra: &[&str]) -> Serve {
+    let annotators = annotators();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keepsake"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--noise-kernel", "scalar", "--model"])
+        .arg(fixtures().join("sd-tiny"))
+        .arg("--lora-dir")
+        .arg(fixtures().join("lora"))
+        .arg("--controlnet-dir")
+        .arg(fixtures().join("controlnet"))
+        .arg("--annotators")
+        .arg(annotators.path())
+        .args(extra)
+        .env("KEEPSAKE_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let url = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("serve said {line:?}")).to_string();
+    Serve { child, url, _annotators: annotators }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(300))).build().into()
+}
+
+/// POST `body` (JSON text) to `path`: (status, JSON answer).
+fn post(s: &Serve, path: &str, body: &str, auth: Option<&str>) -> (u16, Value) {
+    let mut req = agent().post(&format!("{}{path}", s.url)).header("content-type", "application/json");
+    if let Some(a) = auth {
+        req = req.header("authorization", a);
+    }
+    let mut resp = req.send(body).unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.body_mut().read_to_string().unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+fn bearer() -> String {
+    format!("Bearer {TOKEN}")
+}
+
+fn decode(b64: &Value) -> image::RgbImage {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(b64.as_str().unwrap()).unwrap();
+    image::load_from_memory(&bytes).unwrap().to_rgb8()
+}
+
+#[test]
+fn the_same_request_gives_the_same_picture_as_diffusers() {
+    let s = serve(&[]);
+    let r: Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("api_outputs.json")).unwrap()).unwrap();
+    for run in r["runs"].as_array().unwrap() {
+        let endpoint = run["endpoint"].as_str().unwrap();
+        let (status, answer) = post(&s, &format!("/sdapi/v1/{endpoint}"), &run["request"].to_string(), None);
+        assert_eq!(status, 200, "{endpoint}: {answer}");
+        let ours = decode(&answer["images"][0]);
+        assert_eq!(ours.dimensions(), (run["width"].as_u64().unwrap() as u32, run["height"].as_u64().unwrap() as u32));
+        let theirs: Vec<u8> = run["image_u8"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u8).collect();
+        let max = ours.as_raw().iter().zip(&theirs).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
+        assert!(max <= 1, "{endpoint}: max difference {max} levels from diffusers");
+        let info: Value = serde_json::from_str(answer["info"].as_str().unwrap()).unwrap();
+        assert_eq!(info["seed"], run["request"]["seed"], "{info}");
+        // The same request again: the same picture, bit for bit (LoRAs merged once, not twice).
+        let (_, again) = post(&s, &format!("/sdapi/v1/{endpoint}"), &run["request"].to_string(), None);
+        assert_eq!(decode(&again["images"][0]), ours, "{endpoint} again");
+    }
+    // img2img with its LoRA, then txt2img without: the LoRA was taken out again in between.
+    let txt = &r["runs"][1];
+    let (_, plain) = post(&s, "/sdapi/v1/txt2img", &txt["request"].to_string(), None);
+    let mut with_lora = txt["request"].clone();
+    with_lora["prompt"] = json!(format!("{} <lora:kohya:0.8>", txt["request"]["prompt"].as_str().unwrap()));
+    let (_, changed) = post(&s, "/sdapi/v1/txt2img", &with_lora.to_string(), None);
+    assert_ne!(decode(&changed["images"][0]), decode(&plain["images"][0]), "the LoRA changes the picture");
+    let (_, back) = post(&s, "/sdapi/v1/txt2img", &txt["request"].to_string(), None);
+    assert_eq!(decode(&back["images"][0]), decode(&plain["images"][0]), "and is gone for the next request");
+}
+
+#[test]
+fn bad_requests_are_answered_422_naming_the_field() {
+    let s = serve(&["--max-side", "256", "--max-steps", "20"]);
+    let photo = base64::engine::general_purpose::STANDARD.encode(std::fs::read(fixtures().join("controlnet/control1.png")).unwrap());
+    let cases: Vec<(Value, Vec<Value>, &str)> = vec![
+        (json!({"steps": "twenty"}), vec![json!("body"), json!("steps")], "invalid type"),
+        (json!({"steps": 21}), vec![json!("body"), json!("steps")], "1 to 20"),
+        (json!({"width": 4096}), vec![json!("body"), json!("width")], "8 to 256"),
+        (json!({"sampler_name": "Heun"}), vec![json!("body"), json!("sampler_name")], "not available"),
+        (json!({"sampler_name": "Euler a", "scheduler": "karras"}), vec![json!("body"), json!("scheduler")], "automatic"),
+        (json!({"prompt": "x <lora:nobody:0.5>"}), vec![json!("body"), json!("prompt")], "/sdapi/v1/loras"),
+        (json!({"init_images": []}), vec![json!("body"), json!("init_images")], "needs a picture"),
+        (json!({"init_images": ["data:image/png;base64,AAAA"]}), vec![json!("body"), json!("init_images"), json!(0)], "not a picture"),
+        (json!({"init_images": [photo], "denoising_strength": 1.5}), vec![json!("body"), json!("denoising_strength")], "0 to 1"),
+        (
+            json!({"init_images": [photo], "alwayson_scripts": {"ControlNet": {"args": [{"model": "control_v11p_sd15_openpose [cab727d4]"}]}}}),
+            vec![json!("body"), json!("alwayson_scripts"), json!("ControlNet"), json!("args"), json!(0), json!("model")],
+            "cn1",
+        ),
+        (
+            json!({"init_images": [photo], "alwayson_scripts": {"controlnet": {"args": [{"model": "cn1", "module": "depth_anything_v2"}]}}}),
+            vec![json!("body"), json!("alwayson_scripts"), json!("controlnet"), json!("args"), json!(0), json!("module")],
+            "module_list",
+        ),
+        (json!({"script_name": "x/y/z plot"}), vec![json!("body"), json!("script_name")], "not available"),
+        (
+            json!({"override_settings": {"sd_model_checkpoint": "v1-5-pruned"}}),
+            vec![json!("body"), json!("override_settings"), json!("sd_model_checkpoint")],
+            "sd-tiny",
+        ),
+    ];
+    for (body, loc, says) in cases {
+        let (status, answer) = post(&s, "/sdapi/v1/img2img", &body.to_string(), None);
+        assert_eq!(status, 422, "{body} -> {answer}");
+        let problem = &answer["detail"][0];
+        assert_eq!(problem["loc"].as_array().unwrap(), &loc, "{body} -> {answer}");
+        assert!(problem["msg"].as_str().unwrap().contains(says), "{body} -> {answer}");
+    }
+    let (status, answer) = post(&s, "/sdapi/v1/txt2img", "{not json", None);
+    assert_eq!((status, answer["detail"][0]["type"].as_str()), (422, Some("json_invalid")));
+    let (status, answer) = post(&s, "/sdapi/v1/options", r#"{"sd_model_checkpoint": "other"}"#, None);
+    assert_eq!(status, 422, "{answer}");
+    let (status, answer) = post(&s, "/controlnet/detect", r#"{"controlnet_module": "hed", "controlnet_input_images": ["x"]}"#, None);
+    assert_eq!((status, answer["detail"][0]["loc"][1].as_str()), (422, Some("controlnet_module")), "{answer}");
+    // Unknown fields are ignored; a good request still works after all that.
+    let (status, answer) =
+        post(&s, "/sdapi/v1/txt2img", r#"{"steps": 2, "width": 64, "height": 64, "made_up": {"x": 1}, "hr_scale": 2}"#, None);
+    assert_eq!(status, 200, "{answer}");
+}
+
+#[test]
+fn the_token_guards_every_route() {
+    let s = serve(&["--token", TOKEN]);
+    for (path, body) in
+        [("/sdapi/v1/txt2img", Some("{}")), ("/sdapi/v1/options", None), ("/openapi.json", None), ("/controlnet/model_list", None)]
+    {
+        let url = format!("{}{path}", s.url);
+        for auth in [
+            None,
+            Some("Bearer wrong-token-0123456789".to_string()),
+            Some(format!("Basic {}", base64::engine::general_purpose::STANDARD.encode("booth:wrong"))),
+        ] {
+            let resp = match (body, &auth) {
+                (Some(b), Some(a)) => agent().post(&url).header("authorization", a).send(b),
+                (Some(b), None) => agent().post(&url).send(b),
+                (None, Some(a)) => agent().get(&url).header("authorization", a).call(),
+                (None, None) => agent().get(&url).call(),
+            }
+            .unwrap();
+            assert_eq!(resp.status().as_u16(), 401, "{path} with {auth:?}");
+            assert!(resp.headers().get("www-authenticate").is_some());
+        }
+    }
+    let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("booth:{TOKEN}")));
+    for auth in [bearer(), basic] {
+        let (status, answer) = post(&s, "/sdapi/v1/txt2img", r#"{"steps": 1, "width": 64, "height": 64}"#, Some(&auth));
+        assert_eq!(status, 200, "{answer}");
+    }
+}
+
+/// The Python tools of .venv-tests, or None (the test then skips, or fails under
+/// KEEPSAKE_STRICT_TESTS=1).
+fn venv_tool(name: &str) -> Option<PathBuf> {
+    let p = repo().join(".venv-tests/bin").join(name);
+    if p.exists() {
+        return Some(p);
+    }
+    assert!(std::env::var("KEEPSAKE_STRICT_TESTS").as_deref() != Ok("1"), "{name} is missing from .venv-tests (run scripts/test-venv.sh)");
+    eprintln!("skipped: {name} is missing from .venv-tests (run scripts/test-venv.sh)");
+    None
+}
+
+#[test]
+fn the_unmodified_webuiapi_client_drives_the_booth() {
+    let Some(python) = venv_tool("python") else { return };
+    let s = serve(&["--token", TOKEN, "--max-steps", "1000"]);
+    let port = s.url.rsplit(':').next().unwrap().to_string();
+    let out = Command::new(python).arg(repo().join("tests/a1111_webuiapi.py")).arg(&port).arg(fixtures()).arg(TOKEN).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("webuiapi: all ok"), "{text}");
+    eprintln!("{text}");
+}
+
+#[test]
+fn schemathesis_finds_no_server_error_and_no_schema_violation() {
+    let Some(schemathesis) = venv_tool("schemathesis") else { return };
+    // Small limits keep each generated request quick on the CPU.
+    let s = serve(&["--max-side", "64", "--max-steps", "2", "--max-images", "1"]);
+    let work = tempfile::tempdir().unwrap();
+    let out = Command::new(schemathesis)
+        .current_dir(work.path())
+        .args(["run", &format!("{}/openapi.json", s.url), "--workers", "1", "--max-examples", "15", "--seed", "1"])
+        .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"])
+        .env("SCHEMATHESIS_HOOKS", "")
+        .output()
+        .unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    eprintln!("{text}");
+}
+
+/// Beside a running booth: visitors' keepsakes and remote requests (with a LoRA) share the one
+/// model, and each gets its picture.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_beside_a_running_booth_shares_its_model() {
+    use keepsake::archive::Archive;
+    use keepsake::booth::{Booth, Devices, StopWhen};
+    use keepsake::config::Language;
+    let out = tempfile::tempdir().unwrap();
+    let mut config = keepsake::demo::demo_config(out.path(), Language::En);
+    config.devices.camera = keepsake::config::CameraConfig::Synthetic { width: 64, height: 80 };
+    config.devices.display = keepsake::config::DisplayConfig::Png { record: None };
+    config.style.model = Some(fixtures().join("sd-tiny"));
+    config.api.enabled = true;
+    config.api.lora_dir = Some(fixtures().join("lora"));
+    let (stylizer, model) = keepsake::stylizers::with_model(&config, keepsake::stylizers::Backend::Cpu).unwrap();
+    let engine = keepsake::stylizers::booth_api(&config, model, keepsake::stylizers::Backend::Cpu).expect("api.enabled with a model");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        axum::serve(listener, keepsake::api::router(keepsake::api::AppState { engine, token: None })).await.unwrap();
+    });
+    let remote = tokio::task::spawn_blocking(move || {
+        let mut pictures = Vec::new();
+        for i in 0..3 {
+            let body = json!({"prompt": format!("a garden <lora:kohya:{}>", 0.5 + i as f64 * 0.2), "steps": 4, "width": 64, "height": 64, "seed": i});
+            let mut resp =
+                agent().post(&format!("{url}/sdapi/v1/txt2img")).header("content-type", "application/json").send(body.to_string()).unwrap();
+            assert_eq!(resp.status().as_u16(), 200);
+            let answer: Value = serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap();
+            pictures.push(decode(&answer["images"][0]));
+        }
+        pictures
+    });
+    let layout = keepsake::ui::Layout { w: config.screen.0, h: config.screen.1 };
+    let mut devices = Devices::open(&config).unwrap();
+    let script = keepsake::demo::visitors(2, &layout);
+    devices.input = Box::new(keepsake_drivers::input::ScriptedInput::new(script));
+    let archive = Arc::new(Archive::open(&config.archive_dir).unwrap());
+    let booth = Booth::new(Arc::new(config), devices, stylizer, archive);
+    let report = booth.run(StopWhen { sessions: Some(2), within: Some(Duration::from_secs(300)) }).await.unwrap();
+    assert!(report.faults.is_empty(), "{:?}", report.faults);
+    assert_eq!(report.keepsakes.len(), 2);
+    for k in &report.keepsakes {
+        assert!(k.meta.made_by.contains("Stable Diffusion") && !k.meta.made_by.contains("LoRA"), "{}", k.meta.made_by);
+    }
+    let pictures = remote.await.unwrap();
+    assert_eq!(pictures.len(), 3);
+    assert!(pictures.iter().all(|p| p.dimensions() == (64, 64)));
+}
