@@ -189,8 +189,9 @@ mod tests {
         assert_eq!(problems[0].loc, [Value::from("body"), Value::from("init_images"), Value::from(1)]);
         let Err(ApiError::Invalid(problems)) = parse::<GenerationRequest>(b"{not json") else { panic!() };
         assert_eq!(problems[0].kind, "json_invalid");
+        // serde reads a struct from a list by position: the first field (prompt) is wrong.
         let Err(ApiError::Invalid(problems)) = parse::<GenerationRequest>(b"[1]") else { panic!() };
-        assert_eq!(problems[0].loc, [Value::from("body")]);
+        assert_eq!((problems[0].loc.clone(), problems[0].kind.as_str()), (vec![Value::from("body"), Value::from(0)], "type_error"));
         let ApiError::Invalid(p) = ApiError::field("alwayson_scripts.controlnet.args.2.model", "x") else { panic!() };
         assert_eq!(p[0].loc, serde_json::json!(["body", "alwayson_scripts", "controlnet", "args", 2, "model"]).as_array().unwrap().clone());
     }
