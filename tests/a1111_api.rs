@@ -293,3 +293,51 @@ async fn the_api_beside_a_running_booth_shares_its_model() {
     assert_eq!(pictures.len(), 3);
     assert!(pictures.iter().all(|p| p.dimensions() == (64, 64)));
 }
+
+/// A visitor who arrives while a remote request is generating gets the model at once; the remote
+/// request starts again afterwards and its picture is exactly what it would have been.
+#[test]
+fn a_visitor_takes_the_model_from_a_remote_request_which_then_starts_again() {
+    use keepsake::api::{request::GenerationRequest, Engine, EngineSettings, Limits};
+    use keepsake_models::shared_pipeline::{Priority, SharedPipeline};
+    let device = burn::tensor::Device::flex();
+    let sd = keepsake_models::pipeline::StableDiffusion::load(&fixtures().join("sd-tiny"), &device).unwrap();
+    let shared = Arc::new(SharedPipeline::new(sd));
+    let settings = EngineSettings {
+        model_path: fixtures().join("sd-tiny"),
+        lora_dir: None,
+        controlnet_dir: None,
+        annotators: keepsake_models::preprocessors::Annotators { dir: "/nonexistent".into(), device },
+        limits: Limits { max_steps: 40, ..Limits::default() },
+        noise_kernel: keepsake_models::torch_rng::NormalKernel::Scalar,
+    };
+    let engine = Arc::new(Engine::new(shared.clone(), settings));
+    let request = || GenerationRequest {
+        prompt: Some("a long walk".into()),
+        steps: Some(40),
+        width: Some(32),
+        height: Some(32),
+        seed: Some(3),
+        ..Default::default()
+    };
+    let undisturbed = engine.generate(request(), false).unwrap();
+
+    let worker = {
+        let engine = engine.clone();
+        std::thread::spawn(move || engine.generate(request(), false))
+    };
+    let step = |e: &Engine| e.progress(false)["state"]["sampling_step"].as_u64().unwrap();
+    while step(&engine) < 2 {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let turn = shared.turn(Priority::Visitor);
+    let at = step(&engine);
+    assert!(at < 40, "the visitor got the model while the request was at step {at} of 40, not after it");
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(step(&engine), at, "the request waits while the visitor's turn lasts");
+    drop(turn);
+    let answer = worker.join().unwrap().unwrap();
+    let info: Value = serde_json::from_str(&answer.info).unwrap();
+    assert_eq!(info["interrupted"], false);
+    assert_eq!(decode(&json!(answer.images[0])), decode(&json!(undisturbed.images[0])), "started again, the same picture");
+}

@@ -745,6 +745,13 @@ impl Config {
         if api_token.as_ref().is_some_and(|t| t.len() < 16) {
             r.problem("api.token", "is shorter than 16 characters", "use a long random secret, e.g. from `openssl rand -hex 16`");
         }
+        if api_enabled && !listen.ip().is_loopback() && api_token.is_none() {
+            r.problem(
+                "api.token",
+                format!("is missing while the API listens on {listen}, beyond this machine"),
+                "set api.token to a long random secret (clients send it), or listen on 127.0.0.1",
+            );
+        }
         let api = Api {
             enabled: api_enabled,
             listen,
@@ -1016,6 +1023,21 @@ mod tests {
         let p = problems("[memorial]\nname = 5\nmessage = \"m\"\n[server]\nurl = \"https://x\"\n");
         assert_eq!(p[0].key, "memorial.name");
         assert!(p[0].problem.contains("found a integer"), "{:?}", p[0]);
+    }
+
+    #[test]
+    fn the_api_section_is_checked() {
+        let c = Config::parse(MINIMAL, "t", Path::new("/etc/keepsake")).unwrap();
+        assert!(!c.api.enabled);
+        assert_eq!((c.api.listen.to_string().as_str(), c.api.max_side, c.api.token.as_deref()), ("127.0.0.1:7860", 1024, None));
+        let api = |body: &str| format!("{MINIMAL}[api]\nenabled = true\n{body}");
+        let c = Config::parse(&api("lora_dir = \"loras\"\nmax_steps = 30"), "t", Path::new("/etc/keepsake")).unwrap();
+        assert_eq!((c.api.enabled, c.api.max_steps, c.api.lora_dir), (true, 30, Some(PathBuf::from("/etc/keepsake/loras"))));
+        assert_eq!(keys(&api("listen = \"0.0.0.0:7860\"")), ["api.token"]);
+        assert!(Config::parse(&api("listen = \"0.0.0.0:7860\"\ntoken = \"0123456789abcdef\""), "t", Path::new("/")).is_ok());
+        assert_eq!(keys(&api("listen = \"anywhere\"")), ["api.listen"]);
+        assert_eq!(keys(&api("token = \"short\"")), ["api.token"]);
+        assert_eq!(keys(&api("max_side = 10000")), ["api.max_side"]);
     }
 
     #[test]
