@@ -294,15 +294,12 @@ async fn the_api_beside_a_running_booth_shares_its_model() {
     assert!(pictures.iter().all(|p| p.dimensions() == (64, 64)));
 }
 
-/// A visitor who arrives while a remote request is generating gets the model at once; the remote
-/// request starts again afterwards and its picture is exactly what it would have been.
-#[test]
-fn a_visitor_takes_the_model_from_a_remote_request_which_then_starts_again() {
-    use keepsake::api::{request::GenerationRequest, Engine, EngineSettings, Limits};
-    use keepsake_models::shared_pipeline::{Priority, SharedPipeline};
+/// An engine on the tiny model, as `keepsake serve` makes it, in this process.
+fn tiny_engine() -> (Arc<keepsake::api::Engine>, Arc<keepsake_models::shared_pipeline::SharedPipeline>) {
+    use keepsake::api::{Engine, EngineSettings, Limits};
     let device = burn::tensor::Device::flex();
     let sd = keepsake_models::pipeline::StableDiffusion::load(&fixtures().join("sd-tiny"), &device).unwrap();
-    let shared = Arc::new(SharedPipeline::new(sd));
+    let shared = Arc::new(keepsake_models::shared_pipeline::SharedPipeline::new(sd));
     let settings = EngineSettings {
         model_path: fixtures().join("sd-tiny"),
         lora_dir: None,
@@ -311,33 +308,68 @@ fn a_visitor_takes_the_model_from_a_remote_request_which_then_starts_again() {
         limits: Limits { max_steps: 40, ..Limits::default() },
         noise_kernel: keepsake_models::torch_rng::NormalKernel::Scalar,
     };
-    let engine = Arc::new(Engine::new(shared.clone(), settings));
-    let request = || GenerationRequest {
+    (Arc::new(Engine::new(shared.clone(), settings)), shared)
+}
+
+fn long_request(seed: i64) -> keepsake::api::request::GenerationRequest {
+    keepsake::api::request::GenerationRequest {
         prompt: Some("a long walk".into()),
         steps: Some(40),
         width: Some(32),
         height: Some(32),
-        seed: Some(3),
+        seed: Some(seed),
         ..Default::default()
-    };
-    let undisturbed = engine.generate(request(), false).unwrap();
+    }
+}
 
+fn sampling_step(e: &keepsake::api::Engine) -> u64 {
+    e.progress(false)["state"]["sampling_step"].as_u64().unwrap()
+}
+
+/// A visitor who arrives while a remote request is generating gets the model at once; the remote
+/// request starts again afterwards and its picture is exactly what it would have been.
+#[test]
+fn a_visitor_takes_the_model_from_a_remote_request_which_then_starts_again() {
+    use keepsake_models::shared_pipeline::Priority;
+    let (engine, shared) = tiny_engine();
+    let undisturbed = engine.generate(long_request(3), false).unwrap();
     let worker = {
         let engine = engine.clone();
-        std::thread::spawn(move || engine.generate(request(), false))
+        std::thread::spawn(move || engine.generate(long_request(3), false))
     };
-    let step = |e: &Engine| e.progress(false)["state"]["sampling_step"].as_u64().unwrap();
-    while step(&engine) < 2 {
+    while sampling_step(&engine) < 2 {
         std::thread::sleep(Duration::from_millis(2));
     }
     let turn = shared.turn(Priority::Visitor);
-    let at = step(&engine);
+    let at = sampling_step(&engine);
     assert!(at < 40, "the visitor got the model while the request was at step {at} of 40, not after it");
     std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(step(&engine), at, "the request waits while the visitor's turn lasts");
+    assert_eq!(sampling_step(&engine), at, "the request waits while the visitor's turn lasts");
     drop(turn);
     let answer = worker.join().unwrap().unwrap();
     let info: Value = serde_json::from_str(&answer.info).unwrap();
     assert_eq!(info["interrupted"], false);
     assert_eq!(decode(&json!(answer.images[0])), decode(&json!(undisturbed.images[0])), "started again, the same picture");
+}
+
+/// /interrupt stops the request running when it is sent, not the one waiting behind it.
+#[test]
+fn an_interrupt_stops_only_the_running_request() {
+    let (engine, _) = tiny_engine();
+    let spawn = |seed| {
+        let engine = engine.clone();
+        std::thread::spawn(move || engine.generate(long_request(seed), false).unwrap())
+    };
+    let running = spawn(1);
+    while sampling_step(&engine) < 2 {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    let waiting = spawn(2);
+    while engine.progress(false)["state"]["job_count"] != 2 {
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    engine.interrupt();
+    let first: Value = serde_json::from_str(&running.join().unwrap().info).unwrap();
+    let second: Value = serde_json::from_str(&waiting.join().unwrap().info).unwrap();
+    assert_eq!((first["interrupted"].as_bool(), second["interrupted"].as_bool()), (Some(true), Some(false)));
 }

@@ -240,14 +240,16 @@ impl Engine {
         let mut images = Vec::with_capacity(job.seeds.len());
         let mut infotexts = Vec::new();
         let mut interrupted = false;
-        let started_at = self.interrupts.load(Ordering::SeqCst);
+        // An interrupt stops the request running when it is sent, not the ones still waiting:
+        // each request counts from when it first gets the model.
+        let mut started_at = None;
         for (index, seed) in job.seeds.iter().enumerate() {
-            if self.interrupts.load(Ordering::SeqCst) != started_at {
+            if started_at.is_some_and(|at| self.interrupts.load(Ordering::SeqCst) != at) {
                 interrupted = true;
                 break;
             }
             let params = Img2ImgParams { seed: *seed, ..job.params.clone() };
-            let picture = self.run_one(&job, &params, index, started_at, &mut interrupted)?;
+            let picture = self.run_one(&job, &params, index, &mut started_at, &mut interrupted)?;
             let mut text = crate::generate::infotext(&params, &self.title);
             if !img2img {
                 text = text.replace(&format!(", Denoising strength: {}", params.strength), "");
@@ -312,11 +314,12 @@ impl Engine {
         job: &Job,
         params: &Img2ImgParams,
         index: usize,
-        interrupts: u64,
+        started_at: &mut Option<u64>,
         interrupted: &mut bool,
     ) -> Result<RgbImage, ApiError> {
         loop {
             let mut turn = self.shared.turn(Priority::Remote);
+            let interrupts = *started_at.get_or_insert_with(|| self.interrupts.load(Ordering::SeqCst));
             turn.use_loras(&job.loras).map_err(|e| ApiError::field("prompt", e.to_string()))?;
             {
                 let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
