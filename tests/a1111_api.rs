@@ -217,7 +217,8 @@ fn venv_tool(name: &str) -> Option<PathBuf> {
 #[test]
 fn the_unmodified_webuiapi_client_drives_the_booth() {
     let Some(python) = venv_tool("python") else { return };
-    let s = serve(&["--token", TOKEN, "--max-steps", "1000"]);
+    let single = fixtures().join("sd-tiny-single");
+    let s = serve(&["--token", TOKEN, "--max-steps", "1000", "--models-dir", single.to_str().unwrap()]);
     let port = s.url.rsplit(':').next().unwrap().to_string();
     let out = Command::new(python).arg(repo().join("tests/a1111_webuiapi.py")).arg(&port).arg(fixtures()).arg(TOKEN).output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
@@ -302,6 +303,8 @@ fn tiny_engine() -> (Arc<keepsake::api::Engine>, Arc<keepsake_models::shared_pip
     let shared = Arc::new(keepsake_models::shared_pipeline::SharedPipeline::new(sd));
     let settings = EngineSettings {
         model_path: fixtures().join("sd-tiny"),
+        models_dir: None,
+        switchable: true,
         lora_dir: None,
         controlnet_dir: None,
         annotators: keepsake_models::preprocessors::Annotators { dir: "/nonexistent".into(), device },

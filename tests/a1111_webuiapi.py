@@ -67,11 +67,20 @@ assert api.get_options()["CLIP_stop_at_last_layers"] == 2
 c2 = api.txt2img(prompt="a quiet garden", seed=5, steps=3, width=64, height=64)
 assert c2.info["clip_skip"] == 2 and c2.image.tobytes() != t.images[0].tobytes()
 api.set_options({"CLIP_stop_at_last_layers": 1})
+# Another checkpoint from --models-dir: the same tiny model as one LDM-layout file.
+assert api.util_get_model_names() == ["sd-tiny", "sd-tiny.safetensors"], api.util_get_model_names()
+folder = api.txt2img(prompt="a quiet garden", seed=5, steps=3, width=64, height=64)
+api.util_set_model("sd-tiny.safetensors")
+assert api.util_get_current_model() == "sd-tiny.safetensors"
+single = api.txt2img(prompt="a quiet garden", seed=5, steps=3, width=64, height=64)
+diff = max(abs(a - b) for a, b in zip(single.image.tobytes(), folder.image.tobytes()))
+assert diff <= 1, f"the same weights in the other layout make the same picture (max difference {diff})"
 api.util_set_model("sd-tiny")
-print("options: ok")
+assert api.get_options()["sd_model_checkpoint"] == "sd-tiny"
+print("options and checkpoint switch: ok")
 
 assert "DPM++ 2M" in api.util_get_sampler_names() and "karras" in api.util_get_scheduler_names()
-assert api.util_get_model_names() == ["sd-tiny"]
+assert api.util_get_model_names() == ["sd-tiny", "sd-tiny.safetensors"]
 assert "kohya" in [l["name"] for l in api.get_loras()]
 assert "loaded" in api.get_embeddings()
 assert "controlnet" in api.get_scripts()["img2img"]

@@ -16,6 +16,10 @@ pub struct ServeArgs {
     /// The model: a booth file, a single-file SD 1.x checkpoint or a diffusers folder.
     #[arg(long)]
     pub model: PathBuf,
+    /// More checkpoints (single files or diffusers folders) that `sd_model_checkpoint` in
+    /// /sdapi/v1/options can switch to.
+    #[arg(long, value_name = "DIR")]
+    pub models_dir: Option<PathBuf>,
     /// Where `<lora:NAME:WEIGHT>` finds NAME.safetensors.
     #[arg(long, value_name = "DIR")]
     pub lora_dir: Option<PathBuf>,
@@ -68,6 +72,8 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     annotators.device = device;
     let settings = EngineSettings {
         model_path: args.model,
+        models_dir: args.models_dir,
+        switchable: true,
         lora_dir: args.lora_dir,
         controlnet_dir: args.controlnet_dir,
         annotators,

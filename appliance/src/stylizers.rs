@@ -165,6 +165,8 @@ pub fn booth_api(config: &Config, shared: Option<Arc<SharedPipeline>>, backend: 
     let device = compute(backend).device;
     let settings = crate::api::EngineSettings {
         model_path: model,
+        models_dir: None,
+        switchable: false,
         lora_dir: config.api.lora_dir.clone(),
         controlnet_dir: config.api.controlnet_dir.clone(),
         annotators: Annotators { dir: config.style.annotators.clone(), device },

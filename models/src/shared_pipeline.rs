@@ -66,6 +66,12 @@ impl Loaded {
         Ok(())
     }
 
+    /// Puts another model in place of this one (a checkpoint switch).
+    pub fn replace_model(&mut self, sd: StableDiffusion) {
+        self.restore();
+        self.sd = sd;
+    }
+
     /// The LoRAs merged for the latest request.
     pub fn merged(&self) -> &[(PathBuf, f32)] {
         &self.merged

@@ -46,6 +46,10 @@ impl Default for Limits {
 pub struct EngineSettings {
     /// The model's file or folder (its name is the checkpoint's title).
     pub model_path: PathBuf,
+    /// More checkpoints `sd_model_checkpoint` may switch to (files and diffusers folders).
+    pub models_dir: Option<PathBuf>,
+    /// Whether requests may switch the checkpoint (not beside the booth: its model is the booth's).
+    pub switchable: bool,
     /// `<lora:NAME:W>` reads NAME.safetensors here.
     pub lora_dir: Option<PathBuf>,
     /// ControlNet models: diffusers folders or single .safetensors files, named by folder or file stem.
@@ -71,10 +75,10 @@ struct Running {
 pub struct Engine {
     shared: Arc<SharedPipeline>,
     pub settings: EngineSettings,
-    /// The loaded checkpoint's name (A1111's title).
-    pub title: String,
+    /// The loaded checkpoint.
+    checkpoint: Mutex<Checkpoint>,
     /// Textual-inversion words the model knows, with their vector counts.
-    pub embeddings: Vec<(String, usize)>,
+    pub embeddings: Mutex<Vec<(String, usize)>>,
     cross_attention_dim: usize,
     device: burn::tensor::Device,
     nets: Mutex<HashMap<String, Arc<ControlNetModel>>>,
@@ -99,9 +103,22 @@ struct Job {
     send_images: bool,
 }
 
-fn checkpoint_title(path: &Path) -> String {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
-    name.trim_end_matches(".safetensors").trim_end_matches(".ckpt").to_string()
+/// A checkpoint as A1111 names it: the title is the file name (a folder's name for a diffusers
+/// folder), the model name the same without its extension.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Checkpoint {
+    pub title: String,
+    pub model_name: String,
+    pub path: PathBuf,
+}
+
+impl Checkpoint {
+    pub fn of(path: &Path) -> Self {
+        let title = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| path.display().to_string());
+        let model_name =
+            if path.is_dir() { title.clone() } else { path.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default() };
+        Self { title, model_name, path: path.to_path_buf() }
+    }
 }
 
 impl Engine {
@@ -110,9 +127,9 @@ impl Engine {
             let turn = shared.turn(Priority::Remote);
             (turn.sd.origin.embeddings.clone(), turn.sd.unet_config.cross_attention_dim, turn.sd.device.clone())
         };
-        let title = checkpoint_title(&settings.model_path);
+        let checkpoint = Checkpoint::of(&settings.model_path);
         let mut options = Map::new();
-        options.insert("sd_model_checkpoint".into(), Value::from(title.clone()));
+        options.insert("sd_model_checkpoint".into(), Value::from(checkpoint.title.clone()));
         options.insert("sd_checkpoint_hash".into(), Value::Null);
         options.insert("CLIP_stop_at_last_layers".into(), Value::from(1));
         options.insert("samples_format".into(), Value::from("png"));
@@ -120,8 +137,8 @@ impl Engine {
         Self {
             shared,
             settings,
-            title,
-            embeddings,
+            checkpoint: Mutex::new(checkpoint),
+            embeddings: Mutex::new(embeddings),
             cross_attention_dim,
             device,
             nets: Mutex::default(),
@@ -172,16 +189,68 @@ impl Engine {
         }
     }
 
-    /// Checks that `name` is the loaded checkpoint (only one is loaded).
-    pub fn check_checkpoint(&self, name: &str, field: &str) -> Result<(), ApiError> {
+    /// The loaded checkpoint.
+    pub fn checkpoint(&self) -> Checkpoint {
+        self.checkpoint.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Every checkpoint: the one started with, the loaded one, then those of the models folder.
+    pub fn checkpoints(&self) -> Vec<Checkpoint> {
+        let mut list = vec![Checkpoint::of(&self.settings.model_path), self.checkpoint()];
+        let candidates =
+            list_dir(self.settings.models_dir.as_deref(), |p| p.join("unet").is_dir() || p.extension().is_some_and(|e| e == "safetensors"));
+        list.extend(candidates.into_iter().map(|(_, path)| Checkpoint::of(&path)));
+        let mut seen = std::collections::HashSet::new();
+        list.retain(|c| seen.insert(c.title.clone()));
+        list
+    }
+
+    /// The checkpoint `name` names (title or model name, with or without " [hash]").
+    fn find_checkpoint(&self, name: &str) -> Option<Checkpoint> {
         let bare = name.split(" [").next().unwrap_or(name).trim();
-        if bare.eq_ignore_ascii_case(&self.title)
-            || Path::new(bare).file_stem().is_some_and(|s| s.to_string_lossy().eq_ignore_ascii_case(&self.title))
-        {
-            Ok(())
-        } else {
-            Err(ApiError::field(field, format!("{name:?} is not loaded: this booth runs {:?} (see /sdapi/v1/sd-models)", self.title)))
+        let list = self.checkpoints();
+        list.iter()
+            .find(|c| c.title.eq_ignore_ascii_case(bare))
+            .or_else(|| list.iter().find(|c| c.model_name.eq_ignore_ascii_case(bare)))
+            .cloned()
+    }
+
+    /// Checks that `name` is the loaded checkpoint.
+    pub fn check_checkpoint(&self, name: &str, field: &str) -> Result<(), ApiError> {
+        let loaded = self.checkpoint();
+        match self.find_checkpoint(name) {
+            Some(c) if c.title == loaded.title => Ok(()),
+            _ => {
+                Err(ApiError::field(field, format!("{name:?} is not loaded: this booth runs {:?} (see /sdapi/v1/sd-models)", loaded.title)))
+            }
         }
+    }
+
+    /// Loads checkpoint `name` in place of the current one (blocking: waits for a turn).
+    pub fn switch_checkpoint(&self, name: &str) -> Result<(), ApiError> {
+        let field = "sd_model_checkpoint";
+        let Some(wanted) = self.find_checkpoint(name) else {
+            let titles: Vec<String> = self.checkpoints().into_iter().map(|c| c.title).collect();
+            return Err(ApiError::field(field, format!("{name:?} is not here; use one of {titles:?} (/sdapi/v1/sd-models)")));
+        };
+        if wanted.title == self.checkpoint().title {
+            return Ok(());
+        }
+        if !self.settings.switchable {
+            return Err(ApiError::field(field, "the booth's model is set in its config (style.model) and stays loaded for the visitors"));
+        }
+        let mut turn = self.shared.turn(Priority::Remote);
+        let sd = keepsake_models::pipeline::StableDiffusion::load(&wanted.path, &self.device)
+            .map_err(|e| ApiError::field(field, format!("{} cannot be loaded: {e}", wanted.title)))?;
+        if sd.unet_config.cross_attention_dim != self.cross_attention_dim {
+            return Err(ApiError::field(field, format!("{} is not an SD 1.x model (its text width differs)", wanted.title)));
+        }
+        *self.embeddings.lock().unwrap_or_else(|p| p.into_inner()) = sd.origin.embeddings.clone();
+        turn.replace_model(sd);
+        tracing::info!(checkpoint = %wanted.title, "checkpoint switched");
+        self.options.lock().unwrap_or_else(|p| p.into_inner()).insert(field.into(), Value::from(wanted.title.clone()));
+        *self.checkpoint.lock().unwrap_or_else(|p| p.into_inner()) = wanted;
+        Ok(())
     }
 
     /// Interrupts the generation under way (if any).
@@ -243,6 +312,9 @@ impl Engine {
         // An interrupt stops the request running when it is sent, not the ones still waiting:
         // each request counts from when it first gets the model.
         let mut started_at = None;
+        let model_name = self.checkpoint().model_name;
+        // However the request ends, /progress stops showing it.
+        let _idle_after = IdleAfter(&self.running);
         for (index, seed) in job.seeds.iter().enumerate() {
             if started_at.is_some_and(|at| self.interrupts.load(Ordering::SeqCst) != at) {
                 interrupted = true;
@@ -250,7 +322,7 @@ impl Engine {
             }
             let params = Img2ImgParams { seed: *seed, ..job.params.clone() };
             let picture = self.run_one(&job, &params, index, &mut started_at, &mut interrupted)?;
-            let mut text = crate::generate::infotext(&params, &self.title);
+            let mut text = crate::generate::infotext(&params, &model_name);
             if !img2img {
                 text = text.replace(&format!(", Denoising strength: {}", params.strength), "");
             }
@@ -263,11 +335,6 @@ impl Engine {
             if interrupted {
                 break;
             }
-        }
-        {
-            let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-            running.started = None;
-            running.step = 0;
         }
         let p = &job.params;
         let info = json!({
@@ -288,7 +355,7 @@ impl Engine {
             "steps": p.steps,
             "batch_size": infotexts.len(),
             "restore_faces": false,
-            "sd_model_name": self.title,
+            "sd_model_name": model_name,
             "sd_model_hash": Value::Null,
             "denoising_strength": if job.img2img { json!(p.strength) } else { Value::Null },
             "clip_skip": p.clip_skip,
@@ -683,6 +750,16 @@ fn list_dir(dir: Option<&Path>, keep: impl Fn(&Path) -> bool) -> Vec<(String, Pa
         .collect();
     list.sort();
     list
+}
+
+struct IdleAfter<'a>(&'a Mutex<Running>);
+
+impl Drop for IdleAfter<'_> {
+    fn drop(&mut self) {
+        let mut running = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        running.started = None;
+        running.step = 0;
+    }
 }
 
 struct Decrement<'a>(&'a AtomicUsize);

@@ -101,13 +101,14 @@ async fn get_options(State(s): State<AppState>) -> Json<Value> {
     Json(Value::Object(s.engine.options.lock().unwrap_or_else(|p| p.into_inner()).clone()))
 }
 
-/// Changes settings; sd_model_checkpoint must name the loaded model.
+/// Changes settings; sd_model_checkpoint loads that checkpoint (from /sdapi/v1/sd-models).
 #[utoipa::path(post, path = "/sdapi/v1/options", request_body = Object, responses(
     (status = 200, description = "null, as A1111 answers", body = Value), (status = 422, body = HttpValidationError), (status = 401, body = ErrorBody)))]
 async fn set_options(State(s): State<AppState>, Body(changes): Body<Map<String, Value>>) -> Result<Json<Value>, ApiError> {
     if let Some(v) = changes.get("sd_model_checkpoint") {
-        let name = v.as_str().ok_or_else(|| ApiError::field("sd_model_checkpoint", "must be a checkpoint title"))?;
-        s.engine.check_checkpoint(name, "sd_model_checkpoint")?;
+        let name = v.as_str().ok_or_else(|| ApiError::field("sd_model_checkpoint", "must be a checkpoint title"))?.to_string();
+        let engine = s.engine.clone();
+        blocking(move || engine.switch_checkpoint(&name)).await?;
     }
     if let Some(v) = changes.get("CLIP_stop_at_last_layers") {
         if !v.as_u64().is_some_and(|n| (1..=12).contains(&n)) {
@@ -134,18 +135,23 @@ struct SdModel {
     config: Option<String>,
 }
 
-/// The checkpoints: the one this booth has loaded.
+/// The checkpoints: the loaded one first (hashes are not computed: null, as A1111 before it has).
 #[utoipa::path(get, path = "/sdapi/v1/sd-models", responses((status = 200, body = Vec<SdModel>), (status = 401, body = ErrorBody)))]
 async fn sd_models(State(s): State<AppState>) -> Json<Vec<SdModel>> {
-    let e = &s.engine;
-    Json(vec![SdModel {
-        title: e.title.clone(),
-        model_name: e.title.clone(),
-        hash: None,
-        sha256: None,
-        filename: e.settings.model_path.display().to_string(),
-        config: None,
-    }])
+    Json(
+        s.engine
+            .checkpoints()
+            .into_iter()
+            .map(|c| SdModel {
+                title: c.title,
+                model_name: c.model_name,
+                hash: None,
+                sha256: None,
+                filename: c.path.display().to_string(),
+                config: None,
+            })
+            .collect(),
+    )
 }
 
 #[derive(Serialize, ToSchema)]
@@ -224,6 +230,8 @@ async fn embeddings(State(s): State<AppState>) -> Json<Value> {
     let loaded: Map<String, Value> = s
         .engine
         .embeddings
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
         .iter()
         .map(|(word, vectors)| {
             (word.clone(), json!({"step": null, "sd_checkpoint": null, "sd_checkpoint_name": null, "shape": 768, "vectors": vectors}))
