@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value};
 
 use super::images::{decode_image, encode_base64, png_base64};
 use super::request::{ApiError, GenerationRequest, GenerationResponse};
-use super::units::{pixel_perfect_resolution, read_units, UnitArgs};
+use super::units::{apply_thresholds, pixel_perfect_resolution, processor_resolution, read_units, UnitArgs};
 
 /// What remote clients may ask of the booth (a request over them is answered 422).
 #[derive(Debug, Clone, Copy)]
@@ -643,16 +643,8 @@ impl Engine {
         high: Option<f64>,
     ) -> Result<Vec<String>, ApiError> {
         let mut module: Module = module.trim().to_ascii_lowercase().parse().map_err(|e: String| ApiError::field("controlnet_module", e))?;
-        if let Module::Canny { low: l, high: h } = &mut module {
-            *l = low.filter(|v| *v > 0.0).map(|v| v.min(255.0) as u32).unwrap_or(*l);
-            *h = high.filter(|v| *v > 0.0).map(|v| v.min(255.0) as u32).unwrap_or(*h);
-        }
-        let resolution = match resolution {
-            None => keepsake_models::preprocessors::DEFAULT_RESOLUTION,
-            Some(r) if r <= 0.0 => keepsake_models::preprocessors::DEFAULT_RESOLUTION,
-            Some(r) if (64.0..=2048.0).contains(&r) => r as u32,
-            Some(r) => return Err(ApiError::field("controlnet_processor_res", format!("{r}: use 64 to 2048"))),
-        };
+        apply_thresholds(&mut module, low.unwrap_or(-1.0), high.unwrap_or(-1.0));
+        let resolution = processor_resolution(resolution.unwrap_or(-1.0), "controlnet_processor_res")?;
         if images.is_empty() {
             return Err(ApiError::field("controlnet_input_images", "send at least one picture (base64)"));
         }

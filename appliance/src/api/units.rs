@@ -106,25 +106,9 @@ fn read_unit(unit: &Map<String, Value>, at: &str) -> Result<Option<UnitArgs>, Ap
     if !(0.0..=1.0).contains(&start) || !(0.0..=1.0).contains(&end) || start >= end {
         return Err(ApiError::field(&field("guidance_start"), format!("{start}..{end}: use 0 <= guidance_start < guidance_end <= 1")));
     }
-    let processor_res = number(&["processor_res"], -1.0)?;
-    let resolution = if flag(&["pixel_perfect"], false)? {
-        None
-    } else if processor_res <= 0.0 {
-        Some(DEFAULT_RESOLUTION)
-    } else if (64.0..=2048.0).contains(&processor_res) {
-        Some(processor_res as u32)
-    } else {
-        return Err(ApiError::field(&field("processor_res"), format!("{processor_res}: use 64 to 2048 (or -1 for 512)")));
-    };
-    if let Module::Canny { low, high } = &mut module {
-        let (a, b) = (number(&["threshold_a"], -1.0)?, number(&["threshold_b"], -1.0)?);
-        if a > 0.0 {
-            *low = a.min(255.0) as u32;
-        }
-        if b > 0.0 {
-            *high = b.min(255.0) as u32;
-        }
-    }
+    let processor_res = processor_resolution(number(&["processor_res"], -1.0)?, &field("processor_res"))?;
+    let resolution = if flag(&["pixel_perfect"], false)? { None } else { Some(processor_res) };
+    apply_thresholds(&mut module, number(&["threshold_a"], -1.0)?, number(&["threshold_b"], -1.0)?);
     let resize = match find(unit, &["resize_mode"]) {
         None | Some(Value::Null) => ResizeMode::CropAndResize,
         Some(v) => {
@@ -171,6 +155,29 @@ fn read_unit(unit: &Map<String, Value>, at: &str) -> Result<Option<UnitArgs>, Ap
         Some(_) => return Err(ApiError::field(&field("image"), "a base64 picture (raw or a data URL)")),
     };
     Ok(Some(UnitArgs { at: at.to_string(), module, model, weight: weight as f32, image, resize, resolution, start, end, mode }))
+}
+
+/// A processor resolution as the extension takes it: -1 (or any value up to 0) for 512.
+pub fn processor_resolution(value: f64, field: &str) -> Result<u32, ApiError> {
+    if value <= 0.0 {
+        Ok(DEFAULT_RESOLUTION)
+    } else if (64.0..=2048.0).contains(&value) {
+        Ok(value as u32)
+    } else {
+        Err(ApiError::field(field, format!("{value}: use 64 to 2048 (or -1 for 512)")))
+    }
+}
+
+/// threshold_a/threshold_b are canny's low/high thresholds (values up to 0 keep the defaults).
+pub fn apply_thresholds(module: &mut Module, a: f64, b: f64) {
+    if let Module::Canny { low, high } = module {
+        if a > 0.0 {
+            *low = a.min(255.0) as u32;
+        }
+        if b > 0.0 {
+            *high = b.min(255.0) as u32;
+        }
+    }
 }
 
 /// ControlNet's "pixel perfect" processor resolution: the raw picture scaled as the unit's resize
