@@ -215,3 +215,21 @@ impl Stylizer for DiffusionStylizer {
             })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lora_a_remote_request_left_merged_never_reaches_a_visitors_picture() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
+        let sd = StableDiffusion::load(&root.join("sd-tiny"), &burn::tensor::Device::flex()).unwrap();
+        let preset = DiffusionPreset { seed: SeedPolicy::Fixed(7), steps: 3, max_side: 64, ..DiffusionPreset::warm_animation() };
+        let booth = DiffusionStylizer::new(sd, preset);
+        let photo = RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, 90]));
+        let before = booth.stylize(&photo, &mut |_| {}).unwrap();
+        booth.shared().turn(Priority::Remote).use_loras(&[(root.join("lora/kohya.safetensors"), 0.8)]).unwrap();
+        let after = booth.stylize(&photo, &mut |_| {}).unwrap();
+        assert_eq!(before, after, "the visitor's picture is made without the remote request's LoRA");
+    }
+}
