@@ -109,14 +109,15 @@ pub struct GenerateArgs {
     pub vae_tiling: bool,
 }
 
-/// A1111's infotext: prompt, negative prompt, then the settings line.
-pub fn infotext(p: &Img2ImgParams, model_name: &str) -> String {
+/// A1111's infotext: prompt, negative prompt, then the settings line (with the denoising
+/// strength for img2img only).
+pub fn infotext(p: &Img2ImgParams, model_name: &str, img2img: bool) -> String {
     let mut text = p.prompt.clone();
     if !p.negative_prompt.is_empty() {
         text.push_str(&format!("\nNegative prompt: {}", p.negative_prompt));
     }
     text.push_str(&format!(
-        "\nSteps: {}, Sampler: {}, CFG scale: {}, Seed: {}, Size: {}x{}, Model: {}, Denoising strength: {}",
+        "\nSteps: {}, Sampler: {}, CFG scale: {}, Seed: {}, Size: {}x{}, Model: {}",
         p.steps,
         p.scheduler.a1111_name(),
         p.cfg,
@@ -124,8 +125,10 @@ pub fn infotext(p: &Img2ImgParams, model_name: &str) -> String {
         p.width,
         p.height,
         model_name,
-        p.strength
     ));
+    if img2img {
+        text.push_str(&format!(", Denoising strength: {}", p.strength));
+    }
     if p.clip_skip > 1 {
         text.push_str(&format!(", Clip skip: {}", p.clip_skip));
     }
@@ -252,7 +255,7 @@ pub fn run(args: GenerateArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
     let model_name = args.model.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    write_png_with_parameters(&out, &infotext(&params, &model_name), &args.output)
+    write_png_with_parameters(&out, &infotext(&params, &model_name, true), &args.output)
         .map_err(|e| format!("cannot write {}: {e}", args.output.display()))?;
     println!("{} ({}x{}, seed {seed}, {:.1} s)", args.output.display(), width, height, started.elapsed().as_secs_f32());
     Ok(())

@@ -322,10 +322,7 @@ impl Engine {
             }
             let params = Img2ImgParams { seed: *seed, ..job.params.clone() };
             let picture = self.run_one(&job, &params, index, &mut started_at, &mut interrupted)?;
-            let mut text = crate::generate::infotext(&params, &model_name);
-            if !img2img {
-                text = text.replace(&format!(", Denoising strength: {}", params.strength), "");
-            }
+            let text = crate::generate::infotext(&params, &model_name, img2img);
             let png = crate::generate::png_with_parameters(&picture, &text)
                 .map_err(|e| ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "EncodeError", e.to_string()))?;
             if job.send_images {
@@ -450,8 +447,9 @@ impl Engine {
         let prompt_text = r.prompt.clone().unwrap_or_default();
         let (prompt, tags) = keepsake_models::extra_networks::take_lora_tags(&prompt_text).map_err(|e| ApiError::field("prompt", e))?;
         let mut loras = Vec::new();
+        let available = if tags.is_empty() { Vec::new() } else { self.loras() };
         for tag in tags {
-            let found = self.loras().into_iter().find(|(name, _)| *name == tag.name || name.eq_ignore_ascii_case(&tag.name));
+            let found = available.iter().cloned().find(|(name, _)| *name == tag.name || name.eq_ignore_ascii_case(&tag.name));
             match found {
                 Some((_, path)) => loras.push((path, tag.weight)),
                 None => {
