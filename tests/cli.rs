@@ -2,6 +2,9 @@
 
 use std::process::Command;
 
+#[path = "../drivers/tests/common/cupsd.rs"]
+mod cupsd;
+
 fn keepsake(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_keepsake")).args(args).env("KEEPSAKE_LOG", "warn").output().unwrap();
     (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
@@ -121,6 +124,42 @@ fn doctor_names_each_configured_device_that_is_missing() {
         assert!(line.contains("MISSING") || line.to_lowercase().contains("missing"), "{line}\n{out}");
     }
     assert!(out.contains("video group") && out.contains("gpioinfo") && out.contains("input group"), "each has its fix:\n{out}");
+}
+
+/// A CUPS queue that can never print (its file device is missing) is named by the doctor with
+/// the technician's fix, on a real cupsd; the same queue with its file present is ready.
+#[test]
+fn doctor_names_a_cups_queue_whose_device_cannot_be_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(cupsd) = cupsd::start(&dir.path().join("cups")) else { return };
+    let device = cupsd.dir.join("out/card.pdf");
+    cupsd.add_pdf_queue("photo", &device);
+    let cfg = dir.path().join("booth.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[memorial]\nname = \"Kim\"\nmessage = \"m\"\n[server]\nurl = \"https://m.example\"\n\
+             [devices.printer]\nkind = \"cups\"\nuri = \"{}\"\n[paper]\nsize = \"a6\"\n",
+            cupsd.uri("photo")
+        ),
+    )
+    .unwrap();
+    let (ok, out, _) = keepsake(&["doctor", "--config", cfg.to_str().unwrap()]);
+    assert!(!ok, "{out}");
+    let lines: Vec<&str> = out.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("MISSING printer") && l.contains(&format!("{} does not exist", device.display())))
+        .unwrap_or_else(|| panic!("the missing device is not named:\n{out}"));
+    let fix = lines.get(at + 1).copied().unwrap_or_default();
+    assert!(fix.contains(&format!("fix: create it for cupsd to write (sudo install -m 0666 /dev/null {})", device.display())), "{fix}");
+    assert!(fix.contains("sudo lpadmin -p photo -v URI"), "{fix}");
+    assert!(!out.contains("load paper"), "not a visitor's paper problem:\n{out}");
+
+    cupsd.device_file("card.pdf");
+    let (_, out, _) = keepsake(&["doctor", "--config", cfg.to_str().unwrap()]);
+    let line = out.lines().find(|l| l.contains("printer ipp://")).unwrap_or_else(|| panic!("no printer finding:\n{out}"));
+    assert!(line.contains("ready"), "{line}\n{out}");
 }
 
 /// `keepsake run` under a systemd-like supervisor: READY, WATCHDOG and STATUS arrive on

@@ -269,12 +269,9 @@ fn configured_devices(cfg: &Config) -> Vec<Finding> {
     match open_printer(&d.printer) {
         Ok(mut printer) => out.push(match printer.state() {
             Ok(PrinterState::Ready) => finding("printer", Status::Ok, format!("{}: ready", printer.name()), None),
-            Ok(PrinterState::Unavailable(why)) => finding(
-                "printer",
-                Status::Missing,
-                format!("{}: cannot print now: {why}", printer.name()),
-                Some("load paper, close the cover, check the cable and power (the booth offers the QR code meanwhile)"),
-            ),
+            Ok(PrinterState::Unavailable(why)) => {
+                finding("printer", Status::Missing, format!("{}: cannot print now: {why}", printer.name()), Some(&why.fix()))
+            }
             Err(e) => finding("printer", Status::Missing, format!("{}: {}", e.device, e.problem), Some(&e.fix)),
         }),
         Err(e) => out.push(finding("printer", Status::Missing, format!("{}: {}", e.device, e.problem), Some(&e.fix))),

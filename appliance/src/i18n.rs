@@ -105,7 +105,7 @@ impl Texts {
             Unavailable::Jammed => 1,
             Unavailable::CoverOpen => 2,
             Unavailable::SupplyEmpty(_) => 3,
-            Unavailable::Stopped(_) | Unavailable::Offline(_) => 4,
+            Unavailable::Stopped(_) | Unavailable::Offline(_) | Unavailable::Misconfigured { .. } => 4,
             Unavailable::Busy(_) => 5,
         }]
     }

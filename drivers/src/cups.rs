@@ -7,12 +7,17 @@
 //! levels: a stopped queue, paper out, a jam, an open door or an empty ribbon make printing
 //! unavailable with the reason. Jobs are tracked: while `max_queued` of ours are still waiting,
 //! no new card is offered, so a printer that stalls never piles up a queue of strangers' cards.
+//!
+//! A queue can look idle and still never print: its `file:` device missing (CUPS 2.4.2-3+deb12u10
+//! and later no longer create one), or a card the scheduler stopped, which CUPS never retries by
+//! itself. Both are named, with the fix, instead of a card that waits forever.
 
 use std::time::Duration;
 
 use image::RgbImage;
-use ipp::operation::IppOperation;
+use ipp::attribute::IppAttributeName;
 use ipp::prelude::*;
+use ipp::value::{IppKeyword, IppName};
 use miniz_oxide::deflate::{compress_to_vec_zlib, CompressionLevel};
 use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref};
 
@@ -58,6 +63,78 @@ pub fn page_pdf(page: &RgbImage, paper: PaperSize, title: &str) -> Vec<u8> {
 
 /// The printer-state enum (RFC 8011 5.4.11).
 const STOPPED: i32 = 5;
+/// The job-state enum (RFC 8011 5.3.7): a job the scheduler stopped waits for a person.
+const JOB_PROCESSING_STOPPED: i32 = 6;
+
+/// One unfinished job in the queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedJob {
+    pub id: i32,
+    pub state: i32,
+    /// Why, when CUPS says (job-state-message, else job-printer-state-message).
+    pub message: String,
+}
+
+/// The path of a `file:` device URI (`file:///tmp/card.pdf`, `file:/dev/usb/lp0`), decoded.
+pub fn file_device_path(device_uri: &str) -> Option<String> {
+    let rest = device_uri.strip_prefix("file:")?;
+    let path = rest.strip_prefix("//").unwrap_or(rest);
+    let decoded = percent_encoding::percent_decode_str(path).decode_utf8_lossy().into_owned();
+    decoded.starts_with('/').then_some(decoded)
+}
+
+/// A `file:` device on this machine that the scheduler cannot open, with the fix. Only a
+/// definite answer counts: a path this user may not look at is left to the job check.
+pub fn file_device_problem(queue: &str, device_uri: &str) -> Option<Unavailable> {
+    let path = file_device_path(device_uri)?;
+    let why = match std::fs::metadata(&path) {
+        Ok(m) if m.is_dir() => "is a folder, not a file",
+        Ok(_) => return None,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => "does not exist, and CUPS does not create a missing file device",
+        Err(_) => return None,
+    };
+    let parent = std::path::Path::new(&path).parent().filter(|p| !p.exists()).map(|p| format!("sudo mkdir -p {} && ", p.display()));
+    Some(Unavailable::Misconfigured {
+        problem: format!("queue {queue} prints to {device_uri}, but {path} {why}"),
+        fix: format!(
+            "create it for cupsd to write ({}sudo install -m 0666 /dev/null {path}), or point the queue at the printer: \
+             sudo lpadmin -p {queue} -v URI (lpinfo -v lists the printers' URIs)",
+            parent.unwrap_or_default()
+        ),
+    })
+}
+
+/// A card the scheduler stopped: it blocks the queue until a person restarts or drops it.
+pub fn stopped_job_problem(queue: &str, device_uri: Option<&str>, jobs: &[QueuedJob]) -> Option<Unavailable> {
+    let job = jobs.iter().find(|j| j.state == JOB_PROCESSING_STOPPED)?;
+    let why = if job.message.is_empty() { String::new() } else { format!(": {}", job.message) };
+    let device = match device_uri {
+        Some(uri) if file_device_path(uri).is_some() => format!(" (its device {uri} must exist and be writable by cupsd)"),
+        Some(uri) => format!(" (its device is {uri})"),
+        None => String::new(),
+    };
+    Some(Unavailable::Misconfigured {
+        problem: format!("CUPS stopped card {queue}-{}{why}, and does not retry it by itself", job.id),
+        fix: format!(
+            "see why in CUPS' error_log (/var/log/cups/error_log), fix queue {queue}{device}, then print the card again with \
+             lp -i {queue}-{id} -H restart, or drop it with cancel {queue}-{id}",
+            id = job.id
+        ),
+    })
+}
+
+/// Whether an IPP host is this machine, whose files the booth can look at.
+fn is_this_machine(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if matches!(host, "localhost" | "127.0.0.1" | "::1") {
+        return true;
+    }
+    let mut name = [0u8; 256];
+    // SAFETY: gethostname writes at most `len` bytes into the buffer it is given.
+    let ok = unsafe { libc::gethostname(name.as_mut_ptr().cast(), name.len()) } == 0;
+    let end = name.iter().position(|&b| b == 0).unwrap_or(name.len());
+    ok && std::str::from_utf8(&name[..end]).is_ok_and(|n| n.eq_ignore_ascii_case(host))
+}
 
 /// What the queue's attributes say about printing now.
 pub fn interpret(state: i32, reasons: &[String], message: &str, accepting: bool, markers: &[(String, i32)]) -> PrinterState {
@@ -135,7 +212,7 @@ impl CupsPrinter {
         )
     }
 
-    fn send(&self, op: impl IppOperation, what: &str) -> DeviceResult<IppRequestResponse> {
+    fn send(&self, op: impl Into<IppRequestResponse>, what: &str) -> DeviceResult<IppRequestResponse> {
         let resp = self.client.send(op).map_err(|e| self.fail(format!("{what}: {e}")))?;
         let status = resp.header().operation_or_status;
         if status >= 0x0100 {
@@ -152,9 +229,41 @@ impl CupsPrinter {
 
     /// Our jobs not yet completed (pending, held, processing, stopped).
     pub fn queued_jobs(&self) -> DeviceResult<usize> {
-        let op = IppOperationBuilder::get_jobs(self.uri.clone()).user_name("keepsake").build().map_err(|e| self.fail(e.to_string()))?;
-        let resp = self.send(op, "asking for the queue")?;
-        Ok(resp.attributes().groups_of(DelimiterTag::JobAttributes).count())
+        Ok(self.unfinished_jobs()?.len())
+    }
+
+    /// The queue's unfinished jobs with their states (Get-Jobs answers only ids unless asked).
+    pub fn unfinished_jobs(&self) -> DeviceResult<Vec<QueuedJob>> {
+        let mut req = IppRequestResponse::new(IppVersion::v1_1(), Operation::GetJobs, Some(self.uri.clone()))
+            .map_err(|e| self.fail(e.to_string()))?;
+        let keyword = |k: &str| IppKeyword::new(k).map(IppValue::Keyword).map_err(|e| self.fail(e.to_string()));
+        let requested = ["job-id", "job-state", "job-state-message", "job-printer-state-message"]
+            .into_iter()
+            .map(keyword)
+            .collect::<DeviceResult<Vec<_>>>()?;
+        let ops = DelimiterTag::OperationAttributes;
+        let user = IppValue::NameWithoutLanguage(IppName::try_from("keepsake").map_err(|e| self.fail(e.to_string()))?);
+        req.attributes_mut().add(ops, IppAttribute::new(IppAttributeName::REQUESTING_USER_NAME, user));
+        req.attributes_mut().add(ops, IppAttribute::new(IppAttributeName::REQUESTED_ATTRIBUTES, IppValue::Array(requested)));
+        req.attributes_mut().add(ops, IppAttribute::new(IppAttributeName::WHICH_JOBS, keyword("not-completed")?));
+        let resp = self.send(req, "asking for the queue")?;
+        Ok(resp
+            .attributes()
+            .groups_of(DelimiterTag::JobAttributes)
+            .map(|g| {
+                let int = |name: &str| g.get(name).and_then(|a| integers(a.value()).first().copied()).unwrap_or(0);
+                let text = |name: &str| g.get(name).map(|a| a.value().to_string()).filter(|t| !t.is_empty());
+                QueuedJob {
+                    id: int("job-id"),
+                    state: int("job-state"),
+                    message: text("job-state-message").or_else(|| text("job-printer-state-message")).unwrap_or_default(),
+                }
+            })
+            .collect())
+    }
+
+    fn queue(&self) -> &str {
+        self.uri.path().rsplit('/').next().unwrap_or("QUEUE")
     }
 }
 
@@ -172,6 +281,7 @@ impl Printer for CupsPrinter {
                 "printer-is-accepting-jobs",
                 "marker-names",
                 "marker-levels",
+                "device-uri",
             ])
             .build()
             .map_err(|e| self.fail(e.to_string()))?;
@@ -189,13 +299,21 @@ impl Printer for CupsPrinter {
         let names = get("marker-names").map(|v| strings(&v)).unwrap_or_default();
         let levels = get("marker-levels").map(|v| integers(&v)).unwrap_or_default();
         let markers: Vec<(String, i32)> = names.into_iter().zip(levels).collect();
+        let device_uri = get("device-uri").map(|v| v.to_string()).filter(|d| !d.is_empty());
         let verdict = interpret(state, &reasons, &message, accepting, &markers);
         if verdict != PrinterState::Ready {
             return Ok(verdict);
         }
-        let queued = self.queued_jobs()?;
-        if queued >= self.max_queued {
-            return Ok(PrinterState::Unavailable(Unavailable::Busy(queued)));
+        let local = self.uri.host().is_some_and(is_this_machine);
+        if let Some(problem) = device_uri.as_deref().filter(|_| local).and_then(|d| file_device_problem(self.queue(), d)) {
+            return Ok(PrinterState::Unavailable(problem));
+        }
+        let jobs = self.unfinished_jobs()?;
+        if let Some(problem) = stopped_job_problem(self.queue(), device_uri.as_deref(), &jobs) {
+            return Ok(PrinterState::Unavailable(problem));
+        }
+        if jobs.len() >= self.max_queued {
+            return Ok(PrinterState::Unavailable(Unavailable::Busy(jobs.len())));
         }
         Ok(PrinterState::Ready)
     }
@@ -214,7 +332,7 @@ impl Printer for CupsPrinter {
             .attribute(
                 IppAttribute::with_name(
                     "media",
-                    IppValue::Keyword(ipp::value::IppKeyword::new(paper.pwg_media()).map_err(|e| self.fail(e.to_string()))?),
+                    IppValue::Keyword(IppKeyword::new(paper.pwg_media()).map_err(|e| self.fail(e.to_string()))?),
                 )
                 .map_err(|e| self.fail(e.to_string()))?,
             )
@@ -227,7 +345,7 @@ impl Printer for CupsPrinter {
             .and_then(|g| g.get("job-id"))
             .and_then(|a| integers(a.value()).first().copied())
             .ok_or_else(|| self.fail("the printer took the card but gave no job id".into()))?;
-        Ok(format!("{}-{id}", self.uri.path().rsplit('/').next().unwrap_or("job")))
+        Ok(format!("{}-{id}", self.queue()))
     }
 }
 
@@ -268,6 +386,48 @@ mod tests {
         assert!(text.starts_with("%PDF-"));
         assert!(text.contains("/MediaBox [0 0 288 432]"), "4x6 in is 288x432 pt");
         assert!(text.contains("/Count 1"));
+    }
+
+    #[test]
+    fn file_devices_are_read_as_paths() {
+        assert_eq!(file_device_path("file:///tmp/a%20card.pdf").as_deref(), Some("/tmp/a card.pdf"));
+        assert_eq!(file_device_path("file:/dev/usb/lp0").as_deref(), Some("/dev/usb/lp0"));
+        assert_eq!(file_device_path("usb://DNP/DS620"), None);
+        assert_eq!(file_device_path("file:relative"), None);
+    }
+
+    #[test]
+    fn a_missing_or_folder_file_device_is_named_and_an_existing_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(file_device_problem("photo", "file:/dev/null"), None);
+        let exists = dir.path().join("card.pdf");
+        std::fs::write(&exists, b"").unwrap();
+        assert_eq!(file_device_problem("photo", &format!("file://{}", exists.display())), None);
+        let Some(Unavailable::Misconfigured { problem, fix }) = file_device_problem("photo", &format!("file://{}", dir.path().display()))
+        else {
+            panic!("a folder is no device")
+        };
+        assert!(problem.contains("is a folder") && fix.contains("lpadmin -p photo"), "{problem} / {fix}");
+        let missing = dir.path().join("card2.pdf");
+        let Some(Unavailable::Misconfigured { problem, fix }) = file_device_problem("photo", &format!("file://{}", missing.display()))
+        else {
+            panic!("a missing file is no device")
+        };
+        assert!(problem.contains("does not exist"), "{problem}");
+        assert!(fix.contains(&format!("install -m 0666 /dev/null {}", missing.display())) && !fix.contains("mkdir"), "{fix}");
+    }
+
+    #[test]
+    fn only_a_stopped_card_blocks_the_queue() {
+        let job = |id, state| QueuedJob { id, state, message: String::new() };
+        assert_eq!(stopped_job_problem("photo", None, &[job(1, 3), job(2, 4), job(3, 5)]), None);
+        let Some(Unavailable::Misconfigured { problem, fix }) =
+            stopped_job_problem("photo", Some("usb://DNP/DS620"), &[job(1, 3), QueuedJob { id: 7, state: 6, message: "Ribbon".into() }])
+        else {
+            panic!("a stopped card blocks the queue")
+        };
+        assert!(problem.contains("CUPS stopped card photo-7: Ribbon"), "{problem}");
+        assert!(fix.contains("lp -i photo-7 -H restart") && fix.contains("usb://DNP/DS620"), "{fix}");
     }
 
     #[test]

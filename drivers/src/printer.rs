@@ -30,6 +30,30 @@ pub enum Unavailable {
     Busy(usize),
     /// Not answering: off, unplugged or unreachable.
     Offline(String),
+    /// Set up so that no card can come out (a queue whose device cannot be opened, a card the
+    /// spooler stopped): what is wrong and the technician's fix, both naming the thing.
+    Misconfigured {
+        problem: String,
+        fix: String,
+    },
+}
+
+impl Unavailable {
+    /// What the technician does about it (`keepsake doctor` prints it beside the reason).
+    pub fn fix(&self) -> String {
+        match self {
+            Unavailable::OutOfPaper => "load paper (the booth offers the QR code meanwhile)".into(),
+            Unavailable::Jammed => "open the printer, clear the jam or the cutter, close it".into(),
+            Unavailable::CoverOpen => "close the printer's cover or door".into(),
+            Unavailable::SupplyEmpty(_) => "replace the ribbon or ink (dye-sub printers need the ribbon and paper pack together)".into(),
+            Unavailable::Stopped(_) => "start the queue again: cupsenable QUEUE (or the printer's own panel)".into(),
+            Unavailable::Busy(_) => "wait for the cards to print; lpstat -o lists them and cancel -a QUEUE drops them".into(),
+            Unavailable::Offline(_) => {
+                "check the printer's cable and power (and, for a CUPS queue, that CUPS runs: systemctl status cups)".into()
+            }
+            Unavailable::Misconfigured { fix, .. } => fix.clone(),
+        }
+    }
 }
 
 impl std::fmt::Display for Unavailable {
@@ -43,6 +67,7 @@ impl std::fmt::Display for Unavailable {
             Unavailable::Stopped(detail) => write!(f, "stopped: {detail}"),
             Unavailable::Busy(n) => write!(f, "{n} card(s) still waiting to print"),
             Unavailable::Offline(detail) => write!(f, "not answering: {detail}"),
+            Unavailable::Misconfigured { problem, .. } => write!(f, "{problem}"),
         }
     }
 }

@@ -1,102 +1,19 @@
 //! Printing to a real CUPS: a sandboxed cupsd on 127.0.0.1 with a queue whose device is a file.
 //! The card sent over IPP comes out as the page file, which pdftoppm renders back; a stopped
-//! queue, held jobs piling up and CUPS going away each make printing unavailable with the reason.
+//! queue, held jobs piling up and CUPS going away each make printing unavailable with the reason,
+//! and so does a queue whose device cannot be opened, before and after a card is sent to it.
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+use common::cupsd;
 
 use image::{Rgb, RgbImage};
 use keepsake_drivers::cups::CupsPrinter;
 use keepsake_drivers::paper::PaperSize;
 use keepsake_drivers::printer::{Printer, PrinterState, Unavailable};
-
-struct Cupsd {
-    child: Child,
-    port: u16,
-    dir: PathBuf,
-}
-
-impl Drop for Cupsd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh").arg("-c").arg(format!("command -v {tool}")).stdout(Stdio::null()).status().is_ok_and(|s| s.success())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// A cupsd of our own: its config, spool and logs under `dir`, listening only on 127.0.0.1.
-fn start_cupsd(dir: &Path) -> Option<Cupsd> {
-    let missing: Vec<_> = ["cupsd", "lpadmin", "cupsdisable", "pdftoppm"].into_iter().filter(|t| !have(t)).collect();
-    if !missing.is_empty() {
-        assert!(std::env::var("KEEPSAKE_STRICT_TESTS").as_deref() != Ok("1"), "KEEPSAKE_STRICT_TESTS=1 but {missing:?} missing");
-        eprintln!("skipping: {missing:?} not installed (scripts/system-packages.sh installs them)");
-        return None;
-    }
-    for sub in ["spool", "tmp", "cache", "state", "out"] {
-        std::fs::create_dir_all(dir.join(sub)).unwrap();
-    }
-    // The file device is written by CUPS' unprivileged user, who must reach it.
-    std::fs::set_permissions(dir, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    for sub in ["out", "tmp"] {
-        std::fs::set_permissions(dir.join(sub), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
-    }
-    let port = free_port();
-    let allow = "  Order allow,deny\n  Allow all\n";
-    std::fs::write(
-        dir.join("cupsd.conf"),
-        format!(
-            "Listen 127.0.0.1:{port}\nLogLevel warn\nDefaultAuthType None\nWebInterface No\n<Location />\n{allow}</Location>\n<Location /admin>\n{allow}</Location>\n<Policy default>\n  <Limit All>\n{allow}  </Limit>\n</Policy>\n"
-        ),
-    )
-    .unwrap();
-    let d = dir.display();
-    std::fs::write(
-        dir.join("cups-files.conf"),
-        format!("ServerRoot {d}\nRequestRoot {d}/spool\nTempDir {d}/tmp\nCacheDir {d}/cache\nStateDir {d}/state\nErrorLog {d}/error_log\nAccessLog {d}/access_log\nPageLog {d}/page_log\nFileDevice Yes\nSandboxing Relaxed\n"),
-    )
-    .unwrap();
-    let child = Command::new("cupsd")
-        .args(["-f", "-c"])
-        .arg(dir.join("cupsd.conf"))
-        .arg("-s")
-        .arg(dir.join("cups-files.conf"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let cupsd = Cupsd { child, port, dir: dir.to_path_buf() };
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "cupsd did not start: {}",
-            std::fs::read_to_string(dir.join("error_log")).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Some(cupsd)
-}
-
-impl Cupsd {
-    fn admin(&self, tool: &str, args: &[&str]) {
-        let out = Command::new(tool).arg("-h").arg(format!("127.0.0.1:{}", self.port)).args(args).output().unwrap();
-        assert!(out.status.success(), "{tool} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    }
-
-    fn uri(&self) -> String {
-        format!("ipp://127.0.0.1:{}/printers/photo", self.port)
-    }
-}
 
 fn card(paper: PaperSize) -> RgbImage {
     let (w, h) = paper.pixels();
@@ -114,20 +31,18 @@ fn wait_for(what: &str, done: impl FnMut() -> bool) {
 #[test]
 fn a_card_goes_through_cups_and_a_stopped_or_busy_queue_is_unavailable() {
     let dir = tempfile::tempdir().unwrap();
-    let Some(cupsd) = start_cupsd(dir.path()) else { return };
-    let page_file = cupsd.dir.join("out/card.pdf");
-    // A queue with cups-filters' PDF printer driver: CUPS runs its real filter chain (pdftopdf)
-    // and writes the printer's PDF to the file device.
-    let ppd = "lsb/usr/cupsfilters/Generic-PDF_Printer-PDF.ppd";
-    cupsd.admin("lpadmin", &["-p", "photo", "-E", "-v", &format!("file://{}", page_file.display()), "-m", ppd]);
+    let Some(cupsd) = cupsd::start(dir.path()) else { return };
+    let page_file = cupsd.device_file("card.pdf");
+    cupsd.add_pdf_queue("photo", &page_file);
 
-    let mut printer = CupsPrinter::new(&cupsd.uri(), 2).unwrap();
+    let mut printer = CupsPrinter::new(&cupsd.uri("photo"), 2).unwrap();
     assert_eq!(printer.state().unwrap(), PrinterState::Ready);
     let paper = PaperSize::A6; // a size the generic driver has (dye-sub drivers have 4x6)
     let page = card(paper);
     let job = printer.print(&page, paper, "session-001/card").unwrap();
     assert!(job.starts_with("photo-"), "{job}");
-    wait_for("the job to finish", || printer.queued_jobs().unwrap() == 0 && page_file.exists());
+    let written = |path: &std::path::Path| std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
+    wait_for("the job to finish", || printer.queued_jobs().unwrap() == 0 && written(&page_file));
 
     // The page as the printer would get it: rendered at 300 dpi, it is the card.
     let out = cupsd.dir.join("out/page");
@@ -170,4 +85,49 @@ fn a_card_goes_through_cups_and_a_stopped_or_busy_queue_is_unavailable() {
     }
     let err = printer.print(&page, paper, "session-004/card").unwrap_err();
     assert!(err.fix.contains("lpstat"), "{err}");
+}
+
+/// A queue whose file device is missing (its folder too, so no CUPS can create it): named with
+/// the fix before any card is sent; a card sent anyway is stopped by CUPS, which is named too
+/// once the file is there, until the technician restarts the card and it prints.
+#[test]
+fn a_queue_whose_device_cannot_be_opened_is_named_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(cupsd) = cupsd::start(dir.path()) else { return };
+    let folder = cupsd.dir.join("out/gone");
+    let page_file = folder.join("card.pdf");
+    cupsd.add_pdf_queue("lost", &page_file);
+    let mut printer = CupsPrinter::new(&cupsd.uri("lost"), 2).unwrap();
+    let (problem, fix) = match printer.state().unwrap() {
+        PrinterState::Unavailable(why @ Unavailable::Misconfigured { .. }) => (why.to_string(), why.fix()),
+        other => panic!("a queue whose device does not exist is {other:?}"),
+    };
+    let path = page_file.display().to_string();
+    assert!(problem.contains("queue lost") && problem.contains(&path) && problem.contains("does not exist"), "{problem}");
+    assert!(fix.contains(&format!("mkdir -p {}", folder.display())) && fix.contains(&format!("install -m 0666 /dev/null {path}")), "{fix}");
+    assert!(fix.contains("lpadmin -p lost -v"), "{fix}");
+
+    // A card sent anyway: the scheduler cannot open the device and stops the job.
+    let paper = PaperSize::A6;
+    let page = card(paper);
+    let job = printer.print(&page, paper, "session-001/card").unwrap();
+    wait_for("CUPS to stop the card", || printer.unfinished_jobs().unwrap().iter().any(|j| j.state == 6));
+
+    // The file is made now, but CUPS never retries a stopped card: that is named, with the fix.
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::set_permissions(&folder, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    std::fs::write(&page_file, b"").unwrap();
+    std::fs::set_permissions(&page_file, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    let why = match printer.state().unwrap() {
+        PrinterState::Unavailable(why @ Unavailable::Misconfigured { .. }) => why,
+        other => panic!("a queue holding a stopped card is {other:?}"),
+    };
+    assert!(why.to_string().contains(&format!("CUPS stopped card {job}")), "{why}");
+    assert!(why.fix().contains(&format!("lp -i {job} -H restart")) && why.fix().contains(&format!("cancel {job}")), "{}", why.fix());
+
+    // The technician's fix works: the card prints, and the queue is ready again.
+    cupsd.admin("lp", &["-i", &job, "-H", "restart"]);
+    let written = |path: &std::path::Path| std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
+    wait_for("the restarted card to print", || printer.queued_jobs().unwrap() == 0 && written(&page_file));
+    assert_eq!(printer.state().unwrap(), PrinterState::Ready);
 }

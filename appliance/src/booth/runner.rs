@@ -192,7 +192,7 @@ impl Booth {
                 match &event {
                     Event::PrinterChecked(now) => {
                         if let Some(why) = now {
-                            tracing::warn!(%why, "printer unavailable; Print is not offered");
+                            tracing::warn!(%why, fix = %why.fix(), "printer unavailable; Print is not offered");
                         }
                         printer_unavailable = now.clone();
                         dirty = true;
