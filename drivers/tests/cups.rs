@@ -41,8 +41,7 @@ fn a_card_goes_through_cups_and_a_stopped_or_busy_queue_is_unavailable() {
     let page = card(paper);
     let job = printer.print(&page, paper, "session-001/card").unwrap();
     assert!(job.starts_with("photo-"), "{job}");
-    let written = |path: &std::path::Path| std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
-    wait_for("the job to finish", || printer.queued_jobs().unwrap() == 0 && written(&page_file));
+    wait_for("the job to finish", || printer.queued_jobs().unwrap() == 0 && cupsd::printed(&page_file));
 
     // The page as the printer would get it: rendered at 300 dpi, it is the card.
     let out = cupsd.dir.join("out/page");
@@ -114,10 +113,7 @@ fn a_queue_whose_device_cannot_be_opened_is_named_with_the_fix() {
     wait_for("CUPS to stop the card", || printer.unfinished_jobs().unwrap().iter().any(|j| j.state == 6));
 
     // The file is made now, but CUPS never retries a stopped card: that is named, with the fix.
-    std::fs::create_dir_all(&folder).unwrap();
-    std::fs::set_permissions(&folder, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
-    std::fs::write(&page_file, b"").unwrap();
-    std::fs::set_permissions(&page_file, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    assert_eq!(cupsd.device_file("gone/card.pdf"), page_file);
     let why = match printer.state().unwrap() {
         PrinterState::Unavailable(why @ Unavailable::Misconfigured { .. }) => why,
         other => panic!("a queue holding a stopped card is {other:?}"),
@@ -127,7 +123,6 @@ fn a_queue_whose_device_cannot_be_opened_is_named_with_the_fix() {
 
     // The technician's fix works: the card prints, and the queue is ready again.
     cupsd.admin("lp", &["-i", &job, "-H", "restart"]);
-    let written = |path: &std::path::Path| std::fs::metadata(path).is_ok_and(|m| m.len() > 0);
-    wait_for("the restarted card to print", || printer.queued_jobs().unwrap() == 0 && written(&page_file));
+    wait_for("the restarted card to print", || printer.queued_jobs().unwrap() == 0 && cupsd::printed(&page_file));
     assert_eq!(printer.state().unwrap(), PrinterState::Ready);
 }

@@ -98,8 +98,12 @@ impl Cupsd {
 
     /// A file for a queue's device, made before the queue prints: CUPS 2.4.2-3+deb12u10 and
     /// later only open an existing one (older ones also created it), so this works with both.
+    /// `name` may name folders under `out/` too; they are made, open to cupsd.
     pub fn device_file(&self, name: &str) -> PathBuf {
         let path = self.dir.join("out").join(name);
+        let folder = path.parent().unwrap();
+        std::fs::create_dir_all(folder).unwrap();
+        std::fs::set_permissions(folder, PermissionsExt::from_mode(0o777)).unwrap();
         std::fs::write(&path, b"").unwrap();
         std::fs::set_permissions(&path, PermissionsExt::from_mode(0o666)).unwrap();
         path
@@ -115,4 +119,9 @@ impl Cupsd {
     pub fn error_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("error_log")).unwrap_or_default()
     }
+}
+
+/// Whether a queue's device file has had a page written to it.
+pub fn printed(device: &Path) -> bool {
+    std::fs::metadata(device).is_ok_and(|m| m.len() > 0)
 }
