@@ -101,6 +101,16 @@ fn doctor_reports_devices_and_fixes() {
     ] {
         assert!(out.contains(kind), "{kind}:\n{out}");
     }
+    // The GPU as the diffusion model sees it: compiler, f16, tensor cores, memory. CI has mesa's
+    // lavapipe, a software rasterizer the model is never put on.
+    let diffusion = out.lines().find(|l| l.contains("diffusion compute")).unwrap_or_else(|| panic!("no diffusion compute line:\n{out}"));
+    if std::env::var("KEEPSAKE_STRICT_TESTS").as_deref() == Ok("1") {
+        let gpu = out.lines().find(|l| l.contains("llvmpipe")).unwrap_or_else(|| panic!("lavapipe not listed:\n{out}"));
+        for part in ["compiler ", "shader-f16 yes", "cooperative matrix no", "memory ", "largest buffer ", "software rasterizer"] {
+            assert!(gpu.contains(part), "{part:?} missing: {gpu}");
+        }
+        assert!(diffusion.contains("CPU"), "lavapipe is slower than the CPU path: {diffusion}");
+    }
 }
 
 #[test]

@@ -12,7 +12,8 @@ use std::time::Instant;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;
-use keepsake_models::pipeline::{Img2ImgParams, StableDiffusion};
+use keepsake_models::controlnet::{ControlMode, ControlNetModel};
+use keepsake_models::pipeline::{to_image, ControlUnit, Img2ImgParams, StableDiffusion};
 use keepsake_models::schedulers::SchedulerKind;
 use keepsake_models::torch_rng::{NormalKernel, TorchGenerator};
 use serde::{Deserialize, Serialize};
@@ -31,13 +32,34 @@ pub const SCENARIOS: &[(&str, &str)] = &[
     ("img2img-lcm-int4", "img2img 512x512, LCM 4 of 7 steps (strength 0.6), cfg 1.5, int4 + TAESD (booth file)"),
     ("img2img-lcm", "img2img 512x512, LCM 4 of 7 steps (strength 0.6), cfg 1.5, f32 + TAESD"),
     ("img2img-euler-a", "img2img 512x512, Euler a 12 of 20 steps (strength 0.6), cfg 7, f32 + KL VAE"),
+    ("img2img-lcm-int8-3cn", "img2img 512x512, LCM 4 of 7 steps, cfg 1.5, int8 + TAESD + 3 ControlNet units (the thesis' recipe)"),
 ];
+
+/// The PyTorch scenario each of ours is timed against: the same work in PyTorch's own precision
+/// (diffusers has no int8 path; fp16 on a GPU, f32 on the CPU).
+pub fn pytorch_counterpart(name: &str) -> &str {
+    match name {
+        "unet-step-int8" => "unet-step",
+        "img2img-lcm-int8" | "img2img-lcm-int4" => "img2img-lcm",
+        other => other,
+    }
+}
+
+/// The three ControlNet units of the thesis (openpose, depth, M-LSD) as bench_pytorch.py makes
+/// them: random full-size ControlNets, each given the photo itself as its control image.
+const CONTROLNETS: [&str; 3] = ["controlnet-openpose", "controlnet-depth", "controlnet-mlsd"];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Measured {
     pub name: String,
+    /// The median of the timed runs.
     pub seconds: f64,
+    /// Every timed run, in order (after the untimed warm-up run on a GPU).
+    pub runs: Vec<f64>,
     pub peak_rss_mb: f64,
+    /// GPU memory the runtime's pools held after the runs (their high-water mark: pages are kept
+    /// for reuse); None on the CPU.
+    pub gpu_reserved_mb: Option<f64>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -47,9 +69,16 @@ pub struct BenchArgs {
     pub dir: PathBuf,
     #[arg(long, value_enum, default_value_t = ComputeBackend::Cpu)]
     pub backend: ComputeBackend,
+    /// Timed runs per scenario, the median reported; on a GPU after one untimed warm-up run
+    /// (shader compilation, autotuning). Default: 5 on a GPU, 1 on the CPU (nothing to warm).
+    #[arg(long)]
+    pub runs: Option<usize>,
     /// Only these scenarios (repeatable); all by default.
     #[arg(long)]
     pub only: Vec<String>,
+    /// Only the picture comparisons (PSNR) of the pictures already in --dir; nothing is run.
+    #[arg(long)]
+    pub psnr_only: bool,
     /// Internal: run one scenario in this process and print its measurement as JSON.
     #[arg(long, hide = true)]
     pub scenario: Option<String>,
@@ -83,6 +112,17 @@ fn sync<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_to_vec().expect("f32")
 }
 
+/// The median of `runs` (the mean of the middle two for an even count).
+pub fn median(runs: &[f64]) -> f64 {
+    let mut v = runs.to_vec();
+    v.sort_by(f64::total_cmp);
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[n / 2],
+        n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
+    }
+}
+
 /// The weights a scenario runs on: the f32 checkpoint, or a booth file of this precision.
 fn load(dir: &Path, booth: Option<&str>, taesd: bool, device: &Device) -> Result<StableDiffusion, String> {
     if let Some(precision) = booth {
@@ -96,8 +136,8 @@ fn load(dir: &Path, booth: Option<&str>, taesd: bool, device: &Device) -> Result
     }
 }
 
-fn img2img(sd: &StableDiffusion, photo: &RgbImage, scheduler: SchedulerKind, steps: usize, cfg: f32, out: &Path) -> Result<f64, String> {
-    let p = Img2ImgParams {
+fn params(scheduler: SchedulerKind, steps: usize, cfg: f32) -> Img2ImgParams {
+    Img2ImgParams {
         prompt: PROMPT.into(),
         negative_prompt: NEGATIVE.into(),
         strength: 0.6,
@@ -109,27 +149,36 @@ fn img2img(sd: &StableDiffusion, photo: &RgbImage, scheduler: SchedulerKind, ste
         height: 512,
         clip_skip: 1,
         noise_kernel: NormalKernel::Scalar,
-    };
-    let t0 = Instant::now();
-    let image = sd.img2img(photo, &p, &mut |_| true).map_err(|e| e.to_string())?;
-    let seconds = t0.elapsed().as_secs_f64();
-    image.save(out).map_err(|e| format!("{}: {e}", out.display()))?;
-    Ok(seconds)
+    }
 }
 
-/// Runs one scenario here; returns the seconds of the measured part.
-fn run_scenario(name: &str, dir: &Path, device: &Device) -> Result<f64, String> {
-    let time = |f: &mut dyn FnMut()| {
-        let t0 = Instant::now();
-        f();
-        t0.elapsed().as_secs_f64()
-    };
+/// A scenario's measured part, run `warm + runs` times: the seconds of each run after the first
+/// `warm`. Every run ends by reading its result back (GPU work is only finished when its values
+/// are).
+fn timed(warm: usize, runs: usize, mut once: impl FnMut() -> Result<(), String>) -> Result<Vec<f64>, String> {
+    for _ in 0..warm {
+        once()?;
+    }
+    (0..runs)
+        .map(|_| {
+            let t0 = Instant::now();
+            once()?;
+            Ok(t0.elapsed().as_secs_f64())
+        })
+        .collect()
+}
+
+/// Runs one scenario here; the seconds of each timed run of its measured part.
+fn run_scenario(name: &str, dir: &Path, device: &Device, warm: usize, runs: usize, out: &Path) -> Result<Vec<f64>, String> {
     match name {
         "text-encode" => {
             let sd = load(dir, None, false, device)?;
-            Ok(time(&mut || {
-                sync(Tensor::cat(sd.encode_prompts(&[NEGATIVE, PROMPT], 1, 1).expect("resident text encoder"), 0));
-            }))
+            timed(warm, runs, || {
+                // Each run encodes afresh: the pipeline would otherwise answer from what it remembers.
+                sd.text_encoder.forget();
+                sync(Tensor::cat(sd.encode_prompts(&[NEGATIVE, PROMPT], 1, 1).map_err(|e| e.to_string())?, 0));
+                Ok(())
+            })
         }
         "unet-step" | "unet-step-int8" | "unet-step-int8-512x768" => {
             let sd = load(dir, (name != "unet-step").then_some("int8"), false, device)?;
@@ -137,29 +186,69 @@ fn run_scenario(name: &str, dir: &Path, device: &Device) -> Result<f64, String> 
             let mut g = TorchGenerator::manual_seed(0);
             let latents = randn(&mut g, [2, 4, h, w], device);
             let context = randn(&mut g, [2, 77, 768], device);
-            Ok(time(&mut || {
+            timed(warm, runs, || {
                 sync(sd.unet.forward(latents.clone(), 500.0, context.clone(), None));
-            }))
+                Ok(())
+            })
         }
         "vae-decode" | "taesd-decode" => {
             let sd = load(dir, None, name == "taesd-decode", device)?;
             let mut g = TorchGenerator::manual_seed(0);
             let latents = randn(&mut g, [1, 4, 64, 64], device);
-            Ok(time(&mut || {
+            timed(warm, runs, || {
                 sync(sd.vae.decode_latents(latents.clone(), 1.0, None));
-            }))
+                Ok(())
+            })
         }
-        "img2img-lcm-int8" | "img2img-lcm-int4" | "img2img-lcm" => {
-            let sd = load(dir, name.strip_prefix("img2img-lcm-"), true, device)?;
-            img2img(&sd, &photo(dir)?, SchedulerKind::Lcm, 7, 1.5, &dir.join(format!("ours-{name}.png")))
-        }
-        "img2img-euler-a" => {
-            let sd = load(dir, None, false, device)?;
-            img2img(&sd, &photo(dir)?, SchedulerKind::EulerAncestral, 20, 7.0, &dir.join(format!("ours-{name}.png")))
+        "img2img-lcm-int8" | "img2img-lcm-int4" | "img2img-lcm" | "img2img-euler-a" | "img2img-lcm-int8-3cn" => {
+            let (booth, taesd, scheduler, steps, cfg) = match name {
+                "img2img-euler-a" => (None, false, SchedulerKind::EulerAncestral, 20, 7.0),
+                "img2img-lcm" => (None, true, SchedulerKind::Lcm, 7, 1.5),
+                "img2img-lcm-int4" => (Some("int4"), true, SchedulerKind::Lcm, 7, 1.5),
+                _ => (Some("int8"), true, SchedulerKind::Lcm, 7, 1.5),
+            };
+            let sd = load(dir, booth, taesd, device)?;
+            let photo = photo(dir)?;
+            let controls = if name.ends_with("-3cn") { controlnets(dir, &sd, device)? } else { Vec::new() };
+            let units: Vec<ControlUnit> = controls
+                .iter()
+                .map(|model| ControlUnit { model, image: photo.clone(), weight: 1.0, start: 0.0, end: 1.0, mode: ControlMode::Balanced })
+                .collect();
+            let p = params(scheduler, steps, cfg);
+            let mut picture = None;
+            let seconds = timed(warm, runs, || {
+                let decoded = sd.img2img_controlled(&photo, &p, &units, &mut |_| true).map_err(|e| e.to_string())?;
+                picture = Some(to_image(decoded));
+                Ok(())
+            })?;
+            let picture = picture.ok_or("no run made a picture")?;
+            picture.save(out).map_err(|e| format!("{}: {e}", out.display()))?;
+            Ok(seconds)
         }
         other => {
             Err(format!("unknown scenario {other:?}; the scenarios are {}", SCENARIOS.iter().map(|s| s.0).collect::<Vec<_>>().join(", ")))
         }
+    }
+}
+
+/// The three random ControlNets, int8 in memory as the booth holds its units.
+fn controlnets(dir: &Path, sd: &StableDiffusion, device: &Device) -> Result<Vec<ControlNetModel>, String> {
+    CONTROLNETS
+        .iter()
+        .map(|n| {
+            let path = dir.join(n);
+            ControlNetModel::load(&path, sd.unet_config.cross_attention_dim, device)
+                .map(|m| keepsake_models::quantize::quantize_module(m, keepsake_models::quantize::Bits::Eight))
+                .map_err(|e| format!("{}: {e} (fix: run bench_pytorch.py first, it makes the ControlNets)", path.display()))
+        })
+        .collect()
+}
+
+/// Where a scenario's picture goes: one per backend, so the GPU's can be held against the CPU's.
+fn picture_path(dir: &Path, name: &str, backend: ComputeBackend) -> PathBuf {
+    match backend {
+        ComputeBackend::Cpu => dir.join(format!("ours-{name}.png")),
+        ComputeBackend::Wgpu => dir.join(format!("ours-{name}-{}.png", backend.name())),
     }
 }
 
@@ -170,11 +259,19 @@ pub fn psnr(a: &RgbImage, b: &RgbImage) -> f64 {
 }
 
 pub fn run(args: &BenchArgs) -> Result<String, String> {
-    let device = args.backend.device();
     if let Some(name) = &args.scenario {
-        let seconds = run_scenario(name, &args.dir, &device)?;
-        let m = Measured { name: name.clone(), seconds, peak_rss_mb: peak_rss_mb() };
+        let compute = args.backend.compute()?;
+        let gpu = compute.gpu.is_some();
+        let runs = args.runs.unwrap_or(if gpu { 5 } else { 1 }).max(1);
+        let out = picture_path(&args.dir, name, args.backend);
+        let seconds = run_scenario(name, &args.dir, &compute.device, usize::from(gpu), runs, &out)?;
+        let gpu_reserved_mb = gpu.then(|| compute.device.memory_pool_usage().map(|u| u.bytes_reserved as f64 / (1 << 20) as f64)).flatten();
+        let m = Measured { name: name.clone(), seconds: median(&seconds), runs: seconds, peak_rss_mb: peak_rss_mb(), gpu_reserved_mb };
         return serde_json::to_string(&m).map_err(|e| e.to_string());
+    }
+    if args.psnr_only {
+        let (pytorch, theirs_tag) = pytorch_side(args);
+        return Ok(picture_comparisons(args, &pytorch, theirs_tag).join("\n"));
     }
     let model = args.dir.join("sd15-random.safetensors");
     if !model.is_file() {
@@ -204,55 +301,95 @@ pub fn run(args: &BenchArgs) -> Result<String, String> {
             return Err(format!("baking the {precision} booth file failed"));
         }
     }
-    let pytorch: serde_json::Value = std::fs::read_to_string(args.dir.join("pytorch.json"))
-        .ok()
-        .and_then(|s| serde_json::from_str(&s).ok())
-        .unwrap_or(serde_json::Value::Null);
-    let backend = match args.backend {
-        ComputeBackend::Cpu => "cpu",
-        ComputeBackend::Wgpu => "wgpu",
-    };
+    let backend = args.backend.name();
+    let (pytorch, theirs_tag) = pytorch_side(args);
+    let compute = args.backend.compute()?;
     let mut lines = vec![
-        format!("| scenario ({backend}) | Keepsake s | PyTorch s | ratio | Keepsake peak RSS MB | PyTorch peak RSS MB |"),
-        "| --- | --- | --- | --- | --- | --- |".to_string(),
+        format!("Keepsake on {}; PyTorch {} on {}", compute.describe(), pytorch["torch"].as_str().unwrap_or("-"), pytorch["device"].as_str().unwrap_or("-")),
+        String::new(),
+        format!("| scenario ({backend}) | Keepsake s (median) | PyTorch s (median) | ratio | Keepsake peak RSS MB | PyTorch peak RSS MB | Keepsake GPU MB | PyTorch GPU MB |"),
+        "| --- | --- | --- | --- | --- | --- | --- | --- |".to_string(),
     ];
+    drop(compute);
+    let mut runs = Vec::new();
     for (name, what) in SCENARIOS.iter().filter(|(n, _)| args.only.is_empty() || args.only.iter().any(|o| o == n)) {
         eprintln!("running {name}: {what}");
-        let out = Command::new(&exe)
-            .args(["bench", "--backend", backend, "--dir"])
-            .arg(&args.dir)
-            .args(["--scenario", name])
-            .env("KEEPSAKE_LOG", "warn")
-            .output()
-            .map_err(|e| e.to_string())?;
+        let mut cmd = Command::new(&exe);
+        cmd.args(["bench", "--backend", backend, "--dir"]).arg(&args.dir).args(["--scenario", name]).env("KEEPSAKE_LOG", "warn");
+        if let Some(r) = args.runs {
+            cmd.args(["--runs", &r.to_string()]);
+        }
+        let out = cmd.output().map_err(|e| e.to_string())?;
         if !out.status.success() {
             return Err(format!("{name} failed: {}", String::from_utf8_lossy(&out.stderr)));
         }
         let m: Measured = serde_json::from_slice(out.stdout.trim_ascii()).map_err(|e| format!("{name}: {e}"))?;
-        let theirs = &pytorch[name];
-        let (t_s, t_rss) = (theirs["seconds"].as_f64(), theirs["peak_rss_mb"].as_f64());
+        let theirs = &pytorch[pytorch_counterpart(name)];
+        let (t_s, t_rss, t_gpu) = (theirs["seconds"].as_f64(), theirs["peak_rss_mb"].as_f64(), theirs["gpu_peak_mb"].as_f64());
         let fmt = |v: Option<f64>, digits: usize| v.map(|v| format!("{v:.digits$}")).unwrap_or_else(|| "-".into());
         lines.push(format!(
-            "| {name}: {what} | {:.2} | {} | {} | {:.0} | {} |",
+            "| {name}: {what} | {:.3} | {} | {} | {:.0} | {} | {} | {} |",
             m.seconds,
-            fmt(t_s, 2),
+            fmt(t_s, 3),
             fmt(t_s.map(|t| m.seconds / t), 2),
             m.peak_rss_mb,
-            fmt(t_rss, 0)
+            fmt(t_rss, 0),
+            fmt(m.gpu_reserved_mb, 0),
+            fmt(t_gpu, 0)
         ));
         eprintln!("{}", lines.last().unwrap());
+        runs.push(format!("{name}: {}", m.runs.iter().map(|s| format!("{s:.3}")).collect::<Vec<_>>().join(" ")));
     }
-    // int8 against f32, and ours against PyTorch, where both pictures exist.
+    lines.push(String::new());
+    lines.push(format!("Timed runs (s), each after one untimed warm-up run on a GPU: {}", runs.join("; ")));
+    lines.extend(picture_comparisons(args, &pytorch, theirs_tag));
+    Ok(lines.join("\n"))
+}
+
+/// PyTorch's side of the same run, and the tag of its pictures: CPU f32 beside the CPU, CUDA fp16
+/// beside a GPU (CPU f32 where PyTorch had no GPU: the rehearsal on lavapipe).
+fn pytorch_side(args: &BenchArgs) -> (serde_json::Value, &'static str) {
+    let read = |file: &str| std::fs::read_to_string(args.dir.join(file)).ok().and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok());
+    let (pytorch, tag) = match args.backend {
+        ComputeBackend::Cpu => (read("pytorch.json"), ""),
+        ComputeBackend::Wgpu => match read("pytorch-cuda.json") {
+            Some(cuda) => (Some(cuda), "-cuda"),
+            None => (read("pytorch.json"), ""),
+        },
+    };
+    (pytorch.unwrap_or(serde_json::Value::Null), tag)
+}
+
+/// PSNR lines for the pictures in --dir: int8 against f32, GPU against CPU, and ours against
+/// PyTorch, where both pictures exist.
+fn picture_comparisons(args: &BenchArgs, pytorch: &serde_json::Value, theirs_tag: &str) -> Vec<String> {
+    let backend = args.backend.name();
+    let mut lines = Vec::new();
     let open = |n: &str| image::open(args.dir.join(n)).ok().map(|i| i.to_rgb8());
-    for (a, b, what) in [
-        ("ours-img2img-lcm-int8.png", "ours-img2img-lcm.png", "int8 vs f32 (LCM + TAESD)"),
-        ("ours-img2img-lcm-int4.png", "ours-img2img-lcm.png", "int4 vs f32 (LCM + TAESD)"),
-        ("ours-img2img-lcm.png", "pytorch-img2img-lcm.png", "Keepsake f32 vs diffusers (LCM + TAESD)"),
-        ("ours-img2img-euler-a.png", "pytorch-img2img-euler-a.png", "Keepsake f32 vs diffusers (Euler a + KL VAE)"),
-    ] {
-        if let (Some(x), Some(y)) = (open(a), open(b)) {
+    let mut comparisons: Vec<(String, String, String)> = vec![
+        ("ours-img2img-lcm-int8.png".into(), "ours-img2img-lcm.png".into(), "int8 vs f32 (LCM + TAESD, CPU)".into()),
+        ("ours-img2img-lcm-int4.png".into(), "ours-img2img-lcm.png".into(), "int4 vs f32 (LCM + TAESD, CPU)".into()),
+        ("ours-img2img-lcm.png".into(), "pytorch-img2img-lcm.png".into(), "Keepsake f32 vs diffusers (LCM + TAESD, CPU)".into()),
+        ("ours-img2img-euler-a.png".into(), "pytorch-img2img-euler-a.png".into(), "Keepsake f32 vs diffusers (Euler a + KL VAE, CPU)".into()),
+    ];
+    if args.backend != ComputeBackend::Cpu {
+        let theirs = pytorch["device"].as_str().unwrap_or("PyTorch").to_string();
+        comparisons.push((
+            format!("ours-img2img-lcm-int8-{backend}.png"),
+            "ours-img2img-lcm.png".into(),
+            format!("GPU ({backend}) booth recipe (int8 weights, GPU activations) vs the CPU f32 picture, same seed"),
+        ));
+        for (name, _) in SCENARIOS.iter().filter(|(n, _)| n.starts_with("img2img")) {
+            let ours = format!("ours-{name}-{backend}.png");
+            comparisons.push((ours.clone(), format!("ours-{name}.png"), format!("GPU ({backend}) {name} vs the same scenario on the CPU (f32)")));
+            comparisons.push((ours, format!("pytorch-{}{theirs_tag}.png", pytorch_counterpart(name)), format!("GPU ({backend}) {name} vs diffusers on {theirs}")));
+        }
+    }
+    for (a, b, what) in comparisons {
+        if let (Some(x), Some(y)) = (open(&a), open(&b)) {
             lines.push(format!("PSNR {what}: {:.1} dB", psnr(&x, &y)));
         }
     }
-    Ok(lines.join("\n"))
+    lines
 }
+

@@ -49,6 +49,10 @@ pub struct Style {
     pub controlnets: Vec<ControlNetUnit>,
     /// The annotator weights folder the preprocessors read (body_pose_model.pth, ...).
     pub annotators: PathBuf,
+    /// Where the GPU runtime keeps its autotune results between starts (in the state folder).
+    pub gpu_cache: PathBuf,
+    /// Where the model computes (`--backend` overrides it).
+    pub compute: crate::stylizers::Backend,
 }
 
 /// One `[[style.controlnet]]`: the net, the preprocessor that makes its control image from the
@@ -77,6 +81,16 @@ pub enum CameraConfig {
     },
     /// A V4L2 (UVC) webcam.
     V4l2(CameraSettings),
+}
+
+impl CameraConfig {
+    /// The size of the photos it takes (what the diffusion model's warm-up is shaped like).
+    pub fn frame_size(&self) -> (u32, u32) {
+        match self {
+            CameraConfig::Synthetic { width, height } | CameraConfig::Folder { width, height, .. } => (*width, *height),
+            CameraConfig::V4l2(s) => (s.width, s.height),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -614,6 +628,9 @@ impl Config {
         let preset = r.kind("style.preset", "warm-animation", &ToonStyle::PRESETS, "style preset");
         let model = r.opt_path("style.model", "\"/var/lib/keepsake/models/booth.safetensors\"");
         let annotators = r.path("style.annotators", Some("/var/lib/keepsake/annotators"), "\"/var/lib/keepsake/annotators\"");
+        let gpu_cache = r.path("style.gpu_cache", Some("gpu-cache"), "\"/var/lib/keepsake/gpu-cache\"");
+        let compute = r.kind("style.compute", "auto", &crate::stylizers::Backend::NAMES, "compute backend");
+        let compute = crate::stylizers::Backend::from_name(&compute).unwrap_or(crate::stylizers::Backend::Auto);
         let controlnets = r.controlnet_units("style.controlnet");
         let loras = r.loras("style.loras");
 
@@ -781,7 +798,7 @@ impl Config {
         }
         Ok(Config {
             memorial: Memorial { name, dates, message, caption, language },
-            style: Style { preset, model, loras, controlnets, annotators },
+            style: Style { preset, model, loras, controlnets, annotators, gpu_cache, compute },
             screen: (screen_w, screen_h),
             font,
             devices: Devices { camera, display, input, button, speaker, narrator, printer },
@@ -820,6 +837,18 @@ mod tests {
         assert_eq!(c.archive_dir, Path::new("/etc/keepsake/archive"));
         assert_eq!(c.style.model, None);
         assert_eq!(c.timeouts.countdown_from, 3);
+    }
+
+    #[test]
+    fn the_compute_backend_and_gpu_cache_are_read_and_checked() {
+        let c = Config::parse(MINIMAL, "t", Path::new("/etc/keepsake")).unwrap();
+        assert_eq!((c.style.compute, c.style.gpu_cache), (crate::stylizers::Backend::Auto, PathBuf::from("/etc/keepsake/gpu-cache")));
+        let text = format!("{MINIMAL}[style]\ncompute = \"gpu\"\ngpu_cache = \"/var/lib/keepsake/gpu-cache\"\n");
+        let c = Config::parse(&text, "t", Path::new("/etc/keepsake")).unwrap();
+        assert_eq!((c.style.compute, c.style.gpu_cache), (crate::stylizers::Backend::Gpu, PathBuf::from("/var/lib/keepsake/gpu-cache")));
+        let wrong = format!("{MINIMAL}[style]\ncompute = \"tpu\"\n");
+        let p = problems(&wrong);
+        assert!(p.iter().any(|p| p.key == "style.compute" && p.fix.contains("auto, cpu, gpu")), "{p:?}");
     }
 
     #[test]

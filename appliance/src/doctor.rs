@@ -112,26 +112,45 @@ fn controlnet_finding(i: usize, unit: &crate::config::ControlNetUnit, annotators
     finding(&what, Status::Ok, format!("{} at weight {}", unit.model.display(), unit.weight), None)
 }
 
-pub fn examine(config: Option<&Config>) -> Vec<Finding> {
+/// Each GPU adapter with what the diffusion model gets from it (compiler, f16, tensor cores,
+/// memory), and where the model will run.
+pub fn gpu_findings(reports: &[keepsake_models::gpu_adapter::AdapterReport]) -> Vec<Finding> {
+    use keepsake_models::gpu_adapter::Compiler;
+    const DRIVER_FIX: &str = "install the GPU's own Vulkan driver (NVIDIA/Jetson: the L4T or NVIDIA driver; AMD/Intel: mesa-vulkan-drivers) so `vulkaninfo` lists it";
     let mut out = Vec::new();
-
-    let adapters = keepsake_models::toon::gpu::adapters();
-    if adapters.is_empty() {
+    if reports.is_empty() {
         out.push(finding(
             "GPU (wgpu)",
             Status::Warn,
-            "no adapter: the illustration filter runs on the CPU",
+            "no adapter: the illustration filter and the diffusion model run on the CPU",
             Some("install the GPU's Vulkan driver (CPU-only machines: `sudo apt-get install mesa-vulkan-drivers libvulkan1`)"),
         ));
     }
-    for a in adapters {
-        out.push(finding(
-            "GPU (wgpu)",
-            Status::Ok,
-            format!("{} ({:?}, {:?}, driver {})", a.name, a.backend, a.device_type, a.driver),
-            None,
-        ));
+    for r in reports {
+        let (status, note, fix) = match (r.is_software(), r.compiler, r.cooperative_matrix) {
+            (true, _, _) => (Status::Ok, "software rasterizer: runs the filter; the diffusion model runs on the CPU, which is faster", None),
+            (false, Compiler::SpirV, true) => (Status::Ok, "tensor-core path", None),
+            (false, Compiler::SpirV, false) => {
+                (Status::Warn, "SPIR-V without cooperative matrix: matmuls and convolutions run without tensor cores", Some(DRIVER_FIX))
+            }
+            (false, Compiler::Wgsl, _) => {
+                (Status::Warn, "the driver lacks the Vulkan memory model or buffer device addresses: WGSL only, no tensor cores", Some(DRIVER_FIX))
+            }
+        };
+        out.push(finding("GPU (wgpu)", status, format!("{}: {note}", r.describe()), fix));
     }
+    let place = match reports.iter().find(|r| !r.is_software()) {
+        Some(r) => format!("GPU {} ({})", r.name, if r.shader_f16 { "f16" } else { "f32" }),
+        None => "CPU (f32)".to_string(),
+    };
+    out.push(finding("diffusion compute", Status::Ok, format!("with style.compute = auto the booth's model runs on the {place}"), None));
+    out
+}
+
+pub fn examine(config: Option<&Config>) -> Vec<Finding> {
+    let mut out = Vec::new();
+
+    out.extend(gpu_findings(&keepsake_models::gpu_adapter::adapter_reports()));
 
     for (lang, label) in [("ko", "Korean"), ("en", "English")] {
         match EspeakNarrator::has_voice(lang) {

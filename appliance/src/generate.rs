@@ -12,21 +12,41 @@ use keepsake_models::pipeline::{to_image, ControlUnit, Img2ImgParams, StableDiff
 use keepsake_models::schedulers::SchedulerKind;
 use keepsake_models::torch_rng::NormalKernel;
 
+/// Where `generate`, `serve` and `bench` compute the diffusion model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ComputeBackend {
+    /// burn's flex backend, f32.
     Cpu,
+    /// The best wgpu adapter (SPIR-V with tensor cores on Vulkan GPUs that offer them, WGSL
+    /// otherwise), f16 where it has shader-f16; the CPU, said on the log, where there is none.
     Wgpu,
 }
 
 impl ComputeBackend {
-    /// The device, reported on the log (wgpu computes in f16 where the adapter supports it).
-    pub fn device(self) -> Device {
+    /// Where to compute, reported on the log. The GPU runtime's autotune results go to
+    /// KEEPSAKE_GPU_CACHE when it is set (the booth keeps its own in its state folder).
+    pub fn compute(self) -> Result<Compute, String> {
         let compute = match self {
             ComputeBackend::Cpu => Compute::cpu(),
-            ComputeBackend::Wgpu => Compute::wgpu(true),
+            ComputeBackend::Wgpu => {
+                crate::stylizers::use_gpu_cache(None);
+                Compute::wgpu(true)
+            }
         };
         tracing::info!(on = %compute.describe(), "diffusion compute");
-        compute.device
+        Ok(compute)
+    }
+
+    pub fn device(self) -> Result<Device, String> {
+        Ok(self.compute()?.device)
+    }
+
+    /// The name `--backend` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            ComputeBackend::Cpu => "cpu",
+            ComputeBackend::Wgpu => "wgpu",
+        }
     }
 }
 
@@ -221,7 +241,7 @@ pub fn run(args: GenerateArgs) -> Result<(), String> {
     }
     let controls =
         args.controlnets.iter().map(|spec| spec.control_image(&photo, width, height, &annotators)).collect::<Result<Vec<_>, _>>()?;
-    let device = args.backend.device();
+    let device = args.backend.device()?;
     let started = Instant::now();
     let mut sd = StableDiffusion::load(&args.model, &device).map_err(|e| e.to_string())?;
     sd.vae_tiling = args.vae_tiling;

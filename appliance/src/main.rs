@@ -25,9 +25,9 @@ enum Command {
     Run {
         #[arg(long, default_value = "/etc/keepsake/booth.toml")]
         config: PathBuf,
-        /// Where the illustration filter runs.
-        #[arg(long, value_enum, default_value_t = Backend::Auto)]
-        backend: Backend,
+        /// Where the filter and the diffusion model compute; default: the config's style.compute.
+        #[arg(long, value_enum)]
+        backend: Option<Backend>,
     },
     /// Run the booth on built-in devices with scripted visitors, writing screens, narration,
     /// prints and keepsakes into a folder.
@@ -139,6 +139,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             tracing::info!(font = %face.describe(), "text face");
             text::set_face(face);
             let devices = Devices::open(&config).map_err(|e| e.to_string())?;
+            let backend = backend.unwrap_or(config.style.compute);
             let (stylizer, model) = stylizers::with_model(&config, backend)?;
             let api = stylizers::booth_api(&config, model, backend);
             let archive = Arc::new(Archive::open(&config.archive_dir).map_err(|e| e.to_string())?);

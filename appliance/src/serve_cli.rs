@@ -60,7 +60,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     if args.max_side < 64 || args.max_steps == 0 || args.max_images == 0 {
         return Err("--max-side must be at least 64, --max-steps and --max-images at least 1".into());
     }
-    let device = args.backend.device();
+    let device = args.backend.device()?;
     let started = std::time::Instant::now();
     let mut sd = StableDiffusion::load(&args.model, &device).map_err(|e| e.to_string())?;
     crate::models_cli::apply_extras(&mut sd, &[], &args.embeddings)?;

@@ -12,13 +12,29 @@ use keepsake_models::{Progress, StylizeError, Stylizer};
 
 use crate::config::Config;
 
-/// Where the illustration filter should run.
+/// Where the booth computes (`--backend`, else `style.compute` in booth.toml).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Backend {
-    /// The GPU when a wgpu adapter exists, else the CPU.
+    /// The GPU when there is one: the filter takes any wgpu adapter, the diffusion model only a
+    /// hardware GPU (never a software rasterizer); the CPU otherwise.
     Auto,
     Cpu,
+    /// The best wgpu adapter for both, a software one included.
     Gpu,
+}
+
+impl Backend {
+    /// The names booth.toml's `style.compute` takes, as `--backend` spells them.
+    pub const NAMES: [&'static str; 3] = ["auto", "cpu", "gpu"];
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "auto" => Some(Backend::Auto),
+            "cpu" => Some(Backend::Cpu),
+            "gpu" => Some(Backend::Gpu),
+            _ => None,
+        }
+    }
 }
 
 pub fn toon(preset: &str, backend: Backend) -> Result<ToonStylizer, String> {
@@ -34,13 +50,15 @@ pub fn toon(preset: &str, backend: Backend) -> Result<ToonStylizer, String> {
     })
 }
 
-/// The filter shows its picture at once, then the diffusion model paints the keepsake.
-pub struct WithInstantPreview {
+/// The filter shows its picture at once, then the diffusion model paints the keepsake. When the
+/// model fails on a visit (the GPU ran out of memory or went away), the filter's picture is that
+/// visitor's keepsake, the log says why, and the next visit tries the model again.
+pub struct WithInstantPreview<M = DiffusionStylizer> {
     pub preview: ToonStylizer,
-    pub main: DiffusionStylizer,
+    pub main: Arc<M>,
 }
 
-impl Stylizer for WithInstantPreview {
+impl<M: Stylizer> Stylizer for WithInstantPreview<M> {
     fn name(&self) -> String {
         self.main.name()
     }
@@ -50,11 +68,30 @@ impl Stylizer for WithInstantPreview {
     }
 
     fn stylize(&self, photo: &image::RgbImage, progress: &mut dyn FnMut(Progress)) -> Result<image::RgbImage, StylizeError> {
-        match self.preview.stylize(photo, &mut |_| {}) {
-            Ok(p) => progress(Progress { step: 0, total: self.steps(), preview: Some(p) }),
-            Err(e) => tracing::warn!(%e, "no instant preview"),
+        let preview = match self.preview.stylize(photo, &mut |_| {}) {
+            Ok(p) => {
+                progress(Progress { step: 0, total: self.steps(), preview: Some(p.clone()) });
+                Some(p)
+            }
+            Err(e) => {
+                tracing::warn!(%e, "no instant preview");
+                None
+            }
+        };
+        // A GPU fault deep in the runtime can surface as a panic; it must cost one picture, not the booth.
+        let why = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.main.stylize(photo, progress))) {
+            Ok(Ok(picture)) => return Ok(picture),
+            Ok(Err(StylizeError::Cancelled)) => return Err(StylizeError::Cancelled),
+            Ok(Err(e)) => e.to_string(),
+            Err(panic) => panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default(),
+        };
+        match preview {
+            Some(picture) => {
+                tracing::error!(%why, "the diffusion model failed on this visit: the filter's picture is the keepsake; the next visit tries the model again");
+                Ok(picture)
+            }
+            None => Err(StylizeError::Model(why)),
         }
-        self.main.stylize(photo, progress)
     }
 
     fn cancel(&self) {
@@ -62,16 +99,60 @@ impl Stylizer for WithInstantPreview {
     }
 }
 
-fn compute(backend: Backend) -> keepsake_models::compute::Compute {
-    let gpu = match backend {
-        Backend::Cpu => false,
-        Backend::Gpu => true,
-        Backend::Auto => !keepsake_models::toon::gpu::adapters().is_empty(),
-    };
-    if gpu {
-        keepsake_models::compute::Compute::wgpu(true)
-    } else {
-        keepsake_models::compute::Compute::cpu()
+/// How long after the model starts loading the booth waits for the GPU warm-up before it
+/// reports READY: with a warm autotune cache the warm-up is one keepsake's work (about a second on
+/// a booth GPU), so it is done before the attract screen; a cold first start tunes for minutes,
+/// and the rest of that goes on in the background. Leaves the 10 s systemd and the technician
+/// expect a booth to take from start to READY some room for the devices.
+const WARM_UP_BEFORE_READY: std::time::Duration = std::time::Duration::from_secs(8);
+
+/// Runs the booth's own recipe once on a neutral photo of the camera's size, on its own thread:
+/// shader compilation and autotuning (kept in the state folder for the next start) happen here,
+/// not in front of the first visitor. Waits for it until `ready_by`; the rest goes on in the
+/// background, and a visitor who comes first waits for the model's turn as for any other.
+fn warm_up(main: Arc<DiffusionStylizer>, frame: (u32, u32), ready_by: std::time::Instant) {
+    let (done, finished) = std::sync::mpsc::channel();
+    let spawned = std::thread::Builder::new().name("gpu-warm-up".into()).spawn(move || {
+        let started = std::time::Instant::now();
+        let photo = image::RgbImage::from_pixel(frame.0.max(8), frame.1.max(8), image::Rgb([128, 120, 112]));
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| main.warm_up(&photo))) {
+            Ok(Ok(())) => tracing::info!(seconds = started.elapsed().as_secs_f32(), "GPU warm-up done: kernels compiled and tuned for the booth's recipe"),
+            Ok(Err(e)) => tracing::error!(%e, "GPU warm-up failed: the first visit compiles and tunes instead"),
+            Err(_) => tracing::error!("GPU warm-up crashed: the first visit compiles and tunes instead"),
+        }
+        let _ = done.send(());
+    });
+    if let Err(e) = spawned {
+        tracing::error!(%e, "cannot start the GPU warm-up");
+        return;
+    }
+    if finished.recv_timeout(ready_by.saturating_duration_since(std::time::Instant::now())).is_err() {
+        tracing::info!("the GPU warm-up goes on in the background (a first start tunes the kernels once; later starts read them from style.gpu_cache)");
+    }
+}
+
+fn compute(config: &Config, backend: Backend) -> keepsake_models::compute::Compute {
+    use keepsake_models::compute::Compute;
+    if backend != Backend::Cpu {
+        use_gpu_cache(Some(&config.style.gpu_cache));
+    }
+    match backend {
+        Backend::Cpu => Compute::cpu(),
+        Backend::Gpu => Compute::wgpu(true),
+        // A software rasterizer (lavapipe) is slower than the CPU path: only a real GPU is taken.
+        Backend::Auto => Compute::best_gpu(true).unwrap_or_else(Compute::cpu),
+    }
+}
+
+/// Points the GPU runtime's autotune cache at `folder` (KEEPSAKE_GPU_CACHE overrides it), before
+/// the first GPU tensor; says on the log whether it starts warm. A folder that cannot be used
+/// costs tuning again, never the start.
+pub fn use_gpu_cache(folder: Option<&std::path::Path>) {
+    let from_env = std::env::var_os("KEEPSAKE_GPU_CACHE").map(std::path::PathBuf::from);
+    let Some(folder) = from_env.as_deref().or(folder) else { return };
+    match keepsake_models::gpu_cache::use_folder(folder) {
+        Ok(state) => tracing::info!(folder = %folder.display(), ?state, "GPU autotune cache"),
+        Err(e) => tracing::error!(%e, "no GPU autotune cache: the GPU tunes again at every start"),
     }
 }
 
@@ -125,7 +206,7 @@ pub fn with_model(config: &Config, backend: Backend) -> Result<(Arc<dyn Stylizer
         return Ok((Arc::new(filter), None));
     }
     let started = std::time::Instant::now();
-    let compute = compute(backend);
+    let compute = compute(config, backend);
     tracing::info!(on = %compute.describe(), "diffusion compute");
     match StableDiffusion::load(path, &compute.device) {
         Ok(mut sd) => {
@@ -141,8 +222,11 @@ pub fn with_model(config: &Config, backend: Backend) -> Result<(Arc<dyn Stylizer
             let preset = DiffusionPreset::for_model(&sd);
             tracing::info!(scheduler = %preset.scheduler, steps = preset.steps, cfg = preset.cfg, vae = sd.vae_config.name(), loras = ?sd.origin.loras, "diffusion preset");
             let controls = booth_controls(config, &sd, &compute.device);
-            let main = DiffusionStylizer::new(sd, preset).with_controls(controls);
+            let main = Arc::new(DiffusionStylizer::new(sd, preset).with_controls(controls));
             let shared = main.shared();
+            if compute.gpu.is_some() {
+                warm_up(main.clone(), config.devices.camera.frame_size(), started + WARM_UP_BEFORE_READY);
+            }
             Ok((Arc::new(WithInstantPreview { preview: filter, main }), Some(shared)))
         }
         Err(e) => {
@@ -162,7 +246,7 @@ pub fn booth_api(config: &Config, shared: Option<Arc<SharedPipeline>>, backend: 
         tracing::error!("api.enabled, but no diffusion model is loaded (style.model): the API is not started");
         return None;
     };
-    let device = compute(backend).device;
+    let device = compute(config, backend).device;
     let settings = crate::api::EngineSettings {
         model_path: model,
         models_dir: None,
@@ -179,4 +263,50 @@ pub fn booth_api(config: &Config, shared: Option<Arc<SharedPipeline>>, backend: 
         noise_kernel: keepsake_models::torch_rng::NormalKernel::native(),
     };
     Some(Arc::new(crate::api::Engine::new(shared, settings)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    /// A model whose GPU fails on the first visit (as a lost device or an out-of-memory surfaces
+    /// from the runtime: a panic) and works again on the next.
+    struct GpuLostOnce {
+        visits: AtomicU32,
+    }
+
+    impl Stylizer for GpuLostOnce {
+        fn name(&self) -> String {
+            "model".into()
+        }
+        fn steps(&self) -> u32 {
+            4
+        }
+        fn stylize(&self, photo: &image::RgbImage, _: &mut dyn FnMut(Progress)) -> Result<image::RgbImage, StylizeError> {
+            match self.visits.fetch_add(1, Ordering::SeqCst) {
+                0 => panic!("wgpu: out of memory allocating 402653184 bytes"),
+                1 => Err(StylizeError::Model("the GPU device was lost".into())),
+                2 => Err(StylizeError::Cancelled),
+                _ => Ok(image::RgbImage::from_pixel(photo.width(), photo.height(), image::Rgb([1, 2, 3]))),
+            }
+        }
+    }
+
+    #[test]
+    fn a_gpu_fault_costs_one_picture_the_filter_stands_in_and_the_next_visit_tries_the_model_again() {
+        let preview = toon("warm-animation", Backend::Cpu).unwrap();
+        let photo = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, 90]));
+        let filtered = preview.stylize(&photo, &mut |_| {}).unwrap();
+        let booth = WithInstantPreview { preview, main: Arc::new(GpuLostOnce { visits: AtomicU32::new(0) }) };
+        let mut shown = 0;
+        // The panic and the error each give the visitor the filter's picture, never a crash.
+        assert_eq!(booth.stylize(&photo, &mut |p| shown += p.preview.is_some() as u32).unwrap(), filtered);
+        assert_eq!(booth.stylize(&photo, &mut |_| {}).unwrap(), filtered);
+        assert_eq!(shown, 1, "the instant preview is shown before the model runs");
+        // A visitor who walks away is not given a keepsake.
+        assert!(matches!(booth.stylize(&photo, &mut |_| {}), Err(StylizeError::Cancelled)));
+        // The next visit gets the model's picture.
+        assert_eq!(booth.stylize(&photo, &mut |_| {}).unwrap().get_pixel(0, 0), &image::Rgb([1, 2, 3]));
+    }
 }

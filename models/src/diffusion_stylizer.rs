@@ -158,6 +158,26 @@ impl Stylizer for DiffusionStylizer {
     }
 
     fn stylize(&self, photo: &RgbImage, progress: &mut dyn FnMut(Progress)) -> Result<RgbImage, StylizeError> {
+        let seed = match self.preset.seed {
+            SeedPolicy::Fixed(s) => s,
+            SeedPolicy::Random => {
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u32 as u64).unwrap_or(0)
+            }
+        };
+        self.last_seed.store(seed, Ordering::SeqCst);
+        self.paint(photo, seed, Priority::Visitor, progress)
+    }
+}
+
+impl DiffusionStylizer {
+    /// The booth's whole recipe (preprocessors, ControlNet units, every step) once, on `photo`,
+    /// for what it leaves behind: compiled shaders and tuned kernels for these shapes. Takes the
+    /// model's turn after any waiting visitor.
+    pub fn warm_up(&self, photo: &RgbImage) -> Result<(), StylizeError> {
+        self.paint(photo, 0, Priority::Remote, &mut |_| {}).map(|_| ())
+    }
+
+    fn paint(&self, photo: &RgbImage, seed: u64, priority: Priority, progress: &mut dyn FnMut(Progress)) -> Result<RgbImage, StylizeError> {
         if photo.width() == 0 || photo.height() == 0 {
             return Err(StylizeError::EmptyPhoto);
         }
@@ -165,12 +185,6 @@ impl Stylizer for DiffusionStylizer {
         let started_at = cancellations.load(Ordering::SeqCst);
         let (width, height) = self.size_for(photo.width(), photo.height());
         let input = imageops::resize(photo, width, height, imageops::FilterType::Lanczos3);
-        let seed = match self.preset.seed {
-            SeedPolicy::Fixed(s) => s,
-            SeedPolicy::Random => {
-                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u32 as u64).unwrap_or(0)
-            }
-        };
         let p = Img2ImgParams {
             prompt: self.preset.prompt.clone(),
             negative_prompt: self.preset.negative_prompt.clone(),
@@ -184,7 +198,6 @@ impl Stylizer for DiffusionStylizer {
             clip_skip: 1,
             noise_kernel: NormalKernel::native(),
         };
-        self.last_seed.store(seed, Ordering::SeqCst);
         // Control images from the photo as it came (A1111 runs preprocessors at their own
         // resolution), fitted to the picture as its default "crop and resize" does.
         let units: Vec<ControlUnit> = self
@@ -200,7 +213,7 @@ impl Stylizer for DiffusionStylizer {
             })
             .collect();
         tracing::info!(seed, width, height, controlnets = units.len(), "generating the illustration");
-        let mut turn = self.shared.turn(Priority::Visitor);
+        let mut turn = self.shared.turn(priority);
         // The booth's look: the model as loaded, without any LoRA a remote request merged.
         turn.use_loras(&[]).map_err(|e| StylizeError::Model(e.to_string()))?;
         turn.sd

@@ -17,6 +17,8 @@ pub mod controlnet;
 pub mod diffusion_stylizer;
 pub mod embeddings;
 pub mod extra_networks;
+pub mod gpu_adapter;
+pub mod gpu_cache;
 pub mod latent_preview;
 pub mod ldm;
 pub mod lora;

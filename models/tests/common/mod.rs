@@ -46,15 +46,21 @@ pub fn pipeline_image(run: &serde_json::Value) -> Vec<f32> {
     run["image"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect()
 }
 
-/// The wgpu device for the GPU-path tests, or `None` (said on stderr) where no adapter exists.
-/// With KEEPSAKE_STRICT_TESTS=1 (CI, which installs lavapipe) a missing adapter fails instead.
+/// The wgpu device for the GPU-path tests (`--backend wgpu`'s, in f32: on CI mesa's software
+/// rasterizer, WGSL), or `None` (said on stderr) where there is none. With KEEPSAKE_STRICT_TESTS=1
+/// (CI, which installs mesa) a missing adapter fails instead.
 pub fn wgpu_device() -> Option<burn::tensor::Device> {
-    if keepsake_models::toon::gpu::adapters().is_empty() {
-        assert!(std::env::var("KEEPSAKE_STRICT_TESTS").as_deref() != Ok("1"), "KEEPSAKE_STRICT_TESTS=1 but there is no wgpu adapter");
-        eprintln!("skipping: no wgpu adapter");
-        return None;
+    match keepsake_models::compute::Compute::gpu(false) {
+        Ok(compute) => {
+            eprintln!("on {}", compute.describe());
+            Some(compute.device)
+        }
+        Err(e) => {
+            assert!(std::env::var("KEEPSAKE_STRICT_TESTS").as_deref() != Ok("1"), "KEEPSAKE_STRICT_TESTS=1 but there is no wgpu adapter: {e}");
+            eprintln!("skipping: {e}");
+            None
+        }
     }
-    Some(burn::tensor::Device::wgpu(Default::default()))
 }
 
 pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
