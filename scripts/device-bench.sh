@@ -6,7 +6,7 @@
 #                                       packages and the diffusers wheel into .device/ (ignored by
 #                                       git; pass it to the device run as `carry: [".device"]`)
 #   scripts/device-bench.sh run         there: the table, into $OUT (or ./device-out), < 10 min
-#   scripts/device-bench.sh rehearse    here: the same steps with CPU PyTorch and mesa's lavapipe,
+#   scripts/device-bench.sh rehearse    here: the same steps with CPU PyTorch and mesa's software GPU,
 #                                       on two cheap scenarios, with the debug binary
 #
 # What `run` does: puts the Vulkan loader and diffusers where they are found, prints what the
@@ -27,11 +27,14 @@ case "$mode" in
   prepare)
     mkdir -p "$kit/debs" "$kit/wheels"
     cargo build --release --locked -p keepsake
-    cp target/release/keepsake "$kit/keepsake"
-    strip "$kit/keepsake"
+    # Stripped and xz-compressed: the device run carries at most 64 MiB.
+    strip -o "$kit/keepsake" target/release/keepsake
+    xz -9 -T0 -f "$kit/keepsake"
     (cd "$kit/debs" && apt-get download libvulkan1 libegl1 libglvnd0 libopengl0 libgl1 libglx0 libgles2)
     pip download --quiet --no-deps --dest "$kit/wheels" diffusers==0.42.1
     du -sh "$kit"
+    size=$(du -sm "$kit" | cut -f1)
+    if [ "$size" -gt 64 ]; then echo "$kit is $size MiB: over the 64 MiB a device run carries" >&2; exit 1; fi
     exit 0
     ;;
   run | rehearse) ;;
@@ -63,9 +66,16 @@ if ! "$python" -c "import diffusers" 2> /dev/null; then
   export PYTHONPATH="/tmp/keepsake-site${PYTHONPATH:+:$PYTHONPATH}"
 fi
 
-bin="${KEEPSAKE_BIN:-$kit/keepsake}"
+bin="${KEEPSAKE_BIN:-/tmp/keepsake-bin/keepsake}"
+if [ "$mode" = run ] && [ -z "${KEEPSAKE_BIN:-}" ]; then
+  # No xz on the GPU machine is assumed: Python's lzma unpacks it.
+  mkdir -p /tmp/keepsake-bin
+  python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(lzma.open(sys.argv[1]), open(sys.argv[2], "wb"))' "$kit/keepsake.xz" "$bin"
+  chmod +x "$bin"
+fi
 if [ "$mode" = rehearse ] && [ -z "${KEEPSAKE_BIN:-}" ]; then
-  cargo build --locked -p keepsake
+  # The test build's binary (the same features as the test suite: nothing is built twice).
+  cargo test --workspace --locked --no-run --no-default-features
   bin=target/debug/keepsake
 fi
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"

@@ -4,6 +4,8 @@
 #   espeak-ng            narration (Korean and English voices)
 #   mesa-vulkan-drivers  lavapipe: a Vulkan GPU adapter on CPU-only machines (GPU path of the filter)
 #   libvulkan1           the Vulkan loader wgpu opens
+#   libegl1 libegl-mesa0 libgl1-mesa-dri  llvmpipe through OpenGL: the model's GPU (WGSL) path on
+#                        CPU-only machines (lavapipe crashes compiling cubecl's SPIR-V)
 #   systemd              systemd-analyze, to verify the service unit
 #   socat                pseudo-terminal pairs standing in for serial devices (button box, thermal printer)
 #   cups cups-client     a sandboxed CUPS (with its filters) on 127.0.0.1 the photo-printer tests print to
@@ -17,7 +19,7 @@
 #   chromium             headless Chromium for the click-through of the memorial server's pages
 #   python3-venv         the venv the browser and object-store tests install from PyPI (scripts/test-venv.sh)
 set -euo pipefail
-packages=(espeak-ng mesa-vulkan-drivers libvulkan1 systemd socat cups cups-client poppler-utils libasound2-dev pkg-config libclang-dev xvfb fonts-nanum fonts-dejavu-core postgresql chromium python3-venv)
+packages=(espeak-ng mesa-vulkan-drivers libvulkan1 libegl1 libegl-mesa0 libgl1-mesa-dri systemd socat cups cups-client poppler-utils libasound2-dev pkg-config libclang-dev xvfb fonts-nanum fonts-dejavu-core postgresql chromium python3-venv)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -83,3 +83,49 @@ fn generate_reproduces_diffusers_for_the_same_seed() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scheduler \"heun\""));
 }
+
+/// `--backend wgpu` (on CI mesa's software rasterizer, WGSL) makes diffusers' picture too, and a
+/// GPU cache that a cut write or a disk fault left unreadable is set aside with a warning, never
+/// a crash; the run goes on with a fresh cache.
+#[test]
+fn generate_on_the_gpu_matches_diffusers_and_sets_a_damaged_gpu_cache_aside() {
+    if keepsake_models::gpu_adapter::adapter_reports().is_empty() {
+        assert!(std::env::var("KEEPSAKE_STRICT_TESTS").as_deref() != Ok("1"), "KEEPSAKE_STRICT_TESTS=1 but there is no wgpu adapter");
+        eprintln!("skipping: no wgpu adapter");
+        return;
+    }
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("pipeline_outputs.json")).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bytes: Vec<u8> = r["input_u8"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u8).collect();
+    let input = dir.path().join("photo.png");
+    image::RgbImage::from_raw(64, 48, bytes).unwrap().save(&input).unwrap();
+    let cache = dir.path().join("gpu-cache");
+    std::fs::create_dir(&cache).unwrap();
+    std::fs::write(cache.join("default.db"), b"\0\0\0 half a page from a cut write").unwrap();
+
+    let run = &r["runs"][0];
+    let output = dir.path().join("gpu.png");
+    let out = Command::new(env!("CARGO_BIN_EXE_keepsake"))
+        .args(["generate", "--backend", "wgpu", "--model"])
+        .arg(fixtures().join("sd-tiny"))
+        .arg("--input")
+        .arg(&input)
+        .args(["--prompt", r["prompt"].as_str().unwrap(), "--negative-prompt", r["negative_prompt"].as_str().unwrap()])
+        .args(["--strength", "0.6", "--steps", "9", "--scheduler", "euler-a", "--cfg", "7", "--seed", "4242", "--noise-kernel", "scalar"])
+        .arg("--output")
+        .arg(&output)
+        .env("KEEPSAKE_LOG", "warn")
+        .env("KEEPSAKE_GPU_CACHE", &cache)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("the GPU autotune cache was damaged: it is set aside"), "{stderr}");
+    let aside: Vec<_> = std::fs::read_dir(&cache).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().contains("corrupt")).collect();
+    assert_eq!(aside.len(), 1, "the damaged file is kept aside for the technician");
+
+    let ours = image::open(&output).unwrap().to_rgb8();
+    let theirs: Vec<f32> = run["image"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    let max = ours.as_raw().iter().zip(&theirs).map(|(a, b)| (*a as f32 - (b * 255.0).round()).abs()).fold(0.0, f32::max);
+    assert!(max <= 2.0, "GPU picture differs from diffusers by {max} levels");
+}

@@ -77,10 +77,12 @@ fn instance() -> wgpu::Instance {
     wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle())
 }
 
-/// Every adapter this machine offers, best first (discrete, integrated, virtual, then software).
+/// Every adapter this machine offers, best first (discrete, integrated, virtual, then software;
+/// Vulkan before OpenGL).
 pub fn adapter_reports() -> Vec<AdapterReport> {
     let mut reports: Vec<AdapterReport> = pollster::block_on(instance().enumerate_adapters(wgpu::Backends::all())).iter().map(report).collect();
-    reports.sort_by_key(|r| rank(r.device_type));
+    // The same GPU through Vulkan before OpenGL: only Vulkan compiles SPIR-V (tensor cores).
+    reports.sort_by_key(|r| (rank(r.device_type), r.backend != wgpu::Backend::Vulkan));
     reports
 }
 
