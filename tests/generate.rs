@@ -10,6 +10,21 @@ fn fixtures() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures"))
 }
 
+/// `keepsake generate` with the first reference run's settings (Euler a, 9 steps, seed 4242).
+fn reference_run(r: &serde_json::Value, model: &Path, input: &Path, output: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keepsake"));
+    cmd.args(["generate", "--model"])
+        .arg(model)
+        .arg("--input")
+        .arg(input)
+        .args(["--prompt", r["prompt"].as_str().unwrap(), "--negative-prompt", r["negative_prompt"].as_str().unwrap()])
+        .args(["--strength", "0.6", "--steps", "9", "--scheduler", "euler-a", "--cfg", "7", "--seed", "4242", "--noise-kernel", "scalar"])
+        .arg("--output")
+        .arg(output)
+        .env("KEEPSAKE_LOG", "warn");
+    cmd
+}
+
 #[test]
 fn generate_reproduces_diffusers_for_the_same_seed() {
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("pipeline_outputs.json")).unwrap()).unwrap();
@@ -20,18 +35,7 @@ fn generate_reproduces_diffusers_for_the_same_seed() {
     let run = &r["runs"][0];
     assert_eq!(run["scheduler"], "euler-a");
     let output = dir.path().join("out.png");
-    let status = Command::new(env!("CARGO_BIN_EXE_keepsake"))
-        .args(["generate", "--model"])
-        .arg(fixtures().join("sd-tiny"))
-        .arg("--input")
-        .arg(&input)
-        .args(["--prompt", r["prompt"].as_str().unwrap(), "--negative-prompt", r["negative_prompt"].as_str().unwrap()])
-        .args(["--strength", "0.6", "--steps", "9", "--scheduler", "euler-a", "--cfg", "7", "--seed", "4242", "--noise-kernel", "scalar"])
-        .arg("--output")
-        .arg(&output)
-        .env("KEEPSAKE_LOG", "warn")
-        .status()
-        .unwrap();
+    let status = reference_run(&r, &fixtures().join("sd-tiny"), &input, &output).status().unwrap();
     assert!(status.success());
     let ours = image::open(&output).unwrap().to_rgb8();
     assert_eq!(ours.dimensions(), (64, 48));
@@ -48,18 +52,7 @@ fn generate_reproduces_diffusers_for_the_same_seed() {
 
     // The same model as one LDM-layout checkpoint gives the same picture.
     let single = dir.path().join("single.png");
-    let status = Command::new(env!("CARGO_BIN_EXE_keepsake"))
-        .args(["generate", "--model"])
-        .arg(fixtures().join("sd-tiny-single/sd-tiny.safetensors"))
-        .arg("--input")
-        .arg(&input)
-        .args(["--prompt", r["prompt"].as_str().unwrap(), "--negative-prompt", r["negative_prompt"].as_str().unwrap()])
-        .args(["--strength", "0.6", "--steps", "9", "--scheduler", "euler-a", "--cfg", "7", "--seed", "4242", "--noise-kernel", "scalar"])
-        .arg("--output")
-        .arg(&single)
-        .env("KEEPSAKE_LOG", "warn")
-        .status()
-        .unwrap();
+    let status = reference_run(&r, &fixtures().join("sd-tiny-single/sd-tiny.safetensors"), &input, &single).status().unwrap();
     assert!(status.success());
     let single = image::open(&single).unwrap().to_rgb8();
     let max = single.as_raw().iter().zip(ours.as_raw()).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
@@ -105,19 +98,7 @@ fn generate_on_the_gpu_matches_diffusers_and_sets_a_damaged_gpu_cache_aside() {
 
     let run = &r["runs"][0];
     let output = dir.path().join("gpu.png");
-    let out = Command::new(env!("CARGO_BIN_EXE_keepsake"))
-        .args(["generate", "--backend", "wgpu", "--model"])
-        .arg(fixtures().join("sd-tiny"))
-        .arg("--input")
-        .arg(&input)
-        .args(["--prompt", r["prompt"].as_str().unwrap(), "--negative-prompt", r["negative_prompt"].as_str().unwrap()])
-        .args(["--strength", "0.6", "--steps", "9", "--scheduler", "euler-a", "--cfg", "7", "--seed", "4242", "--noise-kernel", "scalar"])
-        .arg("--output")
-        .arg(&output)
-        .env("KEEPSAKE_LOG", "warn")
-        .env("KEEPSAKE_GPU_CACHE", &cache)
-        .output()
-        .unwrap();
+    let out = reference_run(&r, &fixtures().join("sd-tiny"), &input, &output).args(["--backend", "wgpu"]).env("KEEPSAKE_GPU_CACHE", &cache).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("the GPU autotune cache was damaged: it is set aside"), "{stderr}");
