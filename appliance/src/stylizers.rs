@@ -150,6 +150,14 @@ fn compute(config: &Config, backend: Backend) -> keepsake_models::compute::Compu
 pub fn use_gpu_cache(folder: Option<&std::path::Path>) {
     let from_env = std::env::var_os("KEEPSAKE_GPU_CACHE").map(std::path::PathBuf::from);
     let Some(folder) = from_env.as_deref().or(folder) else { return };
+    // The booth asks once for its model and once more for the API beside it: the runtime reads
+    // its configuration once, so the second ask has nothing to do.
+    static SET: std::sync::Once = std::sync::Once::new();
+    let mut first = false;
+    SET.call_once(|| first = true);
+    if !first {
+        return;
+    }
     match keepsake_models::gpu_cache::use_folder(folder) {
         Ok(state) => tracing::info!(folder = %folder.display(), ?state, "GPU autotune cache"),
         Err(e) => tracing::error!(%e, "no GPU autotune cache: the GPU tunes again at every start"),
