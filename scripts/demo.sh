@@ -5,4 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/system-packages.sh
 export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-$(mktemp -d)}"
-cargo run --locked -p keepsake -- demo --sessions 3 --out "${1:-demo-out}"
+# A release build: the booth as it runs on the box (a debug build checks every loop of the models).
+cargo run --release --locked -p keepsake -- demo --sessions 3 --out "${1:-demo-out}"

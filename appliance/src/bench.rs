@@ -304,8 +304,18 @@ pub fn run(args: &BenchArgs) -> Result<String, String> {
     let backend = args.backend.name();
     let (pytorch, theirs_tag) = pytorch_side(args);
     let compute = args.backend.compute()?;
+    if cfg!(debug_assertions) {
+        eprintln!("warning: a debug build (overflow checks and debug assertions in every loop): its times are not the booth's; build with `cargo build --release -p keepsake`");
+    }
+    let build = if cfg!(debug_assertions) { "debug build" } else { "release build" };
     let mut lines = vec![
-        format!("Keepsake on {}; PyTorch {} on {}", compute.describe(), pytorch["torch"].as_str().unwrap_or("-"), pytorch["device"].as_str().unwrap_or("-")),
+        format!(
+            "Keepsake ({build}; CPU: {}) on {}; PyTorch {} on {}",
+            keepsake_models::int8::Kernel::detect().describe(),
+            compute.describe(),
+            pytorch["torch"].as_str().unwrap_or("-"),
+            pytorch["device"].as_str().unwrap_or("-")
+        ),
         String::new(),
         format!("| scenario ({backend}) | Keepsake s (median) | PyTorch s (median) | ratio | Keepsake peak RSS MB | PyTorch peak RSS MB | Keepsake GPU MB | PyTorch GPU MB |"),
         "| --- | --- | --- | --- | --- | --- | --- | --- |".to_string(),

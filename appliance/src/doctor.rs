@@ -147,10 +147,24 @@ pub fn gpu_findings(reports: &[keepsake_models::gpu_adapter::AdapterReport]) -> 
     out
 }
 
+/// Which CPU kernels the model's int8 layers run (the whole model on a box without a usable GPU).
+pub fn cpu_finding(kernel: keepsake_models::int8::Kernel) -> Finding {
+    use keepsake_models::int8::Kernel;
+    let note = match kernel {
+        Kernel::Vnni => "int8 layers on AVX-512 VNNI, 64 multiply-adds an instruction",
+        Kernel::Portable if Kernel::Vnni.available() => {
+            "int8 layers on the portable kernel because KEEPSAKE_INT8_KERNEL=portable is set (this CPU has AVX-512 VNNI)"
+        }
+        Kernel::Portable => "int8 layers on the portable kernel (plain Rust): this CPU has no AVX-512 VNNI, which would run them several times faster",
+    };
+    finding("CPU kernels", Status::Ok, note.to_string(), None)
+}
+
 pub fn examine(config: Option<&Config>) -> Vec<Finding> {
     let mut out = Vec::new();
 
     out.extend(gpu_findings(&keepsake_models::gpu_adapter::adapter_reports()));
+    out.push(cpu_finding(keepsake_models::int8::Kernel::detect()));
 
     for (lang, label) in [("ko", "Korean"), ("en", "English")] {
         match EspeakNarrator::has_voice(lang) {
@@ -371,6 +385,16 @@ mod model_tests {
         let junk = dir.path().join("notes.txt");
         std::fs::write(&junk, "x").unwrap();
         assert_eq!(model_finding(&junk).status, Status::Missing);
+    }
+
+    #[test]
+    fn the_cpu_finding_names_the_int8_kernel() {
+        use keepsake_models::int8::Kernel;
+        let portable = cpu_finding(Kernel::Portable);
+        assert!(portable.detail.contains("portable"), "{portable:?}");
+        assert!(cpu_finding(Kernel::Vnni).detail.contains("AVX-512 VNNI"));
+        let here = cpu_finding(Kernel::detect());
+        assert_eq!(here.detail.contains("portable"), Kernel::detect() == Kernel::Portable, "{here:?}");
     }
 
     #[test]

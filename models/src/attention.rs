@@ -16,6 +16,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Tensor};
 
 use crate::resnet::{conv, group_norm};
+use crate::int8::Int8Forward;
 
 #[derive(Module, Debug)]
 pub struct Attention {
@@ -42,9 +43,9 @@ impl Attention {
     /// `x` [b, n, c] attends to `context` [b, m, c'] (itself when `None`).
     pub fn forward(&self, x: Tensor<3>, context: Option<Tensor<3>>) -> Tensor<3> {
         let context = context.unwrap_or_else(|| x.clone());
-        let q = self.to_q.forward(x);
-        let k = self.to_k.forward(context.clone());
-        let v = self.to_v.forward(context);
+        let q = self.to_q.forward_int8(x);
+        let k = self.to_k.forward_int8(context.clone());
+        let v = self.to_v.forward_int8(context);
         let [b, n, inner] = q.dims();
         let m = k.dims()[1];
         let h = self.heads;
@@ -53,7 +54,7 @@ impl Attention {
         let k = k.reshape([b, m, h, d]).swap_dims(1, 2);
         let v = v.reshape([b, m, h, d]).swap_dims(1, 2);
         let out = chunked_attention(q, k, v).swap_dims(1, 2).reshape([b, n, inner]);
-        self.to_out[0].forward(out)
+        self.to_out[0].forward_int8(out)
     }
 }
 
@@ -111,11 +112,11 @@ impl FeedForward {
     }
 
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let projected = self.net.0.proj.forward(x);
+        let projected = self.net.0.proj.forward_int8(x);
         let [b, n, w] = projected.dims();
         let hidden = projected.clone().slice([0..b, 0..n, 0..w / 2]);
         let gate = projected.slice([0..b, 0..n, w / 2..w]);
-        self.net.2.forward(hidden * gelu(gate))
+        self.net.2.forward_int8(hidden * gelu(gate))
     }
 }
 
@@ -170,12 +171,12 @@ impl Transformer2DModel {
     pub fn forward(&self, x: Tensor<4>, context: Tensor<3>) -> Tensor<4> {
         let [b, c, h, w] = x.dims();
         let residual = x.clone();
-        let mut hidden = self.proj_in.forward(self.norm.forward(x)).swap_dims(1, 2).swap_dims(2, 3).reshape([b, h * w, c]);
+        let mut hidden = self.proj_in.forward_int8(self.norm.forward(x)).swap_dims(1, 2).swap_dims(2, 3).reshape([b, h * w, c]);
         for block in &self.transformer_blocks {
             hidden = block.forward(hidden, context.clone());
         }
         let hidden = hidden.reshape([b, h, w, c]).swap_dims(2, 3).swap_dims(1, 2);
-        self.proj_out.forward(hidden) + residual
+        self.proj_out.forward_int8(hidden) + residual
     }
 }
 

@@ -10,6 +10,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::interpolate::{Interpolate2d, Interpolate2dConfig, InterpolateMode};
 use burn::nn::{PaddingConfig2d, Relu};
 use burn::tensor::{Device, Tensor};
+use crate::int8::Int8Forward;
 
 /// `vae/config.json` of an AutoencoderTiny (e.g. madebyollin/taesd).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -139,7 +140,7 @@ pub struct AutoencoderTinyBlock {
 impl AutoencoderTinyBlock {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let (c0, r1, c2, r3, c4) = &self.conv;
-        let y = c4.forward(r3.forward(c2.forward(r1.forward(c0.forward(x.clone())))));
+        let y = c4.forward_int8(r3.forward(c2.forward_int8(r1.forward(c0.forward_int8(x.clone())))));
         burn::tensor::activation::relu(y + x)
     }
 }
@@ -155,7 +156,7 @@ pub enum TinyLayer {
 impl TinyLayer {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         match self {
-            Self::Conv(c) => c.forward(x),
+            Self::Conv(c) => c.forward_int8(x),
             Self::Block(b) => b.forward(x),
             Self::Relu(r) => r.forward(x),
             Self::Upsample(u) => u.forward(x),

@@ -302,9 +302,10 @@ impl BoothFile {
         assign.prefix = "text_encoder.";
         drop(text_encoder_config.init(device).map(&mut assign));
         assign.prefix = "unet.";
-        let unet = unet_config.init(device).map(&mut assign);
+        // On the CPU, Linear weights re-blocked for the int8 kernels as each component is read.
+        let unet = crate::int8::cpu_layout(unet_config.init(device).map(&mut assign));
         assign.prefix = "vae.";
-        let vae = vae_config.init(device).map(&mut assign);
+        let vae = crate::int8::cpu_layout(vae_config.init(device).map(&mut assign));
         let mut problems = assign.problems;
         for name in st.names() {
             if !assign.used.contains(name) {
@@ -360,7 +361,7 @@ impl BoothFile {
         };
         let model = config.init(device).map(&mut assign);
         self.mismatch(assign.problems, "text encoder")?;
-        Ok(model)
+        Ok(crate::int8::cpu_layout(model))
     }
 
     fn mismatch(&self, mut problems: Vec<String>, what: &'static str) -> Result<(), PipelineError> {

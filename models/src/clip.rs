@@ -6,6 +6,7 @@ use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{sigmoid, softmax};
 use burn::tensor::{Device, Int, Tensor};
+use crate::int8::Int8Forward;
 
 /// The shape of a CLIP text encoder (`config.json` of `text_encoder/`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -124,12 +125,12 @@ impl ClipAttention {
         let h = self.num_heads;
         let d = c / h;
         let heads = |t: Tensor<3>| t.reshape([b, n, h, d]).swap_dims(1, 2);
-        let q = heads(self.q_proj.forward(x.clone())).mul_scalar((d as f64).powf(-0.5));
-        let k = heads(self.k_proj.forward(x.clone()));
-        let v = heads(self.v_proj.forward(x));
+        let q = heads(self.q_proj.forward_int8(x.clone())).mul_scalar((d as f64).powf(-0.5));
+        let k = heads(self.k_proj.forward_int8(x.clone()));
+        let v = heads(self.v_proj.forward_int8(x));
         let weights = softmax(q.matmul(k.swap_dims(2, 3)) + mask, 3);
         let out = weights.matmul(v).swap_dims(1, 2).reshape([b, n, c]);
-        self.out_proj.forward(out)
+        self.out_proj.forward_int8(out)
     }
 }
 
@@ -154,7 +155,7 @@ impl ClipTextModel {
             let residual = x.clone();
             x = residual + layer.self_attn.forward(layer.layer_norm1.forward(x), mask.clone());
             let residual = x.clone();
-            x = residual + layer.mlp.fc2.forward(quick_gelu(layer.mlp.fc1.forward(layer.layer_norm2.forward(x))));
+            x = residual + layer.mlp.fc2.forward_int8(quick_gelu(layer.mlp.fc1.forward_int8(layer.layer_norm2.forward(x))));
         }
         tm.final_layer_norm.forward(x)
     }

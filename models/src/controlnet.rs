@@ -13,6 +13,7 @@ use crate::embeddings::{timestep_features, TimestepEmbedding};
 use crate::resnet::conv;
 use crate::unet_2d_blocks::{BlockShape, DownBlock2D, UNetMidBlock2DCrossAttn};
 use crate::unet_2d_condition::{ControlResiduals, UNet2DConditionConfig};
+use crate::int8::Int8Forward;
 
 /// `controlnet/config.json` (the fields SD 1.5 ControlNets use).
 /// How a unit's control weighs against the prompt (A1111's control modes).
@@ -158,8 +159,8 @@ pub struct ControlNetConditioningEmbedding {
 
 impl ControlNetConditioningEmbedding {
     pub fn forward(&self, image: Tensor<4>) -> Tensor<4> {
-        let x = self.blocks.iter().fold(silu(self.conv_in.forward(image)), |x, b| silu(b.forward(x)));
-        self.conv_out.forward(x)
+        let x = self.blocks.iter().fold(silu(self.conv_in.forward_int8(image)), |x, b| silu(b.forward_int8(x)));
+        self.conv_out.forward_int8(x)
     }
 }
 
@@ -181,14 +182,14 @@ impl ControlNetModel {
         let device = latents.device();
         let features = timestep_features(&vec![timestep; b], self.conv_in.weight.dims()[0], &device);
         let temb = self.time_embedding.forward(features);
-        let mut x = self.conv_in.forward(latents) + self.controlnet_cond_embedding.forward(control_image);
+        let mut x = self.conv_in.forward_int8(latents) + self.controlnet_cond_embedding.forward(control_image);
         let mut skips = vec![x.clone()];
         for block in &self.down_blocks {
             x = block.forward(x, &temb, &context, &mut skips);
         }
         let x = self.mid_block.forward(x, &temb, &context);
-        let down = skips.into_iter().zip(&self.controlnet_down_blocks).map(|(s, c)| c.forward(s).mul_scalar(scale)).collect();
-        ControlResiduals { down, mid: self.controlnet_mid_block.forward(x).mul_scalar(scale) }
+        let down = skips.into_iter().zip(&self.controlnet_down_blocks).map(|(s, c)| c.forward_int8(s).mul_scalar(scale)).collect();
+        ControlResiduals { down, mid: self.controlnet_mid_block.forward_int8(x).mul_scalar(scale) }
     }
 }
 

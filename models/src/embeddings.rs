@@ -4,6 +4,7 @@ use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor, TensorData};
+use crate::int8::Int8Forward;
 
 /// `get_timestep_embedding(t, dim, flip_sin_to_cos=True, downscale_freq_shift=0)`: [cos | sin].
 pub fn timestep_features(timesteps: &[f32], dim: usize, device: &Device) -> Tensor<2> {
@@ -31,6 +32,6 @@ impl TimestepEmbedding {
     }
 
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        self.linear_2.forward(silu(self.linear_1.forward(x)))
+        self.linear_2.forward_int8(silu(self.linear_1.forward_int8(x)))
     }
 }

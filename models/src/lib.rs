@@ -19,6 +19,7 @@ pub mod embeddings;
 pub mod extra_networks;
 pub mod gpu_adapter;
 pub mod gpu_cache;
+pub mod int8;
 pub mod latent_preview;
 pub mod ldm;
 pub mod lora;

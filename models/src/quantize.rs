@@ -127,9 +127,14 @@ impl BlockQuantized {
 
     /// burn's description of this layout.
     pub fn scheme(&self) -> QuantScheme {
-        let mut block = vec![1u8; self.shape.len()];
-        block[self.axis] = self.bits.block() as u8;
-        QuantScheme::default().with_value(self.bits.value()).with_store(QuantStore::PackedU32(0)).per_block(block, ScaleDtype::F32)
+        Self::scheme_for(&self.shape, self.axis, self.bits)
+    }
+
+    /// burn's description of a `shape` weight blocked along `axis`.
+    pub fn scheme_for(shape: &[usize], axis: usize, bits: Bits) -> QuantScheme {
+        let mut block = vec![1u8; shape.len()];
+        block[axis] = bits.block() as u8;
+        QuantScheme::default().with_value(bits.value()).with_store(QuantStore::PackedU32(0)).per_block(block, ScaleDtype::F32)
     }
 
     /// The tensor burn holds, in this layout (how the CPU backend keeps every weight).
@@ -205,13 +210,20 @@ pub fn quantize_module<M: burn::module::Module>(module: M, bits: Bits) -> M {
             burn::module::Param::initialized(param.id, quantized(tensor, self.0))
         }
     }
-    module.map(&mut Quantize(bits))
+    crate::int8::cpu_layout(module.map(&mut Quantize(bits)))
 }
 
 /// A float weight quantised again the way `like` (a weight's scheme) was: int8 or int4 blocks
 /// along the same axis, new scales. A LoRA merged into a quantised model keeps it quantised.
 pub fn requantize<const D: usize>(weight: Tensor<D>, like: &QuantScheme) -> Tensor<D> {
     let bits = if like.value == QuantValue::Q4S { Bits::Four } else { Bits::Eight };
+    let shape = weight.dims();
+    // A Linear weight the CPU kernels re-blocked along its inputs stays so.
+    if D == 2 && shape[0] % bits.block() == 0 && *like == BlockQuantized::scheme_for(&shape, 0, bits).with_store(like.store) {
+        let device = weight.device();
+        let values: Vec<f32> = weight.cast(DType::F32).into_data().try_to_vec().expect("f32 after cast");
+        return BlockQuantized::quantize(&values, &shape, 0, bits).into_tensor(&device);
+    }
     quantized(weight, bits)
 }
 

@@ -7,6 +7,7 @@ use burn::tensor::activation::silu;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::{Device, Tensor};
+use crate::int8::Int8Forward;
 
 pub fn conv(i: usize, o: usize, k: usize, device: &Device) -> Conv2d {
     Conv2dConfig::new([i, o], [k, k]).with_padding(PaddingConfig2d::Explicit(k / 2, k / 2, k / 2, k / 2)).init(device)
@@ -40,14 +41,14 @@ impl ResnetBlock2D {
     }
 
     pub fn forward(&self, x: Tensor<4>, temb: Option<&Tensor<2>>) -> Tensor<4> {
-        let mut h = self.conv1.forward(silu(self.norm1.forward(x.clone())));
+        let mut h = self.conv1.forward_int8(silu(self.norm1.forward(x.clone())));
         if let (Some(proj), Some(t)) = (&self.time_emb_proj, temb) {
             let [b, c] = [h.dims()[0], h.dims()[1]];
-            h = h + proj.forward(silu(t.clone())).reshape([b, c, 1, 1]);
+            h = h + proj.forward_int8(silu(t.clone())).reshape([b, c, 1, 1]);
         }
-        let h = self.conv2.forward(silu(self.norm2.forward(h)));
+        let h = self.conv2.forward_int8(silu(self.norm2.forward(h)));
         let shortcut = match &self.conv_shortcut {
-            Some(c) => c.forward(x),
+            Some(c) => c.forward_int8(x),
             None => x,
         };
         shortcut + h
@@ -68,7 +69,7 @@ impl Downsample2D {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.conv.forward(x)
+        self.conv.forward_int8(x)
     }
 }
 
@@ -91,6 +92,6 @@ impl Upsample2D {
     /// Nearest-neighbour resize to `size` (the UNet passes the skip's size for odd latents).
     pub fn forward_to(&self, x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
         let up = interpolate(x, InterpolateOptions::new(InterpolateMode::Nearest).with_output_size(size));
-        self.conv.forward(up)
+        self.conv.forward_int8(up)
     }
 }

@@ -10,6 +10,7 @@ use burn::tensor::{Device, Tensor};
 use crate::embeddings::{timestep_features, TimestepEmbedding};
 use crate::resnet::{conv, group_norm};
 use crate::unet_2d_blocks::{BlockShape, DownBlock2D, UNetMidBlock2DCrossAttn, UpBlock2D};
+use crate::int8::Int8Forward;
 
 /// `unet/config.json` (the fields SD 1.5-family UNets use).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -132,7 +133,7 @@ impl UNet2DConditionModel {
         let features = timestep_features(&vec![timestep; b], self.conv_in.weight.dims()[0], &device);
         let temb = self.time_embedding.forward(features);
 
-        let mut x = self.conv_in.forward(latents);
+        let mut x = self.conv_in.forward_int8(latents);
         let mut skips = vec![x.clone()];
         for block in &self.down_blocks {
             x = block.forward(x, &temb, &context, &mut skips);
@@ -145,6 +146,6 @@ impl UNet2DConditionModel {
         for block in &self.up_blocks {
             x = block.forward(x, &temb, &context, &mut skips);
         }
-        self.conv_out.forward(silu(self.conv_norm_out.forward(x)))
+        self.conv_out.forward_int8(silu(self.conv_norm_out.forward(x)))
     }
 }

@@ -8,6 +8,7 @@ use burn::tensor::activation::{silu, softmax};
 use burn::tensor::{Device, Tensor};
 
 use crate::resnet::{conv, group_norm, Downsample2D, ResnetBlock2D, Upsample2D};
+use crate::int8::Int8Forward;
 
 /// `vae/config.json`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -179,11 +180,11 @@ impl VaeAttention {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [b, c, h, w] = x.dims();
         let n = self.group_norm.forward(x.clone()).reshape([b, c, h * w]).swap_dims(1, 2);
-        let q = self.to_q.forward(n.clone());
-        let k = self.to_k.forward(n.clone());
-        let v = self.to_v.forward(n);
+        let q = self.to_q.forward_int8(n.clone());
+        let k = self.to_k.forward_int8(n.clone());
+        let v = self.to_v.forward_int8(n);
         let weights = softmax(q.matmul(k.swap_dims(1, 2)).mul_scalar((c as f64).powf(-0.5)), 2);
-        let out = self.to_out[0].forward(weights.matmul(v));
+        let out = self.to_out[0].forward_int8(weights.matmul(v));
         out.swap_dims(1, 2).reshape([b, c, h, w]) + x
     }
 }
@@ -213,7 +214,7 @@ impl AutoencoderKl {
     /// Image in [-1, 1], [batch, 3, H, W] with H, W multiples of 8.
     pub fn encode(&self, image: Tensor<4>) -> DiagonalGaussian {
         let e = &self.encoder;
-        let mut x = e.conv_in.forward(image);
+        let mut x = e.conv_in.forward_int8(image);
         for block in &e.down_blocks {
             for r in &block.resnets {
                 x = r.forward(x, None);
@@ -223,8 +224,8 @@ impl AutoencoderKl {
             }
         }
         x = e.mid_block.forward(x);
-        x = e.conv_out.forward(silu(e.conv_norm_out.forward(x)));
-        let moments = self.quant_conv.forward(x);
+        x = e.conv_out.forward_int8(silu(e.conv_norm_out.forward(x)));
+        let moments = self.quant_conv.forward_int8(x);
         let [b, c2, h, w] = moments.dims();
         let c = c2 / 2;
         let mean = moments.clone().slice([0..b, 0..c, 0..h, 0..w]);
@@ -287,7 +288,7 @@ impl AutoencoderKl {
     /// Latents (unscaled) to an image in about [-1, 1].
     pub fn decode(&self, latents: Tensor<4>) -> Tensor<4> {
         let d = &self.decoder;
-        let mut x = d.conv_in.forward(self.post_quant_conv.forward(latents));
+        let mut x = d.conv_in.forward_int8(self.post_quant_conv.forward_int8(latents));
         x = d.mid_block.forward(x);
         for block in &d.up_blocks {
             for r in &block.resnets {
@@ -297,7 +298,7 @@ impl AutoencoderKl {
                 x = u.forward(x);
             }
         }
-        d.conv_out.forward(silu(d.conv_norm_out.forward(x)))
+        d.conv_out.forward_int8(silu(d.conv_norm_out.forward(x)))
     }
 }
 

@@ -196,7 +196,7 @@ def main():
     ap.add_argument("--runs", type=int, help="timed runs per scenario, the median reported (default: 5 on CUDA, 1 on the CPU)")
     ap.add_argument("--only", action="append", default=[])
     ap.add_argument("--skip-keepsake", action="store_true")
-    ap.add_argument("--keepsake", help="the keepsake binary to run afterwards (default: cargo run)")
+    ap.add_argument("--keepsake", help="the keepsake binary to run afterwards (default: cargo run --release)")
     args = ap.parse_args()
     DEVICE = args.device
     runs = max(1, args.runs or (5 if DEVICE == "cuda" else 1))
@@ -228,7 +228,7 @@ def main():
     if not args.skip_keepsake:
         ours = ["bench", "--dir", args.out, "--backend", "wgpu" if DEVICE == "cuda" else "cpu"]
         ours += sum((["--only", o] for o in args.only), []) + (["--runs", str(args.runs)] if args.runs else [])
-        cmd = [args.keepsake] + ours if args.keepsake else ["cargo", "run", "-q", "-p", "keepsake", "--"] + ours
+        cmd = [args.keepsake] + ours if args.keepsake else ["cargo", "run", "--release", "-q", "-p", "keepsake", "--"] + ours
         subprocess.run(cmd, check=True, cwd=ROOT)
 
 

@@ -1,0 +1,123 @@
+//! burn's layers through the int8 kernels: flex's tensors read in place (no copy of the weight),
+//! the result made a flex tensor again. Anything the kernels do not cover goes to burn's own op.
+
+use burn::nn::conv::Conv2d;
+use burn::nn::{Linear, PaddingConfig2d};
+use burn::tensor::{Bytes, DType, Shape, Tensor};
+use burn_dispatch::{BackendTensor, DispatchAutodiffContext, DispatchTensor, DispatchTensorKind};
+use burn_flex::{FlexQTensor, FlexTensor, Layout};
+
+use super::conv::{conv2d, ConvShape};
+use super::gemm::linear_rows;
+use super::kernel::Kernel;
+use super::pack::{PackedWeights, BLOCK};
+use crate::quantize::{BlockQuantized, Bits};
+
+/// `forward`, through the int8 kernels where the layer's weight is int8 on the CPU.
+pub trait Int8Forward<const D: usize> {
+    fn forward_int8(&self, x: Tensor<D>) -> Tensor<D>;
+    /// Whether the weight is one the kernels take (an f32 flex input then runs them).
+    fn uses_int8_kernels(&self) -> bool;
+}
+
+/// A flex int8 weight blocked as `block` says (our scheme), read in place.
+fn int8_weight<const D: usize>(weight: &Tensor<D>, block_axis: usize) -> Option<FlexQTensor> {
+    let dims = weight.dims().to_vec();
+    if dims[block_axis] % BLOCK != 0 {
+        return None;
+    }
+    // Flex stores one value a byte whatever the scheme's packing says: compare the rest.
+    let DType::QFloat(scheme) = weight.dtype() else {
+        return None;
+    };
+    if scheme != BlockQuantized::scheme_for(&dims, block_axis, Bits::Eight).with_store(scheme.store) {
+        return None;
+    }
+    match weight.clone().into_dispatch().kind {
+        DispatchTensorKind::Flex(BackendTensor::Quantized(q)) if q.tensor().as_slice::<i8>().is_some() => Some(q),
+        _ => None,
+    }
+}
+
+/// A flex f32 tensor, contiguous (flex keeps most activations so).
+fn flex_f32<const D: usize>(x: &Tensor<D>) -> Option<FlexTensor> {
+    match x.clone().into_dispatch().kind {
+        DispatchTensorKind::Flex(BackendTensor::Float(t)) if t.as_slice::<f32>().is_some() => Some(t),
+        _ => None,
+    }
+}
+
+fn flex_tensor<const D: usize>(values: Vec<f32>, dims: [usize; D]) -> Tensor<D> {
+    let tensor = FlexTensor::new(Bytes::from_elems(values), Layout::contiguous(Shape::from(dims.to_vec())), DType::F32);
+    Tensor::from_dispatch(DispatchTensor {
+        kind: DispatchTensorKind::Flex(BackendTensor::Float(tensor)),
+        autodiff: DispatchAutodiffContext::Disabled,
+    })
+}
+
+impl<const D: usize> Int8Forward<D> for Linear {
+    fn uses_int8_kernels(&self) -> bool {
+        int8_weight(&self.weight.val(), 0).is_some()
+    }
+
+    fn forward_int8(&self, x: Tensor<D>) -> Tensor<D> {
+        let weight = self.weight.val();
+        let bias = self.bias.as_ref().map(|b| b.val());
+        let (Some(w), Some(input)) = (int8_weight(&weight, 0), flex_f32(&x)) else {
+            return self.forward(x);
+        };
+        let bias = match bias.as_ref().map(flex_f32) {
+            None => None,
+            Some(Some(b)) => Some(b),
+            Some(None) => return self.forward(x),
+        };
+        let [k, n] = weight.dims();
+        let packed = PackedWeights::linear(w.tensor().as_slice::<i8>().expect("checked"), w.scales(), k, n);
+        let values = input.as_slice::<f32>().expect("checked");
+        let out = linear_rows(Kernel::detect(), values, k, &packed, bias.as_ref().map(|b| b.as_slice::<f32>().expect("checked")));
+        let mut dims = x.dims();
+        dims[D - 1] = n;
+        flex_tensor(out, dims)
+    }
+}
+
+impl Int8Forward<4> for Conv2d {
+    fn uses_int8_kernels(&self) -> bool {
+        self.groups == 1 && self.dilation == [1, 1] && int8_weight(&self.weight.val(), 1).is_some()
+    }
+
+    fn forward_int8(&self, x: Tensor<4>) -> Tensor<4> {
+        let weight = self.weight.val();
+        let simple = self.groups == 1 && self.dilation == [1, 1];
+        let (true, Some(w), Some(input)) = (simple, int8_weight(&weight, 1), flex_f32(&x)) else {
+            return self.forward(x);
+        };
+        let bias = match self.bias.as_ref().map(|b| flex_f32(&b.val())) {
+            None => None,
+            Some(Some(b)) => Some(b),
+            Some(None) => return self.forward(x),
+        };
+        let input_dims = x.dims();
+        let [n, cin, kh, kw] = weight.dims();
+        if input_dims[1] != cin {
+            return self.forward(x); // burn names the mismatch
+        }
+        // burn-nn's own `Explicit` order: top, left, bottom, right. `Same` (never in SD) stays burn's.
+        let [top, left, bottom, right] = match self.padding {
+            PaddingConfig2d::Valid => [0; 4],
+            PaddingConfig2d::Explicit(top, left, bottom, right) => [top, left, bottom, right],
+            PaddingConfig2d::Same => return self.forward(x),
+        };
+        let shape = ConvShape { input: input_dims, kernel: [kh, kw], stride: self.stride, padding: [top, bottom, left, right] };
+        let packed = PackedWeights::conv(w.tensor().as_slice::<i8>().expect("checked"), w.scales(), [n, cin, kh, kw]);
+        let out = conv2d(
+            Kernel::detect(),
+            input.as_slice::<f32>().expect("checked"),
+            shape,
+            &packed,
+            bias.as_ref().map(|b| b.as_slice::<f32>().expect("checked")),
+        );
+        let [oh, ow] = shape.output();
+        flex_tensor(out, [input_dims[0], n, oh, ow])
+    }
+}

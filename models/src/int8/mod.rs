@@ -1,0 +1,32 @@
+//! int8 x int8 -> i32 matrix products for the CPU backend: the booth file's int8 weights used as
+//! they are, activations quantised on the fly, so a UNet step on the CPU does four times the
+//! arithmetic per instruction that f32 does (AVX-512 VNNI's `vpdpbusd`: 64 multiply-adds).
+//!
+//! burn-flex's own path for an int8 weight dequantises the whole layer to f32, element by element,
+//! then runs its f32 GEMM: int8 was slower than f32 there (52 s against 31 s a step). Here:
+//! - weights: int8 values and one f32 scale per 64 values along the reduction axis (the booth
+//!   file's convolution layout; Linear weights are re-blocked along their input axis once, at
+//!   load, see [`cpu_layout`]);
+//! - activations: int8, one scale per row and 64 values (llama.cpp's q8_0 x q8_0 idea), so an
+//!   outlier channel costs precision in its own block only;
+//! - each block's i32 dot product is scaled by both scales and summed in f32.
+//!
+//! [`Int8Forward::forward_int8`] is the layers' entry: the kernels where the layer's weight is int8
+//! on flex and the input is f32, burn's own op everywhere else (GPUs, f32 weights, int4).
+
+mod conv;
+mod flex;
+mod gemm;
+mod kernel;
+mod layout;
+mod pack;
+
+pub use conv::{conv2d, ConvShape};
+pub use flex::Int8Forward;
+pub use gemm::linear_rows;
+pub use kernel::Kernel;
+pub use layout::{blocked_along_inputs, cpu_layout};
+pub use pack::{quantize_row_blocks, PackedWeights, BLOCK};
+
+#[cfg(test)]
+mod tests;

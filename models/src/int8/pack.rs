@@ -1,0 +1,136 @@
+//! The two operands in the order the inner loop reads them.
+//!
+//! Weights: panels of 32 output columns; in a panel, for each 4 values of the reduction, the 32
+//! columns' 4 values side by side (128 bytes: what `vpdpbusd` multiplies against one broadcast
+//! group of 4 activations), then per 64-value block the 32 columns' scales and offsets.
+//! Activations: rows of unsigned bytes (int8 + 128, as `vpdpbusd` wants its left operand), with
+//! one scale per row and block.
+
+use rayon::prelude::*;
+
+use super::kernel::{NR, PANEL_STEP};
+
+/// Values per scale along the reduction axis, for weights and activations alike (the booth
+/// file's int8 block).
+pub const BLOCK: usize = 64;
+
+/// A weight `[k, n]` (reduction x output columns) packed for [`super::Kernel::tile`].
+pub struct PackedWeights {
+    pub k: usize,
+    pub n: usize,
+    /// `panels() * k * NR` values.
+    pub values: Vec<i8>,
+    /// `panels() * (k / BLOCK) * NR` scales (0 in the padding columns).
+    pub scales: Vec<f32>,
+    /// `128 * (the block's column sum)` per scale: the +128 of the activations taken back out.
+    pub offsets: Vec<i32>,
+}
+
+impl PackedWeights {
+    pub fn panels(&self) -> usize {
+        self.n.div_ceil(NR)
+    }
+
+    /// Packs a `[k, n]` weight panel by panel: `fill(p, tile, tile_scales)` writes panel `p`'s
+    /// columns as `[k, NR]` values and `[k / 64, NR]` scales (the padding columns stay 0).
+    fn build(k: usize, n: usize, fill: impl Fn(usize, &mut [i8], &mut [f32]) + Sync) -> Self {
+        assert_eq!(k % BLOCK, 0, "the reduction ({k}) is not a whole number of {BLOCK}-value blocks");
+        let panels = n.div_ceil(NR);
+        let blocks = k / BLOCK;
+        let mut values = vec![0i8; panels * k * NR];
+        let mut scales = vec![0f32; panels * blocks * NR];
+        let mut offsets = vec![0i32; panels * blocks * NR];
+        values
+            .par_chunks_mut(k * NR)
+            .zip(scales.par_chunks_mut(blocks * NR))
+            .zip(offsets.par_chunks_mut(blocks * NR))
+            .enumerate()
+            .for_each_init(
+                || vec![0i8; k * NR],
+                |tile, (p, ((panel, panel_scales), panel_offsets))| {
+                    tile.fill(0);
+                    fill(p, tile, panel_scales);
+                    for (s, four_rows) in tile.chunks_exact(4 * NR).enumerate() {
+                        let step = &mut panel[s * PANEL_STEP..(s + 1) * PANEL_STEP];
+                        for j in 0..NR {
+                            for kk in 0..4 {
+                                step[j * 4 + kk] = four_rows[kk * NR + j];
+                            }
+                        }
+                    }
+                    for (blk, rows) in tile.chunks_exact(BLOCK * NR).enumerate() {
+                        let sums = &mut panel_offsets[blk * NR..(blk + 1) * NR];
+                        for row in rows.chunks_exact(NR) {
+                            for (sum, v) in sums.iter_mut().zip(row) {
+                                *sum += 128 * *v as i32;
+                            }
+                        }
+                    }
+                },
+            );
+        Self { k, n, values, scales, offsets }
+    }
+
+    /// A Linear weight as burn holds it, `[k, n]` row-major, blocked along `k`: scales `[k/64, n]`.
+    pub fn linear(values: &[i8], scales: &[f32], k: usize, n: usize) -> Self {
+        assert_eq!(values.len(), k * n, "a [{k}, {n}] weight");
+        assert_eq!(scales.len(), k / BLOCK * n, "the scales of a [{k}, {n}] weight blocked along {k}");
+        Self::build(k, n, |p, tile, tile_scales| {
+            let (first, width) = (p * NR, NR.min(n - p * NR));
+            for (row, out) in values.chunks_exact(n).zip(tile.chunks_exact_mut(NR)) {
+                out[..width].copy_from_slice(&row[first..first + width]);
+            }
+            for (row, out) in scales.chunks_exact(n).zip(tile_scales.chunks_exact_mut(NR)) {
+                out[..width].copy_from_slice(&row[first..first + width]);
+            }
+        })
+    }
+
+    /// A convolution weight as burn holds it, `[n, cin, kh, kw]` row-major, blocked along `cin`
+    /// (scales `[n, cin/64, kh, kw]`); the reduction runs kernel row, kernel column, then input
+    /// channel, the order [`super::conv`] lays the activations out in, so each block of 64 input
+    /// channels is 64 consecutive reduction values.
+    pub fn conv(values: &[i8], scales: &[f32], [n, cin, kh, kw]: [usize; 4]) -> Self {
+        let taps = kh * kw;
+        assert_eq!(values.len(), n * cin * taps, "a [{n}, {cin}, {kh}, {kw}] weight");
+        assert_eq!(scales.len(), n * cin / BLOCK * taps, "the scales of a [{n}, {cin}, {kh}, {kw}] weight blocked along {cin}");
+        let cblocks = cin / BLOCK;
+        Self::build(taps * cin, n, |p, tile, tile_scales| {
+            for j in 0..NR.min(n - p * NR) {
+                let col = p * NR + j;
+                let weight = &values[col * cin * taps..(col + 1) * cin * taps];
+                for (ci, per_tap) in weight.chunks_exact(taps).enumerate() {
+                    for (tap, v) in per_tap.iter().enumerate() {
+                        tile[(tap * cin + ci) * NR + j] = *v;
+                    }
+                }
+                let col_scales = &scales[col * cblocks * taps..(col + 1) * cblocks * taps];
+                for (cb, per_tap) in col_scales.chunks_exact(taps).enumerate() {
+                    for (tap, s) in per_tap.iter().enumerate() {
+                        tile_scales[(tap * cblocks + cb) * NR + j] = *s;
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// Quantises `row` (a whole number of blocks) to unsigned bytes (int8 + 128) and one scale per
+/// block: symmetric, the block's largest magnitude at 127, rounded to nearest.
+pub fn quantize_row_blocks(row: &[f32], out: &mut [u8], scales: &mut [f32]) {
+    for ((block, out), scale) in row.chunks_exact(BLOCK).zip(out.chunks_exact_mut(BLOCK)).zip(scales.iter_mut()) {
+        let peak = block.iter().fold(0f32, |m, v| m.max(v.abs()));
+        if peak == 0.0 || !peak.is_finite() {
+            // A NaN or infinite activation has no int8 form: the block keeps it as NaN, so the
+            // fault shows in the picture's checks instead of as plausible numbers.
+            *scale = if peak == 0.0 { 0.0 } else { f32::NAN };
+            out.fill(128);
+            continue;
+        }
+        *scale = peak / 127.0;
+        let inverse = 127.0 / peak;
+        for (q, v) in out.iter_mut().zip(block) {
+            *q = ((v * inverse).round() as i32 + 128) as u8;
+        }
+    }
+}
