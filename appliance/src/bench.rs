@@ -359,7 +359,8 @@ pub fn run(args: &BenchArgs) -> Result<String, String> {
 /// PyTorch's side of the same run, and the tag of its pictures: CPU f32 beside the CPU, CUDA fp16
 /// beside a GPU (CPU f32 where PyTorch had no GPU: the rehearsal on lavapipe).
 fn pytorch_side(args: &BenchArgs) -> (serde_json::Value, &'static str) {
-    let read = |file: &str| std::fs::read_to_string(args.dir.join(file)).ok().and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok());
+    let read =
+        |file: &str| std::fs::read_to_string(args.dir.join(file)).ok().and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok());
     let (pytorch, tag) = match args.backend {
         ComputeBackend::Cpu => (read("pytorch.json"), ""),
         ComputeBackend::Wgpu => match read("pytorch-cuda.json") {
@@ -380,7 +381,11 @@ fn picture_comparisons(args: &BenchArgs, pytorch: &serde_json::Value, theirs_tag
         ("ours-img2img-lcm-int8.png".into(), "ours-img2img-lcm.png".into(), "int8 vs f32 (LCM + TAESD, CPU)".into()),
         ("ours-img2img-lcm-int4.png".into(), "ours-img2img-lcm.png".into(), "int4 vs f32 (LCM + TAESD, CPU)".into()),
         ("ours-img2img-lcm.png".into(), "pytorch-img2img-lcm.png".into(), "Keepsake f32 vs diffusers (LCM + TAESD, CPU)".into()),
-        ("ours-img2img-euler-a.png".into(), "pytorch-img2img-euler-a.png".into(), "Keepsake f32 vs diffusers (Euler a + KL VAE, CPU)".into()),
+        (
+            "ours-img2img-euler-a.png".into(),
+            "pytorch-img2img-euler-a.png".into(),
+            "Keepsake f32 vs diffusers (Euler a + KL VAE, CPU)".into(),
+        ),
     ];
     if args.backend != ComputeBackend::Cpu {
         let theirs = pytorch["device"].as_str().unwrap_or("PyTorch").to_string();
@@ -391,8 +396,16 @@ fn picture_comparisons(args: &BenchArgs, pytorch: &serde_json::Value, theirs_tag
         ));
         for (name, _) in SCENARIOS.iter().filter(|(n, _)| n.starts_with("img2img")) {
             let ours = format!("ours-{name}-{backend}.png");
-            comparisons.push((ours.clone(), format!("ours-{name}.png"), format!("GPU ({backend}) {name} vs the same scenario on the CPU (f32)")));
-            comparisons.push((ours, format!("pytorch-{}{theirs_tag}.png", pytorch_counterpart(name)), format!("GPU ({backend}) {name} vs diffusers on {theirs}")));
+            comparisons.push((
+                ours.clone(),
+                format!("ours-{name}.png"),
+                format!("GPU ({backend}) {name} vs the same scenario on the CPU (f32)"),
+            ));
+            comparisons.push((
+                ours,
+                format!("pytorch-{}{theirs_tag}.png", pytorch_counterpart(name)),
+                format!("GPU ({backend}) {name} vs diffusers on {theirs}"),
+            ));
         }
     }
     for (a, b, what) in comparisons {
@@ -402,4 +415,3 @@ fn picture_comparisons(args: &BenchArgs, pytorch: &serde_json::Value, theirs_tag
     }
     lines
 }
-

@@ -128,14 +128,18 @@ pub fn gpu_findings(reports: &[keepsake_models::gpu_adapter::AdapterReport]) -> 
     }
     for r in reports {
         let (status, note, fix) = match (r.is_software(), r.compiler, r.cooperative_matrix) {
-            (true, _, _) => (Status::Ok, "software rasterizer: runs the filter; the diffusion model runs on the CPU, which is faster", None),
+            (true, _, _) => {
+                (Status::Ok, "software rasterizer: runs the filter; the diffusion model runs on the CPU, which is faster", None)
+            }
             (false, Compiler::SpirV, true) => (Status::Ok, "tensor-core path", None),
             (false, Compiler::SpirV, false) => {
                 (Status::Warn, "SPIR-V without cooperative matrix: matmuls and convolutions run without tensor cores", Some(DRIVER_FIX))
             }
-            (false, Compiler::Wgsl, _) => {
-                (Status::Warn, "the driver lacks the Vulkan memory model or buffer device addresses: WGSL only, no tensor cores", Some(DRIVER_FIX))
-            }
+            (false, Compiler::Wgsl, _) => (
+                Status::Warn,
+                "the driver lacks the Vulkan memory model or buffer device addresses: WGSL only, no tensor cores",
+                Some(DRIVER_FIX),
+            ),
         };
         out.push(finding("GPU (wgpu)", status, format!("{}: {note}", r.describe()), fix));
     }
@@ -151,11 +155,13 @@ pub fn gpu_findings(reports: &[keepsake_models::gpu_adapter::AdapterReport]) -> 
 pub fn cpu_finding(kernel: keepsake_models::int8::Kernel) -> Finding {
     use keepsake_models::int8::Kernel;
     let note = match kernel {
-        Kernel::Vnni => "int8 layers on AVX-512 VNNI, 64 multiply-adds an instruction",
+        Kernel::Vnni => "int8 layers on AVX-512 VNNI (int16 activations, 32 multiply-adds an instruction)",
         Kernel::Portable if Kernel::Vnni.available() => {
             "int8 layers on the portable kernel because KEEPSAKE_INT8_KERNEL=portable is set (this CPU has AVX-512 VNNI)"
         }
-        Kernel::Portable => "int8 layers on the portable kernel (plain Rust): this CPU has no AVX-512 VNNI, which would run them several times faster",
+        Kernel::Portable => {
+            "int8 layers on the portable kernel (plain Rust): this CPU has no AVX-512 VNNI, which would run them several times faster"
+        }
     };
     finding("CPU kernels", Status::Ok, note.to_string(), None)
 }

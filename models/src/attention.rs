@@ -15,8 +15,8 @@ use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Tensor};
 
-use crate::resnet::{conv, group_norm};
 use crate::int8::Int8Forward;
+use crate::resnet::{conv, group_norm};
 
 #[derive(Module, Debug)]
 pub struct Attention {

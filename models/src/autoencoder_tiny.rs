@@ -5,12 +5,12 @@
 //! Like diffusers, each side is one `layers` sequence; the sequence's entries are an enum whose
 //! variant names are left out of tensor paths, so `encoder.layers.1.conv.2.weight` loads as is.
 
+use crate::int8::Int8Forward;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::interpolate::{Interpolate2d, Interpolate2dConfig, InterpolateMode};
 use burn::nn::{PaddingConfig2d, Relu};
 use burn::tensor::{Device, Tensor};
-use crate::int8::Int8Forward;
 
 /// `vae/config.json` of an AutoencoderTiny (e.g. madebyollin/taesd).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

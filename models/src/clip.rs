@@ -2,11 +2,11 @@
 //! embeddings, pre-norm causal transformer layers with quick-GELU MLPs, final layer norm.
 //! Field names are transformers' state-dict keys, so `text_encoder/model.safetensors` loads as is.
 
+use crate::int8::Int8Forward;
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{sigmoid, softmax};
 use burn::tensor::{Device, Int, Tensor};
-use crate::int8::Int8Forward;
 
 /// The shape of a CLIP text encoder (`config.json` of `text_encoder/`).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

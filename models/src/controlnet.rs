@@ -10,10 +10,10 @@ use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor};
 
 use crate::embeddings::{timestep_features, TimestepEmbedding};
+use crate::int8::Int8Forward;
 use crate::resnet::conv;
 use crate::unet_2d_blocks::{BlockShape, DownBlock2D, UNetMidBlock2DCrossAttn};
 use crate::unet_2d_condition::{ControlResiduals, UNet2DConditionConfig};
-use crate::int8::Int8Forward;
 
 /// `controlnet/config.json` (the fields SD 1.5 ControlNets use).
 /// How a unit's control weighs against the prompt (A1111's control modes).

@@ -1,10 +1,10 @@
 //! diffusers' `embeddings.py`: sinusoidal timestep features and the time-embedding MLP.
 
+use crate::int8::Int8Forward;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor, TensorData};
-use crate::int8::Int8Forward;
 
 /// `get_timestep_embedding(t, dim, flip_sin_to_cos=True, downscale_freq_shift=0)`: [cos | sin].
 pub fn timestep_features(timesteps: &[f32], dim: usize, device: &Device) -> Tensor<2> {

@@ -1,5 +1,6 @@
 //! diffusers' `resnet.py`: ResnetBlock2D, Downsample2D, Upsample2D (shared by the VAE and UNet).
 
+use crate::int8::Int8Forward;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{GroupNorm, GroupNormConfig, Linear, LinearConfig, PaddingConfig2d};
@@ -7,7 +8,6 @@ use burn::tensor::activation::silu;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::{Device, Tensor};
-use crate::int8::Int8Forward;
 
 pub fn conv(i: usize, o: usize, k: usize, device: &Device) -> Conv2d {
     Conv2dConfig::new([i, o], [k, k]).with_padding(PaddingConfig2d::Explicit(k / 2, k / 2, k / 2, k / 2)).init(device)

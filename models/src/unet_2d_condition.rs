@@ -8,9 +8,9 @@ use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor};
 
 use crate::embeddings::{timestep_features, TimestepEmbedding};
+use crate::int8::Int8Forward;
 use crate::resnet::{conv, group_norm};
 use crate::unet_2d_blocks::{BlockShape, DownBlock2D, UNetMidBlock2DCrossAttn, UpBlock2D};
-use crate::int8::Int8Forward;
 
 /// `unet/config.json` (the fields SD 1.5-family UNets use).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -7,8 +7,8 @@ use burn::nn::{GroupNorm, Linear, LinearConfig};
 use burn::tensor::activation::{silu, softmax};
 use burn::tensor::{Device, Tensor};
 
-use crate::resnet::{conv, group_norm, Downsample2D, ResnetBlock2D, Upsample2D};
 use crate::int8::Int8Forward;
+use crate::resnet::{conv, group_norm, Downsample2D, ResnetBlock2D, Upsample2D};
 
 /// `vae/config.json`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

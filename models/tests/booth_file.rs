@@ -9,6 +9,7 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{DType, Device, Tensor};
 use common::{fixtures, max_abs_diff, pipeline_image, pipeline_input as input, pipeline_params as params, pipeline_reference as reference};
 use keepsake_models::booth_file::{self, BoothFile, Precision};
+use keepsake_models::int8::Int8Forward;
 use keepsake_models::lora::Lora;
 use keepsake_models::pipeline::{to_unit_floats, StableDiffusion};
 use keepsake_models::quantize::{Bits, BlockQuantized};
@@ -128,6 +129,12 @@ fn check_quantized(precision: Precision, device: &Device) {
     let mut count = Quantized::default();
     sd.unet.visit(&mut count);
     assert!(count.convolutions > 0, "no convolution weight is int8 on {device:?}");
+    if *device == Device::flex() {
+        // On the CPU the int8 layers run Keepsake's integer kernels, Linear weights re-blocked at load.
+        let block = &sd.unet.mid_block.attentions[0].transformer_blocks[0];
+        assert!(Int8Forward::<3>::uses_int8_kernels(&block.attn1.to_q), "a Linear layer is off the int8 kernels");
+        assert!(Int8Forward::<4>::uses_int8_kernels(&sd.unet.mid_block.resnets[0].conv1), "a convolution is off the int8 kernels");
+    }
     let report = diffs(&sd);
     eprintln!("{report:?}");
     for (run, diff, psnr) in &report {

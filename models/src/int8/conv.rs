@@ -27,10 +27,10 @@ impl ConvShape {
     }
 }
 
-/// The input quantised channels-last: `[batch, h, w, c]` bytes, `[batch, h, w, c / 64]` scales.
+/// The input quantised channels-last: `[batch, h, w, c]` int16, `[batch, h, w, c / 64]` scales.
 struct QuantisedInput {
     shape: ConvShape,
-    values: Vec<u8>,
+    values: Vec<i16>,
     scales: Vec<f32>,
 }
 
@@ -38,7 +38,7 @@ impl QuantisedInput {
     fn new(x: &[f32], shape: ConvShape) -> Self {
         let [batch, c, h, w] = shape.input;
         let blocks = c / BLOCK;
-        let mut values = vec![0u8; batch * h * w * c];
+        let mut values = vec![0i16; batch * h * w * c];
         let mut scales = vec![0f32; batch * h * w * blocks];
         values.par_chunks_mut(w * c).zip(scales.par_chunks_mut(w * blocks)).enumerate().for_each_init(
             || vec![0f32; w * c],
@@ -66,7 +66,7 @@ impl ActivationRows for QuantisedInput {
     }
 
     /// Row (b, oy, ox): for each tap (ky, kx), the input pixel's channels, or zeros off the edge.
-    fn fill(&self, first: usize, out: &mut [u8], out_scales: &mut [f32]) {
+    fn fill(&self, first: usize, out: &mut [i16], out_scales: &mut [f32]) {
         let [_, c, h, w] = self.shape.input;
         let [kh, kw] = self.shape.kernel;
         let [oh, ow] = self.shape.output();
@@ -88,7 +88,7 @@ impl ActivationRows for QuantisedInput {
                             dst_scales.copy_from_slice(&self.scales[pixel * blocks..(pixel + 1) * blocks]);
                         }
                         None => {
-                            dst.fill(128);
+                            dst.fill(0);
                             dst_scales.fill(0.0);
                         }
                     }

@@ -11,7 +11,7 @@ use super::conv::{conv2d, ConvShape};
 use super::gemm::linear_rows;
 use super::kernel::Kernel;
 use super::pack::{PackedWeights, BLOCK};
-use crate::quantize::{BlockQuantized, Bits};
+use crate::quantize::{Bits, BlockQuantized};
 
 /// `forward`, through the int8 kernels where the layer's weight is int8 on the CPU.
 pub trait Int8Forward<const D: usize> {

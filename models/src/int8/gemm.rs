@@ -10,8 +10,8 @@ use super::pack::{quantize_row_blocks, PackedWeights, BLOCK};
 /// unfolded input never exists whole).
 pub trait ActivationRows: Sync {
     fn rows(&self) -> usize;
-    /// Writes rows `first..first + out_scales.len() / blocks` as unsigned bytes and scales.
-    fn fill(&self, first: usize, out: &mut [u8], out_scales: &mut [f32]);
+    /// Writes rows `first..first + out_scales.len() / blocks` as int16 values and scales.
+    fn fill(&self, first: usize, out: &mut [i16], out_scales: &mut [f32]);
 }
 
 /// One finished output tile: `rows` x `cols` floats from row `first_row` and column `first_col`,
@@ -27,7 +27,7 @@ pub struct Tile<'a> {
 
 /// Rows per task: 8 kernel tiles, so a panel's block stays in L1 over them.
 const ROWS_PER_TASK: usize = 8 * MR;
-/// Reduction blocks per pass over a panel: 512 values, 16 KiB of panel.
+/// Reduction blocks per pass over a panel: 512 values, 32 KiB of panel.
 const BLOCKS_PER_PASS: usize = 8;
 
 /// `a x w`, each finished tile handed to `store` (which may run on any thread).
@@ -43,14 +43,14 @@ pub fn gemm(kernel: Kernel, a: &impl ActivationRows, w: &PackedWeights, store: i
     let panels_per_group = panels.div_ceil(groups);
     let groups = panels.div_ceil(panels_per_group);
     (0..row_tasks * groups).into_par_iter().for_each_init(
-        || (Vec::<u8>::new(), Vec::<f32>::new(), Vec::<f32>::new()),
+        || (Vec::<i16>::new(), Vec::<f32>::new(), Vec::<f32>::new()),
         |(rows_buf, scales_buf, c), task| {
             let (row_task, group) = (task / groups, task % groups);
             let first_row = row_task * ROWS_PER_TASK;
             let rows = ROWS_PER_TASK.min(m - first_row);
             let padded = rows.div_ceil(MR) * MR;
             rows_buf.clear();
-            rows_buf.resize(padded * k, 128);
+            rows_buf.resize(padded * k, 0);
             scales_buf.clear();
             scales_buf.resize(padded * blocks, 0.0);
             a.fill(first_row, &mut rows_buf[..rows * k], &mut scales_buf[..rows * blocks]);
@@ -73,7 +73,6 @@ pub fn gemm(kernel: Kernel, a: &impl ActivationRows, w: &PackedWeights, store: i
                                 blocks,
                                 w.values.as_ptr().add(p * k * NR + first_block * BLOCK * NR),
                                 w.scales.as_ptr().add((p * blocks + first_block) * NR),
-                                w.offsets.as_ptr().add((p * blocks + first_block) * NR),
                                 pass,
                                 c.as_mut_ptr().add(r * ld + (p - first_panel) * NR),
                                 ld,
@@ -98,7 +97,7 @@ impl ActivationRows for FloatRows<'_> {
     fn rows(&self) -> usize {
         self.values.len() / self.k
     }
-    fn fill(&self, first: usize, out: &mut [u8], out_scales: &mut [f32]) {
+    fn fill(&self, first: usize, out: &mut [i16], out_scales: &mut [f32]) {
         let blocks = self.k / BLOCK;
         let source = &self.values[first * self.k..first * self.k + out.len()];
         for ((row, out), scales) in source.chunks_exact(self.k).zip(out.chunks_exact_mut(self.k)).zip(out_scales.chunks_exact_mut(blocks)) {

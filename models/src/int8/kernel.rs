@@ -1,6 +1,7 @@
-//! The inner loop: a 6x32 tile of the output, one 64-value block of the reduction at a time.
-//! The same packed operands go through AVX-512 VNNI where the CPU has it and through plain Rust
-//! elsewhere (older x86, Jetson's ARM cores), so both paths give the same picture.
+//! The inner loop: a 6x32 tile of the output, one 64-value block of the reduction at a time,
+//! int16 activations times int8 weights (held as int16 pairs) summed exactly in i32. The same
+//! packed operands go through AVX-512 VNNI where the CPU has it and through plain Rust elsewhere
+//! (older x86, Jetson's ARM cores), so both paths give the same picture.
 
 use std::sync::OnceLock;
 
@@ -10,13 +11,16 @@ use super::pack::BLOCK;
 pub const MR: usize = 6;
 /// Columns of the output tile (one packed weight panel: two 16-lane vectors).
 pub const NR: usize = 32;
-/// Bytes of one packed panel per 4 reduction values: 32 columns x 4 values.
-pub const PANEL_STEP: usize = NR * 4;
+/// Reduction values per multiply-add step (`vpdpwssd` multiplies pairs).
+pub const PAIR: usize = 2;
+/// Values of one packed panel per step: 32 columns x 2 values.
+pub const PANEL_STEP: usize = NR * PAIR;
 
 /// Which inner loop runs the int8 products.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kernel {
-    /// AVX-512 VNNI (`vpdpbusd`): Intel since Cascade Lake / Ice Lake, AMD since Zen 4.
+    /// AVX-512 VNNI (`vpdpwssd`: 32 multiply-adds an instruction, twice f32's FMA): Intel since
+    /// Cascade Lake, AMD since Zen 4.
     Vnni,
     /// Plain Rust, vectorised by the compiler for whatever the CPU has.
     Portable,
@@ -45,40 +49,38 @@ impl Kernel {
     /// For `keepsake doctor` and the bench.
     pub fn describe(self) -> &'static str {
         match self {
-            Self::Vnni => "int8 AVX-512 VNNI (vpdpbusd)",
-            Self::Portable => "int8 portable (plain Rust; no AVX-512 VNNI on this CPU)",
+            Self::Vnni => "int8 weights on AVX-512 VNNI (vpdpwssd)",
+            Self::Portable => "int8 weights on the portable kernel (plain Rust; no AVX-512 VNNI on this CPU)",
         }
     }
 
     /// Adds one tile's products over `blocks` blocks of the reduction to `c` (MR rows of NR
     /// floats, `ldc` apart).
     ///
-    /// `a`: MR rows of unsigned activations (int8 + 128), `lda` bytes apart; `a_scales`: one per
-    /// row and block, `ldas` apart. `b`: the panel's values from this block on; `b_scales` and
-    /// `b_offsets` (128 x the block's column sums, which undo the +128) likewise.
+    /// `a`: MR rows of int16 activations, `lda` values apart; `a_scales`: one per row and block,
+    /// `ldas` apart. `b`: the panel's values from this block on; `b_scales` likewise.
     ///
     /// # Safety
     /// Every pointer must cover what the shapes above say.
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn tile(
         self,
-        a: *const u8,
+        a: *const i16,
         lda: usize,
         a_scales: *const f32,
         ldas: usize,
-        b: *const i8,
+        b: *const i16,
         b_scales: *const f32,
-        b_offsets: *const i32,
         blocks: usize,
         c: *mut f32,
         ldc: usize,
     ) {
         match self {
             #[cfg(target_arch = "x86_64")]
-            Self::Vnni => tile_vnni(a, lda, a_scales, ldas, b, b_scales, b_offsets, blocks, c, ldc),
+            Self::Vnni => tile_vnni(a, lda, a_scales, ldas, b, b_scales, blocks, c, ldc),
             #[cfg(not(target_arch = "x86_64"))]
             Self::Vnni => unreachable!("VNNI is never detected off x86-64"),
-            Self::Portable => tile_portable(a, lda, a_scales, ldas, b, b_scales, b_offsets, blocks, c, ldc),
+            Self::Portable => tile_portable(a, lda, a_scales, ldas, b, b_scales, blocks, c, ldc),
         }
     }
 }
@@ -95,39 +97,33 @@ fn vnni_available() -> bool {
 
 #[allow(clippy::too_many_arguments)]
 unsafe fn tile_portable(
-    a: *const u8,
+    a: *const i16,
     lda: usize,
     a_scales: *const f32,
     ldas: usize,
-    b: *const i8,
+    b: *const i16,
     b_scales: *const f32,
-    b_offsets: *const i32,
     blocks: usize,
     c: *mut f32,
     ldc: usize,
 ) {
-    let steps = BLOCK / 4;
+    let steps = BLOCK / PAIR;
     for blk in 0..blocks {
         let panel = std::slice::from_raw_parts(b.add(blk * steps * PANEL_STEP), steps * PANEL_STEP);
         let sw = std::slice::from_raw_parts(b_scales.add(blk * NR), NR);
-        let offsets = std::slice::from_raw_parts(b_offsets.add(blk * NR), NR);
         for r in 0..MR {
             let row = std::slice::from_raw_parts(a.add(r * lda + blk * BLOCK), BLOCK);
             let mut sums = [0i32; NR];
-            for (s, values) in row.chunks_exact(4).enumerate() {
+            for (s, pair) in row.chunks_exact(PAIR).enumerate() {
                 let step = &panel[s * PANEL_STEP..(s + 1) * PANEL_STEP];
-                for (j, sum) in sums.iter_mut().enumerate() {
-                    let w = &step[j * 4..j * 4 + 4];
-                    *sum += values[0] as i32 * w[0] as i32
-                        + values[1] as i32 * w[1] as i32
-                        + values[2] as i32 * w[2] as i32
-                        + values[3] as i32 * w[3] as i32;
+                for (sum, w) in sums.iter_mut().zip(step.chunks_exact(PAIR)) {
+                    *sum += pair[0] as i32 * w[0] as i32 + pair[1] as i32 * w[1] as i32;
                 }
             }
             let sx = *a_scales.add(r * ldas + blk);
             let out = std::slice::from_raw_parts_mut(c.add(r * ldc), NR);
             for j in 0..NR {
-                out[j] += (sums[j] - offsets[j]) as f32 * (sx * sw[j]);
+                out[j] += sums[j] as f32 * (sx * sw[j]);
             }
         }
     }
@@ -137,19 +133,18 @@ unsafe fn tile_portable(
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
 #[allow(clippy::too_many_arguments)]
 unsafe fn tile_vnni(
-    a: *const u8,
+    a: *const i16,
     lda: usize,
     a_scales: *const f32,
     ldas: usize,
-    b: *const i8,
+    b: *const i16,
     b_scales: *const f32,
-    b_offsets: *const i32,
     blocks: usize,
     c: *mut f32,
     ldc: usize,
 ) {
     use std::arch::x86_64::*;
-    let steps = BLOCK / 4;
+    let steps = BLOCK / PAIR;
     let mut f = [[_mm512_setzero_ps(); 2]; MR];
     for (r, row) in f.iter_mut().enumerate() {
         row[0] = _mm512_loadu_ps(c.add(r * ldc));
@@ -161,22 +156,20 @@ unsafe fn tile_vnni(
         let rows = a.add(blk * BLOCK);
         for s in 0..steps {
             let b0 = _mm512_loadu_si512(panel.add(s * PANEL_STEP) as *const _);
-            let b1 = _mm512_loadu_si512(panel.add(s * PANEL_STEP + 64) as *const _);
+            let b1 = _mm512_loadu_si512(panel.add(s * PANEL_STEP + 32) as *const _);
             for (r, acc) in acc.iter_mut().enumerate() {
-                let four = (rows.add(r * lda + s * 4) as *const i32).read_unaligned();
-                let av = _mm512_set1_epi32(four);
-                acc[0] = _mm512_dpbusd_epi32(acc[0], av, b0);
-                acc[1] = _mm512_dpbusd_epi32(acc[1], av, b1);
+                let pair = (rows.add(r * lda + s * PAIR) as *const i32).read_unaligned();
+                let av = _mm512_set1_epi32(pair);
+                acc[0] = _mm512_dpwssd_epi32(acc[0], av, b0);
+                acc[1] = _mm512_dpwssd_epi32(acc[1], av, b1);
             }
         }
         let sw0 = _mm512_loadu_ps(b_scales.add(blk * NR));
         let sw1 = _mm512_loadu_ps(b_scales.add(blk * NR + 16));
-        let o0 = _mm512_loadu_si512(b_offsets.add(blk * NR) as *const _);
-        let o1 = _mm512_loadu_si512(b_offsets.add(blk * NR + 16) as *const _);
         for (r, (acc, f)) in acc.iter().zip(f.iter_mut()).enumerate() {
             let sx = _mm512_set1_ps(*a_scales.add(r * ldas + blk));
-            f[0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[0], o0)), _mm512_mul_ps(sx, sw0), f[0]);
-            f[1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(acc[1], o1)), _mm512_mul_ps(sx, sw1), f[1]);
+            f[0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[0]), _mm512_mul_ps(sx, sw0), f[0]);
+            f[1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[1]), _mm512_mul_ps(sx, sw1), f[1]);
         }
     }
     for (r, row) in f.iter().enumerate() {

@@ -11,7 +11,7 @@ use half::f16;
 use rayon::prelude::*;
 
 use super::pack::BLOCK;
-use crate::quantize::{BlockQuantized, Bits};
+use crate::quantize::{Bits, BlockQuantized};
 
 /// `module` with every int8 Linear weight on flex blocked along its inputs; anything else (other
 /// devices, float or int4 weights, convolutions) as it was.

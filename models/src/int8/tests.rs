@@ -10,7 +10,7 @@ use burn::tensor::{DType, Device, Distribution, Tensor, TensorData};
 use super::kernel::Kernel;
 use super::pack::{quantize_row_blocks, PackedWeights, BLOCK};
 use super::{blocked_along_inputs, conv2d, linear_rows, ConvShape, Int8Forward};
-use crate::quantize::{quantize_module, BlockQuantized, Bits};
+use crate::quantize::{quantize_module, Bits, BlockQuantized};
 
 fn kernels() -> Vec<Kernel> {
     [Kernel::Vnni, Kernel::Portable].into_iter().filter(|k| k.available()).collect()
@@ -34,10 +34,10 @@ fn random(shape: &[usize], seed: u64) -> Vec<f32> {
 
 /// Each row's blocks of 64 rounded as the kernels round activations.
 fn rounded_rows(x: &[f32]) -> (Vec<f32>, Vec<f32>) {
-    let mut q = vec![0u8; x.len()];
+    let mut q = vec![0i16; x.len()];
     let mut scales = vec![0f32; x.len() / BLOCK];
     quantize_row_blocks(x, &mut q, &mut scales);
-    let values = q.iter().enumerate().map(|(i, v)| (*v as i32 - 128) as f32 * scales[i / BLOCK]).collect();
+    let values = q.iter().enumerate().map(|(i, v)| *v as f32 * scales[i / BLOCK]).collect();
     let half_steps = (0..x.len()).map(|i| scales[i / BLOCK] / 2.0).collect();
     (values, half_steps)
 }
