@@ -6,6 +6,7 @@
 //! diffusion model works, and the fallback when no diffusion model is installed.
 
 pub mod attention;
+pub mod attention_cpu;
 pub mod autoencoder;
 pub mod autoencoder_tiny;
 pub mod booth_file;

@@ -183,8 +183,12 @@ impl VaeAttention {
         let q = self.to_q.forward_int8(n.clone());
         let k = self.to_k.forward_int8(n.clone());
         let v = self.to_v.forward_int8(n);
-        let weights = softmax(q.matmul(k.swap_dims(1, 2)).mul_scalar((c as f64).powf(-0.5)), 2);
-        let out = self.to_out[0].forward_int8(weights.matmul(v));
+        // One head of all c channels; on the CPU never the whole [h*w, h*w] score matrix at once.
+        let attended = match crate::attention_cpu::attention(&q, &k, &v, 1) {
+            Some(attended) => attended,
+            None => softmax(q.matmul(k.swap_dims(1, 2)).mul_scalar((c as f64).powf(-0.5)), 2).matmul(v),
+        };
+        let out = self.to_out[0].forward_int8(attended);
         out.swap_dims(1, 2).reshape([b, c, h, w]) + x
     }
 }

@@ -109,15 +109,24 @@ pub fn conv2d(kernel: Kernel, x: &[f32], shape: ConvShape, w: &PackedWeights, bi
     let mut out = vec![0f32; batch * n * pixels];
     let shared = SharedOut::new(&mut out);
     gemm(kernel, &input, w, |tile| {
-        for r in 0..tile.rows {
+        // Column by column: a channel's pixels are consecutive in NCHW (a run ends where the
+        // tile's rows cross into the next picture of the batch).
+        let mut r = 0;
+        while r < tile.rows {
             let m = tile.first_row + r;
             let (b, pixel) = (m / pixels, m % pixels);
-            let row = &tile.values[r * tile.ld..r * tile.ld + tile.cols];
-            for (j, v) in row.iter().enumerate() {
+            let run = (pixels - pixel).min(tile.rows - r);
+            for j in 0..tile.cols {
                 let col = tile.first_col + j;
-                // SAFETY: pixel m of channel `col` < n; tiles are disjoint.
-                unsafe { shared.write((b * n + col) * pixels + pixel, v + bias.map_or(0.0, |b| b[col])) };
+                let add = bias.map_or(0.0, |b| b[col]);
+                // SAFETY: pixels `pixel..pixel + run` of channel `col` of picture `b`; tiles are
+                // disjoint.
+                let out = unsafe { shared.slice((b * n + col) * pixels + pixel, run) };
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o = tile.values[(r + i) * tile.ld + j] + add;
+                }
             }
+            r += run;
         }
     });
     out

@@ -39,10 +39,12 @@ fn int8_weight<const D: usize>(weight: &Tensor<D>, block_axis: usize) -> Option<
     }
 }
 
-/// A flex f32 tensor, contiguous (flex keeps most activations so).
+/// A flex f32 tensor, made contiguous where it is a strided view (attention's outputs are).
 fn flex_f32<const D: usize>(x: &Tensor<D>) -> Option<FlexTensor> {
     match x.clone().into_dispatch().kind {
-        DispatchTensorKind::Flex(BackendTensor::Float(t)) if t.as_slice::<f32>().is_some() => Some(t),
+        DispatchTensorKind::Flex(BackendTensor::Float(t)) if t.dtype() == DType::F32 => {
+            Some(if t.as_slice::<f32>().is_some() { t } else { t.to_contiguous() })
+        }
         _ => None,
     }
 }

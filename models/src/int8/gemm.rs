@@ -5,6 +5,7 @@ use rayon::prelude::*;
 
 use super::kernel::{Kernel, MR, NR};
 use super::pack::{quantize_row_blocks, PackedWeights, BLOCK};
+use super::scratch;
 
 /// Activation rows to multiply, quantised on demand a chunk at a time (so a convolution's
 /// unfolded input never exists whole).
@@ -42,49 +43,50 @@ pub fn gemm(kernel: Kernel, a: &impl ActivationRows, w: &PackedWeights, store: i
     let groups = wanted.div_ceil(row_tasks.max(1)).clamp(1, panels.max(1));
     let panels_per_group = panels.div_ceil(groups);
     let groups = panels.div_ceil(panels_per_group);
-    (0..row_tasks * groups).into_par_iter().for_each_init(
-        || (Vec::<i16>::new(), Vec::<f32>::new(), Vec::<f32>::new()),
-        |(rows_buf, scales_buf, c), task| {
-            let (row_task, group) = (task / groups, task % groups);
-            let first_row = row_task * ROWS_PER_TASK;
-            let rows = ROWS_PER_TASK.min(m - first_row);
-            let padded = rows.div_ceil(MR) * MR;
-            rows_buf.clear();
-            rows_buf.resize(padded * k, 0);
-            scales_buf.clear();
-            scales_buf.resize(padded * blocks, 0.0);
-            a.fill(first_row, &mut rows_buf[..rows * k], &mut scales_buf[..rows * blocks]);
-            let first_panel = group * panels_per_group;
-            let last_panel = (first_panel + panels_per_group).min(panels);
-            let ld = (last_panel - first_panel) * NR;
-            c.clear();
-            c.resize(padded * ld, 0.0);
-            for first_block in (0..blocks).step_by(BLOCKS_PER_PASS) {
-                let pass = BLOCKS_PER_PASS.min(blocks - first_block);
-                for p in first_panel..last_panel {
-                    for r in (0..padded).step_by(MR) {
-                        // SAFETY: the buffers hold `padded` rows of `k` values (`blocks` scales) and
-                        // `ld` columns; the panel `k * NR` values and `blocks * NR` scales.
-                        unsafe {
-                            kernel.tile(
-                                rows_buf.as_ptr().add(r * k + first_block * BLOCK),
-                                k,
-                                scales_buf.as_ptr().add(r * blocks + first_block),
-                                blocks,
-                                w.values.as_ptr().add(p * k * NR + first_block * BLOCK * NR),
-                                w.scales.as_ptr().add((p * blocks + first_block) * NR),
-                                pass,
-                                c.as_mut_ptr().add(r * ld + (p - first_panel) * NR),
-                                ld,
-                            );
-                        }
+    (0..row_tasks * groups).into_par_iter().for_each(|task| {
+        let (mut rows_buf, mut scales_buf, mut c) = (scratch::take_i16(0), scratch::take_f32(0), scratch::take_f32(0));
+        let (row_task, group) = (task / groups, task % groups);
+        let first_row = row_task * ROWS_PER_TASK;
+        let rows = ROWS_PER_TASK.min(m - first_row);
+        let padded = rows.div_ceil(MR) * MR;
+        rows_buf.clear();
+        rows_buf.resize(padded * k, 0);
+        scales_buf.clear();
+        scales_buf.resize(padded * blocks, 0.0);
+        a.fill(first_row, &mut rows_buf[..rows * k], &mut scales_buf[..rows * blocks]);
+        let first_panel = group * panels_per_group;
+        let last_panel = (first_panel + panels_per_group).min(panels);
+        let ld = (last_panel - first_panel) * NR;
+        c.clear();
+        c.resize(padded * ld, 0.0);
+        for first_block in (0..blocks).step_by(BLOCKS_PER_PASS) {
+            let pass = BLOCKS_PER_PASS.min(blocks - first_block);
+            for p in first_panel..last_panel {
+                for r in (0..padded).step_by(MR) {
+                    // SAFETY: the buffers hold `padded` rows of `k` values (`blocks` scales) and
+                    // `ld` columns; the panel `k * NR` values and `blocks * NR` scales.
+                    unsafe {
+                        kernel.tile(
+                            rows_buf.as_ptr().add(r * k + first_block * BLOCK),
+                            k,
+                            scales_buf.as_ptr().add(r * blocks + first_block),
+                            blocks,
+                            w.values.as_ptr().add(p * k * NR + first_block * BLOCK * NR),
+                            w.scales.as_ptr().add((p * blocks + first_block) * NR),
+                            pass,
+                            c.as_mut_ptr().add(r * ld + (p - first_panel) * NR),
+                            ld,
+                        );
                     }
                 }
             }
-            let first_col = first_panel * NR;
-            store(Tile { first_row, rows, first_col, cols: ld.min(w.n - first_col), values: c, ld });
-        },
-    );
+        }
+        let first_col = first_panel * NR;
+        store(Tile { first_row, rows, first_col, cols: ld.min(w.n - first_col), values: &c, ld });
+        scratch::give_i16(rows_buf);
+        scratch::give_f32(scales_buf);
+        scratch::give_f32(c);
+    });
 }
 
 /// Row-major f32 rows, quantised as they are read.
@@ -116,10 +118,13 @@ impl SharedOut {
     pub fn new(out: &mut [f32]) -> Self {
         Self(out.as_mut_ptr())
     }
+    /// `len` elements from `start`, to write.
+    ///
     /// # Safety
-    /// `index` is in the output and no other tile writes it.
-    pub unsafe fn write(&self, index: usize, value: f32) {
-        *self.0.add(index) = value;
+    /// They are in the output and no other tile writes them while the slice lives.
+    #[allow(clippy::mut_from_ref)]
+    pub unsafe fn slice(&self, start: usize, len: usize) -> &mut [f32] {
+        std::slice::from_raw_parts_mut(self.0.add(start), len)
     }
 }
 
@@ -133,11 +138,16 @@ pub fn linear_rows(kernel: Kernel, x: &[f32], k: usize, w: &PackedWeights, bias:
     gemm(kernel, &FloatRows { values: x, k }, w, |tile| {
         for r in 0..tile.rows {
             let row = &tile.values[r * tile.ld..r * tile.ld + tile.cols];
-            let base = (tile.first_row + r) * n + tile.first_col;
-            for (j, v) in row.iter().enumerate() {
-                let b = bias.map_or(0.0, |b| b[tile.first_col + j]);
-                // SAFETY: row `first_row + r` < m and column `first_col + j` < n; tiles are disjoint.
-                unsafe { shared.write(base + j, v + b) };
+            // SAFETY: row `first_row + r` < m, columns `first_col..first_col + cols` <= n; tiles
+            // are disjoint.
+            let out = unsafe { shared.slice((tile.first_row + r) * n + tile.first_col, tile.cols) };
+            match bias {
+                Some(bias) => {
+                    for ((o, v), b) in out.iter_mut().zip(row).zip(&bias[tile.first_col..]) {
+                        *o = v + b;
+                    }
+                }
+                None => out.copy_from_slice(row),
             }
         }
     });

@@ -21,13 +21,14 @@ mod gemm;
 mod kernel;
 mod layout;
 mod pack;
+mod scratch;
 
 pub use conv::{conv2d, ConvShape};
 pub use flex::Int8Forward;
 pub use gemm::linear_rows;
 pub use kernel::Kernel;
 pub use layout::{blocked_along_inputs, cpu_layout};
-pub use pack::{quantize_row_blocks, PackedWeights, BLOCK};
+pub use pack::{quantize_row_blocks, quantize_row_blocks_portable, PackedWeights, BLOCK};
 
 #[cfg(test)]
 mod tests;

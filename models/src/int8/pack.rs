@@ -15,6 +15,7 @@
 use rayon::prelude::*;
 
 use super::kernel::{NR, PAIR, PANEL_STEP};
+use super::scratch;
 
 /// Values per scale along the reduction axis, for weights and activations alike (the booth
 /// file's int8 block).
@@ -30,6 +31,13 @@ pub struct PackedWeights {
     pub scales: Vec<f32>,
 }
 
+impl Drop for PackedWeights {
+    fn drop(&mut self) {
+        scratch::give_i16(std::mem::take(&mut self.values));
+        scratch::give_f32(std::mem::take(&mut self.scales));
+    }
+}
+
 impl PackedWeights {
     pub fn panels(&self) -> usize {
         self.n.div_ceil(NR)
@@ -41,8 +49,8 @@ impl PackedWeights {
         assert_eq!(k % BLOCK, 0, "the reduction ({k}) is not a whole number of {BLOCK}-value blocks");
         let panels = n.div_ceil(NR);
         let blocks = k / BLOCK;
-        let mut values = vec![0i16; panels * k * NR];
-        let mut scales = vec![0f32; panels * blocks * NR];
+        let mut values = scratch::take_i16(panels * k * NR);
+        let mut scales = scratch::take_f32(panels * blocks * NR);
         values.par_chunks_mut(k * NR).zip(scales.par_chunks_mut(blocks * NR)).enumerate().for_each_init(
             || vec![0i8; k * NR],
             |tile, (p, (panel, panel_scales))| {
@@ -105,21 +113,65 @@ impl PackedWeights {
 }
 
 /// Quantises `row` (a whole number of blocks) to int16 and one scale per block: symmetric, the
-/// block's largest magnitude at 32767, rounded to nearest.
+/// block's largest magnitude at 32767, rounded to nearest (ties to even). A block holding a NaN
+/// or an infinity keeps NaN as its scale, so the fault shows in the picture's checks instead of
+/// as plausible numbers.
 pub fn quantize_row_blocks(row: &[f32], out: &mut [i16], scales: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") && std::arch::is_x86_feature_detected!("avx512bw") {
+        // SAFETY: the features are present.
+        return unsafe { quantize_row_blocks_avx512(row, out, scales) };
+    }
+    quantize_row_blocks_portable(row, out, scales);
+}
+
+/// [`quantize_row_blocks`] in plain Rust (every CPU without AVX-512).
+pub fn quantize_row_blocks_portable(row: &[f32], out: &mut [i16], scales: &mut [f32]) {
     for ((block, out), scale) in row.chunks_exact(BLOCK).zip(out.chunks_exact_mut(BLOCK)).zip(scales.iter_mut()) {
         let peak = block.iter().fold(0f32, |m, v| m.max(v.abs()));
-        if peak == 0.0 || !peak.is_finite() {
-            // A NaN or infinite activation has no integer form: the block keeps it as NaN, so the
-            // fault shows in the picture's checks instead of as plausible numbers.
-            *scale = if peak == 0.0 { 0.0 } else { f32::NAN };
+        let finite = block.iter().all(|v| v.is_finite());
+        *scale = if finite { block_scale(peak) } else { f32::NAN };
+        if !(*scale > 0.0) {
             out.fill(0);
             continue;
         }
-        *scale = peak / 32767.0;
         let inverse = 32767.0 / peak;
         for (q, v) in out.iter_mut().zip(block) {
-            *q = (v * inverse).round() as i16;
+            // Adding and taking away 1.5 x 2^23 rounds to nearest even in plain SSE2 arithmetic
+            // (`round` and `round_ties_even` are libm calls per value on baseline x86-64).
+            const MAGIC: f32 = 12_582_912.0;
+            *q = ((v * inverse + MAGIC) - MAGIC) as i16;
+        }
+    }
+}
+
+/// The scale of a finite block whose largest magnitude is `peak` (0 for an all-zero block).
+fn block_scale(peak: f32) -> f32 {
+    peak / 32767.0
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn quantize_row_blocks_avx512(row: &[f32], out: &mut [i16], scales: &mut [f32]) {
+    use std::arch::x86_64::*;
+    for ((block, out), scale) in row.chunks_exact(BLOCK).zip(out.chunks_exact_mut(BLOCK)).zip(scales.iter_mut()) {
+        let v: [__m512; 4] = std::array::from_fn(|i| _mm512_loadu_ps(block.as_ptr().add(16 * i)));
+        // A NaN or infinity makes the sum non-finite (max would skip a NaN).
+        let peak = _mm512_reduce_max_ps(_mm512_max_ps(
+            _mm512_max_ps(_mm512_abs_ps(v[0]), _mm512_abs_ps(v[1])),
+            _mm512_max_ps(_mm512_abs_ps(v[2]), _mm512_abs_ps(v[3])),
+        ));
+        let finite = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(v[0], v[1]), _mm512_add_ps(v[2], v[3]))).is_finite();
+        *scale = if finite { block_scale(peak) } else { f32::NAN };
+        if !(*scale > 0.0) {
+            out.fill(0);
+            continue;
+        }
+        let inverse = _mm512_set1_ps(32767.0 / peak);
+        for (i, v) in v.iter().enumerate() {
+            // Converted with the default rounding (nearest, ties to even), narrowed with saturation.
+            let q = _mm512_cvtps_epi32(_mm512_mul_ps(*v, inverse));
+            _mm256_storeu_si256(out.as_mut_ptr().add(16 * i) as *mut __m256i, _mm512_cvtsepi32_epi16(q));
         }
     }
 }

@@ -232,3 +232,22 @@ fn layers_off_the_int8_path_run_burns_own_op() {
         assert_eq!(floats(layer.forward_int8(x.clone())), floats(layer.forward(x)));
     }
 }
+
+#[test]
+fn activations_quantise_alike_on_every_cpu() {
+    use super::pack::quantize_row_blocks_portable;
+    // Random values, exact halves (ties go to even), a zero block, a block with a NaN.
+    let mut x = random(&[4 * BLOCK], 60);
+    x[..BLOCK].iter_mut().enumerate().for_each(|(i, v)| *v = if i == 0 { 32767.0 } else { i as f32 - 31.5 });
+    x[BLOCK..2 * BLOCK].fill(0.0);
+    x[3 * BLOCK + 5] = f32::NAN;
+    let (mut fast, mut plain) = (vec![0i16; x.len()], vec![0i16; x.len()]);
+    let (mut fast_scales, mut plain_scales) = (vec![0f32; 4], vec![0f32; 4]);
+    quantize_row_blocks(&x, &mut fast, &mut fast_scales);
+    quantize_row_blocks_portable(&x, &mut plain, &mut plain_scales);
+    assert_eq!(fast, plain);
+    assert_eq!(fast_scales[..3], plain_scales[..3]);
+    assert_eq!(fast[..4], [32767, -30, -30, -28], "scale 1: ties to even");
+    assert_eq!(fast_scales[1], 0.0);
+    assert!(fast_scales[3].is_nan() && plain_scales[3].is_nan(), "a NaN activation stays visible");
+}
