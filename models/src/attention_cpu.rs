@@ -4,11 +4,11 @@
 //! AVX-512 `exp`; burn-flex calls libm's `expf` per score, 1.3 G scores a UNet step at 512x512),
 //! and the weighted values from `gemm` again. Scores never exceed one block per thread.
 
-use burn::tensor::{Bytes, DType, Shape, Tensor};
-use burn_dispatch::{BackendTensor, DispatchAutodiffContext, DispatchTensor, DispatchTensorKind};
-use burn_flex::{FlexTensor, Layout};
+use burn::tensor::Tensor;
 use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
+
+use crate::flex_tensor::{f32_storage, from_f32};
 
 /// Queries per task: 64 rows of scores against 4096 keys is 1 MiB, within a core's L2.
 const QUERY_BLOCK: usize = 64;
@@ -18,24 +18,11 @@ const QUERY_BLOCK: usize = 64;
 pub fn attention(q: &Tensor<3>, k: &Tensor<3>, v: &Tensor<3>, heads: usize) -> Option<Tensor<3>> {
     let [b, n, inner] = q.dims();
     let m = k.dims()[1];
-    let (q, k, v) = (flex_f32(q)?, flex_f32(k)?, flex_f32(v)?);
+    let (q, k, v) = (f32_storage(q)?, f32_storage(k)?, f32_storage(v)?);
     let (q, k, v) = (q.as_slice::<f32>()?, k.as_slice::<f32>()?, v.as_slice::<f32>()?);
     let mut out = vec![0f32; b * n * inner];
     attend(q, k, v, [b, n, m, inner], heads, &mut out);
-    let tensor = FlexTensor::new(Bytes::from_elems(out), Layout::contiguous(Shape::from(vec![b, n, inner])), DType::F32);
-    Some(Tensor::from_dispatch(DispatchTensor {
-        kind: DispatchTensorKind::Flex(BackendTensor::Float(tensor)),
-        autodiff: DispatchAutodiffContext::Disabled,
-    }))
-}
-
-fn flex_f32(x: &Tensor<3>) -> Option<FlexTensor> {
-    match x.clone().into_dispatch().kind {
-        DispatchTensorKind::Flex(BackendTensor::Float(t)) if t.dtype() == DType::F32 => {
-            Some(if t.as_slice::<f32>().is_some() { t } else { t.to_contiguous() })
-        }
-        _ => None,
-    }
+    Some(from_f32(out, [b, n, inner]))
 }
 
 struct SharedOut(*mut f32);

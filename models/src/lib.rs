@@ -18,6 +18,7 @@ pub mod controlnet;
 pub mod diffusion_stylizer;
 pub mod embeddings;
 pub mod extra_networks;
+pub mod flex_tensor;
 pub mod gpu_adapter;
 pub mod gpu_cache;
 pub mod int8;

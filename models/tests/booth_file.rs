@@ -130,10 +130,12 @@ fn check_quantized(precision: Precision, device: &Device) {
     sd.unet.visit(&mut count);
     assert!(count.convolutions > 0, "no convolution weight is int8 on {device:?}");
     if *device == Device::flex() {
-        // On the CPU the int8 layers run Keepsake's integer kernels, Linear weights re-blocked at load.
+        // On the CPU int8 layers run Keepsake's integer kernels (Linear weights re-blocked at
+        // load); int4 ones burn's own ops.
         let block = &sd.unet.mid_block.attentions[0].transformer_blocks[0];
-        assert!(Int8Forward::<3>::uses_int8_kernels(&block.attn1.to_q), "a Linear layer is off the int8 kernels");
-        assert!(Int8Forward::<4>::uses_int8_kernels(&sd.unet.mid_block.resnets[0].conv1), "a convolution is off the int8 kernels");
+        let int8 = precision == Precision::Int8;
+        assert_eq!(Int8Forward::<3>::uses_int8_kernels(&block.attn1.to_q), int8, "{precision}: a Linear layer");
+        assert_eq!(Int8Forward::<4>::uses_int8_kernels(&sd.unet.mid_block.resnets[0].conv1), int8, "{precision}: a convolution");
     }
     let report = diffs(&sd);
     eprintln!("{report:?}");

@@ -1,16 +1,17 @@
-//! burn's layers through the int8 kernels: flex's tensors read in place (no copy of the weight),
-//! the result made a flex tensor again. Anything the kernels do not cover goes to burn's own op.
+//! burn's layers through the int8 kernels: flex's int8 weights read in place (no copy).
+//! Anything the kernels do not cover goes to burn's own op.
 
 use burn::nn::conv::Conv2d;
 use burn::nn::{Linear, PaddingConfig2d};
-use burn::tensor::{Bytes, DType, Shape, Tensor};
-use burn_dispatch::{BackendTensor, DispatchAutodiffContext, DispatchTensor, DispatchTensorKind};
-use burn_flex::{FlexQTensor, FlexTensor, Layout};
+use burn::tensor::{DType, Tensor};
+use burn_dispatch::{BackendTensor, DispatchTensorKind};
+use burn_flex::FlexQTensor;
 
 use super::conv::{conv2d, ConvShape};
 use super::gemm::linear_rows;
 use super::kernel::Kernel;
 use super::pack::{PackedWeights, BLOCK};
+use crate::flex_tensor::{f32_storage, from_f32};
 use crate::quantize::{Bits, BlockQuantized};
 
 /// `forward`, through the int8 kernels where the layer's weight is int8 on the CPU.
@@ -39,24 +40,6 @@ fn int8_weight<const D: usize>(weight: &Tensor<D>, block_axis: usize) -> Option<
     }
 }
 
-/// A flex f32 tensor, made contiguous where it is a strided view (attention's outputs are).
-fn flex_f32<const D: usize>(x: &Tensor<D>) -> Option<FlexTensor> {
-    match x.clone().into_dispatch().kind {
-        DispatchTensorKind::Flex(BackendTensor::Float(t)) if t.dtype() == DType::F32 => {
-            Some(if t.as_slice::<f32>().is_some() { t } else { t.to_contiguous() })
-        }
-        _ => None,
-    }
-}
-
-fn flex_tensor<const D: usize>(values: Vec<f32>, dims: [usize; D]) -> Tensor<D> {
-    let tensor = FlexTensor::new(Bytes::from_elems(values), Layout::contiguous(Shape::from(dims.to_vec())), DType::F32);
-    Tensor::from_dispatch(DispatchTensor {
-        kind: DispatchTensorKind::Flex(BackendTensor::Float(tensor)),
-        autodiff: DispatchAutodiffContext::Disabled,
-    })
-}
-
 impl<const D: usize> Int8Forward<D> for Linear {
     fn uses_int8_kernels(&self) -> bool {
         int8_weight(&self.weight.val(), 0).is_some()
@@ -65,10 +48,10 @@ impl<const D: usize> Int8Forward<D> for Linear {
     fn forward_int8(&self, x: Tensor<D>) -> Tensor<D> {
         let weight = self.weight.val();
         let bias = self.bias.as_ref().map(|b| b.val());
-        let (Some(w), Some(input)) = (int8_weight(&weight, 0), flex_f32(&x)) else {
+        let (Some(w), Some(input)) = (int8_weight(&weight, 0), f32_storage(&x)) else {
             return self.forward(x);
         };
-        let bias = match bias.as_ref().map(flex_f32) {
+        let bias = match bias.as_ref().map(f32_storage) {
             None => None,
             Some(Some(b)) => Some(b),
             Some(None) => return self.forward(x),
@@ -79,7 +62,7 @@ impl<const D: usize> Int8Forward<D> for Linear {
         let out = linear_rows(Kernel::detect(), values, k, &packed, bias.as_ref().map(|b| b.as_slice::<f32>().expect("checked")));
         let mut dims = x.dims();
         dims[D - 1] = n;
-        flex_tensor(out, dims)
+        from_f32(out, dims)
     }
 }
 
@@ -91,10 +74,10 @@ impl Int8Forward<4> for Conv2d {
     fn forward_int8(&self, x: Tensor<4>) -> Tensor<4> {
         let weight = self.weight.val();
         let simple = self.groups == 1 && self.dilation == [1, 1];
-        let (true, Some(w), Some(input)) = (simple, int8_weight(&weight, 1), flex_f32(&x)) else {
+        let (true, Some(w), Some(input)) = (simple, int8_weight(&weight, 1), f32_storage(&x)) else {
             return self.forward(x);
         };
-        let bias = match self.bias.as_ref().map(|b| flex_f32(&b.val())) {
+        let bias = match self.bias.as_ref().map(|b| f32_storage(&b.val())) {
             None => None,
             Some(Some(b)) => Some(b),
             Some(None) => return self.forward(x),
@@ -120,6 +103,6 @@ impl Int8Forward<4> for Conv2d {
             bias.as_ref().map(|b| b.as_slice::<f32>().expect("checked")),
         );
         let [oh, ow] = shape.output();
-        flex_tensor(out, [input_dims[0], n, oh, ow])
+        from_f32(out, [input_dims[0], n, oh, ow])
     }
 }

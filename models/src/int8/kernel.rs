@@ -28,13 +28,21 @@ pub enum Kernel {
 
 impl Kernel {
     /// The fastest this CPU runs; `KEEPSAKE_INT8_KERNEL=portable` forces the plain-Rust loop (to
-    /// compare, or on a CPU that misreports its features).
+    /// compare, or on a CPU that misreports its features); `auto` or unset chooses.
     pub fn detect() -> Self {
         static CHOSEN: OnceLock<Kernel> = OnceLock::new();
-        *CHOSEN.get_or_init(|| match std::env::var("KEEPSAKE_INT8_KERNEL").as_deref() {
-            Ok("portable") => Self::Portable,
-            _ if Self::Vnni.available() => Self::Vnni,
-            _ => Self::Portable,
+        *CHOSEN.get_or_init(|| {
+            let forced = std::env::var("KEEPSAKE_INT8_KERNEL").ok();
+            match forced.as_deref() {
+                Some("portable") => return Self::Portable,
+                None | Some("") | Some("auto") => {}
+                Some(other) => tracing::warn!("KEEPSAKE_INT8_KERNEL={other:?} is not a choice (auto or portable): using auto"),
+            }
+            if Self::Vnni.available() {
+                Self::Vnni
+            } else {
+                Self::Portable
+            }
         })
     }
 
