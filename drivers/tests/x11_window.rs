@@ -28,7 +28,10 @@ impl Drop for Xvfb {
 fn start_xvfb() -> Option<(Xvfb, String)> {
     let display = format!(":{}", 90 + std::process::id() % 100);
     let child = match Command::new("Xvfb")
-        .args([display.as_str(), "-screen", "0", "640x480x24", "-nolisten", "tcp"])
+        // -noreset: an X server resets when its last client leaves, so the readiness probe below
+        // disconnecting made the window's own connection race the reset ("connection reset by
+        // peer", about one run in three).
+        .args([display.as_str(), "-screen", "0", "640x480x24", "-nolisten", "tcp", "-noreset"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
