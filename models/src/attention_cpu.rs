@@ -8,6 +8,7 @@ use burn::tensor::Tensor;
 use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
 
+use crate::disjoint_out::DisjointOut;
 use crate::flex_tensor::{f32_storage, from_f32};
 
 /// Queries per task: 64 rows of scores against 4096 keys is 1 MiB, within a core's L2.
@@ -25,11 +26,6 @@ pub fn attention(q: &Tensor<3>, k: &Tensor<3>, v: &Tensor<3>, heads: usize) -> O
     Some(from_f32(out, [b, n, inner]))
 }
 
-struct SharedOut(*mut f32);
-// SAFETY: each task writes its own query rows of its own head; no two tasks share an element.
-unsafe impl Sync for SharedOut {}
-unsafe impl Send for SharedOut {}
-
 /// The arithmetic, on row-major slices: `q` `[b, n, inner]`, `k` and `v` `[b, m, inner]`.
 pub fn attend(q: &[f32], k: &[f32], v: &[f32], [b, n, m, inner]: [usize; 4], heads: usize, out: &mut [f32]) {
     assert_eq!(inner % heads, 0, "{inner} channels do not split into {heads} heads");
@@ -37,7 +33,8 @@ pub fn attend(q: &[f32], k: &[f32], v: &[f32], [b, n, m, inner]: [usize; 4], hea
     let d = inner / heads;
     let scale = 1.0 / (d as f32).sqrt();
     let blocks = n.div_ceil(QUERY_BLOCK);
-    let shared = SharedOut(out.as_mut_ptr());
+    // Each task writes its own query rows of its own head.
+    let shared = DisjointOut::new(out);
     let shared = &shared;
     (0..b * heads * blocks).into_par_iter().for_each_init(
         || vec![0f32; QUERY_BLOCK * m],
@@ -81,7 +78,7 @@ pub fn attend(q: &[f32], k: &[f32], v: &[f32], [b, n, m, inner]: [usize; 4], hea
                     rows,
                     d,
                     m,
-                    shared.0.add(q0),
+                    shared.at(q0),
                     1,
                     inner as isize,
                     false,

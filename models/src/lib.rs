@@ -16,6 +16,7 @@ pub mod compute;
 pub mod control_image;
 pub mod controlnet;
 pub mod diffusion_stylizer;
+pub mod disjoint_out;
 pub mod embeddings;
 pub mod extra_networks;
 pub mod flex_tensor;

@@ -130,6 +130,12 @@ impl BlockQuantized {
         Self::scheme_for(&self.shape, self.axis, self.bits)
     }
 
+    /// Whether `scheme` is this layout: `bits`, blocks along `axis` of `shape`, whatever the
+    /// packing (flex stores one value a byte whatever the scheme's store says).
+    pub fn is_layout(scheme: &QuantScheme, shape: &[usize], axis: usize, bits: Bits) -> bool {
+        shape[axis] % bits.block() == 0 && *scheme == Self::scheme_for(shape, axis, bits).with_store(scheme.store)
+    }
+
     /// burn's description of a `shape` weight blocked along `axis`.
     pub fn scheme_for(shape: &[usize], axis: usize, bits: Bits) -> QuantScheme {
         let mut block = vec![1u8; shape.len()];
@@ -219,7 +225,7 @@ pub fn requantize<const D: usize>(weight: Tensor<D>, like: &QuantScheme) -> Tens
     let bits = if like.value == QuantValue::Q4S { Bits::Four } else { Bits::Eight };
     let shape = weight.dims();
     // A Linear weight the CPU kernels re-blocked along its inputs stays so.
-    if D == 2 && shape[0] % bits.block() == 0 && *like == BlockQuantized::scheme_for(&shape, 0, bits).with_store(like.store) {
+    if D == 2 && BlockQuantized::is_layout(like, &shape, 0, bits) {
         let device = weight.device();
         let values: Vec<f32> = weight.cast(DType::F32).into_data().try_to_vec().expect("f32 after cast");
         return BlockQuantized::quantize(&values, &shape, 0, bits).into_tensor(&device);

@@ -4,9 +4,10 @@
 
 use rayon::prelude::*;
 
-use super::gemm::{gemm, ActivationRows, SharedOut};
+use super::gemm::{gemm, ActivationRows};
 use super::kernel::Kernel;
 use super::pack::{quantize_row_blocks, PackedWeights, BLOCK};
+use crate::disjoint_out::DisjointOut;
 
 /// A convolution's geometry (groups 1, dilation 1: every convolution of SD's models).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +108,7 @@ pub fn conv2d(kernel: Kernel, x: &[f32], shape: ConvShape, w: &PackedWeights, bi
     let (n, pixels) = (w.n, oh * ow);
     let input = QuantisedInput::new(x, shape);
     let mut out = vec![0f32; batch * n * pixels];
-    let shared = SharedOut::new(&mut out);
+    let shared = DisjointOut::new(&mut out);
     gemm(kernel, &input, w, |tile| {
         // Column by column: a channel's pixels are consecutive in NCHW (a run ends where the
         // tile's rows cross into the next picture of the batch).

@@ -4,14 +4,13 @@
 use burn::nn::conv::Conv2d;
 use burn::nn::{Linear, PaddingConfig2d};
 use burn::tensor::{DType, Tensor};
-use burn_dispatch::{BackendTensor, DispatchTensorKind};
 use burn_flex::FlexQTensor;
 
 use super::conv::{conv2d, ConvShape};
 use super::gemm::linear_rows;
 use super::kernel::Kernel;
-use super::pack::{PackedWeights, BLOCK};
-use crate::flex_tensor::{f32_storage, from_f32};
+use super::pack::PackedWeights;
+use crate::flex_tensor::{f32_storage, from_f32, int8_storage};
 use crate::quantize::{Bits, BlockQuantized};
 
 /// `forward`, through the int8 kernels where the layer's weight is int8 on the CPU.
@@ -21,23 +20,12 @@ pub trait Int8Forward<const D: usize> {
     fn uses_int8_kernels(&self) -> bool;
 }
 
-/// A flex int8 weight blocked as `block` says (our scheme), read in place.
+/// A flex int8 weight blocked along `block_axis` in blocks of 64 (the kernels' layout), read in place.
 fn int8_weight<const D: usize>(weight: &Tensor<D>, block_axis: usize) -> Option<FlexQTensor> {
-    let dims = weight.dims().to_vec();
-    if dims[block_axis] % BLOCK != 0 {
-        return None;
-    }
-    // Flex stores one value a byte whatever the scheme's packing says: compare the rest.
     let DType::QFloat(scheme) = weight.dtype() else {
         return None;
     };
-    if scheme != BlockQuantized::scheme_for(&dims, block_axis, Bits::Eight).with_store(scheme.store) {
-        return None;
-    }
-    match weight.clone().into_dispatch().kind {
-        DispatchTensorKind::Flex(BackendTensor::Quantized(q)) if q.tensor().as_slice::<i8>().is_some() => Some(q),
-        _ => None,
-    }
+    BlockQuantized::is_layout(&scheme, &weight.dims(), block_axis, Bits::Eight).then(|| int8_storage(weight)).flatten()
 }
 
 impl<const D: usize> Int8Forward<D> for Linear {

@@ -3,9 +3,10 @@
 
 use rayon::prelude::*;
 
-use super::kernel::{Kernel, MR, NR};
+use super::kernel::{Kernel, Tile as KernelTile, MR, NR};
 use super::pack::{quantize_row_blocks, PackedWeights, BLOCK};
 use super::scratch;
+use crate::disjoint_out::DisjointOut;
 
 /// Activation rows to multiply, quantised on demand a chunk at a time (so a convolution's
 /// unfolded input never exists whole).
@@ -66,17 +67,17 @@ pub fn gemm(kernel: Kernel, a: &impl ActivationRows, w: &PackedWeights, store: i
                     // SAFETY: the buffers hold `padded` rows of `k` values (`blocks` scales) and
                     // `ld` columns; the panel `k * NR` values and `blocks * NR` scales.
                     unsafe {
-                        kernel.tile(
-                            rows_buf.as_ptr().add(r * k + first_block * BLOCK),
-                            k,
-                            scales_buf.as_ptr().add(r * blocks + first_block),
-                            blocks,
-                            w.values.as_ptr().add(p * k * NR + first_block * BLOCK * NR),
-                            w.scales.as_ptr().add((p * blocks + first_block) * NR),
-                            pass,
-                            c.as_mut_ptr().add(r * ld + (p - first_panel) * NR),
-                            ld,
-                        );
+                        kernel.tile(KernelTile {
+                            a: rows_buf.as_ptr().add(r * k + first_block * BLOCK),
+                            lda: k,
+                            a_scales: scales_buf.as_ptr().add(r * blocks + first_block),
+                            ldas: blocks,
+                            b: w.values.as_ptr().add(p * k * NR + first_block * BLOCK * NR),
+                            b_scales: w.scales.as_ptr().add((p * blocks + first_block) * NR),
+                            blocks: pass,
+                            c: c.as_mut_ptr().add(r * ld + (p - first_panel) * NR),
+                            ldc: ld,
+                        });
                     }
                 }
             }
@@ -108,33 +109,13 @@ impl ActivationRows for FloatRows<'_> {
     }
 }
 
-/// A raw output pointer that tiles write through from several threads.
-pub struct SharedOut(*mut f32);
-// SAFETY: the tiles `gemm` hands out never overlap, so no two threads write one element.
-unsafe impl Sync for SharedOut {}
-unsafe impl Send for SharedOut {}
-
-impl SharedOut {
-    pub fn new(out: &mut [f32]) -> Self {
-        Self(out.as_mut_ptr())
-    }
-    /// `len` elements from `start`, to write.
-    ///
-    /// # Safety
-    /// They are in the output and no other tile writes them while the slice lives.
-    #[allow(clippy::mut_from_ref)]
-    pub unsafe fn slice(&self, start: usize, len: usize) -> &mut [f32] {
-        std::slice::from_raw_parts_mut(self.0.add(start), len)
-    }
-}
-
 /// `x [m, k] x w + bias`, row-major `[m, n]`: a Linear layer's product.
 pub fn linear_rows(kernel: Kernel, x: &[f32], k: usize, w: &PackedWeights, bias: Option<&[f32]>) -> Vec<f32> {
     assert_eq!(w.k, k, "a [.., {k}] input against a weight with {} inputs", w.k);
     let n = w.n;
     let m = x.len() / k;
     let mut out = vec![0f32; m * n];
-    let shared = SharedOut::new(&mut out);
+    let shared = DisjointOut::new(&mut out);
     gemm(kernel, &FloatRows { values: x, k }, w, |tile| {
         for r in 0..tile.rows {
             let row = &tile.values[r * tile.ld..r * tile.ld + tile.cols];

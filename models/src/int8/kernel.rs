@@ -62,35 +62,36 @@ impl Kernel {
         }
     }
 
-    /// Adds one tile's products over `blocks` blocks of the reduction to `c` (MR rows of NR
-    /// floats, `ldc` apart).
-    ///
-    /// `a`: MR rows of int16 activations, `lda` values apart; `a_scales`: one per row and block,
-    /// `ldas` apart. `b`: the panel's values from this block on; `b_scales` likewise.
+    /// Adds one tile's products to its output (see [`Tile`]).
     ///
     /// # Safety
-    /// Every pointer must cover what the shapes above say.
-    #[allow(clippy::too_many_arguments)]
-    pub unsafe fn tile(
-        self,
-        a: *const i16,
-        lda: usize,
-        a_scales: *const f32,
-        ldas: usize,
-        b: *const i16,
-        b_scales: *const f32,
-        blocks: usize,
-        c: *mut f32,
-        ldc: usize,
-    ) {
+    /// Every pointer of `t` must cover what [`Tile`] says.
+    pub unsafe fn tile(self, t: Tile) {
         match self {
             #[cfg(target_arch = "x86_64")]
-            Self::Vnni => tile_vnni(a, lda, a_scales, ldas, b, b_scales, blocks, c, ldc),
+            Self::Vnni => tile_vnni(t),
             #[cfg(not(target_arch = "x86_64"))]
             Self::Vnni => unreachable!("VNNI is never detected off x86-64"),
-            Self::Portable => tile_portable(a, lda, a_scales, ldas, b, b_scales, blocks, c, ldc),
+            Self::Portable => tile_portable(t),
         }
     }
+}
+
+/// One kernel call: the products of MR activation rows and one weight panel over `blocks` blocks
+/// of the reduction, added to `c` (MR rows of NR floats, `ldc` apart).
+pub struct Tile {
+    /// MR rows of int16 activations, `lda` values apart.
+    pub a: *const i16,
+    pub lda: usize,
+    /// One scale per row and block, `ldas` apart.
+    pub a_scales: *const f32,
+    pub ldas: usize,
+    /// The panel's values from the first block on, and its scales (NR per block).
+    pub b: *const i16,
+    pub b_scales: *const f32,
+    pub blocks: usize,
+    pub c: *mut f32,
+    pub ldc: usize,
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -103,18 +104,7 @@ fn vnni_available() -> bool {
     false
 }
 
-#[allow(clippy::too_many_arguments)]
-unsafe fn tile_portable(
-    a: *const i16,
-    lda: usize,
-    a_scales: *const f32,
-    ldas: usize,
-    b: *const i16,
-    b_scales: *const f32,
-    blocks: usize,
-    c: *mut f32,
-    ldc: usize,
-) {
+unsafe fn tile_portable(Tile { a, lda, a_scales, ldas, b, b_scales, blocks, c, ldc }: Tile) {
     let steps = BLOCK / PAIR;
     for blk in 0..blocks {
         let panel = std::slice::from_raw_parts(b.add(blk * steps * PANEL_STEP), steps * PANEL_STEP);
@@ -139,18 +129,7 @@ unsafe fn tile_portable(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
-#[allow(clippy::too_many_arguments)]
-unsafe fn tile_vnni(
-    a: *const i16,
-    lda: usize,
-    a_scales: *const f32,
-    ldas: usize,
-    b: *const i16,
-    b_scales: *const f32,
-    blocks: usize,
-    c: *mut f32,
-    ldc: usize,
-) {
+unsafe fn tile_vnni(Tile { a, lda, a_scales, ldas, b, b_scales, blocks, c, ldc }: Tile) {
     use std::arch::x86_64::*;
     let steps = BLOCK / PAIR;
     let mut f = [[_mm512_setzero_ps(); 2]; MR];

@@ -11,6 +11,7 @@ use half::f16;
 use rayon::prelude::*;
 
 use super::pack::BLOCK;
+use crate::flex_tensor::int8_storage;
 use crate::quantize::{Bits, BlockQuantized};
 
 /// `module` with every int8 Linear weight on flex blocked along its inputs; anything else (other
@@ -32,29 +33,22 @@ pub fn cpu_layout<M: Module>(module: M) -> M {
             }
             let tensor = param.val();
             let shape = tensor.dims().to_vec();
-            let file_layout = BlockQuantized::scheme_for(&shape, 1, Bits::Eight);
             let DType::QFloat(scheme) = tensor.dtype() else {
                 return param;
             };
-            if tensor.device() != Device::flex() || scheme != file_layout.with_store(scheme.store) || shape[0] % BLOCK != 0 {
+            // The file's layout on flex (int8_storage is None elsewhere), inputs whole blocks.
+            if !BlockQuantized::is_layout(&scheme, &shape, 1, Bits::Eight) || shape[0] % BLOCK != 0 {
                 return param;
             }
-            let Some((values, scales)) = flex_int8(&tensor) else {
+            let Some(q) = int8_storage(&tensor) else {
                 return param;
             };
-            let reblocked = blocked_along_inputs(&values, &scales, shape[0], shape[1]);
+            let values = q.tensor().as_slice::<i8>().expect("int8_storage checked");
+            let reblocked = blocked_along_inputs(values, q.scales(), shape[0], shape[1]);
             Param::initialized(param.id, reblocked.into_tensor(&Device::flex()))
         }
     }
     module.map(&mut ReBlock(Vec::new()))
-}
-
-fn flex_int8<const D: usize>(tensor: &Tensor<D>) -> Option<(Vec<i8>, Vec<f32>)> {
-    use burn_dispatch::{BackendTensor, DispatchTensorKind};
-    match tensor.clone().into_dispatch().kind {
-        DispatchTensorKind::Flex(BackendTensor::Quantized(q)) => Some((q.tensor().as_slice::<i8>()?.to_vec(), q.scales().to_vec())),
-        _ => None,
-    }
 }
 
 /// A `[k, n]` int8 weight with scales `[k, n / 64]` quantised again with scales `[k / 64, n]`,
