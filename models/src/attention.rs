@@ -15,7 +15,7 @@ use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Tensor};
 
-use crate::int8::Int8Forward;
+use crate::cpu_layers::CpuForward;
 use crate::resnet::{conv, group_norm};
 
 #[derive(Module, Debug)]
@@ -43,11 +43,11 @@ impl Attention {
     /// `x` [b, n, c] attends to `context` [b, m, c'] (itself when `None`).
     pub fn forward(&self, x: Tensor<3>, context: Option<Tensor<3>>) -> Tensor<3> {
         let context = context.unwrap_or_else(|| x.clone());
-        let q = self.to_q.forward_int8(x);
-        let k = self.to_k.forward_int8(context.clone());
-        let v = self.to_v.forward_int8(context);
+        let q = self.to_q.forward_cpu(x);
+        let k = self.to_k.forward_cpu(context.clone());
+        let v = self.to_v.forward_cpu(context);
         if let Some(out) = crate::attention_cpu::attention(&q, &k, &v, self.heads) {
-            return self.to_out[0].forward_int8(out);
+            return self.to_out[0].forward_cpu(out);
         }
         let [b, n, inner] = q.dims();
         let m = k.dims()[1];
@@ -57,7 +57,7 @@ impl Attention {
         let k = k.reshape([b, m, h, d]).swap_dims(1, 2);
         let v = v.reshape([b, m, h, d]).swap_dims(1, 2);
         let out = chunked_attention(q, k, v).swap_dims(1, 2).reshape([b, n, inner]);
-        self.to_out[0].forward_int8(out)
+        self.to_out[0].forward_cpu(out)
     }
 }
 
@@ -115,11 +115,11 @@ impl FeedForward {
     }
 
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let projected = self.net.0.proj.forward_int8(x);
+        let projected = self.net.0.proj.forward_cpu(x);
         let [b, n, w] = projected.dims();
         let hidden = projected.clone().slice([0..b, 0..n, 0..w / 2]);
         let gate = projected.slice([0..b, 0..n, w / 2..w]);
-        self.net.2.forward_int8(hidden * gelu(gate))
+        self.net.2.forward_cpu(hidden * gelu(gate))
     }
 }
 
@@ -174,12 +174,12 @@ impl Transformer2DModel {
     pub fn forward(&self, x: Tensor<4>, context: Tensor<3>) -> Tensor<4> {
         let [b, c, h, w] = x.dims();
         let residual = x.clone();
-        let mut hidden = self.proj_in.forward_int8(self.norm.forward(x)).swap_dims(1, 2).swap_dims(2, 3).reshape([b, h * w, c]);
+        let mut hidden = self.proj_in.forward_cpu(self.norm.forward(x)).swap_dims(1, 2).swap_dims(2, 3).reshape([b, h * w, c]);
         for block in &self.transformer_blocks {
             hidden = block.forward(hidden, context.clone());
         }
         let hidden = hidden.reshape([b, h, w, c]).swap_dims(2, 3).swap_dims(1, 2);
-        self.proj_out.forward_int8(hidden) + residual
+        self.proj_out.forward_cpu(hidden) + residual
     }
 }
 

@@ -5,7 +5,7 @@
 //! Like diffusers, each side is one `layers` sequence; the sequence's entries are an enum whose
 //! variant names are left out of tensor paths, so `encoder.layers.1.conv.2.weight` loads as is.
 
-use crate::int8::Int8Forward;
+use crate::cpu_layers::CpuForward;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::interpolate::{Interpolate2d, Interpolate2dConfig, InterpolateMode};
@@ -140,7 +140,7 @@ pub struct AutoencoderTinyBlock {
 impl AutoencoderTinyBlock {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let (c0, r1, c2, r3, c4) = &self.conv;
-        let y = c4.forward_int8(r3.forward(c2.forward_int8(r1.forward(c0.forward_int8(x.clone())))));
+        let y = c4.forward_cpu(r3.forward(c2.forward_cpu(r1.forward(c0.forward_cpu(x.clone())))));
         burn::tensor::activation::relu(y + x)
     }
 }
@@ -156,7 +156,7 @@ pub enum TinyLayer {
 impl TinyLayer {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         match self {
-            Self::Conv(c) => c.forward_int8(x),
+            Self::Conv(c) => c.forward_cpu(x),
             Self::Block(b) => b.forward(x),
             Self::Relu(r) => r.forward(x),
             Self::Upsample(u) => u.forward(x),

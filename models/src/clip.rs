@@ -2,7 +2,7 @@
 //! embeddings, pre-norm causal transformer layers with quick-GELU MLPs, final layer norm.
 //! Field names are transformers' state-dict keys, so `text_encoder/model.safetensors` loads as is.
 
-use crate::int8::Int8Forward;
+use crate::cpu_layers::CpuForward;
 use burn::module::Module;
 use burn::nn::{Embedding, EmbeddingConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{sigmoid, softmax};
@@ -125,12 +125,12 @@ impl ClipAttention {
         let h = self.num_heads;
         let d = c / h;
         let heads = |t: Tensor<3>| t.reshape([b, n, h, d]).swap_dims(1, 2);
-        let q = heads(self.q_proj.forward_int8(x.clone())).mul_scalar((d as f64).powf(-0.5));
-        let k = heads(self.k_proj.forward_int8(x.clone()));
-        let v = heads(self.v_proj.forward_int8(x));
+        let q = heads(self.q_proj.forward_cpu(x.clone())).mul_scalar((d as f64).powf(-0.5));
+        let k = heads(self.k_proj.forward_cpu(x.clone()));
+        let v = heads(self.v_proj.forward_cpu(x));
         let weights = softmax(q.matmul(k.swap_dims(2, 3)) + mask, 3);
         let out = weights.matmul(v).swap_dims(1, 2).reshape([b, n, c]);
-        self.out_proj.forward_int8(out)
+        self.out_proj.forward_cpu(out)
     }
 }
 
@@ -155,7 +155,7 @@ impl ClipTextModel {
             let residual = x.clone();
             x = residual + layer.self_attn.forward(layer.layer_norm1.forward(x), mask.clone());
             let residual = x.clone();
-            x = residual + layer.mlp.fc2.forward_int8(quick_gelu(layer.mlp.fc1.forward_int8(layer.layer_norm2.forward(x))));
+            x = residual + layer.mlp.fc2.forward_cpu(quick_gelu(layer.mlp.fc1.forward_cpu(layer.layer_norm2.forward(x))));
         }
         tm.final_layer_norm.forward(x)
     }

@@ -10,7 +10,7 @@ use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor};
 
 use crate::embeddings::{timestep_features, TimestepEmbedding};
-use crate::int8::Int8Forward;
+use crate::cpu_layers::CpuForward;
 use crate::resnet::conv;
 use crate::unet_2d_blocks::{BlockShape, DownBlock2D, UNetMidBlock2DCrossAttn};
 use crate::unet_2d_condition::{ControlResiduals, UNet2DConditionConfig};
@@ -159,8 +159,8 @@ pub struct ControlNetConditioningEmbedding {
 
 impl ControlNetConditioningEmbedding {
     pub fn forward(&self, image: Tensor<4>) -> Tensor<4> {
-        let x = self.blocks.iter().fold(silu(self.conv_in.forward_int8(image)), |x, b| silu(b.forward_int8(x)));
-        self.conv_out.forward_int8(x)
+        let x = self.blocks.iter().fold(silu(self.conv_in.forward_cpu(image)), |x, b| silu(b.forward_cpu(x)));
+        self.conv_out.forward_cpu(x)
     }
 }
 
@@ -182,14 +182,14 @@ impl ControlNetModel {
         let device = latents.device();
         let features = timestep_features(&vec![timestep; b], self.conv_in.weight.dims()[0], &device);
         let temb = self.time_embedding.forward(features);
-        let mut x = self.conv_in.forward_int8(latents) + self.controlnet_cond_embedding.forward(control_image);
+        let mut x = self.conv_in.forward_cpu(latents) + self.controlnet_cond_embedding.forward(control_image);
         let mut skips = vec![x.clone()];
         for block in &self.down_blocks {
             x = block.forward(x, &temb, &context, &mut skips);
         }
         let x = self.mid_block.forward(x, &temb, &context);
-        let down = skips.into_iter().zip(&self.controlnet_down_blocks).map(|(s, c)| c.forward_int8(s).mul_scalar(scale)).collect();
-        ControlResiduals { down, mid: self.controlnet_mid_block.forward_int8(x).mul_scalar(scale) }
+        let down = skips.into_iter().zip(&self.controlnet_down_blocks).map(|(s, c)| c.forward_cpu(s).mul_scalar(scale)).collect();
+        ControlResiduals { down, mid: self.controlnet_mid_block.forward_cpu(x).mul_scalar(scale) }
     }
 }
 

@@ -1,6 +1,6 @@
 //! diffusers' `embeddings.py`: sinusoidal timestep features and the time-embedding MLP.
 
-use crate::int8::Int8Forward;
+use crate::cpu_layers::CpuForward;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::activation::silu;
@@ -32,6 +32,6 @@ impl TimestepEmbedding {
     }
 
     pub fn forward(&self, x: Tensor<2>) -> Tensor<2> {
-        self.linear_2.forward_int8(silu(self.linear_1.forward_int8(x)))
+        self.linear_2.forward_cpu(silu(self.linear_1.forward_cpu(x)))
     }
 }

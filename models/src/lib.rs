@@ -15,6 +15,8 @@ pub mod clip;
 pub mod compute;
 pub mod control_image;
 pub mod controlnet;
+pub mod cpu_layers;
+pub mod conv_cpu;
 pub mod diffusion_stylizer;
 pub mod disjoint_out;
 pub mod embeddings;

@@ -1,6 +1,6 @@
 //! diffusers' `resnet.py`: ResnetBlock2D, Downsample2D, Upsample2D (shared by the VAE and UNet).
 
-use crate::int8::Int8Forward;
+use crate::cpu_layers::CpuForward;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{GroupNorm, GroupNormConfig, Linear, LinearConfig, PaddingConfig2d};
@@ -41,14 +41,14 @@ impl ResnetBlock2D {
     }
 
     pub fn forward(&self, x: Tensor<4>, temb: Option<&Tensor<2>>) -> Tensor<4> {
-        let mut h = self.conv1.forward_int8(silu(self.norm1.forward(x.clone())));
+        let mut h = self.conv1.forward_cpu(silu(self.norm1.forward(x.clone())));
         if let (Some(proj), Some(t)) = (&self.time_emb_proj, temb) {
             let [b, c] = [h.dims()[0], h.dims()[1]];
-            h = h + proj.forward_int8(silu(t.clone())).reshape([b, c, 1, 1]);
+            h = h + proj.forward_cpu(silu(t.clone())).reshape([b, c, 1, 1]);
         }
-        let h = self.conv2.forward_int8(silu(self.norm2.forward(h)));
+        let h = self.conv2.forward_cpu(silu(self.norm2.forward(h)));
         let shortcut = match &self.conv_shortcut {
-            Some(c) => c.forward_int8(x),
+            Some(c) => c.forward_cpu(x),
             None => x,
         };
         shortcut + h
@@ -69,7 +69,7 @@ impl Downsample2D {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.conv.forward_int8(x)
+        self.conv.forward_cpu(x)
     }
 }
 
@@ -92,6 +92,6 @@ impl Upsample2D {
     /// Nearest-neighbour resize to `size` (the UNet passes the skip's size for odd latents).
     pub fn forward_to(&self, x: Tensor<4>, size: [usize; 2]) -> Tensor<4> {
         let up = interpolate(x, InterpolateOptions::new(InterpolateMode::Nearest).with_output_size(size));
-        self.conv.forward_int8(up)
+        self.conv.forward_cpu(up)
     }
 }

@@ -8,7 +8,7 @@ use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor};
 
 use crate::embeddings::{timestep_features, TimestepEmbedding};
-use crate::int8::Int8Forward;
+use crate::cpu_layers::CpuForward;
 use crate::resnet::{conv, group_norm};
 use crate::unet_2d_blocks::{BlockShape, DownBlock2D, UNetMidBlock2DCrossAttn, UpBlock2D};
 
@@ -133,7 +133,7 @@ impl UNet2DConditionModel {
         let features = timestep_features(&vec![timestep; b], self.conv_in.weight.dims()[0], &device);
         let temb = self.time_embedding.forward(features);
 
-        let mut x = self.conv_in.forward_int8(latents);
+        let mut x = self.conv_in.forward_cpu(latents);
         let mut skips = vec![x.clone()];
         for block in &self.down_blocks {
             x = block.forward(x, &temb, &context, &mut skips);
@@ -146,6 +146,6 @@ impl UNet2DConditionModel {
         for block in &self.up_blocks {
             x = block.forward(x, &temb, &context, &mut skips);
         }
-        self.conv_out.forward_int8(silu(self.conv_norm_out.forward(x)))
+        self.conv_out.forward_cpu(silu(self.conv_norm_out.forward(x)))
     }
 }

@@ -7,7 +7,7 @@ use burn::nn::{GroupNorm, Linear, LinearConfig};
 use burn::tensor::activation::{silu, softmax};
 use burn::tensor::{Device, Tensor};
 
-use crate::int8::Int8Forward;
+use crate::cpu_layers::CpuForward;
 use crate::resnet::{conv, group_norm, Downsample2D, ResnetBlock2D, Upsample2D};
 
 /// `vae/config.json`.
@@ -180,15 +180,15 @@ impl VaeAttention {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [b, c, h, w] = x.dims();
         let n = self.group_norm.forward(x.clone()).reshape([b, c, h * w]).swap_dims(1, 2);
-        let q = self.to_q.forward_int8(n.clone());
-        let k = self.to_k.forward_int8(n.clone());
-        let v = self.to_v.forward_int8(n);
+        let q = self.to_q.forward_cpu(n.clone());
+        let k = self.to_k.forward_cpu(n.clone());
+        let v = self.to_v.forward_cpu(n);
         // One head of all c channels; on the CPU never the whole [h*w, h*w] score matrix at once.
         let attended = match crate::attention_cpu::attention(&q, &k, &v, 1) {
             Some(attended) => attended,
             None => softmax(q.matmul(k.swap_dims(1, 2)).mul_scalar((c as f64).powf(-0.5)), 2).matmul(v),
         };
-        let out = self.to_out[0].forward_int8(attended);
+        let out = self.to_out[0].forward_cpu(attended);
         out.swap_dims(1, 2).reshape([b, c, h, w]) + x
     }
 }
@@ -218,7 +218,7 @@ impl AutoencoderKl {
     /// Image in [-1, 1], [batch, 3, H, W] with H, W multiples of 8.
     pub fn encode(&self, image: Tensor<4>) -> DiagonalGaussian {
         let e = &self.encoder;
-        let mut x = e.conv_in.forward_int8(image);
+        let mut x = e.conv_in.forward_cpu(image);
         for block in &e.down_blocks {
             for r in &block.resnets {
                 x = r.forward(x, None);
@@ -228,8 +228,8 @@ impl AutoencoderKl {
             }
         }
         x = e.mid_block.forward(x);
-        x = e.conv_out.forward_int8(silu(e.conv_norm_out.forward(x)));
-        let moments = self.quant_conv.forward_int8(x);
+        x = e.conv_out.forward_cpu(silu(e.conv_norm_out.forward(x)));
+        let moments = self.quant_conv.forward_cpu(x);
         let [b, c2, h, w] = moments.dims();
         let c = c2 / 2;
         let mean = moments.clone().slice([0..b, 0..c, 0..h, 0..w]);
@@ -292,7 +292,7 @@ impl AutoencoderKl {
     /// Latents (unscaled) to an image in about [-1, 1].
     pub fn decode(&self, latents: Tensor<4>) -> Tensor<4> {
         let d = &self.decoder;
-        let mut x = d.conv_in.forward_int8(self.post_quant_conv.forward_int8(latents));
+        let mut x = d.conv_in.forward_cpu(self.post_quant_conv.forward_cpu(latents));
         x = d.mid_block.forward(x);
         for block in &d.up_blocks {
             for r in &block.resnets {
@@ -302,7 +302,7 @@ impl AutoencoderKl {
                 x = u.forward(x);
             }
         }
-        d.conv_out.forward_int8(silu(d.conv_norm_out.forward(x)))
+        d.conv_out.forward_cpu(silu(d.conv_norm_out.forward(x)))
     }
 }
 

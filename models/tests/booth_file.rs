@@ -9,7 +9,7 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{DType, Device, Tensor};
 use common::{fixtures, max_abs_diff, pipeline_image, pipeline_input as input, pipeline_params as params, pipeline_reference as reference};
 use keepsake_models::booth_file::{self, BoothFile, Precision};
-use keepsake_models::int8::Int8Forward;
+use keepsake_models::cpu_layers::CpuForward;
 use keepsake_models::lora::Lora;
 use keepsake_models::pipeline::{to_unit_floats, StableDiffusion};
 use keepsake_models::quantize::{Bits, BlockQuantized};
@@ -134,8 +134,8 @@ fn check_quantized(precision: Precision, device: &Device) {
         // load); int4 ones burn's own ops.
         let block = &sd.unet.mid_block.attentions[0].transformer_blocks[0];
         let int8 = precision == Precision::Int8;
-        assert_eq!(Int8Forward::<3>::uses_int8_kernels(&block.attn1.to_q), int8, "{precision}: a Linear layer");
-        assert_eq!(Int8Forward::<4>::uses_int8_kernels(&sd.unet.mid_block.resnets[0].conv1), int8, "{precision}: a convolution");
+        assert_eq!(CpuForward::<3>::uses_int8_kernels(&block.attn1.to_q), int8, "{precision}: a Linear layer");
+        assert_eq!(CpuForward::<4>::uses_int8_kernels(&sd.unet.mid_block.resnets[0].conv1), int8, "{precision}: a convolution");
     }
     let report = diffs(&sd);
     eprintln!("{report:?}");

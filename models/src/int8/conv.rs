@@ -7,26 +7,8 @@ use rayon::prelude::*;
 use super::gemm::{gemm, ActivationRows};
 use super::kernel::Kernel;
 use super::pack::{quantize_row_blocks, PackedWeights, BLOCK};
+use crate::cpu_layers::ConvShape;
 use crate::disjoint_out::DisjointOut;
-
-/// A convolution's geometry (groups 1, dilation 1: every convolution of SD's models).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConvShape {
-    /// `[batch, channels, height, width]` of the input.
-    pub input: [usize; 4],
-    pub kernel: [usize; 2],
-    pub stride: [usize; 2],
-    /// Top, bottom, left, right.
-    pub padding: [usize; 4],
-}
-
-impl ConvShape {
-    pub fn output(&self) -> [usize; 2] {
-        let [_, _, h, w] = self.input;
-        let [t, b, l, r] = self.padding;
-        [(h + t + b - self.kernel[0]) / self.stride[0] + 1, (w + l + r - self.kernel[1]) / self.stride[1] + 1]
-    }
-}
 
 /// The input quantised channels-last: `[batch, h, w, c]` int16, `[batch, h, w, c / 64]` scales.
 struct QuantisedInput {

@@ -12,19 +12,17 @@
 //!   channel costs precision in its own block only;
 //! - each block's i32 dot product is scaled by both scales and summed in f32.
 //!
-//! [`Int8Forward::forward_int8`] is the layers' entry: the kernels where the layer's weight is int8
+//! [`crate::cpu_layers::CpuForward::forward_cpu`] is the layers' entry: the kernels where the layer's weight is int8
 //! on flex and the input is f32, burn's own op everywhere else (GPUs, f32 weights, int4).
 
 mod conv;
-mod flex;
 mod gemm;
 mod kernel;
 mod layout;
 mod pack;
 mod scratch;
 
-pub use conv::{conv2d, ConvShape};
-pub use flex::Int8Forward;
+pub use conv::conv2d;
 pub use gemm::linear_rows;
 pub use kernel::Kernel;
 pub use layout::{blocked_along_inputs, cpu_layout};

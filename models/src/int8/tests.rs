@@ -9,7 +9,8 @@ use burn::tensor::{DType, Device, Distribution, Tensor, TensorData};
 
 use super::kernel::Kernel;
 use super::pack::{quantize_row_blocks, PackedWeights, BLOCK};
-use super::{blocked_along_inputs, conv2d, linear_rows, ConvShape, Int8Forward};
+use super::{blocked_along_inputs, conv2d, linear_rows};
+use crate::cpu_layers::{ConvShape, CpuForward};
 use crate::quantize::{quantize_module, Bits, BlockQuantized};
 
 fn kernels() -> Vec<Kernel> {
@@ -140,7 +141,7 @@ fn convolutions_match_burn_on_the_rounded_input_and_stay_within_the_rounding_bou
     ];
     for (i, (b, cin, cout, h, w, kernel, stride, padding)) in cases.into_iter().enumerate() {
         let layer = int8_conv(cin, cout, kernel, stride, padding.clone(), 10 + i as u64);
-        assert!(Int8Forward::<4>::uses_int8_kernels(&layer), "case {i}: the layer is not on the int8 path");
+        assert!(CpuForward::<4>::uses_int8_kernels(&layer), "case {i}: the layer is not on the int8 path");
         let x = random(&[b, cin, h, w], 20 + i as u64);
         let input = Tensor::<4>::from_data(TensorData::new(x.clone(), [b, cin, h, w]), &device);
         let (rounded, half_steps) = rounded_pixels(&x, [b, cin, h, w]);
@@ -154,7 +155,7 @@ fn convolutions_match_burn_on_the_rounded_input_and_stay_within_the_rounding_bou
         let on = |values: Vec<f32>, weight: Tensor<4>, bias: bool| {
             floats(float_layer(weight, bias).forward(Tensor::from_data(TensorData::new(values, [b, cin, h, w]), &device)))
         };
-        let ours = floats(layer.forward_int8(input.clone()));
+        let ours = floats(layer.forward_cpu(input.clone()));
         let exact = on(rounded.clone(), weight.clone(), true);
         let magnitude = on(rounded.iter().map(|v| v.abs()).collect(), weight.clone().abs(), false);
         let tolerance: Vec<f32> = magnitude.iter().map(|s| 1e-5 * s + 1e-6).collect();
@@ -189,11 +190,11 @@ fn a_linear_layer_runs_int8_after_re_blocking_and_stays_within_the_rounding_boun
     let layer = LinearConfig::new(k, n).init(&device);
     let layer = burn::nn::Linear { weight: burn::module::Param::from_tensor(weight.clone()), ..layer };
     let quantised = quantize_module(layer.clone(), Bits::Eight);
-    assert!(Int8Forward::<3>::uses_int8_kernels(&quantised), "Linear weights are blocked along their inputs on the CPU");
+    assert!(CpuForward::<3>::uses_int8_kernels(&quantised), "Linear weights are blocked along their inputs on the CPU");
     let DType::QFloat(scheme) = quantised.weight.val().dtype() else { panic!("not quantised") };
     assert_eq!(scheme, BlockQuantized::scheme_for(&[k, n], 0, Bits::Eight).with_store(scheme.store));
     let x = Tensor::<3>::from_data(TensorData::new(random(&[2, 77, k], 41), [2, 77, k]), &device);
-    let ours = floats(quantised.forward_int8(x.clone()));
+    let ours = floats(quantised.forward_cpu(x.clone()));
     let dequantised = burn::nn::Linear { weight: burn::module::Param::from_tensor(quantised.weight.val().dequantize()), ..layer };
     let exact = floats(dequantised.forward(x.clone()));
     let (_, half_steps) = rounded_rows(&floats(x.clone()));
@@ -226,10 +227,10 @@ fn layers_off_the_int8_path_run_burns_own_op() {
     let float = Conv2dConfig::new([64, 8], [3, 3]).init(&device);
     let ragged = quantize_module(Conv2dConfig::new([48, 8], [3, 3]).init(&device), Bits::Eight);
     for layer in [float, ragged] {
-        assert!(!Int8Forward::<4>::uses_int8_kernels(&layer));
+        assert!(!CpuForward::<4>::uses_int8_kernels(&layer));
         let cin = layer.weight.dims()[1];
         let x = Tensor::<4>::random([1, cin, 5, 5], Distribution::Normal(0.0, 1.0), &device);
-        assert_eq!(floats(layer.forward_int8(x.clone())), floats(layer.forward(x)));
+        assert_eq!(floats(layer.forward_cpu(x.clone())), floats(layer.forward(x)));
     }
 }
 

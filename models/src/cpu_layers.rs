@@ -1,0 +1,130 @@
+//! burn's layers through Keepsake's CPU kernels, on flex only: int8 weights through the integer
+//! kernels ([`crate::int8`], read in place, no copy), f32 stride-1 convolutions through
+//! [`crate::conv_cpu`]. Anything they do not cover goes to burn's own op (GPUs, int4, groups,
+//! dilation, `Same` padding, strided or tiny convolutions).
+
+use burn::nn::conv::Conv2d;
+use burn::nn::{Linear, PaddingConfig2d};
+use burn::tensor::{DType, Tensor};
+use burn_flex::FlexQTensor;
+
+use crate::conv_cpu;
+use crate::flex_tensor::{f32_storage, from_f32, int8_storage};
+use crate::int8::{conv2d as int8_conv2d, linear_rows, Kernel, PackedWeights};
+use crate::quantize::{Bits, BlockQuantized};
+
+/// `forward`, through the CPU kernels where they cover the layer (see the module).
+pub trait CpuForward<const D: usize> {
+    fn forward_cpu(&self, x: Tensor<D>) -> Tensor<D>;
+    /// Whether the weight is one the int8 kernels take (an f32 flex input then runs them).
+    fn uses_int8_kernels(&self) -> bool;
+}
+
+/// A convolution's geometry as the CPU kernels take it (groups 1, dilation 1: every convolution
+/// of SD's models).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvShape {
+    /// `[batch, channels, height, width]` of the input.
+    pub input: [usize; 4],
+    pub kernel: [usize; 2],
+    pub stride: [usize; 2],
+    /// Top, bottom, left, right.
+    pub padding: [usize; 4],
+}
+
+impl ConvShape {
+    pub fn output(&self) -> [usize; 2] {
+        let [_, _, h, w] = self.input;
+        let [t, b, l, r] = self.padding;
+        [(h + t + b - self.kernel[0]) / self.stride[0] + 1, (w + l + r - self.kernel[1]) / self.stride[1] + 1]
+    }
+}
+
+/// A flex int8 weight blocked along `block_axis` in blocks of 64 (the kernels' layout), read in place.
+fn int8_weight<const D: usize>(weight: &Tensor<D>, block_axis: usize) -> Option<FlexQTensor> {
+    let DType::QFloat(scheme) = weight.dtype() else {
+        return None;
+    };
+    BlockQuantized::is_layout(&scheme, &weight.dims(), block_axis, Bits::Eight).then(|| int8_storage(weight)).flatten()
+}
+
+impl<const D: usize> CpuForward<D> for Linear {
+    fn uses_int8_kernels(&self) -> bool {
+        int8_weight(&self.weight.val(), 0).is_some()
+    }
+
+    fn forward_cpu(&self, x: Tensor<D>) -> Tensor<D> {
+        let weight = self.weight.val();
+        let bias = self.bias.as_ref().map(|b| b.val());
+        let (Some(w), Some(input)) = (int8_weight(&weight, 0), f32_storage(&x)) else {
+            return self.forward(x);
+        };
+        let bias = match bias.as_ref().map(f32_storage) {
+            None => None,
+            Some(Some(b)) => Some(b),
+            Some(None) => return self.forward(x),
+        };
+        let [k, n] = weight.dims();
+        let packed = PackedWeights::linear(w.tensor().as_slice::<i8>().expect("checked"), w.scales(), k, n);
+        let values = input.as_slice::<f32>().expect("checked");
+        let out = linear_rows(Kernel::detect(), values, k, &packed, bias.as_ref().map(|b| b.as_slice::<f32>().expect("checked")));
+        let mut dims = x.dims();
+        dims[D - 1] = n;
+        from_f32(out, dims)
+    }
+}
+
+impl CpuForward<4> for Conv2d {
+    fn uses_int8_kernels(&self) -> bool {
+        self.groups == 1 && self.dilation == [1, 1] && int8_weight(&self.weight.val(), 1).is_some()
+    }
+
+    fn forward_cpu(&self, x: Tensor<4>) -> Tensor<4> {
+        let Some(shape) = self.shape_for(&x) else {
+            return self.forward(x);
+        };
+        let (weight, input) = (self.weight.val(), f32_storage(&x));
+        let bias = match self.bias.as_ref().map(|b| f32_storage(&b.val())) {
+            None => None,
+            Some(Some(b)) => Some(b),
+            Some(None) => return self.forward(x),
+        };
+        let bias = bias.as_ref().map(|b| b.as_slice::<f32>().expect("checked"));
+        let [n, cin, kh, kw] = weight.dims();
+        let [oh, ow] = shape.output();
+        let out = match (int8_weight(&weight, 1), f32_storage(&weight), input) {
+            (Some(w), _, Some(input)) => {
+                let packed = PackedWeights::conv(w.tensor().as_slice::<i8>().expect("checked"), w.scales(), [n, cin, kh, kw]);
+                int8_conv2d(Kernel::detect(), input.as_slice::<f32>().expect("checked"), shape, &packed, bias)
+            }
+            (None, Some(w), Some(input)) if conv_cpu::covers(&shape) => {
+                conv_cpu::conv2d(input.as_slice::<f32>().expect("checked"), shape, w.as_slice::<f32>().expect("checked"), n, bias)
+            }
+            _ => return self.forward(x),
+        };
+        from_f32(out, [shape.input[0], n, oh, ow])
+    }
+}
+
+trait ConvGeometry {
+    /// The geometry for an input `x`, None where the CPU kernels never take the layer.
+    fn shape_for(&self, x: &Tensor<4>) -> Option<ConvShape>;
+}
+
+impl ConvGeometry for Conv2d {
+    fn shape_for(&self, x: &Tensor<4>) -> Option<ConvShape> {
+        let input = x.dims();
+        let [_, cin, kh, kw] = self.weight.dims();
+        // A channel mismatch goes to burn, which names it.
+        if self.groups != 1 || self.dilation != [1, 1] || input[1] != cin {
+            return None;
+        }
+        // burn-nn's own `Explicit` order: top, left, bottom, right. `Same` (never in SD) stays burn's.
+        let [top, left, bottom, right] = match self.padding {
+            PaddingConfig2d::Valid => [0; 4],
+            PaddingConfig2d::Explicit(top, left, bottom, right) => [top, left, bottom, right],
+            PaddingConfig2d::Same => return None,
+        };
+        Some(ConvShape { input, kernel: [kh, kw], stride: self.stride, padding: [top, bottom, left, right] })
+    }
+}
