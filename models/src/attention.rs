@@ -15,7 +15,7 @@ use burn::tensor::module::attention;
 use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::{Device, Tensor};
 
-use crate::cpu_layers::CpuForward;
+use crate::cpu_layers::{CpuForward, GroupNormCpu};
 use crate::resnet::{conv, group_norm};
 
 #[derive(Module, Debug)]
@@ -174,7 +174,7 @@ impl Transformer2DModel {
     pub fn forward(&self, x: Tensor<4>, context: Tensor<3>) -> Tensor<4> {
         let [b, c, h, w] = x.dims();
         let residual = x.clone();
-        let mut hidden = self.proj_in.forward_cpu(self.norm.forward(x)).swap_dims(1, 2).swap_dims(2, 3).reshape([b, h * w, c]);
+        let mut hidden = self.proj_in.forward_cpu(self.norm.forward_cpu(x)).swap_dims(1, 2).swap_dims(2, 3).reshape([b, h * w, c]);
         for block in &self.transformer_blocks {
             hidden = block.forward(hidden, context.clone());
         }

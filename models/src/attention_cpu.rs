@@ -103,71 +103,9 @@ pub fn attend(q: &[f32], k: &[f32], v: &[f32], [b, n, m, inner]: [usize; 4], hea
 /// `row` becomes softmax(row).
 pub fn softmax_in_place(row: &mut [f32]) {
     let max = row.iter().fold(f32::NEG_INFINITY, |a, b| a.max(*b));
-    let sum = exp_shifted_in_place(row, max);
+    let sum = crate::vector_math::exp_shifted_in_place(row, max);
     let inverse = 1.0 / sum;
     row.iter_mut().for_each(|x| *x *= inverse);
-}
-
-/// `row[i] = exp(row[i] - max)`, returning their sum.
-fn exp_shifted_in_place(row: &mut [f32], max: f32) -> f32 {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        // SAFETY: AVX-512F is present.
-        return unsafe { exp_shifted_avx512(row, max) };
-    }
-    exp_shifted_portable(row, max)
-}
-
-/// [`exp_shifted_in_place`] on every CPU without AVX-512.
-fn exp_shifted_portable(row: &mut [f32], max: f32) -> f32 {
-    let mut sum = 0.0;
-    for x in row.iter_mut() {
-        *x = (*x - max).exp();
-        sum += *x;
-    }
-    sum
-}
-
-/// exp(x) for x <= 0 as 2^n e^r, n = round(x / ln 2), r = x - n ln 2 (in two parts, so r is
-/// exact to f32), e^r by its Taylor series to r^6 (|r| <= ln 2 / 2: error < 1.3e-7 relative),
-/// 2^n by `vscalefps`. Below -87.3 the result is flushed to 0 (e^-87.3 is f32's smallest normal).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn exp_shifted_avx512(row: &mut [f32], max: f32) -> f32 {
-    use std::arch::x86_64::*;
-    const LN2_HI: f32 = 0.693_145_75;
-    const LN2_LO: f32 = 1.428_606_8e-6;
-    let shift = _mm512_set1_ps(max);
-    let log2e = _mm512_set1_ps(std::f32::consts::LOG2_E);
-    let (hi, lo) = (_mm512_set1_ps(LN2_HI), _mm512_set1_ps(LN2_LO));
-    let floor = _mm512_set1_ps(-87.3);
-    let c: [__m512; 7] = [1.0, 1.0, 1.0 / 2.0, 1.0 / 6.0, 1.0 / 24.0, 1.0 / 120.0, 1.0 / 720.0].map(|v| _mm512_set1_ps(v));
-    let mut sum = _mm512_setzero_ps();
-    let exp = |x: __m512| -> __m512 {
-        let x = _mm512_sub_ps(x, shift);
-        let tiny = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, floor);
-        let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm512_mul_ps(x, log2e));
-        let r = _mm512_fnmadd_ps(n, lo, _mm512_fnmadd_ps(n, hi, x));
-        let mut p = c[6];
-        for coefficient in c[..6].iter().rev() {
-            p = _mm512_fmadd_ps(p, r, *coefficient);
-        }
-        _mm512_maskz_mov_ps(!tiny, _mm512_scalef_ps(p, n))
-    };
-    let mut chunks = row.chunks_exact_mut(16);
-    for chunk in &mut chunks {
-        let e = exp(_mm512_loadu_ps(chunk.as_ptr()));
-        _mm512_storeu_ps(chunk.as_mut_ptr(), e);
-        sum = _mm512_add_ps(sum, e);
-    }
-    let rest = chunks.into_remainder();
-    if !rest.is_empty() {
-        let mask: __mmask16 = (1u32 << rest.len()).wrapping_sub(1) as __mmask16;
-        let e = exp(_mm512_mask_loadu_ps(shift, mask, rest.as_ptr()));
-        _mm512_mask_storeu_ps(rest.as_mut_ptr(), mask, e);
-        sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(mask, e));
-    }
-    _mm512_reduce_add_ps(sum)
 }
 
 #[cfg(test)]
@@ -215,7 +153,7 @@ mod tests {
         let mut portable = row.clone();
         super::softmax_in_place(&mut row);
         let max = portable.iter().fold(f32::NEG_INFINITY, |a, b| a.max(*b));
-        let sum = super::exp_shifted_portable(&mut portable, max);
+        let sum = crate::vector_math::exp_shifted_portable(&mut portable, max);
         portable.iter_mut().for_each(|x| *x /= sum);
         for (ours, path) in [(&row, "detected"), (&portable, "portable")] {
             for (a, b) in ours.iter().zip(&exact) {

@@ -1,15 +1,18 @@
 //! burn's layers through Keepsake's CPU kernels, on flex only: int8 weights through the integer
 //! kernels ([`crate::int8`], read in place, no copy), f32 stride-1 convolutions through
-//! [`crate::conv_cpu`]. Anything they do not cover goes to burn's own op (GPUs, int4, groups,
+//! [`crate::conv_cpu`], GroupNorm (and GroupNorm then SiLU) through [`crate::group_norm_cpu`].
+//! Anything they do not cover goes to burn's own op (GPUs, int4, groups,
 //! dilation, `Same` padding, strided or tiny convolutions).
 
 use burn::nn::conv::Conv2d;
-use burn::nn::{Linear, PaddingConfig2d};
+use burn::nn::{GroupNorm, Linear, PaddingConfig2d};
+use burn::tensor::activation::silu;
 use burn::tensor::{DType, Tensor};
 use burn_flex::FlexQTensor;
 
 use crate::conv_cpu;
 use crate::flex_tensor::{f32_storage, from_f32, int8_storage};
+use crate::group_norm_cpu::{group_norm, GroupNormShape};
 use crate::int8::{conv2d as int8_conv2d, linear_rows, Kernel, PackedWeights};
 use crate::quantize::{Bits, BlockQuantized};
 
@@ -126,5 +129,47 @@ impl ConvGeometry for Conv2d {
             PaddingConfig2d::Same => return None,
         };
         Some(ConvShape { input, kernel: [kh, kw], stride: self.stride, padding: [top, bottom, left, right] })
+    }
+}
+
+/// burn's GroupNorm through [`crate::group_norm_cpu`] on flex f32, burn's own ops elsewhere.
+pub trait GroupNormCpu<const D: usize> {
+    fn forward_cpu(&self, x: Tensor<D>) -> Tensor<D>;
+    /// `silu(self.forward(x))` in one pass on the CPU.
+    fn forward_then_silu(&self, x: Tensor<D>) -> Tensor<D>;
+}
+
+impl<const D: usize> GroupNormCpu<D> for GroupNorm {
+    fn forward_cpu(&self, x: Tensor<D>) -> Tensor<D> {
+        self.on_cpu(&x, false).unwrap_or_else(|| self.forward(x))
+    }
+
+    fn forward_then_silu(&self, x: Tensor<D>) -> Tensor<D> {
+        self.on_cpu(&x, true).unwrap_or_else(|| silu(self.forward(x)))
+    }
+}
+
+trait GroupNormOnCpu {
+    fn on_cpu<const D: usize>(&self, x: &Tensor<D>, silu: bool) -> Option<Tensor<D>>;
+}
+
+impl GroupNormOnCpu for GroupNorm {
+    /// None where the kernel does not take it (another backend or type, a channel mismatch burn
+    /// names, fewer than 3 dims).
+    fn on_cpu<const D: usize>(&self, x: &Tensor<D>, silu: bool) -> Option<Tensor<D>> {
+        let dims = x.dims();
+        if D < 3 || dims[1] != self.num_channels {
+            return None;
+        }
+        let input = f32_storage(x)?;
+        let affine = match (self.affine, &self.gamma, &self.beta) {
+            (true, Some(g), Some(b)) => Some((f32_storage(&g.val())?, f32_storage(&b.val())?)),
+            (true, _, _) => return None, // burn names the missing parameter
+            (false, _, _) => None,
+        };
+        let shape = GroupNormShape { batch: dims[0], channels: dims[1], spatial: dims[2..].iter().product(), groups: self.num_groups };
+        let affine = affine.as_ref().map(|(g, b)| (g.as_slice::<f32>().expect("checked"), b.as_slice::<f32>().expect("checked")));
+        let out = group_norm(input.as_slice::<f32>().expect("checked"), shape, self.epsilon, affine, silu);
+        Some(from_f32(out, dims))
     }
 }

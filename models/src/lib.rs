@@ -22,6 +22,7 @@ pub mod disjoint_out;
 pub mod embeddings;
 pub mod extra_networks;
 pub mod flex_tensor;
+pub mod group_norm_cpu;
 pub mod gpu_adapter;
 pub mod gpu_cache;
 pub mod int8;
@@ -44,6 +45,7 @@ pub mod toon;
 pub mod torch_rng;
 pub mod unet_2d_blocks;
 pub mod unet_2d_condition;
+pub mod vector_math;
 pub mod vae;
 pub mod weights;
 

@@ -1,6 +1,6 @@
 //! diffusers' `resnet.py`: ResnetBlock2D, Downsample2D, Upsample2D (shared by the VAE and UNet).
 
-use crate::cpu_layers::CpuForward;
+use crate::cpu_layers::{CpuForward, GroupNormCpu};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{GroupNorm, GroupNormConfig, Linear, LinearConfig, PaddingConfig2d};
@@ -41,12 +41,12 @@ impl ResnetBlock2D {
     }
 
     pub fn forward(&self, x: Tensor<4>, temb: Option<&Tensor<2>>) -> Tensor<4> {
-        let mut h = self.conv1.forward_cpu(silu(self.norm1.forward(x.clone())));
+        let mut h = self.conv1.forward_cpu(self.norm1.forward_then_silu(x.clone()));
         if let (Some(proj), Some(t)) = (&self.time_emb_proj, temb) {
             let [b, c] = [h.dims()[0], h.dims()[1]];
             h = h + proj.forward_cpu(silu(t.clone())).reshape([b, c, 1, 1]);
         }
-        let h = self.conv2.forward_cpu(silu(self.norm2.forward(h)));
+        let h = self.conv2.forward_cpu(self.norm2.forward_then_silu(h));
         let shortcut = match &self.conv_shortcut {
             Some(c) => c.forward_cpu(x),
             None => x,

@@ -4,11 +4,10 @@
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::nn::GroupNorm;
-use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor};
 
+use crate::cpu_layers::{CpuForward, GroupNormCpu};
 use crate::embeddings::{timestep_features, TimestepEmbedding};
-use crate::cpu_layers::CpuForward;
 use crate::resnet::{conv, group_norm};
 use crate::unet_2d_blocks::{BlockShape, DownBlock2D, UNetMidBlock2DCrossAttn, UpBlock2D};
 
@@ -146,6 +145,6 @@ impl UNet2DConditionModel {
         for block in &self.up_blocks {
             x = block.forward(x, &temb, &context, &mut skips);
         }
-        self.conv_out.forward_cpu(silu(self.conv_norm_out.forward(x)))
+        self.conv_out.forward_cpu(self.conv_norm_out.forward_then_silu(x))
     }
 }

@@ -4,10 +4,10 @@
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
 use burn::nn::{GroupNorm, Linear, LinearConfig};
-use burn::tensor::activation::{silu, softmax};
+use burn::tensor::activation::softmax;
 use burn::tensor::{Device, Tensor};
 
-use crate::cpu_layers::CpuForward;
+use crate::cpu_layers::{CpuForward, GroupNormCpu};
 use crate::resnet::{conv, group_norm, Downsample2D, ResnetBlock2D, Upsample2D};
 
 /// `vae/config.json`.
@@ -179,7 +179,7 @@ impl VaeAttention {
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [b, c, h, w] = x.dims();
-        let n = self.group_norm.forward(x.clone()).reshape([b, c, h * w]).swap_dims(1, 2);
+        let n = self.group_norm.forward_cpu(x.clone()).reshape([b, c, h * w]).swap_dims(1, 2);
         let q = self.to_q.forward_cpu(n.clone());
         let k = self.to_k.forward_cpu(n.clone());
         let v = self.to_v.forward_cpu(n);
@@ -228,7 +228,7 @@ impl AutoencoderKl {
             }
         }
         x = e.mid_block.forward(x);
-        x = e.conv_out.forward_cpu(silu(e.conv_norm_out.forward(x)));
+        x = e.conv_out.forward_cpu(e.conv_norm_out.forward_then_silu(x));
         let moments = self.quant_conv.forward_cpu(x);
         let [b, c2, h, w] = moments.dims();
         let c = c2 / 2;
@@ -302,7 +302,7 @@ impl AutoencoderKl {
                 x = u.forward(x);
             }
         }
-        d.conv_out.forward_cpu(silu(d.conv_norm_out.forward(x)))
+        d.conv_out.forward_cpu(d.conv_norm_out.forward_then_silu(x))
     }
 }
 

@@ -1,0 +1,149 @@
+//! exp over whole slices for the CPU kernels (softmax, SiLU): libm's `expf` one value at a time
+//! is what burn-flex calls, and at a UNet's sizes it is a visible part of a step. AVX-512 where
+//! the CPU has it, the standard library's `exp` elsewhere.
+
+/// `row[i] = exp(row[i] - shift)`, returning their sum (a softmax's shifted exponentials).
+pub fn exp_shifted_in_place(row: &mut [f32], shift: f32) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: AVX-512F is present.
+        return unsafe { avx512::exp_shifted(row, shift) };
+    }
+    exp_shifted_portable(row, shift)
+}
+
+/// [`exp_shifted_in_place`] on every CPU without AVX-512.
+pub fn exp_shifted_portable(row: &mut [f32], shift: f32) -> f32 {
+    let mut sum = 0.0;
+    for x in row.iter_mut() {
+        *x = (*x - shift).exp();
+        sum += *x;
+    }
+    sum
+}
+
+/// `row[i] = silu(row[i]) = row[i] / (1 + exp(-row[i]))`.
+pub fn silu_in_place(row: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: AVX-512F is present.
+        return unsafe { avx512::silu(row) };
+    }
+    silu_portable(row)
+}
+
+/// [`silu_in_place`] on every CPU without AVX-512.
+pub fn silu_portable(row: &mut [f32]) {
+    for x in row.iter_mut() {
+        *x /= 1.0 + (-*x).exp();
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    /// exp(x) as 2^n e^r, n = round(x / ln 2), r = x - n ln 2 (in two parts, so r is exact to
+    /// f32), e^r by its Taylor series to r^6 (|r| <= ln 2 / 2: error < 1.3e-7 relative), 2^n by
+    /// `vscalefps`. Below -87.3 the result is flushed to 0 (e^-87.3 is f32's smallest normal);
+    /// above 88.7 it is infinite, as f32's own.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn exp(x: __m512) -> __m512 {
+        const LN2_HI: f32 = 0.693_145_75;
+        const LN2_LO: f32 = 1.428_606_8e-6;
+        const TAYLOR: [f32; 7] = [1.0, 1.0, 1.0 / 2.0, 1.0 / 6.0, 1.0 / 24.0, 1.0 / 120.0, 1.0 / 720.0];
+        let tiny = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(x, _mm512_set1_ps(-87.3));
+        let n = _mm512_roundscale_ps::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(_mm512_mul_ps(
+            x,
+            _mm512_set1_ps(std::f32::consts::LOG2_E),
+        ));
+        let r = _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_LO), _mm512_fnmadd_ps(n, _mm512_set1_ps(LN2_HI), x));
+        let mut p = _mm512_set1_ps(TAYLOR[6]);
+        for coefficient in TAYLOR[..6].iter().rev() {
+            p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(*coefficient));
+        }
+        _mm512_maskz_mov_ps(!tiny, _mm512_scalef_ps(p, n))
+    }
+
+    /// Applies `f` to `row` 16 values at a time (the tail masked; its missing lanes read as
+    /// `fill`), returning the sum of the results.
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn map(row: &mut [f32], fill: f32, f: impl Fn(__m512) -> __m512) -> f32 {
+        let mut sum = _mm512_setzero_ps();
+        let mut chunks = row.chunks_exact_mut(16);
+        for chunk in &mut chunks {
+            let y = f(_mm512_loadu_ps(chunk.as_ptr()));
+            _mm512_storeu_ps(chunk.as_mut_ptr(), y);
+            sum = _mm512_add_ps(sum, y);
+        }
+        let rest = chunks.into_remainder();
+        if !rest.is_empty() {
+            let mask: __mmask16 = (1u32 << rest.len()).wrapping_sub(1) as __mmask16;
+            let y = f(_mm512_mask_loadu_ps(_mm512_set1_ps(fill), mask, rest.as_ptr()));
+            _mm512_mask_storeu_ps(rest.as_mut_ptr(), mask, y);
+            sum = _mm512_add_ps(sum, _mm512_maskz_mov_ps(mask, y));
+        }
+        _mm512_reduce_add_ps(sum)
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn exp_shifted(row: &mut [f32], shift: f32) -> f32 {
+        let s = _mm512_set1_ps(shift);
+        map(row, shift, |x| exp(_mm512_sub_ps(x, s)))
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn silu(row: &mut [f32]) {
+        let one = _mm512_set1_ps(1.0);
+        map(row, 0.0, |x| _mm512_div_ps(x, _mm512_add_ps(one, exp(_mm512_sub_ps(_mm512_setzero_ps(), x)))));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values() -> Vec<f32> {
+        // Both signs over exp's whole range, past where it flushes or overflows, and a tail.
+        let mut v: Vec<f32> = (0..4001).map(|i| (i as f32 - 2000.0) * 0.05).collect();
+        v.extend([-200.0, -88.0, -87.0, 87.0, 88.5, 100.0, 0.0, -0.0, 1e-30]);
+        v
+    }
+
+    #[test]
+    fn exp_matches_f64_within_2e7_relative() {
+        for shift in [0.0f32, 3.5, -2.0] {
+            let mut row: Vec<f32> = values().into_iter().filter(|x| x - shift <= 80.0).collect();
+            let expected: Vec<f64> = row.iter().map(|x| ((*x - shift) as f64).exp()).collect();
+            let sum = exp_shifted_in_place(&mut row, shift);
+            for (x, e) in row.iter().zip(&expected) {
+                let tolerance = 2e-7 * e + if *e < 1.2e-38 { 1.2e-38 } else { 0.0 };
+                assert!((*x as f64 - e).abs() <= tolerance, "exp: {x} for {e}");
+            }
+            let total: f64 = expected.iter().sum();
+            assert!((sum as f64 - total).abs() <= 1e-6 * total, "the sum: {sum} for {total}");
+            let mut portable: Vec<f32> = values().into_iter().filter(|x| x - shift <= 80.0).collect();
+            exp_shifted_portable(&mut portable, shift);
+            for (x, e) in portable.iter().zip(&expected) {
+                assert!((*x as f64 - e).abs() <= 2e-7 * e + 1.2e-38, "portable exp: {x} for {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn silu_matches_f64_within_1e6_relative() {
+        let inputs = values();
+        let expected: Vec<f64> = inputs.iter().map(|x| *x as f64 / (1.0 + (-*x as f64).exp())).collect();
+        for (name, f) in [("vectorised", silu_in_place as fn(&mut [f32])), ("portable", silu_portable)] {
+            let mut row = inputs.clone();
+            f(&mut row);
+            for ((x, e), input) in row.iter().zip(&expected).zip(&inputs) {
+                // Past -88.7, exp(-x) is infinite and the result -0 (the true one is under 1e-36).
+                assert!((*x as f64 - e).abs() <= 1e-6 * e.abs() + 1e-36, "{name} silu({input}) = {x}, not {e}");
+                assert!(x.is_finite(), "{name} silu({input}) = {x}");
+            }
+        }
+    }
+}
