@@ -83,7 +83,7 @@ impl CpuForward<4> for Conv2d {
     }
 
     fn forward_cpu(&self, x: Tensor<4>) -> Tensor<4> {
-        let Some(shape) = self.shape_for(&x) else {
+        let Some(shape) = conv_shape(self, &x) else {
             return self.forward(x);
         };
         let (weight, input) = (self.weight.val(), f32_storage(&x));
@@ -109,27 +109,21 @@ impl CpuForward<4> for Conv2d {
     }
 }
 
-trait ConvGeometry {
-    /// The geometry for an input `x`, None where the CPU kernels never take the layer.
-    fn shape_for(&self, x: &Tensor<4>) -> Option<ConvShape>;
-}
-
-impl ConvGeometry for Conv2d {
-    fn shape_for(&self, x: &Tensor<4>) -> Option<ConvShape> {
-        let input = x.dims();
-        let [_, cin, kh, kw] = self.weight.dims();
-        // A channel mismatch goes to burn, which names it.
-        if self.groups != 1 || self.dilation != [1, 1] || input[1] != cin {
-            return None;
-        }
-        // burn-nn's own `Explicit` order: top, left, bottom, right. `Same` (never in SD) stays burn's.
-        let [top, left, bottom, right] = match self.padding {
-            PaddingConfig2d::Valid => [0; 4],
-            PaddingConfig2d::Explicit(top, left, bottom, right) => [top, left, bottom, right],
-            PaddingConfig2d::Same => return None,
-        };
-        Some(ConvShape { input, kernel: [kh, kw], stride: self.stride, padding: [top, bottom, left, right] })
+/// `layer`'s geometry for an input `x`, None where the CPU kernels never take the layer.
+fn conv_shape(layer: &Conv2d, x: &Tensor<4>) -> Option<ConvShape> {
+    let input = x.dims();
+    let [_, cin, kh, kw] = layer.weight.dims();
+    // A channel mismatch goes to burn, which names it.
+    if layer.groups != 1 || layer.dilation != [1, 1] || input[1] != cin {
+        return None;
     }
+    // burn-nn's own `Explicit` order: top, left, bottom, right. `Same` (never in SD) stays burn's.
+    let [top, left, bottom, right] = match layer.padding {
+        PaddingConfig2d::Valid => [0; 4],
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [top, left, bottom, right],
+        PaddingConfig2d::Same => return None,
+    };
+    Some(ConvShape { input, kernel: [kh, kw], stride: layer.stride, padding: [top, bottom, left, right] })
 }
 
 /// burn's GroupNorm through [`crate::group_norm_cpu`] on flex f32, burn's own ops elsewhere.
@@ -141,35 +135,29 @@ pub trait GroupNormCpu<const D: usize> {
 
 impl<const D: usize> GroupNormCpu<D> for GroupNorm {
     fn forward_cpu(&self, x: Tensor<D>) -> Tensor<D> {
-        self.on_cpu(&x, false).unwrap_or_else(|| self.forward(x))
+        group_norm_on_cpu(self, &x, false).unwrap_or_else(|| self.forward(x))
     }
 
     fn forward_then_silu(&self, x: Tensor<D>) -> Tensor<D> {
-        self.on_cpu(&x, true).unwrap_or_else(|| silu(self.forward(x)))
+        group_norm_on_cpu(self, &x, true).unwrap_or_else(|| silu(self.forward(x)))
     }
 }
 
-trait GroupNormOnCpu {
-    fn on_cpu<const D: usize>(&self, x: &Tensor<D>, silu: bool) -> Option<Tensor<D>>;
-}
-
-impl GroupNormOnCpu for GroupNorm {
-    /// None where the kernel does not take it (another backend or type, a channel mismatch burn
-    /// names, fewer than 3 dims).
-    fn on_cpu<const D: usize>(&self, x: &Tensor<D>, silu: bool) -> Option<Tensor<D>> {
-        let dims = x.dims();
-        if D < 3 || dims[1] != self.num_channels {
-            return None;
-        }
-        let input = f32_storage(x)?;
-        let affine = match (self.affine, &self.gamma, &self.beta) {
-            (true, Some(g), Some(b)) => Some((f32_storage(&g.val())?, f32_storage(&b.val())?)),
-            (true, _, _) => return None, // burn names the missing parameter
-            (false, _, _) => None,
-        };
-        let shape = GroupNormShape { batch: dims[0], channels: dims[1], spatial: dims[2..].iter().product(), groups: self.num_groups };
-        let affine = affine.as_ref().map(|(g, b)| (g.as_slice::<f32>().expect("checked"), b.as_slice::<f32>().expect("checked")));
-        let out = group_norm(input.as_slice::<f32>().expect("checked"), shape, self.epsilon, affine, silu);
-        Some(from_f32(out, dims))
+/// `norm` (then SiLU if `silu`) through the kernel; None where the kernel does not take it
+/// (another backend or type, a channel mismatch burn names, fewer than 3 dims).
+fn group_norm_on_cpu<const D: usize>(norm: &GroupNorm, x: &Tensor<D>, silu: bool) -> Option<Tensor<D>> {
+    let dims = x.dims();
+    if D < 3 || dims[1] != norm.num_channels {
+        return None;
     }
+    let input = f32_storage(x)?;
+    let affine = match (norm.affine, &norm.gamma, &norm.beta) {
+        (true, Some(g), Some(b)) => Some((f32_storage(&g.val())?, f32_storage(&b.val())?)),
+        (true, _, _) => return None, // burn names the missing parameter
+        (false, _, _) => None,
+    };
+    let shape = GroupNormShape { batch: dims[0], channels: dims[1], spatial: dims[2..].iter().product(), groups: norm.num_groups };
+    let affine = affine.as_ref().map(|(g, b)| (g.as_slice::<f32>().expect("checked"), b.as_slice::<f32>().expect("checked")));
+    let out = group_norm(input.as_slice::<f32>().expect("checked"), shape, norm.epsilon, affine, silu);
+    Some(from_f32(out, dims))
 }
