@@ -221,7 +221,7 @@ fn a_booth_killed_mid_upload_loses_nothing_and_sends_nothing_twice() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(outbox_status(&out).contains(": 9 waiting"));
     // The network comes back; the booth is killed again and again while it sends.
-    for _ in 0..12 {
+    for round in 0..12 {
         let mut child = Command::new(BOOTH)
             .args(["sync", "push", "--wait", "30", "--archive"])
             .arg(out.join("archive"))
@@ -231,8 +231,20 @@ fn a_booth_killed_mid_upload_loses_nothing_and_sends_nothing_twice() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(rng.ms(30, 250));
-        let parts = std::fs::read_dir(server.data.join("uploads")).map(|d| d.count()).unwrap_or(0);
+        let parts = || std::fs::read_dir(server.data.join("uploads")).map(|d| d.count()).unwrap_or(0);
+        if round % 2 == 0 {
+            // Anywhere: before, during or after an upload.
+            std::thread::sleep(rng.ms(30, 250));
+        } else {
+            // Surely during one: once the server holds a part (a loaded machine can take longer
+            // than any fixed sleep to start the process and its first upload).
+            let waited = std::time::Instant::now();
+            while parts() == 0 && waited.elapsed() < Duration::from_secs(10) && child.try_wait().unwrap().is_none() {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            std::thread::sleep(rng.ms(0, 20));
+        }
+        let parts = parts();
         let _ = child.kill();
         let _ = child.wait();
         if parts > 0 {

@@ -123,6 +123,10 @@ fn conv_shape(layer: &Conv2d, x: &Tensor<4>) -> Option<ConvShape> {
         PaddingConfig2d::Explicit(top, left, bottom, right) => [top, left, bottom, right],
         PaddingConfig2d::Same => return None,
     };
+    // An empty batch or a picture smaller than the kernel: burn answers (and names it).
+    if input[0] == 0 || input[2] + top + bottom < kh || input[3] + left + right < kw || layer.stride.contains(&0) {
+        return None;
+    }
     Some(ConvShape { input, kernel: [kh, kw], stride: layer.stride, padding: [top, bottom, left, right] })
 }
 
@@ -160,4 +164,25 @@ fn group_norm_on_cpu<const D: usize>(norm: &GroupNorm, x: &Tensor<D>, silu: bool
     let affine = affine.as_ref().map(|(g, b)| (g.as_slice::<f32>().expect("checked"), b.as_slice::<f32>().expect("checked")));
     let out = group_norm(input.as_slice::<f32>().expect("checked"), shape, norm.epsilon, affine, silu);
     Some(from_f32(out, dims))
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::nn::conv::Conv2dConfig;
+    use burn::tensor::{Device, Tensor};
+
+    use super::conv_shape;
+
+    #[test]
+    fn pictures_smaller_than_the_kernel_and_empty_batches_stay_burns() {
+        // The kernels' geometry would underflow (and their unsafe GEMMs read out of bounds in a
+        // release build, where the subtraction wraps): burn's op answers for these instead.
+        let device = Device::flex();
+        let layer = Conv2dConfig::new([8, 8], [3, 3]).init(&device);
+        assert!(conv_shape(&layer, &Tensor::<4>::zeros([1, 8, 4, 4], &device)).is_some());
+        assert!(conv_shape(&layer, &Tensor::<4>::zeros([1, 8, 2, 5], &device)).is_none(), "2 rows, 3x3, no padding");
+        assert!(conv_shape(&layer, &Tensor::<4>::zeros([1, 8, 5, 2], &device)).is_none(), "2 columns");
+        assert!(conv_shape(&layer, &Tensor::<4>::zeros([0, 8, 4, 4], &device)).is_none(), "an empty batch");
+        assert!(conv_shape(&layer, &Tensor::<4>::zeros([1, 4, 4, 4], &device)).is_none(), "4 channels into 8");
+    }
 }
