@@ -114,9 +114,7 @@ mod tests {
     use burn::tensor::ops::AttentionModuleOptions;
     use burn::tensor::{Device, Distribution, Tensor};
 
-    fn floats(t: Tensor<3>) -> Vec<f32> {
-        t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
-    }
+    use crate::test_support::floats;
 
     /// Against burn's own attention: self-attention over more keys than a block of queries, and
     /// cross-attention to 77 text tokens with a head size SD uses (40, 80, 160).

@@ -164,9 +164,7 @@ mod tests {
     use crate::cpu_layers::CpuForward;
     use crate::flex_tensor::f32_storage;
 
-    fn floats(x: Tensor<4>) -> Vec<f32> {
-        x.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
-    }
+    use crate::test_support::{assert_within_1e5, floats};
 
     fn layer(c: usize, n: usize, kernel: usize, padding: [usize; 4], device: &Device) -> Conv2d {
         let [top, left, bottom, right] = padding;
@@ -184,10 +182,7 @@ mod tests {
         let (w, b) = (f32_storage(&layer.weight.val()).unwrap(), f32_storage(&layer.bias.as_ref().unwrap().val()).unwrap());
         let ours = conv2d(f32_storage(&x).unwrap().as_slice().unwrap(), shape, w.as_slice().unwrap(), n, Some(b.as_slice().unwrap()));
         let burns = floats(layer.forward(x.clone()));
-        assert_eq!(ours.len(), burns.len(), "{case}");
-        let scale = burns.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let worst = ours.iter().zip(&burns).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-        assert!(worst <= 1e-5 * scale, "{case}: off by {worst} of {scale}");
+        assert_within_1e5(case, &ours, &burns);
         // The layer's CPU forward takes this path.
         assert_eq!(floats(layer.forward_cpu(x)), ours, "{case}: forward_cpu did not run conv_cpu");
     }

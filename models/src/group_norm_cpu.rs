@@ -74,15 +74,10 @@ mod tests {
 
     use crate::cpu_layers::GroupNormCpu;
 
-    fn floats<const D: usize>(x: Tensor<D>) -> Vec<f32> {
-        x.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
-    }
+    use crate::test_support::{assert_within_1e5, floats};
 
     fn within(case: &str, ours: Vec<f32>, burns: Vec<f32>) {
-        assert_eq!(ours.len(), burns.len(), "{case}");
-        let scale = burns.iter().fold(0f32, |m, v| m.max(v.abs()));
-        let worst = ours.iter().zip(&burns).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-        assert!(worst <= 1e-5 * scale, "{case}: off by {worst} of {scale}");
+        assert_within_1e5(case, &ours, &burns);
     }
 
     #[test]

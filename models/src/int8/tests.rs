@@ -50,9 +50,7 @@ fn assert_within(ours: &[f32], reference: &[f32], tolerance: &[f32], what: &str)
     }
 }
 
-fn floats<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
-}
+use crate::test_support::floats;
 
 #[test]
 fn a_linear_product_is_exact_on_the_rounded_operands() {
