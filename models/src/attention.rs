@@ -116,11 +116,33 @@ impl FeedForward {
 
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
         let projected = self.net.0.proj.forward_cpu(x);
-        let [b, n, w] = projected.dims();
-        let hidden = projected.clone().slice([0..b, 0..n, 0..w / 2]);
-        let gate = projected.slice([0..b, 0..n, w / 2..w]);
-        self.net.2.forward_cpu(hidden * gelu(gate))
+        let gated = match geglu_cpu(&projected) {
+            Some(gated) => gated,
+            None => {
+                let [b, n, w] = projected.dims();
+                let hidden = projected.clone().slice([0..b, 0..n, 0..w / 2]);
+                let gate = projected.slice([0..b, 0..n, w / 2..w]);
+                hidden * gelu(gate)
+            }
+        };
+        self.net.2.forward_cpu(gated)
     }
+}
+
+/// The GEGLU's halves multiplied in one pass on flex (burn: a GELU op, then a product, each a
+/// new tensor, and libm's `erff` per value); None elsewhere.
+fn geglu_cpu(projected: &Tensor<3>) -> Option<Tensor<3>> {
+    use rayon::prelude::*;
+    let [b, n, w] = projected.dims();
+    let storage = crate::flex_tensor::f32_storage(projected)?;
+    let values = storage.as_slice::<f32>()?;
+    let half = w / 2;
+    let mut out = vec![0f32; b * n * half];
+    out.par_chunks_mut(half).zip(values.par_chunks(w)).with_min_len(16).for_each(|(out, row)| {
+        let (hidden, gate) = row.split_at(half);
+        crate::vector_math::gelu_gated(hidden, gate, out);
+    });
+    Some(crate::flex_tensor::from_f32(out, [b, n, half]))
 }
 
 #[derive(Module, Debug)]
@@ -202,5 +224,20 @@ mod tests {
         assert_eq!(blocked.dims(), [2, 3, 37, 8]);
         let diff = (blocked - textbook).abs().max().into_scalar::<f32>();
         assert!(diff < 1e-5, "blocked attention differs by {diff}");
+    }
+
+    /// The one-pass GEGLU against burn's GELU and product: gates far on both sides of zero, and
+    /// rows whose half is not a multiple of 16 (the vector tail).
+    #[test]
+    fn geglu_matches_burns_within_1e5() {
+        let device = Device::flex();
+        for (b, n, half) in [(2, 37, 48), (1, 5, 21)] {
+            let projected = Tensor::<3>::random([b, n, 2 * half], Distribution::Normal(0.0, 4.0), &device);
+            let ours = crate::test_support::floats(geglu_cpu(&projected).expect("f32 on flex"));
+            let hidden = projected.clone().slice([0..b, 0..n, 0..half]);
+            let gate = projected.slice([0..b, 0..n, half..2 * half]);
+            let burns = crate::test_support::floats(hidden * gelu(gate));
+            crate::test_support::assert_within_1e5(&format!("[{b}, {n}, 2 x {half}]"), &ours, &burns);
+        }
     }
 }
