@@ -10,7 +10,10 @@
 //! (rms, measured on the tiny model's layers), and through a UNet's layers and the sampler's
 //! steps that took the tiny model's int8 picture from 47-49 dB of diffusers' to 35 dB, under the
 //! 40 dB the parity tests ask for. int16 rounding is 256 times finer (the weights' own rounding
-//! is then all that is left), at half of `vpdpbusd`'s rate: still twice f32's FMA.
+//! is then all that is left), at half of `vpdpbusd`'s rate: still twice f32's FMA. At full size
+//! int8 activations cost less (the booth recipe's picture 50.8 dB from f32, against 53.6 with
+//! int16; measured with this quantiser at 127 levels), and a `vpdpbusd` tile ran 1.8x this one;
+//! the tiny model's test is what holds them back (docs/BENCHMARKS.md, third round).
 
 use rayon::prelude::*;
 
