@@ -20,13 +20,15 @@ mod gemm;
 mod kernel;
 mod layout;
 mod pack;
+#[cfg(target_arch = "x86_64")]
+mod pack_avx512;
 mod scratch;
 
 pub use conv::conv2d;
 pub use gemm::linear_rows;
 pub use kernel::Kernel;
 pub use layout::{blocked_along_inputs, cpu_layout};
-pub use pack::{quantize_row_blocks, quantize_row_blocks_portable, PackedWeights, BLOCK};
+pub use pack::{quantize_row_blocks, quantize_row_blocks_portable, PackedWeights, Packer, BLOCK};
 
 #[cfg(test)]
 mod tests;

@@ -250,3 +250,58 @@ fn activations_quantise_alike_on_every_cpu() {
     assert_eq!(fast_scales[1], 0.0);
     assert!(fast_scales[3].is_nan() && plain_scales[3].is_nan(), "a NaN activation stays visible");
 }
+
+/// Both packers give the panels the kernel's layout defines: value `(p, s, j, e)` is column
+/// `32 p + j`'s reduction value `2 s + e` (a convolution's reduction runs tap, then input
+/// channel), zero past the last column; scales likewise. Partial panels, 1x1 and 3x3 kernels.
+#[test]
+fn both_packers_lay_weights_out_as_the_kernel_reads_them() {
+    use super::kernel::{NR, PAIR, PANEL_STEP};
+    use super::pack::Packer;
+    let packers: Vec<Packer> =
+        [Packer::Avx512, Packer::Portable].into_iter().filter(|p| *p == Packer::Portable || Packer::detect() == *p).collect();
+    let bytes =
+        |len: usize, seed: u64| -> Vec<i8> { random(&[len], seed).iter().map(|v| (v * 127.0).clamp(-127.0, 127.0) as i8).collect() };
+    let check = |what: &str, packed: &PackedWeights, value: &dyn Fn(usize, usize) -> i8, scale: &dyn Fn(usize, usize) -> f32| {
+        let (k, n) = (packed.k, packed.n);
+        for p in 0..packed.panels() {
+            for s in 0..k / PAIR {
+                for j in 0..NR {
+                    let col = p * NR + j;
+                    for e in 0..PAIR {
+                        let want = if col < n { value(PAIR * s + e, col) as i16 } else { 0 };
+                        let got = packed.values[p * k * NR + s * PANEL_STEP + j * PAIR + e];
+                        assert_eq!(got, want, "{what}: panel {p}, step {s}, column {j}, value {e}");
+                    }
+                }
+            }
+            for b in 0..k / BLOCK {
+                for j in 0..NR {
+                    let col = p * NR + j;
+                    let want = if col < n { scale(b, col) } else { 0.0 };
+                    assert_eq!(packed.scales[(p * (k / BLOCK) + b) * NR + j], want, "{what}: scale of panel {p}, block {b}, column {j}");
+                }
+            }
+        }
+    };
+    for packer in packers {
+        for (n, cin, kernel) in [(70, 128, 3), (40, 64, 1), (33, 192, 3), (64, 64, 3)] {
+            let taps = kernel * kernel;
+            let values = bytes(n * cin * taps, (n * cin + kernel) as u64);
+            let scales: Vec<f32> = (0..n * cin / BLOCK * taps).map(|i| 0.5 + i as f32).collect();
+            let packed = PackedWeights::conv_with(packer, &values, &scales, [n, cin, kernel, kernel]);
+            let value = |r: usize, col: usize| values[(col * cin + r % cin) * taps + r / cin];
+            let scale = |b: usize, col: usize| {
+                let (tap, cb) = (b / (cin / BLOCK), b % (cin / BLOCK));
+                scales[(col * (cin / BLOCK) + cb) * taps + tap]
+            };
+            check(&format!("{packer:?} conv [{n}, {cin}, {kernel}, {kernel}]"), &packed, &value, &scale);
+        }
+        for (k, n) in [(192, 70), (64, 33), (128, 32)] {
+            let values = bytes(k * n, (k + n) as u64);
+            let scales: Vec<f32> = (0..k / BLOCK * n).map(|i| 0.25 + i as f32).collect();
+            let packed = PackedWeights::linear_with(packer, &values, &scales, k, n);
+            check(&format!("{packer:?} linear [{k}, {n}]"), &packed, &|r, col| values[r * n + col], &|b, col| scales[b * n + col]);
+        }
+    }
+}
