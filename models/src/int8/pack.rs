@@ -164,7 +164,7 @@ impl PackedWeights {
     }
 }
 
-/// How weights are packed: AVX-512 (BW for the widening, VBMI for a 3x3 kernel's reorder) where
+/// How weights are packed: AVX-512 (BW and VL for the widening, VBMI for a 3x3 kernel's reorder) where
 /// the CPU has it, plain Rust elsewhere. Both write the same panels; packing happens at every
 /// forward, and the plain loops took 0.55-1.1 ns a weight, about 7% of an int8 UNet step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,6 +178,7 @@ impl Packer {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx512f")
             && std::arch::is_x86_feature_detected!("avx512bw")
+            && std::arch::is_x86_feature_detected!("avx512vl")
             && std::arch::is_x86_feature_detected!("avx512vbmi")
         {
             return Self::Avx512;

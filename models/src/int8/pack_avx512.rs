@@ -10,9 +10,9 @@ use super::kernel::{NR, PANEL_STEP};
 /// widened to int16 and interleaved (row 2s, row 2s + 1), NR columns a step.
 ///
 /// # Safety
-/// AVX-512 F and BW; `values` holds whole pairs of rows of `n` values, `first + width <= n`,
+/// AVX-512 F, BW and VL; `values` holds whole pairs of rows of `n` values, `first + width <= n`,
 /// `width <= NR`, and `panel` a step for each pair of rows.
-#[target_feature(enable = "avx512f,avx512bw")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl")]
 pub unsafe fn interleave_rows(values: &[i8], n: usize, first: usize, width: usize, panel: &mut [i16]) {
     let mask: __mmask32 = if width == NR { !0 } else { (1u32 << width) - 1 };
     // unpacklo/hi interleave within 128-bit lanes: pairs 0-3, 8-11, ... and 4-7, 12-15, ...;
