@@ -134,6 +134,11 @@ impl FeedForward {
 fn geglu_cpu(projected: &Tensor<3>) -> Option<Tensor<3>> {
     use rayon::prelude::*;
     let [b, n, w] = projected.dims();
+    // Two equal halves (a GEGLU's projection is twice its width); anything else is burn's to
+    // refuse.
+    if w % 2 != 0 {
+        return None;
+    }
     let storage = crate::flex_tensor::f32_storage(projected)?;
     let values = storage.as_slice::<f32>()?;
     let half = w / 2;
