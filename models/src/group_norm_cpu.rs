@@ -76,10 +76,6 @@ mod tests {
 
     use crate::test_support::{assert_within_1e5, floats};
 
-    fn within(case: &str, ours: Vec<f32>, burns: Vec<f32>) {
-        assert_within_1e5(case, &ours, &burns);
-    }
-
     #[test]
     fn matches_burns_group_norm_and_silu_within_1e5() {
         let device = Device::flex();
@@ -95,12 +91,12 @@ mod tests {
                 norm.beta = Some(Param::from_tensor(Tensor::random([dims[1]], Distribution::Normal(0.0, 0.5), &device)));
             }
             let x = Tensor::<4>::random(dims, Distribution::Normal(offset, 2.0), &device);
-            within(case, floats(norm.forward_cpu(x.clone())), floats(norm.forward(x.clone())));
-            within(&format!("{case}, then SiLU"), floats(norm.forward_then_silu(x.clone())), floats(silu(norm.forward(x))));
+            assert_within_1e5(case, &floats(norm.forward_cpu(x.clone())), &floats(norm.forward(x.clone())));
+            assert_within_1e5(&format!("{case}, then SiLU"), &floats(norm.forward_then_silu(x.clone())), &floats(silu(norm.forward(x))));
         }
         // Three dims (a transformer's [batch, channels, tokens]).
         let norm = GroupNormConfig::new(4, 16).init(&device);
         let x = Tensor::<3>::random([2, 16, 30], Distribution::Normal(0.0, 1.0), &device);
-        within("three dims", floats(norm.forward_cpu(x.clone())), floats(norm.forward(x)));
+        assert_within_1e5("three dims", &floats(norm.forward_cpu(x.clone())), &floats(norm.forward(x)));
     }
 }

@@ -116,9 +116,10 @@ impl PackedWeights {
         Self::build(k, n, |p, panel, tile_scales| {
             ORDERED.with(|ordered| {
                 let mut ordered = ordered.borrow_mut();
-                ordered.clear();
-                ordered.resize(NR * k, 0);
+                // The panel's columns overwrite their rows; only the padding rows are zeroed.
                 let width = NR.min(n - p * NR);
+                ordered.resize(NR * k, 0);
+                ordered[width * k..].fill(0);
                 for (j, row) in ordered.chunks_exact_mut(k).take(width).enumerate() {
                     let col = p * NR + j;
                     let weight = &values[col * k..(col + 1) * k];
