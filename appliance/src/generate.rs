@@ -1,9 +1,11 @@
 //! `keepsake generate`: one img2img from the command line, reproducible by seed, with A1111's
 //! "parameters" text written into the PNG so the settings travel with the picture.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use atomic_write_file::AtomicWriteFile;
 use burn::tensor::Device;
 use image::RgbImage;
 use keepsake_models::compute::Compute;
@@ -175,11 +177,9 @@ pub fn png_with_parameters(image: &RgbImage, parameters: &str) -> std::io::Resul
 /// Writes `image` as PNG with a `parameters` text chunk, atomically.
 pub fn write_png_with_parameters(image: &RgbImage, parameters: &str, path: &Path) -> std::io::Result<()> {
     let bytes = png_with_parameters(image, parameters)?;
-    let tmp = path.with_extension("png.tmp");
-    let mut file = std::fs::File::create(&tmp)?;
-    std::io::Write::write_all(&mut file, &bytes)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
+    let mut file = AtomicWriteFile::open(path)?;
+    file.write_all(&bytes)?;
+    file.commit()
 }
 
 /// Reads the `parameters` text of a PNG (tEXt or iTXt).

@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use atomic_write_file::AtomicWriteFile;
+
 use crate::error::{DeviceError, DeviceResult};
 
 /// Mono 16-bit PCM.
@@ -81,23 +83,21 @@ impl Audio {
         Ok(Audio { sample_rate: spec.sample_rate, samples })
     }
 
-    /// Writes a 16-bit mono WAV atomically (temp file + fsync + rename).
+    /// Writes a 16-bit mono WAV atomically and durably.
     pub fn write_wav(&self, path: &Path) -> DeviceResult<()> {
         let device = format!("audio file {}", path.display());
-        let tmp = path.with_extension("wav.tmp");
         let spec =
             hound::WavSpec { channels: 1, sample_rate: self.sample_rate, bits_per_sample: 16, sample_format: hound::SampleFormat::Int };
         let io = |e: &dyn std::fmt::Display| {
             DeviceError::new(&device, format!("cannot write: {e}"), "check the output folder exists, is writable and the disk is not full")
         };
-        let file = std::fs::File::create(&tmp).map_err(|e| io(&e))?;
-        let mut writer = hound::WavWriter::new(std::io::BufWriter::new(file), spec).map_err(|e| io(&e))?;
+        let mut file = AtomicWriteFile::open(path).map_err(|e| io(&e))?;
+        let mut writer = hound::WavWriter::new(std::io::BufWriter::new(&mut file), spec).map_err(|e| io(&e))?;
         for &s in &self.samples {
             writer.write_sample(s).map_err(|e| io(&e))?;
         }
         writer.finalize().map_err(|e| io(&e))?;
-        std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| io(&e))?;
-        std::fs::rename(&tmp, path).map_err(|e| io(&e))
+        file.commit().map_err(|e| io(&e))
     }
 }
 

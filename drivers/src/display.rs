@@ -2,6 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
+use atomic_write_file::AtomicWriteFile;
 use image::RgbImage;
 
 use crate::error::{DeviceError, DeviceResult};
@@ -44,7 +45,7 @@ impl PngDisplay {
     }
 }
 
-/// Writes a PNG via a temp file and rename, so a reader never sees half a picture.
+/// Writes a PNG atomically, so a reader never sees half a picture.
 pub fn save_png_atomically(image: &RgbImage, path: &Path) -> DeviceResult<()> {
     let device = format!("image file {}", path.display());
     let fail = |e: &dyn std::fmt::Display| {
@@ -53,9 +54,9 @@ pub fn save_png_atomically(image: &RgbImage, path: &Path) -> DeviceResult<()> {
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent).map_err(|e| fail(&e))?;
     }
-    let tmp = path.with_extension("png.tmp");
-    image.save_with_format(&tmp, image::ImageFormat::Png).map_err(|e| fail(&e))?;
-    std::fs::rename(&tmp, path).map_err(|e| fail(&e))
+    let mut file = AtomicWriteFile::open(path).map_err(|e| fail(&e))?;
+    image.write_to(&mut std::io::BufWriter::new(&mut file), image::ImageFormat::Png).map_err(|e| fail(&e))?;
+    file.commit().map_err(|e| fail(&e))
 }
 
 impl Display for PngDisplay {

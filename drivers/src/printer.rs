@@ -3,6 +3,7 @@
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
+use atomic_write_file::AtomicWriteFile;
 use image::RgbImage;
 
 use crate::error::{DeviceError, DeviceResult};
@@ -97,9 +98,8 @@ pub fn write_png_with_dpi(page: &RgbImage, dpi: u32, path: &Path) -> std::io::Re
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
-    let tmp = path.with_extension("png.tmp");
-    let file = std::fs::File::create(&tmp)?;
-    let mut encoder = png::Encoder::new(BufWriter::new(&file), page.width(), page.height());
+    let mut file = AtomicWriteFile::open(path)?;
+    let mut encoder = png::Encoder::new(BufWriter::new(&mut file), page.width(), page.height());
     encoder.set_color(png::ColorType::Rgb);
     encoder.set_depth(png::BitDepth::Eight);
     let per_metre = (dpi as f64 / 0.0254).round() as u32;
@@ -107,8 +107,7 @@ pub fn write_png_with_dpi(page: &RgbImage, dpi: u32, path: &Path) -> std::io::Re
     let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
     writer.write_image_data(page.as_raw()).map_err(std::io::Error::other)?;
     writer.finish().map_err(std::io::Error::other)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
+    file.commit()
 }
 
 /// Reads the resolution recorded in a PNG, in dots per inch.
@@ -169,5 +168,18 @@ mod tests {
         assert_eq!(image::open(&job).unwrap().to_rgb8().dimensions(), (600, 1800));
         let err = p.print(&page, PaperSize::FourBySix, "card2").unwrap_err();
         assert!(err.problem.contains("1200x1800"), "{err}");
+    }
+
+    #[test]
+    fn a_failed_write_keeps_the_old_page_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("page.png");
+        write_png_with_dpi(&RgbImage::from_pixel(4, 6, image::Rgb([9, 8, 7])), 300, &path).unwrap();
+        // PNG has no empty pictures: the encoder fails after the file was opened.
+        assert!(write_png_with_dpi(&RgbImage::new(0, 0), 300, &path).is_err());
+        let kept = image::open(&path).unwrap().to_rgb8();
+        assert_eq!((kept.dimensions(), kept.get_pixel(3, 5).0), ((4, 6), [9, 8, 7]));
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["page.png"]);
     }
 }

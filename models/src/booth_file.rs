@@ -13,6 +13,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use atomic_write_file::AtomicWriteFile;
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::{DType, Device, Tensor, TensorData};
 use half::f16;
@@ -146,13 +147,13 @@ fn io_error(path: &Path, what: &str, e: impl fmt::Display) -> PipelineError {
     PipelineError::Model { path: path.to_path_buf(), problem: format!("{what}: {e}"), fix: "check the folder is writable and has space" }
 }
 
-/// Writes `sd` as a booth file at `out` (temp file, fsync, rename: a crash leaves the old file).
 /// The metadata's `block`: values per scale ("" where nothing is blocked).
 fn block_metadata(precision: Precision) -> String {
     precision.bits().map(|b| b.block().to_string()).unwrap_or_default()
 }
 
-/// Returns the file's size in bytes.
+/// Writes `sd` as a booth file at `out`, atomically and durably (a crash leaves the old file);
+/// returns the file's size in bytes.
 pub fn write(sd: &StableDiffusion, precision: Precision, out: &Path) -> Result<u64, PipelineError> {
     let mut tensors = Vec::new();
     collect(sd.text_encoder.get(&sd.text_encoder_config, &sd.device)?.as_ref(), "text_encoder.", precision, &mut tensors);
@@ -179,13 +180,9 @@ pub fn write(sd: &StableDiffusion, precision: Precision, out: &Path) -> Result<u
         .map(|t| (t.name.clone(), TensorView::new(t.dtype, t.shape.clone(), &t.bytes).expect("sizes computed from the shape")))
         .collect();
     let bytes = safetensors::serialize(views, Some(metadata)).map_err(|e| io_error(out, "cannot serialise", e))?;
-    let tmp = out.with_extension("safetensors.partial");
-    let mut file = std::fs::File::create(&tmp).map_err(|e| io_error(&tmp, "cannot create", e))?;
-    file.write_all(&bytes).and_then(|_| file.sync_all()).map_err(|e| io_error(&tmp, "cannot write", e))?;
-    std::fs::rename(&tmp, out).map_err(|e| io_error(out, "cannot rename into place", e))?;
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_error(dir, "cannot sync", e))?;
-    }
+    let mut file = AtomicWriteFile::open(out).map_err(|e| io_error(out, "cannot create", e))?;
+    file.write_all(&bytes).map_err(|e| io_error(out, "cannot write", e))?;
+    file.commit().map_err(|e| io_error(out, "cannot write", e))?;
     Ok(bytes.len() as u64)
 }
 
