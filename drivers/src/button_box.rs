@@ -6,18 +6,17 @@
 //! `#` comments are skipped; anything else is logged once per kind and ignored, so a chatty or
 //! misconfigured box never disturbs a visit. When the port disappears (the box unplugged) the
 //! loss is logged, not raised: the touch screen still works and a visitor mid-visit is not sent
-//! to a fault screen for a button they are not using. The port is reopened every second, so the
-//! button works again as soon as the box is back.
+//! to a fault screen for a button they are not using. The port is tried again every second, so
+//! the button works again as soon as the box is back.
 
 use std::io::{ErrorKind, Read};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::{DeviceError, DeviceResult};
 use crate::input::{Input, InputEvent};
+use crate::reconnect::{Reconnecting, Reopen};
 
-/// How often a lost port is tried again.
-const REOPEN_EVERY: Duration = Duration::from_secs(1);
 /// A line longer than this is noise (a wrong baud rate), not a command.
 const MAX_LINE: usize = 256;
 
@@ -27,6 +26,20 @@ pub enum Line {
     Event(InputEvent),
     Nothing,
     Unknown(String),
+}
+
+fn device(path: &Path) -> String {
+    format!("button box {}", path.display())
+}
+
+fn connect(path: &Path, baud: u32) -> DeviceResult<Box<dyn serialport::SerialPort>> {
+    serialport::new(path.to_string_lossy(), baud).timeout(Duration::from_millis(1)).open().map_err(|e| {
+        DeviceError::new(
+            device(path),
+            format!("cannot open: {e}"),
+            "check the box is plugged in, devices.input.path names it (ls /dev/serial/by-id) and the booth user is in the dialout group",
+        )
+    })
 }
 
 /// Parses one line of the box's protocol.
@@ -43,9 +56,8 @@ pub fn parse_line(line: &str) -> Line {
 pub struct SerialButtonBox {
     path: PathBuf,
     baud: u32,
-    port: Option<Box<dyn serialport::SerialPort>>,
+    port: Reconnecting<Box<dyn serialport::SerialPort>>,
     pending: Vec<u8>,
-    last_attempt: Option<Instant>,
     warned_unknown: bool,
 }
 
@@ -53,45 +65,29 @@ impl SerialButtonBox {
     /// Opens the box at `path` (e.g. /dev/ttyACM0 or a /dev/serial/by-id link) at `baud`.
     /// Whether the port is open now (false while the box is unplugged).
     pub fn connected(&self) -> bool {
-        self.port.is_some()
+        self.port.is_open()
     }
 
     pub fn open(path: &Path, baud: u32) -> DeviceResult<Self> {
-        let mut this = Self::disconnected(path, baud);
-        this.port = Some(this.connect()?);
-        Ok(this)
+        Ok(Self::with_port(path, baud, Reconnecting::open(connect(path, baud)?)))
     }
 
     /// The box at `path`, open if it is there now; if not, the problem is logged and the box is
     /// looked for every second (the booth starts without it).
     pub fn open_or_wait(path: &Path, baud: u32) -> Self {
-        let mut this = Self::disconnected(path, baud);
-        match this.connect() {
-            Ok(port) => this.port = Some(port),
-            Err(e) => {
-                tracing::error!(%e, "the print-button box is not there yet: the booth starts without it and keeps looking");
-                this.last_attempt = Some(Instant::now());
-            }
-        }
-        this
+        let port = connect(path, baud).map(Reconnecting::open).unwrap_or_else(|e| {
+            tracing::error!(%e, "the print-button box is not there yet: the booth starts without it and keeps looking");
+            Reconnecting::absent()
+        });
+        Self::with_port(path, baud, port)
     }
 
-    fn disconnected(path: &Path, baud: u32) -> Self {
-        Self { path: path.to_path_buf(), baud, port: None, pending: Vec::new(), last_attempt: None, warned_unknown: false }
+    fn with_port(path: &Path, baud: u32, port: Reconnecting<Box<dyn serialport::SerialPort>>) -> Self {
+        Self { path: path.to_path_buf(), baud, port, pending: Vec::new(), warned_unknown: false }
     }
 
     fn device(&self) -> String {
-        format!("button box {}", self.path.display())
-    }
-
-    fn connect(&self) -> DeviceResult<Box<dyn serialport::SerialPort>> {
-        serialport::new(self.path.to_string_lossy(), self.baud).timeout(Duration::from_millis(1)).open().map_err(|e| {
-            DeviceError::new(
-                &self.device(),
-                format!("cannot open: {e}"),
-                "check the box is plugged in, devices.input.path names it (ls /dev/serial/by-id) and the booth user is in the dialout group",
-            )
-        })
+        device(&self.path)
     }
 
     /// Complete lines received so far, their bytes taken out of the buffer.
@@ -111,7 +107,7 @@ impl SerialButtonBox {
 
 impl Input for SerialButtonBox {
     fn name(&self) -> String {
-        let state = if self.port.is_some() { "" } else { " (not connected: looking for it)" };
+        let state = if self.port.is_open() { "" } else { " (not connected: looking for it)" };
         format!("serial button box {} at {} baud{state}", self.path.display(), self.baud)
     }
 
@@ -141,30 +137,21 @@ impl Input for SerialButtonBox {
             if event.is_some() {
                 return Ok(event);
             }
-            let Some(port) = self.port.as_mut() else {
-                // Unplugged: try again now and then.
-                if self.last_attempt.is_some_and(|t| t.elapsed() < REOPEN_EVERY) {
-                    return Ok(None);
-                }
-                self.last_attempt = Some(Instant::now());
-                match self.connect() {
-                    Ok(port) => {
-                        tracing::info!(device = %self.device(), "button box back");
-                        self.port = Some(port);
-                        continue;
-                    }
-                    Err(_) => return Ok(None),
-                }
-            };
+            // Unplugged: try again now and then.
+            match self.port.reopen_if_due(|| connect(&self.path, self.baud)) {
+                Reopen::AlreadyOpen => {}
+                Reopen::Reopened => tracing::info!(device = %self.device(), "button box back"),
+                Reopen::NotDue | Reopen::StillAbsent(_) => return Ok(None),
+            }
+            let port = self.port.get_mut().expect("open: checked above");
             let mut buf = [0u8; 128];
             match port.read(&mut buf) {
                 Ok(0) => return Ok(None),
                 Ok(n) => self.pending.extend_from_slice(&buf[..n]),
                 Err(e) if matches!(e.kind(), ErrorKind::TimedOut | ErrorKind::WouldBlock | ErrorKind::Interrupted) => return Ok(None),
                 Err(e) => {
-                    self.port = None;
+                    self.port.lost();
                     self.pending.clear();
-                    self.last_attempt = Some(Instant::now());
                     tracing::error!(device = %self.device(), %e, "button box lost: plug it back in, the booth reconnects by itself");
                     return Ok(None);
                 }

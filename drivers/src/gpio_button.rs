@@ -7,12 +7,13 @@
 
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gpio_cdev::{Chip, EventRequestFlags, EventType, LineEventHandle, LineRequestFlags};
 
 use crate::error::{DeviceError, DeviceResult};
 use crate::input::{Input, InputEvent};
+use crate::reconnect::{Reconnecting, Reopen};
 
 /// Presses from edge timestamps: one press per `debounce`.
 #[derive(Debug, Clone)]
@@ -41,35 +42,20 @@ pub struct GpioButton {
     line: u32,
     active_low: bool,
     debouncer: Debouncer,
-    events: Option<LineEventHandle>,
-    retry_at: Instant,
+    events: Reconnecting<LineEventHandle>,
 }
 
 impl GpioButton {
     pub fn open(chip: &Path, line: u32, active_low: bool, debounce: Duration) -> DeviceResult<Self> {
         let events = Self::request(chip, line, active_low)?;
-        Ok(Self {
-            chip: chip.to_path_buf(),
-            line,
-            active_low,
-            debouncer: Debouncer::new(debounce),
-            events: Some(events),
-            retry_at: Instant::now(),
-        })
+        Ok(Self { chip: chip.to_path_buf(), line, active_low, debouncer: Debouncer::new(debounce), events: Reconnecting::open(events) })
     }
 
     /// Opens the line if it is there; otherwise the booth starts and picks it up when it appears.
     pub fn open_or_wait(chip: &Path, line: u32, active_low: bool, debounce: Duration) -> Self {
         Self::open(chip, line, active_low, debounce).unwrap_or_else(|e| {
             tracing::warn!(error = %e, "print button not there yet; the booth starts and keeps looking");
-            Self {
-                chip: chip.to_path_buf(),
-                line,
-                active_low,
-                debouncer: Debouncer::new(debounce),
-                events: None,
-                retry_at: Instant::now() + Duration::from_secs(1),
-            }
+            Self { chip: chip.to_path_buf(), line, active_low, debouncer: Debouncer::new(debounce), events: Reconnecting::absent() }
         })
     }
 
@@ -105,19 +91,12 @@ impl Input for GpioButton {
     }
 
     fn poll(&mut self, _screen: &str) -> DeviceResult<Option<InputEvent>> {
-        if self.events.is_none() && Instant::now() >= self.retry_at {
-            match Self::request(&self.chip, self.line, self.active_low) {
-                Ok(e) => {
-                    tracing::info!(button = %self.name(), "print button connected");
-                    self.events = Some(e);
-                }
-                Err(e) => {
-                    tracing::debug!(error = %e, "print button still absent");
-                    self.retry_at = Instant::now() + Duration::from_secs(1);
-                }
-            }
+        match self.events.reopen_if_due(|| Self::request(&self.chip, self.line, self.active_low)) {
+            Reopen::AlreadyOpen | Reopen::NotDue => {}
+            Reopen::Reopened => tracing::info!(button = %self.name(), "print button connected"),
+            Reopen::StillAbsent(e) => tracing::debug!(error = %e, "print button still absent"),
         }
-        let Some(events) = self.events.as_mut() else { return Ok(None) };
+        let Some(events) = self.events.get_mut() else { return Ok(None) };
         while Self::readable(events) {
             match events.get_event() {
                 Ok(ev) if ev.event_type() == EventType::RisingEdge => {
@@ -128,8 +107,7 @@ impl Input for GpioButton {
                 Ok(_) => {}
                 Err(e) => {
                     tracing::warn!(button = %self.name(), error = %e, "print button lost; reconnecting");
-                    self.events = None;
-                    self.retry_at = Instant::now() + Duration::from_secs(1);
+                    self.events.lost();
                     break;
                 }
             }

@@ -20,6 +20,7 @@ pub mod kms;
 pub mod narrator;
 pub mod paper;
 pub mod printer;
+pub mod reconnect;
 pub mod speaker;
 pub mod text;
 pub mod thermal;

@@ -9,11 +9,12 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use crate::error::{DeviceError, DeviceResult};
 use crate::fbdev::Rotation;
 use crate::input::{Input, InputEvent};
+use crate::reconnect::{Reconnecting, Reopen};
 
 const EV_SYN: u16 = 0x00;
 const EV_KEY: u16 = 0x01;
@@ -187,8 +188,7 @@ pub struct TouchSettings {
 pub struct TouchInput {
     settings: TouchSettings,
     screen: (u32, u32),
-    device: Option<(evdev::Device, TapDetector)>,
-    retry_at: Instant,
+    device: Reconnecting<(evdev::Device, TapDetector)>,
     taps: VecDeque<InputEvent>,
 }
 
@@ -196,7 +196,7 @@ impl TouchInput {
     /// Opens the panel now; an error names the device and the fix.
     pub fn open(settings: TouchSettings, screen: (u32, u32)) -> DeviceResult<Self> {
         let device = Self::connect(&settings, screen)?;
-        Ok(Self { settings, screen, device: Some(device), retry_at: Instant::now(), taps: VecDeque::new() })
+        Ok(Self { settings, screen, device: Reconnecting::open(device), taps: VecDeque::new() })
     }
 
     fn connect(s: &TouchSettings, screen: (u32, u32)) -> DeviceResult<(evdev::Device, TapDetector)> {
@@ -227,7 +227,7 @@ impl TouchInput {
     }
 
     fn read(&mut self) {
-        let Some((dev, detector)) = self.device.as_mut() else { return };
+        let Some((dev, detector)) = self.device.get_mut() else { return };
         let failed = match dev.fetch_events() {
             Ok(events) => {
                 for ev in events {
@@ -245,8 +245,7 @@ impl TouchInput {
             None => {}
             Some(e) => {
                 tracing::warn!(path = %self.settings.path.display(), error = %e, "touchscreen lost; reconnecting");
-                self.device = None;
-                self.retry_at = Instant::now() + Duration::from_secs(1);
+                self.device.lost();
             }
         }
     }
@@ -258,14 +257,9 @@ impl Input for TouchInput {
     }
 
     fn poll(&mut self, _screen: &str) -> DeviceResult<Option<InputEvent>> {
-        if self.device.is_none() && Instant::now() >= self.retry_at {
-            match Self::connect(&self.settings, self.screen) {
-                Ok(d) => self.device = Some(d),
-                Err(e) => {
-                    tracing::debug!(error = %e, "touchscreen still absent");
-                    self.retry_at = Instant::now() + Duration::from_secs(1);
-                }
-            }
+        match self.device.reopen_if_due(|| Self::connect(&self.settings, self.screen)) {
+            Reopen::AlreadyOpen | Reopen::NotDue | Reopen::Reopened => {}
+            Reopen::StillAbsent(e) => tracing::debug!(error = %e, "touchscreen still absent"),
         }
         self.read();
         Ok(self.taps.pop_front())
@@ -276,7 +270,7 @@ impl Input for TouchInput {
 pub fn open_or_wait(settings: TouchSettings, screen: (u32, u32)) -> TouchInput {
     TouchInput::open(settings.clone(), screen).unwrap_or_else(|e| {
         tracing::warn!(error = %e, "touchscreen not there yet; the booth starts and keeps looking");
-        TouchInput { settings, screen, device: None, retry_at: Instant::now() + Duration::from_secs(1), taps: VecDeque::new() }
+        TouchInput { settings, screen, device: Reconnecting::absent(), taps: VecDeque::new() }
     })
 }
 

@@ -8,14 +8,13 @@
 //! mirrored; the capture is the full frame. An unplugged camera is reported (the booth shows its
 //! calm message) and reopened on the next frame asked for, so a replugged camera just works.
 
-use std::time::{Duration, Instant};
-
 use image::{imageops, RgbImage};
 use nokhwa::pixel_format::RgbFormat;
 use nokhwa::utils::{CameraFormat, CameraIndex, FrameFormat, RequestedFormat, RequestedFormatType};
 
 use crate::camera::Camera;
 use crate::error::{DeviceError, DeviceResult};
+use crate::reconnect::{Reconnecting, Reopen};
 
 /// The lowest frame rate that still looks live behind a countdown.
 pub const MIN_PREVIEW_FPS: u32 = 15;
@@ -134,25 +133,24 @@ pub fn preview_of(frame: &RgbImage, (w, h): (u32, u32)) -> RgbImage {
 /// A V4L2 webcam.
 pub struct V4lCamera {
     settings: CameraSettings,
-    camera: Option<(nokhwa::Camera, CameraFormat)>,
-    retry_at: Instant,
+    camera: Reconnecting<(nokhwa::Camera, CameraFormat)>,
 }
 
 impl V4lCamera {
     /// Opens the camera now; an error names it and the fix.
     pub fn open(settings: CameraSettings) -> DeviceResult<Self> {
         let camera = Self::connect(&settings)?;
-        Ok(Self { settings, camera: Some(camera), retry_at: Instant::now() })
+        Ok(Self { settings, camera: Reconnecting::open(camera) })
     }
 
     /// Opens the camera if it is there; otherwise the booth starts and the camera is looked for
     /// each time a frame is needed.
     pub fn open_or_wait(settings: CameraSettings) -> Self {
         match Self::connect(&settings) {
-            Ok(c) => Self { settings, camera: Some(c), retry_at: Instant::now() },
+            Ok(c) => Self { settings, camera: Reconnecting::open(c) },
             Err(e) => {
                 tracing::warn!(error = %e, "camera not there yet; the booth starts and keeps looking");
-                Self { settings, camera: None, retry_at: Instant::now() }
+                Self { settings, camera: Reconnecting::absent_try_at_once() }
             }
         }
     }
@@ -188,23 +186,23 @@ impl V4lCamera {
 
     /// The next full frame, reconnecting first if the camera was lost.
     fn frame(&mut self) -> DeviceResult<RgbImage> {
-        if self.camera.is_none() {
-            if Instant::now() < self.retry_at {
+        match self.camera.reopen_if_due(|| Self::connect(&self.settings)) {
+            Reopen::AlreadyOpen | Reopen::Reopened => {}
+            Reopen::NotDue => {
                 return Err(DeviceError::new(
                     Self::device(&self.settings),
                     "not connected",
                     "plug the camera in; it is picked up by itself",
-                ));
+                ))
             }
-            self.retry_at = Instant::now() + Duration::from_secs(1);
-            self.camera = Some(Self::connect(&self.settings)?);
+            Reopen::StillAbsent(e) => return Err(e),
         }
-        let (camera, format) = self.camera.as_mut().expect("connected above");
+        let (camera, format) = self.camera.get_mut().expect("open: checked above");
         let format = *format;
         let raw = match camera.frame_raw() {
             Ok(raw) => raw.into_owned(),
             Err(e) => {
-                self.camera = None;
+                self.camera.lost();
                 return Err(DeviceError::new(
                     Self::device(&self.settings),
                     format!("lost: {e}"),
@@ -224,7 +222,7 @@ impl V4lCamera {
 
 impl Camera for V4lCamera {
     fn name(&self) -> String {
-        match &self.camera {
+        match self.camera.get() {
             Some((_, format)) => format!("{} ({format})", Self::device(&self.settings)),
             None => format!("{} (not connected)", Self::device(&self.settings)),
         }
