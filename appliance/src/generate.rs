@@ -10,6 +10,7 @@ use burn::tensor::Device;
 use image::RgbImage;
 use keepsake_models::compute::Compute;
 use keepsake_models::controlnet::ControlNetModel;
+use keepsake_models::extra_networks::LoraFolder;
 use keepsake_models::pipeline::{to_image, ControlUnit, Img2ImgParams, StableDiffusion};
 use keepsake_models::schedulers::SchedulerKind;
 use keepsake_models::torch_rng::NormalKernel;
@@ -211,14 +212,13 @@ pub fn run(args: GenerateArgs) -> Result<(), String> {
             .lora_dir
             .as_ref()
             .ok_or_else(|| format!("the prompt asks for <lora:{}>: give the LoRA folder with --lora-dir", tag.name))?;
-        let file = dir.join(format!("{}.safetensors", tag.name));
-        if !file.is_file() {
-            return Err(format!(
+        let file = LoraFolder(dir).resolve(&tag.name).ok_or_else(|| {
+            format!(
                 "<lora:{}> in the prompt: there is no {} (fix: put the LoRA there or correct the name)",
                 tag.name,
-                file.display()
-            ));
-        }
+                dir.join(format!("{}.safetensors", tag.name)).display()
+            )
+        })?;
         loras.push((file, tag.weight));
     }
     let params = Img2ImgParams {

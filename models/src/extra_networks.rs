@@ -2,6 +2,7 @@
 //! LoRA folder and its weight; the tags are cut out of the prompt text before it is encoded, as
 //! A1111's `extra_networks.parse_prompt` does.
 
+use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -14,6 +15,34 @@ pub struct LoraTag {
     pub name: String,
     /// The text encoder's multiplier (A1111's first number; the UNet's, if given, is ignored).
     pub weight: f32,
+}
+
+/// A1111's LoRA folder: the `.safetensors` files in it, each named by its file name without the
+/// extension, as `<lora:NAME>` and `/sdapi/v1/loras` name them.
+pub struct LoraFolder<'a>(pub &'a Path);
+
+impl LoraFolder<'_> {
+    /// The LoRAs, (name, path), sorted by name; none if the folder cannot be read.
+    pub fn list(&self) -> Vec<(String, PathBuf)> {
+        let Ok(entries) = std::fs::read_dir(self.0) else { return Vec::new() };
+        let mut list: Vec<(String, PathBuf)> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "safetensors"))
+            .filter_map(|p| Some((p.file_stem()?.to_string_lossy().into_owned(), p)))
+            .collect();
+        list.sort();
+        list
+    }
+
+    /// The file `<lora:NAME>` means: the LoRA of exactly that name, else the one whose name
+    /// differs only in ASCII case (a tag typed by hand on a booth whose files are `Warm.safetensors`).
+    /// Only files listed in the folder are found, so a name cannot reach outside it.
+    pub fn resolve(&self, name: &str) -> Option<PathBuf> {
+        let list = self.list();
+        let exact = list.iter().find(|(n, _)| n == name);
+        exact.or_else(|| list.iter().find(|(n, _)| n.eq_ignore_ascii_case(name))).map(|(_, path)| path.clone())
+    }
 }
 
 /// The prompt without its LoRA tags, and the tags; other extra networks (hypernetworks…) are left
@@ -57,5 +86,25 @@ mod tests {
         assert_eq!((text.as_str(), tags.len(), tags[0].weight), ("x  <hypernet:h:1>", 1, 0.5));
         assert!(take_lora_tags("<lora:a:strong>").unwrap_err().contains("not a weight"));
         assert_eq!(take_lora_tags("no tags (at:1.2)").unwrap(), ("no tags (at:1.2)".to_string(), vec![]));
+    }
+
+    #[test]
+    fn a_lora_tag_finds_its_file_by_exact_name_then_by_case_and_never_outside_the_folder() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("Lora");
+        std::fs::create_dir(&dir).unwrap();
+        for name in ["Warm.safetensors", "warm.safetensors", "Film.safetensors", "notes.txt"] {
+            std::fs::write(dir.join(name), b"").unwrap();
+        }
+        std::fs::write(root.path().join("outside.safetensors"), b"").unwrap();
+        let folder = LoraFolder(&dir);
+        let names: Vec<String> = folder.list().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["Film", "Warm", "warm"]);
+        assert_eq!(folder.resolve("warm"), Some(dir.join("warm.safetensors")));
+        assert_eq!(folder.resolve("Warm"), Some(dir.join("Warm.safetensors")));
+        assert_eq!(folder.resolve("film"), Some(dir.join("Film.safetensors")));
+        assert_eq!(folder.resolve("notes"), None);
+        assert_eq!(folder.resolve("../outside"), None);
+        assert_eq!(LoraFolder(&root.path().join("missing")).resolve("warm"), None);
     }
 }

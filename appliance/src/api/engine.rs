@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use image::RgbImage;
 use keepsake_models::control_image::{fit, ResizeMode};
 use keepsake_models::controlnet::{ControlMode, ControlNetModel};
+use keepsake_models::extra_networks::LoraFolder;
 use keepsake_models::pipeline::{to_image, ControlUnit, Flow, Img2ImgParams, PipelineError, Start};
 use keepsake_models::preprocessors::{Annotators, Module, Preprocessor};
 use keepsake_models::schedulers::SchedulerKind;
@@ -152,7 +153,7 @@ impl Engine {
 
     /// The LoRA files of the LoRA folder: (name, path).
     pub fn loras(&self) -> Vec<(String, PathBuf)> {
-        list_dir(self.settings.lora_dir.as_deref(), |p| p.extension().is_some_and(|e| e == "safetensors"))
+        self.settings.lora_dir.as_deref().map(|dir| LoraFolder(dir).list()).unwrap_or_default()
     }
 
     /// The ControlNet models of the ControlNet folder: (name, path).
@@ -447,11 +448,9 @@ impl Engine {
         let prompt_text = r.prompt.clone().unwrap_or_default();
         let (prompt, tags) = keepsake_models::extra_networks::take_lora_tags(&prompt_text).map_err(|e| ApiError::field("prompt", e))?;
         let mut loras = Vec::new();
-        let available = if tags.is_empty() { Vec::new() } else { self.loras() };
         for tag in tags {
-            let found = available.iter().cloned().find(|(name, _)| *name == tag.name || name.eq_ignore_ascii_case(&tag.name));
-            match found {
-                Some((_, path)) => loras.push((path, tag.weight)),
+            match self.settings.lora_dir.as_deref().and_then(|dir| LoraFolder(dir).resolve(&tag.name)) {
+                Some(path) => loras.push((path, tag.weight)),
                 None => {
                     return Err(ApiError::field(
                         "prompt",
