@@ -15,7 +15,7 @@ use keepsake_models::controlnet::{ControlMode, ControlNetModel};
 use keepsake_models::extra_networks::LoraFolder;
 use keepsake_models::pipeline::{to_image, ControlUnit, Flow, Img2ImgParams, PipelineError, Start};
 use keepsake_models::preprocessors::{Annotators, Module, Preprocessor};
-use keepsake_models::schedulers::SchedulerKind;
+use keepsake_models::schedulers::{A1111Sampler, SchedulerKind};
 use keepsake_models::shared_pipeline::{Priority, SharedPipeline};
 use keepsake_models::torch_rng::NormalKernel;
 use serde_json::{json, Map, Value};
@@ -685,15 +685,6 @@ fn extra_params(job: &Job) -> Value {
     Value::Object(extra)
 }
 
-/// The samplers as A1111 lists them: (name, aliases, default scheduler).
-pub const SAMPLERS: [(&str, &[&str], SchedulerKind); 5] = [
-    ("Euler a", &["k_euler_a", "k_euler_ancestral"], SchedulerKind::EulerAncestral),
-    ("Euler", &["k_euler"], SchedulerKind::Euler),
-    ("DDIM", &["ddim"], SchedulerKind::Ddim),
-    ("DPM++ 2M", &["k_dpmpp_2m"], SchedulerKind::DpmPp2mKarras),
-    ("LCM", &["k_lcm"], SchedulerKind::Lcm),
-];
-
 /// The schedulers (noise schedules) as A1111 lists them: (name, label).
 pub const SCHEDULERS: [(&str, &str); 2] = [("automatic", "Automatic"), ("karras", "Karras")];
 
@@ -706,24 +697,20 @@ pub fn resolve_sampler(sampler: Option<&str>, scheduler: Option<&str>) -> Result
         sampler = base.to_string();
         scheduler = "karras".into();
     }
-    let Some((name, _, kind)) = SAMPLERS
-        .iter()
-        .find(|(name, aliases, _)| name.eq_ignore_ascii_case(&sampler) || aliases.iter().any(|a| a.eq_ignore_ascii_case(&sampler)))
-    else {
-        let names: Vec<&str> = SAMPLERS.iter().map(|s| s.0).collect();
+    let named = |a: &A1111Sampler| a.name.eq_ignore_ascii_case(&sampler) || a.aliases.iter().any(|n| n.eq_ignore_ascii_case(&sampler));
+    let Some(kind) = SchedulerKind::ALL.into_iter().find(|k| named(&k.a1111())) else {
+        let names: Vec<&str> = SchedulerKind::ALL.iter().map(|k| k.a1111().name).collect();
         return Err(ApiError::field("sampler_name", format!("{sampler:?} is not available; use one of {names:?}")));
     };
-    let schedule = match (scheduler.as_str(), kind) {
-        ("automatic", SchedulerKind::DpmPp2mKarras) | ("karras", SchedulerKind::DpmPp2mKarras) => "karras",
-        ("automatic", _) => "automatic",
-        (other, _) if SCHEDULERS.iter().any(|(n, _)| *n == other) => {
-            return Err(ApiError::field("scheduler", format!("{name} runs only with its own schedule here: send \"automatic\"")))
-        }
-        (other, _) => {
-            return Err(ApiError::field("scheduler", format!("{other:?} is not available; use \"automatic\" or \"karras\" (DPM++ 2M)")))
-        }
-    };
-    Ok((*kind, name.to_string(), schedule.to_string()))
+    let a = kind.a1111();
+    if scheduler != "automatic" && scheduler != a.schedule {
+        return Err(if SCHEDULERS.iter().any(|(n, _)| *n == scheduler) {
+            ApiError::field("scheduler", format!("{} runs only with its own schedule here: send \"automatic\"", a.name))
+        } else {
+            ApiError::field("scheduler", format!("{scheduler:?} is not available; use \"automatic\" or \"karras\" (DPM++ 2M)"))
+        });
+    }
+    Ok((kind, a.name.to_string(), a.schedule.to_string()))
 }
 
 fn list_dir(dir: Option<&Path>, keep: impl Fn(&Path) -> bool) -> Vec<(String, PathBuf)> {

@@ -10,11 +10,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
+use keepsake_models::schedulers::SchedulerKind;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::engine::{Engine, SAMPLERS, SCHEDULERS};
+use super::engine::{Engine, SCHEDULERS};
 use super::request::{ApiError, Body, ErrorBody, GenerationRequest, GenerationResponse, HttpValidationError};
 
 #[derive(Clone)]
@@ -166,12 +167,13 @@ struct Sampler {
 #[utoipa::path(get, path = "/sdapi/v1/samplers", responses((status = 200, body = Vec<Sampler>), (status = 401, body = ErrorBody)))]
 async fn samplers() -> Json<Vec<Sampler>> {
     Json(
-        SAMPLERS
-            .iter()
-            .map(|(name, aliases, _)| Sampler {
-                name: name.to_string(),
-                aliases: aliases.iter().map(|a| a.to_string()).collect(),
-                options: if *name == "DPM++ 2M" { json!({"scheduler": "karras"}) } else { json!({}) },
+        SchedulerKind::ALL
+            .map(|k| k.a1111())
+            .into_iter()
+            .map(|a| Sampler {
+                name: a.name.to_string(),
+                aliases: a.aliases.iter().map(|n| n.to_string()).collect(),
+                options: if a.schedule == "automatic" { json!({}) } else { json!({"scheduler": a.schedule}) },
             })
             .collect(),
     )

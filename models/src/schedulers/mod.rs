@@ -97,6 +97,17 @@ pub fn interp(x: f64, fp: &[f32]) -> f64 {
     fp[i] as f64 + t * (fp[i + 1] as f64 - fp[i] as f64)
 }
 
+/// A sampler as A1111 names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct A1111Sampler {
+    /// `sampler_name` ("DPM++ 2M").
+    pub name: &'static str,
+    /// The k-diffusion names A1111 also takes ("k_dpmpp_2m").
+    pub aliases: &'static [&'static str],
+    /// The noise schedule it runs with here: A1111's `scheduler` ("automatic", "karras").
+    pub schedule: &'static str,
+}
+
 /// The samplers a booth or API client can ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SchedulerKind {
@@ -122,14 +133,26 @@ impl SchedulerKind {
         }
     }
 
-    /// A1111's spelling (sampler_name).
-    pub fn a1111_name(self) -> &'static str {
-        match self {
-            SchedulerKind::EulerAncestral => "Euler a",
-            SchedulerKind::Euler => "Euler",
-            SchedulerKind::Ddim => "DDIM",
-            SchedulerKind::DpmPp2mKarras => "DPM++ 2M Karras",
-            SchedulerKind::Lcm => "LCM",
+    /// How A1111 (1.9 on) names this sampler: the one table behind `/sdapi/v1/samplers`, the
+    /// API's `sampler_name` and the infotexts.
+    pub fn a1111(self) -> A1111Sampler {
+        let (name, aliases, schedule): (_, &[_], _) = match self {
+            SchedulerKind::EulerAncestral => ("Euler a", &["k_euler_a", "k_euler_ancestral"], "automatic"),
+            SchedulerKind::Euler => ("Euler", &["k_euler"], "automatic"),
+            SchedulerKind::Ddim => ("DDIM", &["ddim"], "automatic"),
+            SchedulerKind::DpmPp2mKarras => ("DPM++ 2M", &["k_dpmpp_2m"], "karras"),
+            SchedulerKind::Lcm => ("LCM", &["k_lcm"], "automatic"),
+        };
+        A1111Sampler { name, aliases, schedule }
+    }
+
+    /// The sampler with its schedule in one name, as A1111 wrote it before 1.9 and as
+    /// infotexts still read ("DPM++ 2M Karras").
+    pub fn a1111_name(self) -> String {
+        let a = self.a1111();
+        match a.schedule {
+            "karras" => format!("{} Karras", a.name),
+            _ => a.name.to_string(),
         }
     }
 
@@ -156,7 +179,7 @@ impl FromStr for SchedulerKind {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         SchedulerKind::ALL
             .into_iter()
-            .find(|k| k.name().eq_ignore_ascii_case(s) || k.a1111_name().eq_ignore_ascii_case(s))
+            .find(|k| [k.name(), k.a1111().name, &k.a1111_name()].iter().any(|n| n.eq_ignore_ascii_case(s)))
             .ok_or_else(|| format!("unknown scheduler {s:?}; use one of {}", SchedulerKind::ALL.map(|k| k.name()).join(", ")))
     }
 }
@@ -209,5 +232,19 @@ mod tests {
         assert_eq!(img2img_start(25, 0.3), 18);
         assert_eq!("Euler a".parse::<SchedulerKind>(), Ok(SchedulerKind::EulerAncestral));
         assert!("heun".parse::<SchedulerKind>().unwrap_err().contains("dpmpp-2m-karras"));
+    }
+
+    #[test]
+    fn every_sampler_reads_back_from_each_of_its_names() {
+        assert_eq!(SchedulerKind::DpmPp2mKarras.a1111_name(), "DPM++ 2M Karras");
+        assert_eq!(SchedulerKind::DpmPp2mKarras.a1111().name, "DPM++ 2M");
+        assert_eq!(SchedulerKind::Lcm.a1111_name(), "LCM");
+        for kind in SchedulerKind::ALL {
+            let a = kind.a1111();
+            for name in [kind.name(), a.name, &kind.a1111_name()] {
+                assert_eq!(name.parse::<SchedulerKind>(), Ok(kind), "{name}");
+            }
+            assert!(["automatic", "karras"].contains(&a.schedule), "{kind}: {}", a.schedule);
+        }
     }
 }
