@@ -78,7 +78,6 @@ fn model_finding(p: &std::path::Path) -> Finding {
     )
 }
 
-/// Checks the machine, and the config's devices when a config is given.
 /// Whether a `[[style.controlnet]]` unit's net and its preprocessor's weights are there.
 fn controlnet_finding(i: usize, unit: &crate::config::ControlNetUnit, annotators: &Path) -> Finding {
     use keepsake_models::preprocessors::{depth_anything, leres, mlsd, openpose, Module};
@@ -172,6 +171,7 @@ pub fn cpu_finding(kernel: keepsake_models::int8::Kernel, packer: keepsake_model
     finding("CPU kernels", Status::Ok, format!("{note}; {packing}"), None)
 }
 
+/// Checks the machine, and the config's devices when a config is given.
 pub fn examine(config: Option<&Config>) -> Vec<Finding> {
     let mut out = Vec::new();
 

@@ -62,12 +62,12 @@ pub struct SerialButtonBox {
 }
 
 impl SerialButtonBox {
-    /// Opens the box at `path` (e.g. /dev/ttyACM0 or a /dev/serial/by-id link) at `baud`.
     /// Whether the port is open now (false while the box is unplugged).
     pub fn connected(&self) -> bool {
         self.port.is_open()
     }
 
+    /// Opens the box at `path` (e.g. /dev/ttyACM0 or a /dev/serial/by-id link) at `baud`.
     pub fn open(path: &Path, baud: u32) -> DeviceResult<Self> {
         Ok(Self::with_port(path, baud, Reconnecting::open(connect(path, baud)?)))
     }

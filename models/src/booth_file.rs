@@ -191,8 +191,7 @@ pub fn is_booth_file(path: &Path) -> bool {
     BoothFile::open(path).is_ok()
 }
 
-/// A booth file, memory-mapped.
-/// An open booth file. Clones share one mapping, which keeps the file that was opened readable
+/// An open booth file, memory-mapped. Clones share one mapping, which keeps the file that was opened readable
 /// even after a new bake is renamed over its path.
 #[derive(Clone)]
 pub struct BoothFile {

@@ -15,7 +15,6 @@ use crate::resnet::conv;
 use crate::unet_2d_blocks::{BlockShape, DownBlock2D, UNetMidBlock2DCrossAttn};
 use crate::unet_2d_condition::{ControlResiduals, UNet2DConditionConfig};
 
-/// `controlnet/config.json` (the fields SD 1.5 ControlNets use).
 /// How a unit's control weighs against the prompt (A1111's control modes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ControlMode {
@@ -39,6 +38,7 @@ impl std::str::FromStr for ControlMode {
     }
 }
 
+/// `controlnet/config.json` (the fields SD 1.5 ControlNets use).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ControlNetConfig {
     #[serde(default = "four")]

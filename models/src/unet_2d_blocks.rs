@@ -94,7 +94,7 @@ impl UpBlock2D {
         }
     }
 
-    /// Consumes skip connections from the end of `skips`; `upsample_to` is the spatial size of
+    /// Consumes skip connections from the end of `skips`; the upsampler scales to the size of
     /// the next block's skips (odd latent sizes do not double exactly).
     pub fn forward(&self, mut x: Tensor<4>, temb: &Tensor<2>, context: &Tensor<3>, skips: &mut Vec<Tensor<4>>) -> Tensor<4> {
         for (j, resnet) in self.resnets.iter().enumerate() {
