@@ -28,10 +28,12 @@ pub enum Line {
     Unknown(String),
 }
 
+/// The box as errors and the log name it.
 fn device(path: &Path) -> String {
     format!("button box {}", path.display())
 }
 
+/// Opens the port; reads wait at most 1 ms, so a poll never holds the booth's loop.
 fn connect(path: &Path, baud: u32) -> DeviceResult<Box<dyn serialport::SerialPort>> {
     serialport::new(path.to_string_lossy(), baud).timeout(Duration::from_millis(1)).open().map_err(|e| {
         DeviceError::new(
