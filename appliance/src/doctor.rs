@@ -51,16 +51,15 @@ fn model_finding(p: &std::path::Path) -> Finding {
         return finding("model", Status::Warn, format!("diffusers folder {} (f32, full VAE)", p.display()), Some(BAKE));
     }
     if let Ok(contents) = keepsake_models::booth_file::BoothFile::open(p).and_then(|f| f.contents()) {
-        let m = &contents.metadata;
-        let get = |k: &str| m.get(k).map(String::as_str).unwrap_or("");
+        let origin = &contents.origin;
         let detail = format!(
             "booth file {}: {}, {:.0} MB, {}{}{}",
             p.display(),
-            get("precision"),
+            contents.precision,
             contents.file_bytes as f64 / 1e6,
-            if get("lcm") == "true" { "LCM 4 steps" } else { "Euler a 20 steps" },
-            if get("vae_config").starts_with("{\"Tiny\"") { ", TAESD" } else { "" },
-            if get("loras").is_empty() { String::new() } else { format!(", LoRAs {}", get("loras")) },
+            if origin.lcm { "LCM 4 steps" } else { "Euler a 20 steps" },
+            if contents.tiny_vae { ", TAESD" } else { "" },
+            if origin.loras.is_empty() { String::new() } else { format!(", LoRAs {}", origin.loras.join(",")) },
         );
         return finding("model", Status::Ok, detail, None);
     }

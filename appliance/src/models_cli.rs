@@ -98,17 +98,17 @@ pub fn bake(args: &BakeArgs) -> Result<String, String> {
 
 pub fn inspect(file: &Path) -> Result<String, String> {
     let contents = BoothFile::open(file).and_then(|f| f.contents()).map_err(|e| e.to_string())?;
-    let m = &contents.metadata;
-    let get = |k: &str| m.get(k).map(String::as_str).unwrap_or("");
+    let origin = &contents.origin;
+    let listed = |items: Vec<String>| if items.is_empty() { "none".to_string() } else { items.join(",") };
     let mut out = vec![
         format!("{}", file.display()),
-        format!("  format      {}", get("format")),
-        format!("  weights     {} (blocks of {})", get("precision"), get("block")),
-        format!("  source      {}", get("source")),
-        format!("  LoRAs       {}", if get("loras").is_empty() { "none" } else { get("loras") }),
-        format!("  embeddings  {}", if get("embeddings").is_empty() { "none" } else { get("embeddings") }),
-        format!("  sampling    {}", if get("lcm") == "true" { "LCM (LCM-LoRA merged): 4 steps, cfg 1-2" } else { "any scheduler" }),
-        format!("  VAE         {}", if get("vae_config").starts_with("{\"Tiny\"") { "TAESD" } else { "KL (SD's own)" }),
+        format!("  format      {}", contents.format),
+        format!("  weights     {} (blocks of {})", contents.precision, contents.block),
+        format!("  source      {}", origin.source),
+        format!("  LoRAs       {}", listed(origin.loras.clone())),
+        format!("  embeddings  {}", listed(origin.embeddings.iter().map(|(w, n)| format!("{w}:{n}")).collect())),
+        format!("  sampling    {}", if origin.lcm { "LCM (LCM-LoRA merged): 4 steps, cfg 1-2" } else { "any scheduler" }),
+        format!("  VAE         {}", if contents.tiny_vae { "TAESD" } else { "KL (SD's own)" }),
     ];
     for (component, (tensors, parameters, bytes)) in &contents.components {
         out.push(format!("  {component:<13}{:>6.1} M parameters  {tensors:>5} tensors  {}", *parameters as f64 / 1e6, megabytes(*bytes)));
@@ -117,7 +117,7 @@ pub fn inspect(file: &Path) -> Result<String, String> {
         "  total       {:.1} M parameters, {:.0}% {}, file {}",
         contents.parameters as f64 / 1e6,
         100.0 * contents.quantized_parameters as f64 / contents.parameters.max(1) as f64,
-        get("precision"),
+        contents.precision,
         megabytes(contents.file_bytes)
     ));
     Ok(out.join("\n"))

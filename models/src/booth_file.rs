@@ -202,7 +202,16 @@ pub struct BoothFile {
 /// What a booth file holds.
 #[derive(Debug, Clone)]
 pub struct Contents {
-    pub metadata: BTreeMap<String, String>,
+    /// The booth file's format and version (`FORMAT`).
+    pub format: String,
+    /// "f16", "int8" or "int4", as baked.
+    pub precision: String,
+    /// Values per quantisation scale ("" where nothing is blocked).
+    pub block: String,
+    /// Where the weights came from and what was merged into them.
+    pub origin: Origin,
+    /// The VAE is TAESD (the tiny one), not SD's own KL VAE.
+    pub tiny_vae: bool,
     /// Per component: (tensors, parameters, bytes).
     pub components: BTreeMap<String, (usize, usize, u64)>,
     /// Parameters stored as int8 or int4, and all parameters.
@@ -251,6 +260,20 @@ impl BoothFile {
         serde_json::from_str(text).map_err(|e| not_booth(&self.path, format!("metadata {key} is not valid: {e}")))
     }
 
+    /// The metadata's record of where the weights came from (written by [`write`]).
+    fn origin(&self, metadata: &BTreeMap<String, String>) -> Result<Origin, PipelineError> {
+        let get = |key: &str| metadata.get(key).map(String::as_str).unwrap_or("");
+        let listed = |key: &str| get(key).split(',').filter(|e| !e.is_empty()).map(String::from).collect::<Vec<_>>();
+        let embeddings = listed("embeddings")
+            .into_iter()
+            .map(|entry| {
+                let parsed = entry.rsplit_once(':').and_then(|(w, n)| Some((w.to_string(), n.parse::<usize>().ok()?)));
+                parsed.ok_or_else(|| not_booth(&self.path, format!("metadata embeddings entry {entry:?} is not word:count")))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Origin { source: get("source").to_string(), loras: listed("loras"), lcm: get("lcm") == "true", embeddings })
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -275,8 +298,14 @@ impl BoothFile {
                 }
             }
         }
+        let metadata = self.metadata()?;
+        let vae_config: VaeConfig = self.config(&metadata, "vae_config")?;
         Ok(Contents {
-            metadata: self.metadata()?,
+            format: metadata.get("format").cloned().unwrap_or_default(),
+            precision: metadata.get("precision").cloned().unwrap_or_default(),
+            block: metadata.get("block").cloned().unwrap_or_default(),
+            origin: self.origin(&metadata)?,
+            tiny_vae: matches!(vae_config, VaeConfig::Tiny(_)),
             components,
             quantized_parameters: quantized,
             parameters: all,
@@ -310,14 +339,10 @@ impl BoothFile {
         }
         self.mismatch(problems, "booth pipeline")?;
         // Textual-inversion words get their ids back in the order they were added.
+        let origin = self.origin(&metadata)?;
         let mut tokenizer = builtin_tokenizer();
-        let mut embeddings = Vec::new();
-        for entry in metadata.get("embeddings").map(String::as_str).unwrap_or("").split(',').filter(|e| !e.is_empty()) {
-            let parsed = entry.rsplit_once(':').and_then(|(w, n)| Some((w.to_string(), n.parse::<usize>().ok()?)));
-            let (word, count) =
-                parsed.ok_or_else(|| not_booth(&self.path, format!("metadata embeddings entry {entry:?} is not word:count")))?;
-            tokenizer.add_word(&word, count);
-            embeddings.push((word, count));
+        for (word, count) in &origin.embeddings {
+            tokenizer.add_word(word, *count);
         }
         Ok(StableDiffusion {
             tokenizer,
@@ -327,15 +352,7 @@ impl BoothFile {
             text_encoder_config,
             unet_config,
             vae_config,
-            origin: Origin {
-                source: metadata.get("source").cloned().unwrap_or_default(),
-                loras: metadata
-                    .get("loras")
-                    .map(|l| l.split(',').filter(|s| !s.is_empty()).map(String::from).collect())
-                    .unwrap_or_default(),
-                lcm: metadata.get("lcm").map(String::as_str) == Some("true"),
-                embeddings,
-            },
+            origin,
             vae_tiling: false,
             device: device.clone(),
         })

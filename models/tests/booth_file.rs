@@ -115,8 +115,8 @@ fn check_quantized(precision: Precision, device: &Device) {
     let contents = file.contents().unwrap();
     // Every weight whose blocked axis is a whole number of blocks (most of the tiny model's).
     assert!(contents.quantized_parameters * 10 > contents.parameters * 8, "{contents:?}");
-    assert_eq!(contents.metadata["precision"], precision.to_string());
-    assert!(contents.metadata["source"].ends_with("sd-tiny"), "{:?}", contents.metadata);
+    assert_eq!(contents.precision, precision.to_string());
+    assert!(contents.origin.source.ends_with("sd-tiny"), "{:?}", contents.origin);
     let f32_size = std::fs::metadata(bake(Precision::F32, dir.path())).unwrap().len();
     let (shrink, max_abs, min_psnr) = match precision {
         Precision::Int8 => (3, INT8_MAX_ABS, INT8_MIN_PSNR),

@@ -56,7 +56,10 @@ pub fn wgpu_device() -> Option<burn::tensor::Device> {
             Some(compute.device)
         }
         Err(e) => {
-            assert!(std::env::var("KEEPSAKE_STRICT_TESTS").as_deref() != Ok("1"), "KEEPSAKE_STRICT_TESTS=1 but there is no wgpu adapter: {e}");
+            assert!(
+                std::env::var("KEEPSAKE_STRICT_TESTS").as_deref() != Ok("1"),
+                "KEEPSAKE_STRICT_TESTS=1 but there is no wgpu adapter: {e}"
+            );
             eprintln!("skipping: {e}");
             None
         }
