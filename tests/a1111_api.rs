@@ -250,12 +250,13 @@ fn schemathesis_finds_no_server_error_and_no_schema_violation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_beside_a_running_booth_shares_its_model() {
     use keepsake::archive::Archive;
-    use keepsake::booth::{Booth, Devices, StopWhen};
+    use keepsake::booth::{Booth, StopWhen};
     use keepsake::config::Language;
+    use keepsake::devices::Devices;
     let out = tempfile::tempdir().unwrap();
     let mut config = keepsake::demo::demo_config(out.path(), Language::En);
-    config.devices.camera = keepsake::config::CameraConfig::Synthetic { width: 64, height: 80 };
-    config.devices.display = keepsake::config::DisplayConfig::Png { record: None };
+    config.devices.camera = keepsake::devices::CameraConfig::Synthetic { width: 64, height: 80 };
+    config.devices.display = keepsake::devices::DisplayConfig::Png { record: None };
     config.style.model = Some(fixtures().join("sd-tiny"));
     config.api.enabled = true;
     config.api.lora_dir = Some(fixtures().join("lora"));
@@ -279,7 +280,7 @@ async fn the_api_beside_a_running_booth_shares_its_model() {
         pictures
     });
     let layout = keepsake::ui::Layout { w: config.screen.0, h: config.screen.1 };
-    let mut devices = Devices::open(&config).unwrap();
+    let mut devices = Devices::open(&config.devices, config.screen).unwrap();
     let script = keepsake::demo::visitors(2, &layout);
     devices.input = Box::new(keepsake_drivers::input::ScriptedInput::new(script));
     let archive = Arc::new(Archive::open(&config.archive_dir).unwrap());

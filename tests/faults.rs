@@ -7,9 +7,10 @@ use std::time::Duration;
 
 use image::RgbImage;
 use keepsake::archive::Archive;
-use keepsake::booth::{Booth, Devices, RunReport, StopWhen};
-use keepsake::config::{CameraConfig, DisplayConfig, Language};
+use keepsake::booth::{Booth, RunReport, StopWhen};
+use keepsake::config::Language;
 use keepsake::demo::demo_config;
+use keepsake::devices::{CameraConfig, Devices, DisplayConfig};
 use keepsake::ui::Layout;
 use keepsake_drivers::audio::Audio;
 use keepsake_drivers::camera::Camera;
@@ -185,7 +186,7 @@ async fn run(armed: Break, broken_visit_steps: &str, sessions: u32) -> (RunRepor
     let mut script = steps(&layout, broken_visit_steps);
     script.extend(steps(&layout, "result"));
     let once = Arc::new(Once::default());
-    let devices = Devices::open(&config).unwrap();
+    let devices = Devices::open(&config.devices, config.screen).unwrap();
     let devices = Devices {
         camera: Box::new(Flaky { inner: devices.camera, what: Break::None, armed, once: once.clone() }),
         display: Box::new(Flaky { inner: devices.display, what: Break::ReviewDisplay, armed, once: once.clone() }),
@@ -368,7 +369,7 @@ async fn booth_with(model: std::path::PathBuf, adjust: impl FnOnce(&mut keepsake
     config.style.model = Some(model);
     adjust(&mut config);
     let layout = Layout { w: config.screen.0, h: config.screen.1 };
-    let mut devices = Devices::open(&config).unwrap();
+    let mut devices = Devices::open(&config.devices, config.screen).unwrap();
     devices.input = Box::new(ScriptedInput::new(steps(&layout, "result")));
     let stylizer = keepsake::stylizers::for_booth(&config, keepsake::stylizers::Backend::Cpu).unwrap();
     assert!(stylizer.name().contains("Stable Diffusion"), "{}", stylizer.name());
@@ -455,7 +456,7 @@ async fn an_abandoned_visit_stops_its_generation() {
     config.devices.camera = CameraConfig::Synthetic { width: 64, height: 80 };
     config.devices.display = DisplayConfig::Png { record: None };
     let layout = Layout { w: config.screen.0, h: config.screen.1 };
-    let mut devices = Devices::open(&config).unwrap();
+    let mut devices = Devices::open(&config.devices, config.screen).unwrap();
     devices.input = Box::new(ScriptedInput::new(steps(&layout, "result")));
     devices.display = Box::new(BreaksOn { inner: devices.display, needle: "generating-3of", once: Once::default() });
     let sd = keepsake_models::pipeline::StableDiffusion::load(&tiny_model(), &burn::tensor::Device::flex()).unwrap();
@@ -499,7 +500,7 @@ async fn an_unplugged_webcam_shows_the_calm_message_and_is_looked_for_at_each_vi
     let layout = Layout { w: config.screen.0, h: config.screen.1 };
     let mut script = steps(&layout, "attract");
     script.extend(steps(&layout, "attract"));
-    let mut devices = Devices::open(&config).expect("the booth starts without its camera");
+    let mut devices = Devices::open(&config.devices, config.screen).expect("the booth starts without its camera");
     devices.input = Box::new(ScriptedInput::new(script));
     let archive = Arc::new(Archive::open(&config.archive_dir).unwrap());
     let stylizer = Arc::new(ToonStylizer::cpu(ToonStyle::warm_animation()));

@@ -1,18 +1,17 @@
 //! The booth's one TOML config, validated at start: every problem is listed at once, each with
 //! its key and the fix, so a technician fixes the file in one pass.
 
-use std::collections::BTreeSet;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use keepsake_drivers::fbdev::Rotation;
 use keepsake_drivers::paper::PaperSize;
-use keepsake_drivers::touch::{Calibration, TouchSettings};
-use keepsake_drivers::v4l_camera::{CameraSettings, Encoding};
 use keepsake_models::controlnet::ControlMode;
 use keepsake_models::preprocessors::Module;
 use keepsake_models::toon::ToonStyle;
+
+use crate::config_reader::{type_name, Reader};
+pub use crate::config_reader::{ConfigError, Problem};
+use crate::devices::DevicesConfig;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Language {
@@ -69,117 +68,6 @@ pub struct ControlNetUnit {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum CameraConfig {
-    Synthetic {
-        width: u32,
-        height: u32,
-    },
-    Folder {
-        path: PathBuf,
-        width: u32,
-        height: u32,
-    },
-    /// A V4L2 (UVC) webcam.
-    V4l2(CameraSettings),
-}
-
-impl CameraConfig {
-    /// The size of the photos it takes (what the diffusion model's warm-up is shaped like).
-    pub fn frame_size(&self) -> (u32, u32) {
-        match self {
-            CameraConfig::Synthetic { width, height } | CameraConfig::Folder { width, height, .. } => (*width, *height),
-            CameraConfig::V4l2(s) => (s.width, s.height),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum DisplayConfig {
-    /// Headless framebuffer; `record` saves one PNG per screen.
-    Png { record: Option<PathBuf> },
-    /// A window on the X11/Wayland desktop (development): clicks touch, P or space print.
-    Window,
-    /// A DRM/KMS device driven with a dumb buffer at the panel's preferred mode.
-    Kms { path: PathBuf, rotation: Rotation },
-    /// A Linux framebuffer device; `stand_in` (width, height, bpp) describes a plain file in its place.
-    Framebuffer { path: PathBuf, rotation: Rotation, stand_in: Option<(u32, u32, u32)> },
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum InputConfig {
-    None,
-    Scripted {
-        script: PathBuf,
-    },
-    /// An evdev touchscreen.
-    Touch(TouchSettings),
-}
-
-/// The physical print button.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ButtonConfig {
-    None,
-    /// A print-button box on a serial port (one `PRINT` line per press).
-    Serial {
-        path: PathBuf,
-        baud: u32,
-    },
-    /// A button on a GPIO line.
-    Gpio {
-        chip: PathBuf,
-        line: u32,
-        active_low: bool,
-        debounce: Duration,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum SpeakerConfig {
-    Wav {
-        dir: PathBuf,
-    },
-    /// An ALSA device (`default`, or a PCM name aplay -L lists), at a volume of 0.0..=1.0.
-    Alsa {
-        device: String,
-        volume: f32,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum NarratorConfig {
-    Espeak { clips: Option<PathBuf> },
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum PrinterConfig {
-    Image {
-        dir: PathBuf,
-    },
-    /// An ESC/POS thermal printer on a serial port; `status` asks it for paper and cover state.
-    EscPos {
-        path: PathBuf,
-        baud: u32,
-        status: bool,
-    },
-    /// A CUPS queue (or IPP printer); no new card is offered while `max_queued` are waiting.
-    Cups {
-        uri: String,
-        max_queued: usize,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Devices {
-    pub camera: CameraConfig,
-    pub display: DisplayConfig,
-    pub input: InputConfig,
-    pub button: ButtonConfig,
-    pub speaker: SpeakerConfig,
-    pub narrator: NarratorConfig,
-    pub printer: PrinterConfig,
-}
-
-#[derive(Debug, Clone, PartialEq)]
 pub struct Timeouts {
     /// One countdown number.
     pub countdown_step: Duration,
@@ -227,361 +115,13 @@ pub struct Config {
     pub screen: (u32, u32),
     /// The TrueType/OpenType font for screens and cards (`screen.font`); `None`: the system's.
     pub font: Option<PathBuf>,
-    pub devices: Devices,
+    pub devices: DevicesConfig,
     pub paper: PaperSize,
     pub server: Server,
     pub api: Api,
     pub timeouts: Timeouts,
     pub archive_dir: PathBuf,
 }
-
-/// One thing wrong with the config.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
-    pub key: String,
-    pub problem: String,
-    pub fix: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    pub source_name: String,
-    pub problems: Vec<Problem>,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{} has {} problem(s):", self.source_name, self.problems.len())?;
-        for p in &self.problems {
-            writeln!(f, "  - {}: {}\n      fix: {}", p.key, p.problem, p.fix)?;
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-/// Reads typed values out of a TOML table, collecting every problem instead of stopping at the
-/// first, and remembering which keys were read so the rest can be reported as unknown.
-struct Reader<'a> {
-    root: &'a toml::Table,
-    base: PathBuf,
-    problems: Vec<Problem>,
-    known: BTreeSet<String>,
-}
-
-fn type_name(v: &toml::Value) -> &'static str {
-    v.type_str()
-}
-
-impl<'a> Reader<'a> {
-    fn problem(&mut self, key: &str, problem: impl Into<String>, fix: impl Into<String>) {
-        self.problems.push(Problem { key: key.to_string(), problem: problem.into(), fix: fix.into() });
-    }
-
-    fn get(&mut self, key: &str) -> Option<&'a toml::Value> {
-        self.known.insert(key.to_string());
-        let mut parts = key.split('.').peekable();
-        let mut table = self.root;
-        while let Some(part) = parts.next() {
-            let v = table.get(part)?;
-            if parts.peek().is_none() {
-                return Some(v);
-            }
-            table = v.as_table()?;
-        }
-        None
-    }
-
-    fn string(&mut self, key: &str, default: Option<&str>, example: &str) -> String {
-        match self.get(key) {
-            Some(toml::Value::String(s)) if !s.trim().is_empty() => s.clone(),
-            Some(toml::Value::String(_)) => {
-                self.problem(key, "is empty", format!("write a value, e.g. {key} = {example}"));
-                String::new()
-            }
-            Some(v) => {
-                self.problem(key, format!("must be a string, found a {}", type_name(v)), format!("quote it: {key} = {example}"));
-                String::new()
-            }
-            None => match default {
-                Some(d) => d.to_string(),
-                None => {
-                    self.problem(key, "is missing", format!("add {key} = {example}"));
-                    String::new()
-                }
-            },
-        }
-    }
-
-    fn opt_string(&mut self, key: &str, example: &str) -> Option<String> {
-        self.get(key)?;
-        Some(self.string(key, None, example))
-    }
-
-    fn path(&mut self, key: &str, default: Option<&str>, example: &str) -> PathBuf {
-        let s = self.string(key, default, example);
-        self.resolve(&s)
-    }
-
-    fn opt_path(&mut self, key: &str, example: &str) -> Option<PathBuf> {
-        self.opt_string(key, example).map(|s| self.resolve(&s))
-    }
-
-    /// Relative paths are relative to the config file, as a technician reading it expects.
-    fn resolve(&self, s: &str) -> PathBuf {
-        let p = Path::new(s);
-        if p.is_absolute() {
-            p.to_path_buf()
-        } else {
-            self.base.join(p)
-        }
-    }
-
-    fn number(&mut self, key: &str, default: f64, min: f64, max: f64, unit: &str) -> f64 {
-        let v = match self.get(key) {
-            None => return default,
-            Some(toml::Value::Integer(i)) => *i as f64,
-            Some(toml::Value::Float(f)) => *f,
-            Some(v) => {
-                self.problem(
-                    key,
-                    format!("must be a number, found a {}", type_name(v)),
-                    format!("write a number without quotes, e.g. {key} = {default}"),
-                );
-                return default;
-            }
-        };
-        if !(min..=max).contains(&v) {
-            self.problem(key, format!("{v} is out of range"), format!("use {min}..={max} {unit}"));
-            return default;
-        }
-        v
-    }
-
-    fn seconds(&mut self, key: &str, default: f64, min: f64, max: f64) -> Duration {
-        Duration::from_secs_f64(self.number(key, default, min, max, "seconds"))
-    }
-
-    fn kind(&mut self, key: &str, default: &str, allowed: &[&str], what: &str) -> String {
-        let k = self.string(key, Some(default), &format!("\"{default}\""));
-        if !k.is_empty() && !allowed.contains(&k.as_str()) {
-            self.problem(key, format!("unknown {what} {k:?}"), format!("use one of: {}", allowed.join(", ")));
-            return default.to_string();
-        }
-        k
-    }
-
-    /// How a panel is mounted: 0, 90, 180 or 270 degrees clockwise.
-    fn rotation(&mut self, key: &str) -> Rotation {
-        let degrees = self.number(key, 0.0, 0.0, 270.0, "degrees");
-        Rotation::from_degrees(degrees as u32).filter(|_| degrees.fract() == 0.0).unwrap_or_else(|| {
-            self.problem(key, format!("{degrees} is not a quarter turn"), "use 0, 90, 180 or 270 (degrees clockwise)");
-            Rotation::R0
-        })
-    }
-
-    fn boolean(&mut self, key: &str, default: bool) -> bool {
-        match self.get(key) {
-            None => default,
-            Some(toml::Value::Boolean(b)) => *b,
-            Some(v) => {
-                self.problem(key, format!("must be true or false, found a {}", type_name(v)), format!("write {key} = {default}"));
-                default
-            }
-        }
-    }
-
-    /// `[devices.input]` for an evdev touchscreen: the device, the calibration measured on the
-    /// panel (or the kernel's ranges), and the rotation (the display's unless given).
-    fn touch(&mut self, table: &str, panel_rotation: Rotation) -> TouchSettings {
-        let path = self.path(&format!("{table}.path"), None, "\"/dev/input/by-id/usb-ILITEK-event-if00\"");
-        let key = format!("{table}.calibration");
-        let calibration = match self.get(&key) {
-            None => None,
-            Some(toml::Value::Array(a)) if a.len() == 4 && a.iter().all(|v| v.as_integer().is_some_and(|i| i32::try_from(i).is_ok())) => {
-                let v: Vec<i32> = a.iter().map(|v| v.as_integer().unwrap_or(0) as i32).collect();
-                if v[0] == v[1] || v[2] == v[3] {
-                    self.problem(&key, "an axis has the same value at both edges", "measure the raw values at opposite edges (evtest)");
-                }
-                Some(Calibration { x: (v[0], v[1]), y: (v[2], v[3]) })
-            }
-            Some(_) => {
-                self.problem(
-                    &key,
-                    "must be four whole numbers",
-                    format!("write {key} = [x_left, x_right, y_top, y_bottom] with the raw values evtest shows at the edges"),
-                );
-                None
-            }
-        };
-        let swap_xy = self.boolean(&format!("{table}.swap_xy"), false);
-        let rotation_key = format!("{table}.rotation");
-        let rotation = if self.get(&rotation_key).is_some() { self.rotation(&rotation_key) } else { panel_rotation };
-        let debounce = self.seconds(&format!("{table}.debounce"), 0.15, 0.0, 2.0);
-        TouchSettings { path, calibration, swap_xy, rotation, debounce }
-    }
-
-    /// `[devices.display]` for a framebuffer: the device, its rotation, and the layout of a
-    /// stand-in file (all of width, height and bpp, or none).
-    fn framebuffer(&mut self, table: &str) -> DisplayConfig {
-        let path = self.path(&format!("{table}.path"), Some("/dev/fb0"), "\"/dev/fb0\"");
-        let rotation = self.rotation(&format!("{table}.rotation"));
-        let keys = ["width", "height", "bpp"].map(|k| format!("{table}.{k}"));
-        let given: Vec<bool> = keys.iter().map(|k| self.get(k).is_some()).collect();
-        let stand_in = if given.iter().all(|g| *g) {
-            let w = self.number(&keys[0], 720.0, 16.0, 7680.0, "pixels") as u32;
-            let h = self.number(&keys[1], 1280.0, 16.0, 7680.0, "pixels") as u32;
-            let bpp = self.number(&keys[2], 32.0, 16.0, 32.0, "bits") as u32;
-            if !matches!(bpp, 16 | 24 | 32) {
-                self.problem(&keys[2], format!("{bpp} bits per pixel is not supported"), "use 16, 24 or 32");
-            }
-            Some((w, h, bpp))
-        } else {
-            if given.iter().any(|g| *g) {
-                self.problem(table, "has some of width, height and bpp", "give all three (for a stand-in file) or none (a real /dev/fbN)");
-            }
-            None
-        };
-        DisplayConfig::Framebuffer { path, rotation, stand_in }
-    }
-
-    /// A list of `"FILE:WEIGHT"` LoRAs (paths relative to the config file).
-    fn loras(&mut self, key: &str) -> Vec<(PathBuf, f32)> {
-        let items = match self.get(key) {
-            None => return Vec::new(),
-            Some(toml::Value::Array(a)) => a.clone(),
-            Some(v) => {
-                self.problem(
-                    key,
-                    format!("must be a list, found a {}", type_name(v)),
-                    format!("write {key} = [\"warm-style.safetensors:0.8\"]"),
-                );
-                return Vec::new();
-            }
-        };
-        let mut loras = Vec::new();
-        for (i, item) in items.iter().enumerate() {
-            let parsed = item
-                .as_str()
-                .ok_or_else(|| format!("entry {i} is a {}, not a string", type_name(item)))
-                .and_then(crate::models_cli::parse_lora);
-            match parsed {
-                Ok((path, weight)) => loras.push((self.resolve(&path.to_string_lossy()), weight)),
-                Err(e) => self.problem(key, e, format!("write {key} = [\"warm-style.safetensors:0.8\"] (file, colon, weight)")),
-            }
-        }
-        loras
-    }
-
-    /// `[[key]]` ControlNet units, each read (and its unknown keys reported) as its own table.
-    fn controlnet_units(&mut self, key: &str) -> Vec<ControlNetUnit> {
-        let entries = match self.get(key) {
-            None => return Vec::new(),
-            Some(toml::Value::Array(a)) if a.iter().all(|v| v.is_table()) => a.clone(),
-            Some(v) => {
-                self.problem(key, format!("must be a list of tables, found a {}", type_name(v)), format!("write [[{key}]] sections"));
-                return Vec::new();
-            }
-        };
-        let mut units = Vec::new();
-        for (i, entry) in entries.iter().enumerate() {
-            let table = entry.as_table().expect("checked above");
-            let mut r = Reader { root: table, base: self.base.clone(), problems: Vec::new(), known: BTreeSet::new() };
-            let model = r.path("model", None, "\"/var/lib/keepsake/controlnet/control_v11p_sd15_openpose.safetensors\"");
-            let module_name = r.string("module", None, "\"openpose\"");
-            let module = match module_name.parse::<Module>() {
-                Ok(m) => m,
-                Err(e) if !module_name.is_empty() => {
-                    r.problem("module", e, "use canny, openpose, depth, depth_anything_v2 or mlsd");
-                    Module::None
-                }
-                Err(_) => Module::None,
-            };
-            if module == Module::None && !module_name.is_empty() && r.problems.is_empty() {
-                r.problem(
-                    "module",
-                    "the booth makes each control image from the visitor's photo",
-                    "use canny, openpose, depth, depth_anything_v2 or mlsd",
-                );
-            }
-            let weight = r.number("weight", 1.0, 0.0, 2.0, "(A1111's control weight)") as f32;
-            let start = r.number("start", 0.0, 0.0, 1.0, "(fraction of the steps)");
-            let end = r.number("end", 1.0, 0.0, 1.0, "(fraction of the steps)");
-            if start >= end {
-                r.problem("start", format!("start {start} is not before end {end}"), "use 0 <= start < end <= 1");
-            }
-            let resolution = r.number("resolution", 512.0, 64.0, 2048.0, "pixels (A1111's processor resolution)") as u32;
-            let mode = match r.string("mode", Some("balanced"), "\"balanced\"").parse::<ControlMode>() {
-                Ok(m) => m,
-                Err(e) => {
-                    r.problem(
-                        "mode",
-                        e,
-                        "use \"balanced\", \"prompt\" (my prompt is more important) or \"controlnet\" (ControlNet is more important)",
-                    );
-                    ControlMode::Balanced
-                }
-            };
-            r.unknown_keys();
-            for p in r.problems {
-                self.problems.push(Problem { key: format!("{key}[{i}].{}", p.key), ..p });
-            }
-            units.push(ControlNetUnit { model, module, weight, start, end, resolution, mode });
-        }
-        units
-    }
-
-    /// Keys present in the file that nothing read: typos and leftovers.
-    fn unknown_keys(&mut self) {
-        let mut found = Vec::new();
-        collect_keys(self.root, "", &mut found);
-        for key in found {
-            let is_known = self.known.contains(&key) || self.known.iter().any(|k| k.starts_with(&format!("{key}.")));
-            if !is_known {
-                let suggestion = self
-                    .known
-                    .iter()
-                    .filter(|k| edit_distance(k, &key) <= 2)
-                    .min_by_key(|k| edit_distance(k, &key))
-                    .map(|k| format!("did you mean {k}?"))
-                    .unwrap_or_else(|| "remove it (see `keepsake config example`)".to_string());
-                self.problem(&key, "is not a known setting", suggestion);
-            }
-        }
-    }
-}
-
-fn collect_keys(table: &toml::Table, prefix: &str, out: &mut Vec<String>) {
-    for (k, v) in table {
-        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-        match v {
-            toml::Value::Table(t) => collect_keys(t, &key, out),
-            _ => out.push(key),
-        }
-    }
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur.push((prev[j] + (ca != *cb) as usize).min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
-pub const CAMERAS: &[&str] = &["synthetic", "folder", "v4l2"];
-pub const DISPLAYS: &[&str] = &["png", "framebuffer", "kms", "window"];
-pub const INPUTS: &[&str] = &["none", "scripted", "touch"];
-pub const BUTTONS: &[&str] = &["none", "serial", "gpio"];
-pub const SPEAKERS: &[&str] = &["wav", "alsa"];
-pub const NARRATORS: &[&str] = &["espeak"];
-pub const PRINTERS: &[&str] = &["image", "escpos", "cups"];
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -608,7 +148,7 @@ impl Config {
                 fix: "fix the TOML syntax at the line shown (strings need quotes, tables [like.this])".into(),
             }],
         })?;
-        let mut r = Reader { root: &root, base: base.to_path_buf(), problems: Vec::new(), known: BTreeSet::new() };
+        let mut r = Reader::new(&root, base);
 
         let name = r.string("memorial.name", None, "\"김영희\"");
         let dates = r.string("memorial.dates", Some(""), "\"1941 – 2026\"");
@@ -631,109 +171,22 @@ impl Config {
         let gpu_cache = r.path("style.gpu_cache", Some("gpu-cache"), "\"/var/lib/keepsake/gpu-cache\"");
         let compute = r.kind("style.compute", "auto", &crate::stylizers::Backend::NAMES, "compute backend");
         let compute = crate::stylizers::Backend::from_name(&compute).unwrap_or(crate::stylizers::Backend::Auto);
-        let controlnets = r.controlnet_units("style.controlnet");
-        let loras = r.loras("style.loras");
+        let controlnets = read_controlnet_units(&mut r, "style.controlnet");
+        let loras = read_loras(&mut r, "style.loras");
 
         let screen_w = r.number("screen.width", 720.0, 240.0, 7680.0, "pixels") as u32;
         let screen_h = r.number("screen.height", 1280.0, 240.0, 7680.0, "pixels") as u32;
         let font = r.opt_path("screen.font", "\"/usr/share/fonts/truetype/nanum/NanumGothic.ttf\"");
 
-        let camera_kind = r.kind("devices.camera.kind", "synthetic", CAMERAS, "camera");
-        let cam_w = r.number("devices.camera.width", 960.0, 64.0, 8192.0, "pixels") as u32;
-        let cam_h = r.number("devices.camera.height", 1280.0, 64.0, 8192.0, "pixels") as u32;
-        let camera = match camera_kind.as_str() {
-            "folder" => {
-                CameraConfig::Folder { path: r.path("devices.camera.path", None, "\"/srv/keepsake/photos\""), width: cam_w, height: cam_h }
-            }
-            "v4l2" => {
-                let index = r.number("devices.camera.index", 0.0, 0.0, 63.0, "(N of /dev/videoN)") as u32;
-                let encoding = match r.kind("devices.camera.format", "auto", &["auto", "mjpeg", "yuyv"], "camera format").as_str() {
-                    "mjpeg" => Encoding::Mjpeg,
-                    "yuyv" => Encoding::Yuyv,
-                    _ => Encoding::Auto,
-                };
-                CameraConfig::V4l2(CameraSettings { index, width: cam_w, height: cam_h, encoding, preview: (screen_w, screen_h) })
-            }
-            _ => CameraConfig::Synthetic { width: cam_w, height: cam_h },
-        };
-        let display = match r.kind("devices.display.kind", "png", DISPLAYS, "display").as_str() {
-            "framebuffer" => r.framebuffer("devices.display"),
-            "window" => DisplayConfig::Window,
-            "kms" => DisplayConfig::Kms {
-                path: r.path("devices.display.path", Some("/dev/dri/card0"), "\"/dev/dri/card0\""),
-                rotation: r.rotation("devices.display.rotation"),
-            },
-            _ => DisplayConfig::Png { record: r.opt_path("devices.display.record", "\"/var/lib/keepsake/screens\"") },
-        };
-        let panel_rotation = match &display {
-            DisplayConfig::Framebuffer { rotation, .. } | DisplayConfig::Kms { rotation, .. } => *rotation,
-            DisplayConfig::Png { .. } | DisplayConfig::Window => Rotation::R0,
-        };
-        let input = match r.kind("devices.input.kind", "none", INPUTS, "input").as_str() {
-            "scripted" => InputConfig::Scripted { script: r.path("devices.input.script", None, "\"visitor.toml\"") },
-            "touch" => InputConfig::Touch(r.touch("devices.input", panel_rotation)),
-            _ => InputConfig::None,
-        };
-        let button = match r.kind("devices.button.kind", "none", BUTTONS, "print button").as_str() {
-            "serial" => ButtonConfig::Serial {
-                path: r.path("devices.button.path", None, "\"/dev/serial/by-id/usb-keepsake-buttons\""),
-                baud: r.number("devices.button.baud", 9600.0, 300.0, 4_000_000.0, "baud") as u32,
-            },
-            "gpio" => ButtonConfig::Gpio {
-                chip: r.path("devices.button.chip", Some("/dev/gpiochip0"), "\"/dev/gpiochip0\""),
-                line: r.number("devices.button.line", 0.0, 0.0, 1023.0, "(the line offset gpioinfo shows)") as u32,
-                active_low: r.boolean("devices.button.active_low", true),
-                debounce: r.seconds("devices.button.debounce", 0.2, 0.0, 2.0),
-            },
-            _ => ButtonConfig::None,
-        };
-        let speaker = match r.kind("devices.speaker.kind", "wav", SPEAKERS, "speaker").as_str() {
-            "alsa" => SpeakerConfig::Alsa {
-                device: r.string("devices.speaker.device", Some("default"), "\"default\""),
-                volume: r.number("devices.speaker.volume", 0.8, 0.0, 1.0, "(0 silent, 1 full)") as f32,
-            },
-            _ => SpeakerConfig::Wav { dir: r.path("devices.speaker.dir", Some("sound"), "\"/var/lib/keepsake/sound\"") },
-        };
-        r.kind("devices.narrator.kind", "espeak", NARRATORS, "narrator");
-        let narrator = NarratorConfig::Espeak { clips: r.opt_path("devices.narrator.clips", "\"/var/lib/keepsake/clips\"") };
-        let printer = match r.kind("devices.printer.kind", "image", PRINTERS, "printer").as_str() {
-            "escpos" => PrinterConfig::EscPos {
-                path: r.path("devices.printer.path", None, "\"/dev/serial/by-id/usb-thermal-printer\""),
-                baud: r.number("devices.printer.baud", 9600.0, 300.0, 4_000_000.0, "baud") as u32,
-                status: r.boolean("devices.printer.status", true),
-            },
-            "cups" => {
-                let uri = r.string("devices.printer.uri", None, "\"ipp://127.0.0.1:631/printers/photo\"");
-                if !uri.is_empty() && !["ipp://", "ipps://", "http://", "https://"].iter().any(|p| uri.starts_with(p)) {
-                    r.problem(
-                        "devices.printer.uri",
-                        format!("{uri:?} is not an IPP address"),
-                        "write ipp://127.0.0.1:631/printers/QUEUE (lpstat -v lists the queues)",
-                    );
-                }
-                PrinterConfig::Cups { uri, max_queued: r.number("devices.printer.max_queued", 2.0, 1.0, 50.0, "cards") as usize }
-            }
-            _ => PrinterConfig::Image { dir: r.path("devices.printer.dir", Some("prints"), "\"/var/lib/keepsake/prints\"") },
-        };
+        let devices = DevicesConfig::read(&mut r, (screen_w, screen_h));
 
         let paper_name = r.string("paper.size", Some("4x6"), "\"4x6\"");
         let paper = paper_name.parse::<PaperSize>().unwrap_or_else(|e| {
             r.problem("paper.size", e, "pick the size loaded in the printer");
             PaperSize::FourBySix
         });
-        if matches!(printer, PrinterConfig::Cups { .. }) && paper.is_thermal() {
-            r.problem(
-                "paper.size",
-                format!("{paper} is a thermal roll but the printer is a CUPS photo printer"),
-                "set paper.size to the photo paper loaded, e.g. \"4x6\"",
-            );
-        }
-        if matches!(printer, PrinterConfig::EscPos { .. }) && !paper.is_thermal() {
-            r.problem(
-                "paper.size",
-                format!("{paper} is photo paper but the printer is a thermal one"),
-                "set paper.size = \"58mm\" or \"80mm\"",
-            );
+        if let Some((problem, fix)) = devices.printer.paper_problem(paper) {
+            r.problem("paper.size", problem, fix);
         }
 
         let url = r.string("server.url", None, "\"https://memorial.example.org\"");
@@ -793,15 +246,15 @@ impl Config {
         let archive_dir = r.path("archive.dir", Some("archive"), "\"/var/lib/keepsake/archive\"");
 
         r.unknown_keys();
-        if !r.problems.is_empty() {
-            return Err(ConfigError { source_name: source_name.to_string(), problems: r.problems });
+        if r.has_problems() {
+            return Err(ConfigError { source_name: source_name.to_string(), problems: r.into_problems() });
         }
         Ok(Config {
             memorial: Memorial { name, dates, message, caption, language },
             style: Style { preset, model, loras, controlnets, annotators, gpu_cache, compute },
             screen: (screen_w, screen_h),
             font,
-            devices: Devices { camera, display, input, button, speaker, narrator, printer },
+            devices,
             paper,
             server: Server { url: url.trim_end_matches('/').to_string(), token, upload_chunk, retry_max },
             api,
@@ -811,12 +264,93 @@ impl Config {
     }
 }
 
+/// A list of `"FILE:WEIGHT"` LoRAs (paths relative to the config file).
+fn read_loras(r: &mut Reader, key: &str) -> Vec<(PathBuf, f32)> {
+    let items = match r.get(key) {
+        None => return Vec::new(),
+        Some(toml::Value::Array(a)) => a.clone(),
+        Some(v) => {
+            r.problem(key, format!("must be a list, found a {}", type_name(v)), format!("write {key} = [\"warm-style.safetensors:0.8\"]"));
+            return Vec::new();
+        }
+    };
+    let mut loras = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let parsed = item
+            .as_str()
+            .ok_or_else(|| format!("entry {i} is a {}, not a string", type_name(item)))
+            .and_then(crate::models_cli::parse_lora);
+        match parsed {
+            Ok((path, weight)) => loras.push((r.resolve(&path.to_string_lossy()), weight)),
+            Err(e) => r.problem(key, e, format!("write {key} = [\"warm-style.safetensors:0.8\"] (file, colon, weight)")),
+        }
+    }
+    loras
+}
+
+/// `[[key]]` ControlNet units, each read (and its unknown keys reported) as its own table.
+fn read_controlnet_units(r: &mut Reader, key: &str) -> Vec<ControlNetUnit> {
+    let entries = match r.get(key) {
+        None => return Vec::new(),
+        Some(toml::Value::Array(a)) if a.iter().all(|v| v.is_table()) => a.clone(),
+        Some(v) => {
+            r.problem(key, format!("must be a list of tables, found a {}", type_name(v)), format!("write [[{key}]] sections"));
+            return Vec::new();
+        }
+    };
+    entries.iter().enumerate().map(|(i, entry)| r.entry(key, i, entry.as_table().expect("checked above"), read_controlnet_unit)).collect()
+}
+
+/// One `[[style.controlnet]]` table.
+fn read_controlnet_unit(r: &mut Reader) -> ControlNetUnit {
+    let model = r.path("model", None, "\"/var/lib/keepsake/controlnet/control_v11p_sd15_openpose.safetensors\"");
+    let module_name = r.string("module", None, "\"openpose\"");
+    let module = match module_name.parse::<Module>() {
+        Ok(m) => m,
+        Err(e) if !module_name.is_empty() => {
+            r.problem("module", e, "use canny, openpose, depth, depth_anything_v2 or mlsd");
+            Module::None
+        }
+        Err(_) => Module::None,
+    };
+    if module == Module::None && !module_name.is_empty() && !r.has_problems() {
+        r.problem(
+            "module",
+            "the booth makes each control image from the visitor's photo",
+            "use canny, openpose, depth, depth_anything_v2 or mlsd",
+        );
+    }
+    let weight = r.number("weight", 1.0, 0.0, 2.0, "(A1111's control weight)") as f32;
+    let start = r.number("start", 0.0, 0.0, 1.0, "(fraction of the steps)");
+    let end = r.number("end", 1.0, 0.0, 1.0, "(fraction of the steps)");
+    if start >= end {
+        r.problem("start", format!("start {start} is not before end {end}"), "use 0 <= start < end <= 1");
+    }
+    let resolution = r.number("resolution", 512.0, 64.0, 2048.0, "pixels (A1111's processor resolution)") as u32;
+    let mode = match r.string("mode", Some("balanced"), "\"balanced\"").parse::<ControlMode>() {
+        Ok(m) => m,
+        Err(e) => {
+            r.problem(
+                "mode",
+                e,
+                "use \"balanced\", \"prompt\" (my prompt is more important) or \"controlnet\" (ControlNet is more important)",
+            );
+            ControlMode::Balanced
+        }
+    };
+    ControlNetUnit { model, module, weight, start, end, resolution, mode }
+}
+
 /// A complete, commented example config (`keepsake config example`).
 pub const EXAMPLE: &str = include_str!("../../docs/booth.example.toml");
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::devices::{ButtonConfig, CameraConfig, DisplayConfig, InputConfig, PrinterConfig, SpeakerConfig};
+    use keepsake_drivers::fbdev::Rotation;
+    use keepsake_drivers::touch::{Calibration, TouchSettings};
+    use keepsake_drivers::v4l_camera::{CameraSettings, Encoding};
 
     const MINIMAL: &str = "[memorial]\nname = \"Kim\"\nmessage = \"We remember.\"\n[server]\nurl = \"https://m.example\"\n";
 

@@ -9,8 +9,9 @@ use keepsake_drivers::input::{InputEvent, ScriptStep, ScriptedInput};
 use keepsake_drivers::narrator::EspeakNarrator;
 
 use crate::archive::Archive;
-use crate::booth::{Booth, Devices, RunReport, StopWhen};
+use crate::booth::{Booth, RunReport, StopWhen};
 use crate::config::{Config, Language};
+use crate::devices::Devices;
 use crate::stylizers::{self, Backend};
 use crate::sync::uploader::{Settings, Uploader};
 use crate::ui::Layout;
@@ -172,7 +173,7 @@ pub async fn run(opts: &DemoOptions) -> Result<RunReport, String> {
     std::fs::create_dir_all(&opts.out).map_err(|e| format!("cannot create {}: {e}", opts.out.display()))?;
     let config = demo_config_with(&opts.out, opts.language, opts.server.as_ref(), opts.fast);
     let layout = Layout { w: config.screen.0, h: config.screen.1 };
-    let mut devices = Devices::open(&config).map_err(|e| e.to_string())?;
+    let mut devices = Devices::open(&config.devices, config.screen).map_err(|e| e.to_string())?;
     let pace = if opts.fast { 0.1 } else { 1.0 };
     devices.input = Box::new(ScriptedInput::new(visitors_paced(opts.sessions, &layout, pace)));
     let stylizer = stylizers::for_booth(&config, opts.backend)?;

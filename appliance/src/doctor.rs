@@ -2,26 +2,12 @@
 
 use std::path::Path;
 
-use keepsake_drivers::alsa_speaker::AlsaSpeaker;
-use keepsake_drivers::button_box::SerialButtonBox;
-use keepsake_drivers::camera::Camera;
 use keepsake_drivers::discover;
-use keepsake_drivers::display::Display;
-use keepsake_drivers::fbdev::FbDisplay;
-use keepsake_drivers::gpio_button::GpioButton;
-use keepsake_drivers::input::Input;
-use keepsake_drivers::kms::KmsDisplay;
 use keepsake_drivers::narrator::{EspeakNarrator, ESPEAK_INSTALL_FIX};
-use keepsake_drivers::printer::PrinterState;
-use keepsake_drivers::speaker::Speaker;
 use keepsake_drivers::text;
-use keepsake_drivers::touch::TouchInput;
-use keepsake_drivers::v4l_camera::V4lCamera;
-use keepsake_drivers::DeviceError;
 
-use crate::booth::devices::open_printer;
-use crate::booth::Devices;
 use crate::config::Config;
+use crate::devices::Devices;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {
@@ -275,54 +261,21 @@ fn sync_finding(cfg: &Config) -> Finding {
     }
 }
 
-/// The configured devices, each opened for real: a camera, panel, touchscreen or button that the
-/// booth would wait for is reported missing here, and a printer that cannot print says why.
+/// The configured devices, each opened for real (what each family checks: `DevicesConfig::probes`),
+/// then the whole set as the booth would open it at start.
 fn configured_devices(cfg: &Config) -> Vec<Finding> {
-    use crate::config::{ButtonConfig, CameraConfig, DisplayConfig, InputConfig, SpeakerConfig};
-    let mut out = Vec::new();
-    let mut check = |what: &str, opened: Result<String, DeviceError>| {
-        out.push(match opened {
+    let mut out: Vec<Finding> = cfg
+        .devices
+        .probes(cfg.screen)
+        .into_iter()
+        .map(|(what, probe)| match probe {
             Ok(name) => finding(what, Status::Ok, name, None),
             Err(e) => finding(what, Status::Missing, format!("{}: {}", e.device, e.problem), Some(&e.fix)),
         })
-    };
-    let d = &cfg.devices;
-    if let CameraConfig::V4l2(s) = &d.camera {
-        check("camera", V4lCamera::open(s.clone()).map(|c| c.name()));
-    }
-    match &d.display {
-        DisplayConfig::Framebuffer { path, rotation, stand_in } => {
-            check("display", FbDisplay::open(path, *rotation, *stand_in).map(|f| f.name()))
-        }
-        DisplayConfig::Kms { path, rotation } => check("display", KmsDisplay::open(path, *rotation).map(|k| k.name())),
-        DisplayConfig::Png { .. } | DisplayConfig::Window => {}
-    }
-    if let InputConfig::Touch(s) = &d.input {
-        check("touchscreen", TouchInput::open(s.clone(), (cfg.screen.0, cfg.screen.1)).map(|t| t.name()));
-    }
-    match &d.button {
-        ButtonConfig::Serial { path, baud } => check("print button", SerialButtonBox::open(path, *baud).map(|b| b.name())),
-        ButtonConfig::Gpio { chip, line, active_low, debounce } => {
-            check("print button", GpioButton::open(chip, *line, *active_low, *debounce).map(|b| b.name()))
-        }
-        ButtonConfig::None => {}
-    }
-    if let SpeakerConfig::Alsa { device, volume } = &d.speaker {
-        check("speaker", AlsaSpeaker::open(device, *volume).map(|s| s.name()));
-    }
-    match open_printer(&d.printer) {
-        Ok(mut printer) => out.push(match printer.state() {
-            Ok(PrinterState::Ready) => finding("printer", Status::Ok, format!("{}: ready", printer.name()), None),
-            Ok(PrinterState::Unavailable(why)) => {
-                finding("printer", Status::Missing, format!("{}: cannot print now: {why}", printer.name()), Some(&why.fix()))
-            }
-            Err(e) => finding("printer", Status::Missing, format!("{}: {}", e.device, e.problem), Some(&e.fix)),
-        }),
-        Err(e) => out.push(finding("printer", Status::Missing, format!("{}: {}", e.device, e.problem), Some(&e.fix))),
-    }
+        .collect();
     // What the booth itself would open at start (absent cameras, panels' touch and buttons are
     // waited for; these must open).
-    match Devices::open(cfg) {
+    match Devices::open(&cfg.devices, cfg.screen) {
         Ok(d) => {
             let names = [d.camera.name(), d.display.name(), d.input.name(), d.speaker.name(), d.narrator.name()];
             out.push(finding("devices", Status::Ok, format!("the booth starts with: {}", names.join("; ")), None));

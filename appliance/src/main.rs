@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use keepsake::archive::Archive;
-use keepsake::booth::{Booth, Devices, StopWhen};
+use keepsake::booth::{Booth, StopWhen};
 use keepsake::config::{Config, Language, EXAMPLE};
+use keepsake::devices::Devices;
 use keepsake::stylizers::{self, Backend};
 use keepsake::sync::uploader::{Settings, Uploader};
 use keepsake::{demo, doctor, shutdown_signal};
@@ -138,7 +139,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             };
             tracing::info!(font = %face.describe(), "text face");
             text::set_face(face);
-            let devices = Devices::open(&config).map_err(|e| e.to_string())?;
+            let devices = Devices::open(&config.devices, config.screen).map_err(|e| e.to_string())?;
             let backend = backend.unwrap_or(config.style.compute);
             let (stylizer, model) = stylizers::with_model(&config, backend)?;
             let api = stylizers::booth_api(&config, model, backend);

@@ -83,7 +83,9 @@ impl<M: Stylizer> Stylizer for WithInstantPreview<M> {
             Ok(Ok(picture)) => return Ok(picture),
             Ok(Err(StylizeError::Cancelled)) => return Err(StylizeError::Cancelled),
             Ok(Err(e)) => e.to_string(),
-            Err(panic) => panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default(),
+            Err(panic) => {
+                panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default()
+            }
         };
         match preview {
             Some(picture) => {
@@ -116,7 +118,10 @@ fn warm_up(main: Arc<DiffusionStylizer>, frame: (u32, u32), ready_by: std::time:
         let started = std::time::Instant::now();
         let photo = image::RgbImage::from_pixel(frame.0.max(8), frame.1.max(8), image::Rgb([128, 120, 112]));
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| main.warm_up(&photo))) {
-            Ok(Ok(())) => tracing::info!(seconds = started.elapsed().as_secs_f32(), "GPU warm-up done: kernels compiled and tuned for the booth's recipe"),
+            Ok(Ok(())) => tracing::info!(
+                seconds = started.elapsed().as_secs_f32(),
+                "GPU warm-up done: kernels compiled and tuned for the booth's recipe"
+            ),
             Ok(Err(e)) => tracing::error!(%e, "GPU warm-up failed: the first visit compiles and tunes instead"),
             Err(_) => tracing::error!("GPU warm-up crashed: the first visit compiles and tunes instead"),
         }
@@ -127,7 +132,9 @@ fn warm_up(main: Arc<DiffusionStylizer>, frame: (u32, u32), ready_by: std::time:
         return;
     }
     if finished.recv_timeout(ready_by.saturating_duration_since(std::time::Instant::now())).is_err() {
-        tracing::info!("the GPU warm-up goes on in the background (a first start tunes the kernels once; later starts read them from style.gpu_cache)");
+        tracing::info!(
+            "the GPU warm-up goes on in the background (a first start tunes the kernels once; later starts read them from style.gpu_cache)"
+        );
     }
 }
 

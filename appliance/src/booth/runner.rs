@@ -21,11 +21,11 @@ use keepsake_drivers::speaker::Speaker;
 use keepsake_models::Stylizer;
 use tokio::sync::mpsc;
 
-use super::devices::Devices;
 use super::state::{Event, PrintStatus, State};
 use crate::archive::Archive;
 use crate::card;
 use crate::config::Config;
+use crate::devices::Devices;
 use crate::i18n;
 use crate::keepsake::{self, FileInfo, Keepsake, KeepsakeMeta};
 use crate::notify::Notifier;
