@@ -254,14 +254,14 @@ async fn the_api_beside_a_running_booth_shares_its_model() {
     use keepsake::config::Language;
     use keepsake::devices::Devices;
     let out = tempfile::tempdir().unwrap();
-    let mut config = keepsake::demo::demo_config(out.path(), Language::En);
+    let mut config = keepsake::cli::demo::demo_config(out.path(), Language::En);
     config.devices.camera = keepsake::devices::CameraConfig::Synthetic { width: 64, height: 80 };
     config.devices.display = keepsake::devices::DisplayConfig::Png { record: None };
     config.style.model = Some(fixtures().join("sd-tiny"));
     config.api.enabled = true;
     config.api.lora_dir = Some(fixtures().join("lora"));
-    let (stylizer, model) = keepsake::stylizers::with_model(&config, keepsake::stylizers::Backend::Cpu).unwrap();
-    let engine = keepsake::stylizers::booth_api(&config, model, keepsake::stylizers::Backend::Cpu).expect("api.enabled with a model");
+    let (stylizer, model) = keepsake::stylizers::with_model(&config, keepsake::backend::Backend::Cpu).unwrap();
+    let engine = keepsake::api::beside_the_booth(&config, model, keepsake::backend::Backend::Cpu).expect("api.enabled with a model");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {
@@ -279,9 +279,9 @@ async fn the_api_beside_a_running_booth_shares_its_model() {
         }
         pictures
     });
-    let layout = keepsake::ui::Layout { w: config.screen.0, h: config.screen.1 };
+    let layout = keepsake::booth::screens::Layout { w: config.screen.0, h: config.screen.1 };
     let mut devices = Devices::open(&config.devices, config.screen).unwrap();
-    let script = keepsake::demo::visitors(2, &layout);
+    let script = keepsake::cli::demo::visitors(2, &layout);
     devices.input = Box::new(keepsake_drivers::input::ScriptedInput::new(script));
     let archive = Arc::new(Archive::open(&config.archive_dir).unwrap());
     let booth = Booth::new(Arc::new(config), devices, stylizer, archive);

@@ -9,9 +9,9 @@ use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;
 use image::RgbImage;
 use keepsake::archive::Archive;
+use keepsake::booth::screens::{self, Layout, CREAM};
+use keepsake::cli::demo::demo_config;
 use keepsake::config::Language;
-use keepsake::demo::demo_config;
-use keepsake::ui::{self, Layout, CREAM};
 use keepsake_drivers::audio::Audio;
 use keepsake_drivers::framebuffer::Framebuffer;
 use keepsake_drivers::paper::PaperSize;
@@ -171,14 +171,10 @@ fn result_screen_with_and_without_qr_differs_only_where_expected() {
     let texts = keepsake::i18n::texts(Language::En);
     let memorial = demo_config(Path::new("/tmp"), Language::En).memorial;
     let qr = keepsake::qr::qr_image(&k.meta.share_url, 8).unwrap();
-    let state = keepsake::booth::State::Result { keepsake: std::sync::Arc::new(k) };
+    let state = keepsake::booth::State::Result { keepsake: std::sync::Arc::new(k), printer: None };
     let draw = |qr: Option<&RgbImage>| {
         let mut fb = Framebuffer::new(layout.w, layout.h);
-        ui::draw(
-            &mut fb,
-            &state,
-            &ui::View { texts, memorial: &memorial, live: None, slide: None, seconds_left: 0, qr, printer_unavailable: None },
-        );
+        screens::draw(&mut fb, &state, &screens::View { texts, memorial: &memorial, live: None, slide: None, seconds_left: 0, qr });
         fb.image
     };
     let without = draw(None);

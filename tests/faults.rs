@@ -7,11 +7,11 @@ use std::time::Duration;
 
 use image::RgbImage;
 use keepsake::archive::Archive;
+use keepsake::booth::screens::Layout;
 use keepsake::booth::{Booth, RunReport, StopWhen};
+use keepsake::cli::demo::demo_config;
 use keepsake::config::Language;
-use keepsake::demo::demo_config;
 use keepsake::devices::{CameraConfig, Devices, DisplayConfig};
-use keepsake::ui::Layout;
 use keepsake_drivers::audio::Audio;
 use keepsake_drivers::camera::Camera;
 use keepsake_drivers::display::Display;
@@ -371,7 +371,7 @@ async fn booth_with(model: std::path::PathBuf, adjust: impl FnOnce(&mut keepsake
     let layout = Layout { w: config.screen.0, h: config.screen.1 };
     let mut devices = Devices::open(&config.devices, config.screen).unwrap();
     devices.input = Box::new(ScriptedInput::new(steps(&layout, "result")));
-    let stylizer = keepsake::stylizers::for_booth(&config, keepsake::stylizers::Backend::Cpu).unwrap();
+    let stylizer = keepsake::stylizers::for_booth(&config, keepsake::backend::Backend::Cpu).unwrap();
     assert!(stylizer.name().contains("Stable Diffusion"), "{}", stylizer.name());
     let archive = Arc::new(Archive::open(&config.archive_dir).unwrap());
     let booth = Booth::new(Arc::new(config), devices, stylizer, archive);
@@ -388,10 +388,10 @@ fn a_broken_model_falls_back_to_the_filter() {
     let out = tempfile::tempdir().unwrap();
     let mut config = demo_config(out.path(), Language::En);
     config.style.model = Some(out.path().to_path_buf()); // exists, but is no diffusers folder
-    let s = keepsake::stylizers::for_booth(&config, keepsake::stylizers::Backend::Cpu).unwrap();
+    let s = keepsake::stylizers::for_booth(&config, keepsake::backend::Backend::Cpu).unwrap();
     assert!(s.name().contains("illustration filter"), "{}", s.name());
     config.style.model = Some(out.path().join("missing"));
-    let s = keepsake::stylizers::for_booth(&config, keepsake::stylizers::Backend::Cpu).unwrap();
+    let s = keepsake::stylizers::for_booth(&config, keepsake::backend::Backend::Cpu).unwrap();
     assert!(s.name().contains("illustration filter"), "{}", s.name());
 }
 

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use keepsake::generate::read_png_parameters;
+use keepsake::api::infotext::read_png_parameters;
 
 fn fixtures() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures"))
@@ -98,11 +98,16 @@ fn generate_on_the_gpu_matches_diffusers_and_sets_a_damaged_gpu_cache_aside() {
 
     let run = &r["runs"][0];
     let output = dir.path().join("gpu.png");
-    let out = reference_run(&r, &fixtures().join("sd-tiny"), &input, &output).args(["--backend", "wgpu"]).env("KEEPSAKE_GPU_CACHE", &cache).output().unwrap();
+    let out = reference_run(&r, &fixtures().join("sd-tiny"), &input, &output)
+        .args(["--backend", "wgpu"])
+        .env("KEEPSAKE_GPU_CACHE", &cache)
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("the GPU autotune cache was damaged: it is set aside"), "{stderr}");
-    let aside: Vec<_> = std::fs::read_dir(&cache).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().contains("corrupt")).collect();
+    let aside: Vec<_> =
+        std::fs::read_dir(&cache).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().contains("corrupt")).collect();
     assert_eq!(aside.len(), 1, "the damaged file is kept aside for the technician");
 
     let ours = image::open(&output).unwrap().to_rgb8();

@@ -51,7 +51,7 @@ pub struct Style {
     /// Where the GPU runtime keeps its autotune results between starts (in the state folder).
     pub gpu_cache: PathBuf,
     /// Where the model computes (`--backend` overrides it).
-    pub compute: crate::stylizers::Backend,
+    pub compute: crate::backend::Backend,
 }
 
 /// One `[[style.controlnet]]`: the net, the preprocessor that makes its control image from the
@@ -169,8 +169,8 @@ impl Config {
         let model = r.opt_path("style.model", "\"/var/lib/keepsake/models/booth.safetensors\"");
         let annotators = r.path("style.annotators", Some("/var/lib/keepsake/annotators"), "\"/var/lib/keepsake/annotators\"");
         let gpu_cache = r.path("style.gpu_cache", Some("gpu-cache"), "\"/var/lib/keepsake/gpu-cache\"");
-        let compute = r.kind("style.compute", "auto", &crate::stylizers::Backend::NAMES, "compute backend");
-        let compute = crate::stylizers::Backend::from_name(&compute).unwrap_or(crate::stylizers::Backend::Auto);
+        let compute = r.kind("style.compute", "auto", &crate::backend::Backend::NAMES, "compute backend");
+        let compute = crate::backend::Backend::from_name(&compute).unwrap_or(crate::backend::Backend::Auto);
         let controlnets = read_controlnet_units(&mut r, "style.controlnet");
         let loras = read_loras(&mut r, "style.loras");
 
@@ -276,10 +276,8 @@ fn read_loras(r: &mut Reader, key: &str) -> Vec<(PathBuf, f32)> {
     };
     let mut loras = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        let parsed = item
-            .as_str()
-            .ok_or_else(|| format!("entry {i} is a {}, not a string", type_name(item)))
-            .and_then(crate::models_cli::parse_lora);
+        let parsed =
+            item.as_str().ok_or_else(|| format!("entry {i} is a {}, not a string", type_name(item))).and_then(crate::extras::parse_lora);
         match parsed {
             Ok((path, weight)) => loras.push((r.resolve(&path.to_string_lossy()), weight)),
             Err(e) => r.problem(key, e, format!("write {key} = [\"warm-style.safetensors:0.8\"] (file, colon, weight)")),
@@ -376,10 +374,10 @@ mod tests {
     #[test]
     fn the_compute_backend_and_gpu_cache_are_read_and_checked() {
         let c = Config::parse(MINIMAL, "t", Path::new("/etc/keepsake")).unwrap();
-        assert_eq!((c.style.compute, c.style.gpu_cache), (crate::stylizers::Backend::Auto, PathBuf::from("/etc/keepsake/gpu-cache")));
+        assert_eq!((c.style.compute, c.style.gpu_cache), (crate::backend::Backend::Auto, PathBuf::from("/etc/keepsake/gpu-cache")));
         let text = format!("{MINIMAL}[style]\ncompute = \"gpu\"\ngpu_cache = \"/var/lib/keepsake/gpu-cache\"\n");
         let c = Config::parse(&text, "t", Path::new("/etc/keepsake")).unwrap();
-        assert_eq!((c.style.compute, c.style.gpu_cache), (crate::stylizers::Backend::Gpu, PathBuf::from("/var/lib/keepsake/gpu-cache")));
+        assert_eq!((c.style.compute, c.style.gpu_cache), (crate::backend::Backend::Gpu, PathBuf::from("/var/lib/keepsake/gpu-cache")));
         let wrong = format!("{MINIMAL}[style]\ncompute = \"tpu\"\n");
         let p = problems(&wrong);
         assert!(p.iter().any(|p| p.key == "style.compute" && p.fix.contains("auto, cpu, gpu")), "{p:?}");

@@ -4,27 +4,20 @@
 pub mod allocator;
 pub mod api;
 pub mod archive;
-pub mod bench;
+pub mod backend;
 pub mod booth;
 pub mod card;
+pub mod cli;
 pub mod config;
 mod config_reader;
-pub mod control_args;
-pub mod demo;
 pub mod devices;
-pub mod doctor;
-pub mod generate;
+pub mod extras;
 pub mod i18n;
 pub mod keepsake;
-pub mod models_cli;
 pub mod notify;
-pub mod preprocess_cli;
 pub mod qr;
-pub mod serve_cli;
 pub mod stylizers;
 pub mod sync;
-pub mod sync_cli;
-pub mod ui;
 
 /// Resolves on SIGTERM or Ctrl-C (systemd's stop, a technician's Ctrl-C).
 pub async fn shutdown_signal() {

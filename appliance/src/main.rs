@@ -4,12 +4,14 @@ use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 use keepsake::archive::Archive;
+use keepsake::backend::Backend;
 use keepsake::booth::{Booth, StopWhen};
+use keepsake::cli::{demo, doctor};
 use keepsake::config::{Config, Language, EXAMPLE};
 use keepsake::devices::Devices;
-use keepsake::stylizers::{self, Backend};
+use keepsake::shutdown_signal;
+use keepsake::stylizers;
 use keepsake::sync::uploader::{Settings, Uploader};
-use keepsake::{demo, doctor, shutdown_signal};
 use keepsake_drivers::text::{self, Face};
 use keepsake_models::Stylizer;
 
@@ -57,11 +59,11 @@ enum Command {
     },
     /// The AUTOMATIC1111-compatible API alone on one model: /sdapi/v1/txt2img, img2img with
     /// ControlNet units and LoRAs, progress, interrupt, /openapi.json.
-    Serve(keepsake::serve_cli::ServeArgs),
+    Serve(keepsake::cli::serve::ServeArgs),
     /// The outbox of keepsakes for the memorial server: status, send now.
     Sync {
         #[command(subcommand)]
-        action: keepsake::sync_cli::SyncAction,
+        action: keepsake::cli::sync::SyncAction,
     },
     /// Turn one photo into an illustration.
     Stylize {
@@ -73,16 +75,16 @@ enum Command {
         backend: Backend,
     },
     /// Stable Diffusion 1.5 img2img of one photo (a single-file checkpoint or a diffusers folder).
-    Generate(keepsake::generate::GenerateArgs),
+    Generate(keepsake::cli::generate::GenerateArgs),
     /// Make a ControlNet control image from a photo (canny edges, ...).
-    Preprocess(keepsake::preprocess_cli::PreprocessArgs),
+    Preprocess(keepsake::cli::preprocess::PreprocessArgs),
     /// Make and inspect booth model files (LoRAs merged, TAESD, int8).
     Models {
         #[command(subcommand)]
-        action: keepsake::models_cli::ModelsAction,
+        action: keepsake::cli::models::ModelsAction,
     },
     /// Time the full-size SD 1.5 pipeline (random weights) against PyTorch: see docs/BENCHMARKS.md.
-    Bench(keepsake::bench::BenchArgs),
+    Bench(keepsake::cli::bench::BenchArgs),
     /// List what devices, GPU adapters, models, fonts and voices exist, and what is missing.
     Doctor {
         #[arg(long)]
@@ -142,7 +144,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             let devices = Devices::open(&config.devices, config.screen).map_err(|e| e.to_string())?;
             let backend = backend.unwrap_or(config.style.compute);
             let (stylizer, model) = stylizers::with_model(&config, backend)?;
-            let api = stylizers::booth_api(&config, model, backend);
+            let api = keepsake::api::beside_the_booth(&config, model, backend);
             let archive = Arc::new(Archive::open(&config.archive_dir).map_err(|e| e.to_string())?);
             let _uploader = match Settings::from_config(&config.server) {
                 Some(s) => Some(Uploader::start(archive.clone(), s)),
@@ -204,15 +206,15 @@ fn run(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Serve(args) => {
-            keepsake::serve_cli::run(args)?;
+            keepsake::cli::serve::run(args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Generate(args) => {
-            keepsake::generate::run(args)?;
+            keepsake::cli::generate::run(args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Models { action } => {
-            use keepsake::models_cli::{bake, inspect, ModelsAction};
+            use keepsake::cli::models::{bake, inspect, ModelsAction};
             let report = match action {
                 ModelsAction::Bake(args) => bake(&args)?,
                 ModelsAction::Inspect { file } => inspect(&file)?,
@@ -221,15 +223,15 @@ fn run(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Preprocess(args) => {
-            println!("{}", keepsake::preprocess_cli::run(&args)?);
+            println!("{}", keepsake::cli::preprocess::run(&args)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Bench(args) => {
-            println!("{}", keepsake::bench::run(&args)?);
+            println!("{}", keepsake::cli::bench::run(&args)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Sync { action } => {
-            use keepsake::sync_cli::{push, status, SyncAction};
+            use keepsake::cli::sync::{push, status, SyncAction};
             let out = match action {
                 SyncAction::Status(args) => status(&args)?,
                 SyncAction::Push { args, wait } => push(&args, wait)?,

@@ -10,32 +10,8 @@ use keepsake_models::shared_pipeline::SharedPipeline;
 use keepsake_models::toon::{ToonStyle, ToonStylizer};
 use keepsake_models::{Progress, StylizeError, Stylizer};
 
+use crate::backend::Backend;
 use crate::config::Config;
-
-/// Where the booth computes (`--backend`, else `style.compute` in booth.toml).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Backend {
-    /// The GPU when there is one: the filter takes any wgpu adapter, the diffusion model only a
-    /// hardware GPU (never a software rasterizer); the CPU otherwise.
-    Auto,
-    Cpu,
-    /// The best wgpu adapter for both, a software one included.
-    Gpu,
-}
-
-impl Backend {
-    /// The names booth.toml's `style.compute` takes, as `--backend` spells them.
-    pub const NAMES: [&'static str; 3] = ["auto", "cpu", "gpu"];
-
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "auto" => Some(Backend::Auto),
-            "cpu" => Some(Backend::Cpu),
-            "gpu" => Some(Backend::Gpu),
-            _ => None,
-        }
-    }
-}
 
 pub fn toon(preset: &str, backend: Backend) -> Result<ToonStylizer, String> {
     let style = ToonStyle::preset(preset)
@@ -139,36 +115,7 @@ fn warm_up(main: Arc<DiffusionStylizer>, frame: (u32, u32), ready_by: std::time:
 }
 
 fn compute(config: &Config, backend: Backend) -> keepsake_models::compute::Compute {
-    use keepsake_models::compute::Compute;
-    if backend != Backend::Cpu {
-        use_gpu_cache(Some(&config.style.gpu_cache));
-    }
-    match backend {
-        Backend::Cpu => Compute::cpu(),
-        Backend::Gpu => Compute::wgpu(true),
-        // A software rasterizer (lavapipe) is slower than the CPU path: only a real GPU is taken.
-        Backend::Auto => Compute::best_gpu(true).unwrap_or_else(Compute::cpu),
-    }
-}
-
-/// Points the GPU runtime's autotune cache at `folder` (KEEPSAKE_GPU_CACHE overrides it), before
-/// the first GPU tensor; says on the log whether it starts warm. A folder that cannot be used
-/// costs tuning again, never the start.
-pub fn use_gpu_cache(folder: Option<&std::path::Path>) {
-    let from_env = std::env::var_os("KEEPSAKE_GPU_CACHE").map(std::path::PathBuf::from);
-    let Some(folder) = from_env.as_deref().or(folder) else { return };
-    // The booth asks once for its model and once more for the API beside it: the runtime reads
-    // its configuration once, so the second ask has nothing to do.
-    static SET: std::sync::Once = std::sync::Once::new();
-    let mut first = false;
-    SET.call_once(|| first = true);
-    if !first {
-        return;
-    }
-    match keepsake_models::gpu_cache::use_folder(folder) {
-        Ok(state) => tracing::info!(folder = %folder.display(), ?state, "GPU autotune cache"),
-        Err(e) => tracing::error!(%e, "no GPU autotune cache: the GPU tunes again at every start"),
-    }
+    backend.compute(Some(&config.style.gpu_cache))
 }
 
 /// The configured ControlNet units that load. A unit that does not is left out, loudly: the
@@ -222,14 +169,13 @@ pub fn with_model(config: &Config, backend: Backend) -> Result<(Arc<dyn Stylizer
     }
     let started = std::time::Instant::now();
     let compute = compute(config, backend);
-    tracing::info!(on = %compute.describe(), "diffusion compute");
     match StableDiffusion::load(path, &compute.device) {
         Ok(mut sd) => {
             // Keepsakes up to 768 px: the KL VAE decodes them in 512 px tiles to bound memory.
             sd.vae_tiling = true;
             // The style's LoRAs; one that does not fit is left out, loudly (doctor names it too).
             for lora in &config.style.loras {
-                if let Err(e) = crate::models_cli::apply_extras(&mut sd, std::slice::from_ref(lora), &[]) {
+                if let Err(e) = crate::extras::apply_extras(&mut sd, std::slice::from_ref(lora), &[]) {
                     tracing::error!(lora = %lora.0.display(), %e, "style LoRA left out: the keepsakes are made without it");
                 }
             }
@@ -249,35 +195,6 @@ pub fn with_model(config: &Config, backend: Backend) -> Result<(Arc<dyn Stylizer
             Ok((Arc::new(filter), None))
         }
     }
-}
-
-/// The A1111-compatible API beside the booth, on the booth's model, when `api.enabled`; None
-/// (said on the log) when it is off or there is no diffusion model to share.
-pub fn booth_api(config: &Config, shared: Option<Arc<SharedPipeline>>, backend: Backend) -> Option<Arc<crate::api::Engine>> {
-    if !config.api.enabled {
-        return None;
-    }
-    let (Some(shared), Some(model)) = (shared, config.style.model.clone()) else {
-        tracing::error!("api.enabled, but no diffusion model is loaded (style.model): the API is not started");
-        return None;
-    };
-    let device = compute(config, backend).device;
-    let settings = crate::api::EngineSettings {
-        model_path: model,
-        models_dir: None,
-        switchable: false,
-        lora_dir: config.api.lora_dir.clone(),
-        controlnet_dir: config.api.controlnet_dir.clone(),
-        annotators: Annotators { dir: config.style.annotators.clone(), device },
-        limits: crate::api::Limits {
-            max_side: config.api.max_side,
-            max_steps: config.api.max_steps,
-            max_images: config.api.max_images,
-            ..Default::default()
-        },
-        noise_kernel: keepsake_models::torch_rng::NormalKernel::native(),
-    };
-    Some(Arc::new(crate::api::Engine::new(shared, settings)))
 }
 
 #[cfg(test)]

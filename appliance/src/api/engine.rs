@@ -323,8 +323,8 @@ impl Engine {
             }
             let params = Img2ImgParams { seed: *seed, ..job.params.clone() };
             let picture = self.run_one(&job, &params, index, &mut started_at, &mut interrupted)?;
-            let text = crate::generate::infotext(&params, &model_name, img2img);
-            let png = crate::generate::png_with_parameters(&picture, &text)
+            let text = super::infotext::infotext(&params, &model_name, img2img);
+            let png = super::infotext::png_with_parameters(&picture, &text)
                 .map_err(|e| ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "EncodeError", e.to_string()))?;
             if job.send_images {
                 images.push(encode_base64(&png));

@@ -5,12 +5,19 @@
 
 pub mod engine;
 pub mod images;
+pub mod infotext;
 pub mod request;
 pub mod routes;
 pub mod units;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+
+use keepsake_models::preprocessors::Annotators;
+use keepsake_models::shared_pipeline::SharedPipeline;
+
+use crate::backend::Backend;
+use crate::config::Config;
 
 pub use engine::{Engine, EngineSettings, Limits};
 pub use routes::{router, AppState};
@@ -25,4 +32,33 @@ pub async fn serve(engine: Arc<Engine>, token: Option<String>, listen: SocketAdd
     // Printed for scripts and tests that start it on port 0.
     println!("listening on http://{at}");
     axum::serve(listener, router(AppState { engine, token })).await.map_err(|e| format!("the API stopped: {e}"))
+}
+
+/// The A1111-compatible API beside the booth, on the booth's model, when `api.enabled`; None
+/// (said on the log) when it is off or there is no diffusion model to share.
+pub fn beside_the_booth(config: &Config, shared: Option<Arc<SharedPipeline>>, backend: Backend) -> Option<Arc<Engine>> {
+    if !config.api.enabled {
+        return None;
+    }
+    let (Some(shared), Some(model)) = (shared, config.style.model.clone()) else {
+        tracing::error!("api.enabled, but no diffusion model is loaded (style.model): the API is not started");
+        return None;
+    };
+    let device = backend.compute(Some(&config.style.gpu_cache)).device;
+    let settings = EngineSettings {
+        model_path: model,
+        models_dir: None,
+        switchable: false,
+        lora_dir: config.api.lora_dir.clone(),
+        controlnet_dir: config.api.controlnet_dir.clone(),
+        annotators: Annotators { dir: config.style.annotators.clone(), device },
+        limits: Limits {
+            max_side: config.api.max_side,
+            max_steps: config.api.max_steps,
+            max_images: config.api.max_images,
+            ..Default::default()
+        },
+        noise_kernel: keepsake_models::torch_rng::NormalKernel::native(),
+    };
+    Some(Arc::new(Engine::new(shared, settings)))
 }

@@ -21,8 +21,9 @@ use keepsake_drivers::speaker::Speaker;
 use keepsake_models::Stylizer;
 use tokio::sync::mpsc;
 
-use super::state::{Event, PrintStatus, State};
+use super::state::{Event, PrintStatus, State, Work};
 use crate::archive::Archive;
+use crate::booth::screens::{self, Layout, Touch, View};
 use crate::card;
 use crate::config::Config;
 use crate::devices::Devices;
@@ -30,7 +31,6 @@ use crate::i18n;
 use crate::keepsake::{self, FileInfo, Keepsake, KeepsakeMeta};
 use crate::notify::Notifier;
 use crate::qr;
-use crate::ui::{self, Layout, Touch, View};
 
 /// Preview frame period: 15 frames a second.
 const FRAME: Duration = Duration::from_millis(66);
@@ -69,6 +69,13 @@ pub struct Booth {
     printer: Arc<Mutex<Box<dyn Printer>>>,
     stylizer: Arc<dyn Stylizer>,
     archive: Arc<Archive>,
+}
+
+/// What the screens show beside the state: the slideshow and the keepsake's QR code.
+struct Shown {
+    slides: Vec<Arc<RgbImage>>,
+    slide: usize,
+    qr: Option<RgbImage>,
 }
 
 /// A message from device work back to the loop: which visit, and what happened.
@@ -136,11 +143,8 @@ impl Booth {
         let mut deadline = state.timeout(t).map(|d| Instant::now() + d);
         let mut visit = 0u32;
         let mut step_in_visit = 0u32;
-        let mut slides = self.archive.latest_illustrations(SLIDES);
-        let mut slide = 0usize;
+        let mut shown = Shown { slides: self.archive.latest_illustrations(SLIDES), slide: 0, qr: None };
         let mut live: Option<RgbImage> = None;
-        let mut qr_code: Option<RgbImage> = None;
-        let mut printer_unavailable: Option<Unavailable> = None;
         let mut fb = Framebuffer::new(layout.w, layout.h);
         let mut dirty = true;
         let mut ticker = tokio::time::interval(FRAME);
@@ -163,7 +167,7 @@ impl Booth {
             let mut events = Vec::new();
             match self.input.poll(state.screen()) {
                 Ok(Some(InputEvent::PrintButton)) => events.push(Event::PrintButton),
-                Ok(Some(InputEvent::Touch { x, y })) => match ui::hit(&state, &layout, x, y) {
+                Ok(Some(InputEvent::Touch { x, y })) => match screens::hit(&state, &layout, x, y) {
                     Some(Touch::Begin) => events.push(Event::Begin),
                     Some(Touch::Retake) => events.push(Event::Retake),
                     Some(Touch::Continue) => events.push(Event::Continue),
@@ -186,66 +190,39 @@ impl Booth {
                 events.push(Event::Timeout);
             }
 
-            for mut event in events {
-                // The printer's state, asked before "Print" is offered, changes what the screen
-                // says and what the button does, not where the visitor is.
-                match &event {
-                    Event::PrinterChecked(now) => {
-                        if let Some(why) = now {
-                            tracing::warn!(%why, fix = %why.fix(), "printer unavailable; Print is not offered");
-                        }
-                        printer_unavailable = now.clone();
-                        dirty = true;
-                        continue;
-                    }
-                    Event::PrinterUnavailable(why) => printer_unavailable = Some(why.clone()),
-                    Event::Printed => printer_unavailable = None,
-                    Event::PrintButton => {
-                        if let Some(why) = &printer_unavailable {
-                            if matches!(state, State::Result { .. } | State::PrintShare { print: PrintStatus::Offered, .. }) {
-                                event = Event::PrinterUnavailable(why.clone());
-                            }
-                        }
-                    }
-                    _ => {}
-                }
-                let is_timeout = matches!(event, Event::Timeout);
+            for event in events {
                 if let Event::Fault(detail) = &event {
                     tracing::error!(screen = state.screen(), %detail, "device fault; showing the calm screen and returning to attract");
                     report.faults.push(detail.clone());
                 }
-                let next = state.clone().on(event, t);
+                let is_timeout = matches!(event, Event::Timeout);
+                let step = state.clone().on(event, t);
                 dirty = true;
-                if !state.is_new_step(&next) {
+                if !step.new_step {
+                    state = step.state;
                     if is_timeout {
-                        // The attract timer turns the slideshow.
-                        slide = slide.wrapping_add(1);
-                        deadline = next.timeout(t).map(|d| Instant::now() + d);
+                        deadline = state.timeout(t).map(|d| Instant::now() + d);
                     }
-                    state = next;
+                    for work in step.work {
+                        self.perform(work, visit, &tx, &mut report, &mut shown);
+                    }
                     continue;
                 }
-                // A new step of the journey. Leaving Generating other than with the picture (a
-                // fault) abandons the visit: its generation stops instead of running on alone.
-                if matches!(state, State::Generating { .. }) && !matches!(next, State::Result { .. }) {
-                    tracing::info!(visit, "cancelling the abandoned visit's generation");
-                    self.stylizer.cancel();
-                }
-                if matches!(state, State::Attract) && matches!(next, State::Countdown { .. }) {
+                if matches!(state, State::Attract) && matches!(step.state, State::Countdown { .. }) {
                     visit += 1;
                     step_in_visit = 0;
                     report.sessions = visit;
                     tracing::info!(visit, "a visitor begins");
                 }
-                state = next;
+                state = step.state;
                 step_in_visit += 1;
                 deadline = state.timeout(t).map(|d| Instant::now() + d);
                 report.screens.push(format!("{visit}/{}", state.screen()));
                 notifier.status(&self.status_line(&state));
-                self.enter(&state, visit, &tx, &mut report, &mut qr_code);
+                for work in step.work {
+                    self.perform(work, visit, &tx, &mut report, &mut shown);
+                }
                 if matches!(state, State::Attract) {
-                    slides = self.archive.latest_illustrations(SLIDES);
-                    slide = 0;
                     step_in_visit = 0;
                     if stop.sessions.is_some_and(|n| visit >= n) {
                         notifier.stopping();
@@ -279,12 +256,11 @@ impl Booth {
                     texts,
                     memorial: &cfg.memorial,
                     live: live.as_ref(),
-                    slide: (!slides.is_empty()).then(|| slides[slide % slides.len()].as_ref()),
+                    slide: (!shown.slides.is_empty()).then(|| shown.slides[shown.slide % shown.slides.len()].as_ref()),
                     seconds_left,
-                    qr: qr_code.as_ref(),
-                    printer_unavailable: printer_unavailable.as_ref(),
+                    qr: shown.qr.as_ref(),
                 };
-                if let Err(p) = std::panic::catch_unwind(AssertUnwindSafe(|| ui::draw(&mut fb, &state, &view))) {
+                if let Err(p) = std::panic::catch_unwind(AssertUnwindSafe(|| screens::draw(&mut fb, &state, &view))) {
                     let _ = tx.send((visit, Event::Fault(format!("drawing the {} screen crashed: {p:?}", state.screen()))));
                     continue;
                 }
@@ -330,17 +306,10 @@ impl Booth {
         format!("session-{session:03}/{step:02}-{}{detail}", state.screen())
     }
 
-    /// Starts what entering `state` needs.
-    fn enter(
-        &mut self,
-        state: &State,
-        visit: u32,
-        tx: &mpsc::UnboundedSender<Tagged>,
-        report: &mut RunReport,
-        qr_code: &mut Option<RgbImage>,
-    ) {
-        match state {
-            State::Capture => {
+    /// Starts `work` for this visit; what it finds comes back on `tx` as an event.
+    fn perform(&mut self, work: Work, visit: u32, tx: &mpsc::UnboundedSender<Tagged>, report: &mut RunReport, shown: &mut Shown) {
+        match work {
+            Work::Capture => {
                 let camera = self.camera.clone();
                 spawn_device_work(visit, tx, "camera", move |_| {
                     Some(match lock(&camera).capture() {
@@ -349,9 +318,7 @@ impl Booth {
                     })
                 });
             }
-            State::Generating { photo, share_photo, .. } => {
-                let photo = photo.clone();
-                let share_photo = *share_photo;
+            Work::Stylize { photo, share_photo } => {
                 let stylizer = self.stylizer.clone();
                 let archive = self.archive.clone();
                 let cfg = self.config.clone();
@@ -389,25 +356,35 @@ impl Booth {
                     })
                 });
             }
-            State::Result { keepsake } => {
-                report.keepsakes.push(keepsake.clone());
-                // Ask the printer now, before "Print" is offered: out of paper or jammed shows
-                // on this screen, and the button then says so instead of queueing a job.
-                let printer = self.printer.clone();
-                spawn_device_work(visit, tx, "printer check", move |_| {
-                    Some(Event::PrinterChecked(match lock(&printer).state() {
-                        Ok(PrinterState::Ready) => None,
-                        Ok(PrinterState::Unavailable(why)) => Some(why),
-                        Err(e) => Some(Unavailable::Offline(e.to_string())),
-                    }))
-                });
-                *qr_code = match qr::qr_image(&keepsake.meta.share_url, 8) {
+            Work::CancelStylize => {
+                tracing::info!(visit, "cancelling the abandoned visit's generation");
+                self.stylizer.cancel();
+            }
+            Work::ShowKeepsake(keepsake) => {
+                shown.qr = match qr::qr_image(&keepsake.meta.share_url, 8) {
                     Ok(q) => Some(q),
                     Err(e) => {
                         tracing::error!(%e, url = %keepsake.meta.share_url, "cannot make the QR code");
                         None
                     }
                 };
+                report.keepsakes.push(keepsake);
+            }
+            Work::CheckPrinter => {
+                let printer = self.printer.clone();
+                spawn_device_work(visit, tx, "printer check", move |_| {
+                    let unavailable = match lock(&printer).state() {
+                        Ok(PrinterState::Ready) => None,
+                        Ok(PrinterState::Unavailable(why)) => Some(why),
+                        Err(e) => Some(Unavailable::Offline(e.to_string())),
+                    };
+                    if let Some(why) = &unavailable {
+                        tracing::warn!(%why, fix = %why.fix(), "printer unavailable; Print is not offered");
+                    }
+                    Some(Event::PrinterChecked(unavailable))
+                });
+            }
+            Work::Narrate(keepsake) => {
                 let narrator = self.narrator.clone();
                 let speaker = self.speaker.clone();
                 let text = keepsake.meta.message.clone();
@@ -423,9 +400,8 @@ impl Booth {
                     lock(&speaker).play(&audio, &label).err().map(|e| Event::Fault(format!("speaker: {e}")))
                 });
             }
-            State::PrintShare { keepsake, print: PrintStatus::Printing } => {
+            Work::Print(keepsake) => {
                 let printer = self.printer.clone();
-                let keepsake = keepsake.clone();
                 let paper = self.config.paper;
                 let label = format!("session-{visit:03}/card-{}", keepsake.meta.id);
                 spawn_device_work(visit, tx, "printer", move |_| {
@@ -445,8 +421,11 @@ impl Booth {
                     })
                 });
             }
-            State::Fault { detail } => tracing::warn!(%detail, "showing the calm fault screen"),
-            _ => {}
+            Work::ShowSlides => {
+                shown.slides = self.archive.latest_illustrations(SLIDES);
+                shown.slide = 0;
+            }
+            Work::NextSlide => shown.slide = shown.slide.wrapping_add(1),
         }
     }
 }

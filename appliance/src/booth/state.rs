@@ -3,8 +3,10 @@
 //! Attract -> Countdown -> Capture -> Review -> Consent -> Generating -> Result -> PrintShare -> Attract,
 //! with Review able to go back to Countdown (retake), and any state able to go to Fault, which
 //! shows a calm message and returns to Attract. Transitions are pure: [`State::on`] takes an event
-//! and gives the next state; the runner performs what entering a state needs (take the photo,
-//! start generation, play narration, print) and feeds the results back as events.
+//! and gives the next state with the [`Work`] that entering it starts (take the photo, make the
+//! illustration, ask the printer, read the message aloud, print, show the slideshow); the runner
+//! only performs that work and feeds the results back as events. What the printer said is part of
+//! the state, so the rule "Print is offered only while the printer can print" lives here.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,8 +43,9 @@ pub enum State {
     Consent { photo: Arc<RgbImage> },
     /// The illustration is being made. `share_photo` is the visitor's answer.
     Generating { photo: Arc<RgbImage>, share_photo: bool, step: u32, total: u32, preview: Option<Arc<RgbImage>> },
-    /// The illustration and caption; the narration plays.
-    Result { keepsake: Arc<Keepsake> },
+    /// The illustration and caption; the narration plays. `printer` is why it cannot print, once
+    /// asked (it is asked on entering; `None` until it answers, and when it can).
+    Result { keepsake: Arc<Keepsake>, printer: Option<Unavailable> },
     /// Print button and QR code of the share link.
     PrintShare { keepsake: Arc<Keepsake>, print: PrintStatus },
     /// Something failed; a calm message, then back to Attract. `detail` is for the log only.
@@ -69,14 +72,47 @@ pub enum Event {
     /// The visitor touched the result screen to go on.
     Next,
     PrintButton,
-    /// What the printer said when asked before "Print" is offered (`None`: ready). The runner
-    /// keeps it; the journey does not change.
+    /// What the printer said when asked before "Print" is offered (`None`: ready). It changes
+    /// what the screen says and what the button does, not where the visitor is.
     PrinterChecked(Option<Unavailable>),
     /// The printer cannot print (found when the button was pressed or before).
     PrinterUnavailable(Unavailable),
     Printed,
     /// A device or model failed.
     Fault(String),
+}
+
+/// What the runner starts on entering a step of the journey; each result comes back as an
+/// [`Event`] (named after the arrow).
+#[derive(Debug, Clone)]
+pub enum Work {
+    /// Take the photo -> `Captured`.
+    Capture,
+    /// Make the illustration and archive the keepsake -> `Progress`..., `Generated`.
+    Stylize { photo: Arc<RgbImage>, share_photo: bool },
+    /// The visit was abandoned while its illustration was being made: stop making it.
+    CancelStylize,
+    /// Show the keepsake: its share link's QR code, and the run's report.
+    ShowKeepsake(Arc<Keepsake>),
+    /// Ask the printer whether it can print, before "Print" is offered -> `PrinterChecked`.
+    CheckPrinter,
+    /// Read the memorial message aloud (only a failure comes back, as `Fault`).
+    Narrate(Arc<Keepsake>),
+    /// Print the keepsake card -> `Printed` or `PrinterUnavailable`.
+    Print(Arc<Keepsake>),
+    /// Back on the attract screen: the latest keepsakes become the slideshow, from its start.
+    ShowSlides,
+    /// The attract screen's timer: the slideshow's next picture.
+    NextSlide,
+}
+
+/// Where an event leads: the next state, whether it is a new step of the journey (the runner
+/// restarts the timer and records the screen), and the work to start.
+#[derive(Debug)]
+pub struct Step {
+    pub state: State,
+    pub new_step: bool,
+    pub work: Vec<Work>,
 }
 
 impl State {
@@ -111,8 +147,49 @@ impl State {
         }
     }
 
+    /// Where `event` leads from here: the next state and the work entering it starts.
+    pub fn on(self, event: Event, t: &Timeouts) -> Step {
+        let attract_timer = matches!((&self, &event), (State::Attract, Event::Timeout));
+        let before = self.clone();
+        let state = self.next(event, t);
+        let new_step = before.is_new_step(&state);
+        let work = if new_step {
+            state.work_on_entering(&before)
+        } else if attract_timer {
+            vec![Work::NextSlide]
+        } else {
+            Vec::new()
+        };
+        Step { state, new_step, work }
+    }
+
+    /// What entering this state (from `before`) starts.
+    fn work_on_entering(&self, before: &State) -> Vec<Work> {
+        use State::*;
+        let mut work = Vec::new();
+        // Leaving Generating other than with the picture (a fault) abandons the visit: its
+        // illustration stops instead of running on alone.
+        if matches!(before, Generating { .. }) && !matches!(self, Result { .. }) {
+            work.push(Work::CancelStylize);
+        }
+        match self {
+            Attract => work.push(Work::ShowSlides),
+            Capture => work.push(Work::Capture),
+            Generating { photo, share_photo, .. } => work.push(Work::Stylize { photo: photo.clone(), share_photo: *share_photo }),
+            // Asked now, before "Print" is offered: out of paper or jammed shows on this screen,
+            // and the button then says so instead of queueing a job.
+            Result { keepsake, .. } => {
+                work.extend([Work::ShowKeepsake(keepsake.clone()), Work::CheckPrinter, Work::Narrate(keepsake.clone())])
+            }
+            PrintShare { keepsake, print: PrintStatus::Printing } => work.push(Work::Print(keepsake.clone())),
+            PrintShare { print: PrintStatus::Offered | PrintStatus::Printed | PrintStatus::Unavailable(_), .. } => {}
+            Countdown { .. } | Review { .. } | Consent { .. } | Fault { .. } => {}
+        }
+        work
+    }
+
     /// The next state after `event`. Events that mean nothing in this state leave it unchanged.
-    pub fn on(self, event: Event, t: &Timeouts) -> State {
+    fn next(self, event: Event, t: &Timeouts) -> State {
         use State::*;
         match (self, event) {
             // A fault anywhere ends the visit calmly. (A second fault while showing one is the same fault.)
@@ -142,10 +219,19 @@ impl State {
             (Generating { photo, share_photo, preview, .. }, Event::Progress { step, total, preview: None }) => {
                 Generating { photo, share_photo, step, total, preview }
             }
-            (Generating { .. }, Event::Generated(keepsake)) => Result { keepsake },
+            (Generating { .. }, Event::Generated(keepsake)) => Result { keepsake, printer: None },
 
-            (Result { keepsake }, Event::PrintButton) => PrintShare { keepsake, print: PrintStatus::Printing },
-            (Result { keepsake }, Event::Next | Event::Timeout) => PrintShare { keepsake, print: PrintStatus::Offered },
+            // What the printer said changes what the screen offers, not where the visitor is.
+            (Result { keepsake, .. }, Event::PrinterChecked(printer)) => Result { keepsake, printer },
+            (PrintShare { keepsake, print: PrintStatus::Offered }, Event::PrinterChecked(Some(why))) => {
+                PrintShare { keepsake, print: PrintStatus::Unavailable(why) }
+            }
+            (Result { keepsake, printer: None }, Event::PrintButton) => PrintShare { keepsake, print: PrintStatus::Printing },
+            // A press while the printer is known to be unavailable: say so at once, no job.
+            (Result { keepsake, printer: Some(why) }, Event::PrintButton) => PrintShare { keepsake, print: PrintStatus::Unavailable(why) },
+            (Result { keepsake, printer }, Event::Next | Event::Timeout) => {
+                PrintShare { keepsake, print: printer.map_or(PrintStatus::Offered, PrintStatus::Unavailable) }
+            }
 
             // One print per visit: presses while printing or after printing are ignored, so
             // impatient presses never pile up jobs.
@@ -153,8 +239,8 @@ impl State {
                 PrintShare { keepsake, print: PrintStatus::Printing }
             }
             (PrintShare { keepsake, print: PrintStatus::Printing }, Event::Printed) => PrintShare { keepsake, print: PrintStatus::Printed },
-            // A press while the printer is known to be unavailable: say so at once, no job.
-            (Result { keepsake }, Event::PrinterUnavailable(why))
+            // The printer found unable at the press (or while printing).
+            (Result { keepsake, .. }, Event::PrinterUnavailable(why))
             | (PrintShare { keepsake, print: PrintStatus::Printing | PrintStatus::Offered }, Event::PrinterUnavailable(why)) => {
                 PrintShare { keepsake, print: PrintStatus::Unavailable(why) }
             }
@@ -166,7 +252,7 @@ impl State {
 
     /// Whether `next` is a different step of the journey (not just an update of this one), so
     /// the runner restarts timers and performs the new state's entry work.
-    pub fn is_new_step(&self, next: &State) -> bool {
+    fn is_new_step(&self, next: &State) -> bool {
         match (self, next) {
             (State::Countdown { remaining: a }, State::Countdown { remaining: b }) => a != b,
             (State::Generating { .. }, State::Generating { .. }) => false,
@@ -225,7 +311,7 @@ mod tests {
         let mut s = State::Attract;
         let mut screens = vec![s.screen()];
         for e in events {
-            s = s.on(e, &t());
+            s = s.on(e, &t()).state;
             screens.push(s.screen());
         }
         screens
@@ -271,11 +357,11 @@ mod tests {
 
     #[test]
     fn countdown_counts_from_the_configured_number() {
-        let mut s = State::Attract.on(Event::Begin, &t());
+        let mut s = State::Attract.on(Event::Begin, &t()).state;
         let mut shown = Vec::new();
         while let State::Countdown { remaining } = s {
             shown.push(remaining);
-            s = s.on(Event::Timeout, &t());
+            s = s.on(Event::Timeout, &t()).state;
         }
         assert_eq!(shown, [3, 2, 1]);
         assert!(matches!(s, State::Capture));
@@ -284,25 +370,25 @@ mod tests {
     #[test]
     fn review_retake_goes_back_to_countdown_and_timeout_continues() {
         let review = State::Review { photo: photo() };
-        assert!(matches!(review.clone().on(Event::Retake, &t()), State::Countdown { remaining: 3 }));
-        assert!(matches!(review.clone().on(Event::Timeout, &t()), State::Consent { .. }));
-        assert!(matches!(review.on(Event::Continue, &t()), State::Consent { .. }));
+        assert!(matches!(review.clone().on(Event::Retake, &t()).state, State::Countdown { remaining: 3 }));
+        assert!(matches!(review.clone().on(Event::Timeout, &t()).state, State::Consent { .. }));
+        assert!(matches!(review.on(Event::Continue, &t()).state, State::Consent { .. }));
     }
 
     #[test]
     fn only_a_yes_shares_the_photo() {
-        let consent = State::Review { photo: photo() }.on(Event::Continue, &t());
-        assert!(matches!(consent.clone().on(Event::Consent(true), &t()), State::Generating { share_photo: true, .. }));
-        assert!(matches!(consent.clone().on(Event::Consent(false), &t()), State::Generating { share_photo: false, .. }));
-        assert!(matches!(consent.clone().on(Event::Timeout, &t()), State::Generating { share_photo: false, .. }), "no answer is no");
-        assert!(matches!(consent.on(Event::PrintButton, &t()), State::Consent { .. }));
+        let consent = State::Review { photo: photo() }.on(Event::Continue, &t()).state;
+        assert!(matches!(consent.clone().on(Event::Consent(true), &t()).state, State::Generating { share_photo: true, .. }));
+        assert!(matches!(consent.clone().on(Event::Consent(false), &t()).state, State::Generating { share_photo: false, .. }));
+        assert!(matches!(consent.clone().on(Event::Timeout, &t()).state, State::Generating { share_photo: false, .. }), "no answer is no");
+        assert!(matches!(consent.on(Event::PrintButton, &t()).state, State::Consent { .. }));
     }
 
     #[test]
     fn progress_keeps_the_last_preview() {
-        let g = State::Consent { photo: photo() }.on(Event::Consent(true), &t());
-        let g = g.on(Event::Progress { step: 1, total: 4, preview: Some(photo()) }, &t());
-        let g = g.on(Event::Progress { step: 2, total: 4, preview: None }, &t());
+        let g = State::Consent { photo: photo() }.on(Event::Consent(true), &t()).state;
+        let g = g.on(Event::Progress { step: 1, total: 4, preview: Some(photo()) }, &t()).state;
+        let g = g.on(Event::Progress { step: 2, total: 4, preview: None }, &t()).state;
         match g {
             State::Generating { step, total, preview, share_photo, .. } => {
                 assert_eq!((step, total, preview.is_some(), share_photo), (2, 4, true, true))
@@ -313,37 +399,39 @@ mod tests {
 
     #[test]
     fn result_and_share_timeouts_lead_home() {
-        let r = State::Result { keepsake: keepsake() };
-        let share = r.clone().on(Event::Timeout, &t());
+        let r = State::Result { keepsake: keepsake(), printer: None };
+        let share = r.clone().on(Event::Timeout, &t()).state;
         assert!(matches!(share, State::PrintShare { print: PrintStatus::Offered, .. }));
-        assert!(matches!(r.on(Event::Next, &t()), State::PrintShare { print: PrintStatus::Offered, .. }));
-        assert!(matches!(share.on(Event::Timeout, &t()), State::Attract));
+        assert!(matches!(r.on(Event::Next, &t()).state, State::PrintShare { print: PrintStatus::Offered, .. }));
+        assert!(matches!(share.on(Event::Timeout, &t()).state, State::Attract));
     }
 
     #[test]
     fn a_printer_known_to_be_unavailable_is_said_at_the_press_and_checks_change_nothing() {
-        let r = State::Result { keepsake: keepsake() };
-        let checked = r.clone().on(Event::PrinterChecked(Some(Unavailable::Jammed)), &t());
+        let r = State::Result { keepsake: keepsake(), printer: None };
+        let checked = r.clone().on(Event::PrinterChecked(Some(Unavailable::Jammed)), &t()).state;
         assert!(matches!(checked, State::Result { .. }), "a check is not a step of the journey");
-        let s = r.on(Event::PrinterUnavailable(Unavailable::Jammed), &t());
+        let s = r.on(Event::PrinterUnavailable(Unavailable::Jammed), &t()).state;
         assert!(matches!(s, State::PrintShare { print: PrintStatus::Unavailable(Unavailable::Jammed), .. }));
-        let offered = State::Result { keepsake: keepsake() }.on(Event::Next, &t());
-        let s = offered.on(Event::PrinterUnavailable(Unavailable::OutOfPaper), &t());
+        let offered = State::Result { keepsake: keepsake(), printer: None }.on(Event::Next, &t()).state;
+        let s = offered.on(Event::PrinterUnavailable(Unavailable::OutOfPaper), &t()).state;
         assert!(matches!(s, State::PrintShare { print: PrintStatus::Unavailable(Unavailable::OutOfPaper), .. }));
     }
 
     #[test]
     fn print_presses_never_pile_up() {
-        let s = State::Result { keepsake: keepsake() }.on(Event::PrintButton, &t());
+        let s = State::Result { keepsake: keepsake(), printer: None }.on(Event::PrintButton, &t()).state;
         assert!(matches!(s, State::PrintShare { print: PrintStatus::Printing, .. }));
         assert!(s.timeout(&t()).is_none(), "no timeout while the job runs");
-        let s = s.on(Event::PrintButton, &t());
+        let s = s.on(Event::PrintButton, &t()).state;
         assert!(matches!(s, State::PrintShare { print: PrintStatus::Printing, .. }), "second press ignored");
-        let s = s.on(Event::Printed, &t()).on(Event::PrintButton, &t());
+        let s = s.on(Event::Printed, &t()).state.on(Event::PrintButton, &t()).state;
         assert!(matches!(s, State::PrintShare { print: PrintStatus::Printed, .. }), "no second copy");
-        let u = State::Result { keepsake: keepsake() }
+        let u = State::Result { keepsake: keepsake(), printer: None }
             .on(Event::PrintButton, &t())
-            .on(Event::PrinterUnavailable(Unavailable::OutOfPaper), &t());
+            .state
+            .on(Event::PrinterUnavailable(Unavailable::OutOfPaper), &t())
+            .state;
         assert!(matches!(u, State::PrintShare { print: PrintStatus::Unavailable(_), .. }));
     }
 
@@ -356,27 +444,126 @@ mod tests {
             State::Review { photo: photo() },
             State::Consent { photo: photo() },
             State::Generating { photo: photo(), share_photo: false, step: 1, total: 3, preview: None },
-            State::Result { keepsake: keepsake() },
+            State::Result { keepsake: keepsake(), printer: None },
             State::PrintShare { keepsake: keepsake(), print: PrintStatus::Printing },
         ];
         for s in states {
             let name = s.screen();
-            let f = s.on(Event::Fault("camera unplugged".into()), &t());
+            let f = s.on(Event::Fault("camera unplugged".into()), &t()).state;
             assert!(matches!(f, State::Fault { .. }), "{name}");
-            let f = f.on(Event::Fault("again".into()), &t());
+            let f = f.on(Event::Fault("again".into()), &t()).state;
             match &f {
                 State::Fault { detail } => assert_eq!(detail, "camera unplugged"),
                 other => panic!("{other:?}"),
             }
-            assert!(matches!(f.on(Event::Timeout, &t()), State::Attract), "{name}");
+            assert!(matches!(f.on(Event::Timeout, &t()).state, State::Attract), "{name}");
         }
     }
 
     #[test]
     fn stray_events_change_nothing() {
-        assert!(matches!(State::Attract.on(Event::PrintButton, &t()), State::Attract));
-        assert!(matches!(State::Capture.on(Event::Timeout, &t()), State::Capture));
-        assert!(matches!(State::Countdown { remaining: 2 }.on(Event::Begin, &t()), State::Countdown { remaining: 2 }));
-        assert!(matches!(State::Review { photo: photo() }.on(Event::PrintButton, &t()), State::Review { .. }));
+        assert!(matches!(State::Attract.on(Event::PrintButton, &t()).state, State::Attract));
+        assert!(matches!(State::Capture.on(Event::Timeout, &t()).state, State::Capture));
+        assert!(matches!(State::Countdown { remaining: 2 }.on(Event::Begin, &t()).state, State::Countdown { remaining: 2 }));
+        assert!(matches!(State::Review { photo: photo() }.on(Event::PrintButton, &t()).state, State::Review { .. }));
+    }
+
+    /// The work each event starts, by name, over a whole visit.
+    fn work_of(events: Vec<Event>) -> Vec<Vec<&'static str>> {
+        let mut s = State::Attract;
+        let mut out = Vec::new();
+        for e in events {
+            let step = s.on(e, &t());
+            out.push(step.work.iter().map(work_name).collect());
+            s = step.state;
+        }
+        out
+    }
+
+    fn work_name(w: &Work) -> &'static str {
+        match w {
+            Work::Capture => "capture",
+            Work::Stylize { share_photo: true, .. } => "stylize (photo shared)",
+            Work::Stylize { share_photo: false, .. } => "stylize",
+            Work::CancelStylize => "cancel stylize",
+            Work::ShowKeepsake(_) => "show keepsake",
+            Work::CheckPrinter => "check printer",
+            Work::Narrate(_) => "narrate",
+            Work::Print(_) => "print",
+            Work::ShowSlides => "show slides",
+            Work::NextSlide => "next slide",
+        }
+    }
+
+    #[test]
+    fn each_step_of_the_visit_starts_its_work() {
+        let work = work_of(vec![
+            Event::Timeout,
+            Event::Begin,
+            Event::Timeout,
+            Event::Timeout,
+            Event::Timeout,
+            Event::Captured(photo()),
+            Event::Continue,
+            Event::Consent(true),
+            Event::Progress { step: 1, total: 3, preview: None },
+            Event::Generated(keepsake()),
+            Event::PrinterChecked(None),
+            Event::PrintButton,
+            Event::PrintButton,
+            Event::Printed,
+            Event::Timeout,
+        ]);
+        let expected: [&[&str]; 15] = [
+            &["next slide"],
+            &[],
+            &[],
+            &[],
+            &["capture"],
+            &[],
+            &[],
+            &["stylize (photo shared)"],
+            &[],
+            &["show keepsake", "check printer", "narrate"],
+            &[],
+            &["print"],
+            &[],
+            &[],
+            &["show slides"],
+        ];
+        assert_eq!(work, expected.map(|w| w.to_vec()));
+    }
+
+    #[test]
+    fn a_visit_abandoned_while_painting_stops_the_painting() {
+        let g = State::Generating { photo: photo(), share_photo: false, step: 1, total: 3, preview: None };
+        let step = g.on(Event::Fault("camera unplugged".into()), &t());
+        assert!(step.new_step && matches!(step.state, State::Fault { .. }));
+        assert_eq!(step.work.iter().map(work_name).collect::<Vec<_>>(), ["cancel stylize"]);
+        let step = step.state.on(Event::Timeout, &t());
+        assert_eq!(step.work.iter().map(work_name).collect::<Vec<_>>(), ["show slides"]);
+    }
+
+    #[test]
+    fn print_is_offered_only_while_the_printer_can_print() {
+        let r = State::Result { keepsake: keepsake(), printer: None };
+        let step = r.on(Event::PrinterChecked(Some(Unavailable::OutOfPaper)), &t());
+        assert!(!step.new_step && step.work.is_empty(), "{step:?}");
+        assert!(matches!(step.state, State::Result { printer: Some(Unavailable::OutOfPaper), .. }));
+        // A press now says why at once and queues no job.
+        let pressed = step.state.clone().on(Event::PrintButton, &t());
+        assert!(matches!(pressed.state, State::PrintShare { print: PrintStatus::Unavailable(Unavailable::OutOfPaper), .. }));
+        assert!(pressed.work.is_empty(), "{pressed:?}");
+        // Going on without pressing shows the same reason instead of the print button.
+        let next = step.state.on(Event::Next, &t());
+        assert!(matches!(next.state, State::PrintShare { print: PrintStatus::Unavailable(Unavailable::OutOfPaper), .. }));
+        // An answer that comes after the visitor went on still takes the button away.
+        let offered = State::Result { keepsake: keepsake(), printer: None }.on(Event::Next, &t()).state;
+        let late = offered.on(Event::PrinterChecked(Some(Unavailable::Jammed)), &t());
+        assert!(matches!(late.state, State::PrintShare { print: PrintStatus::Unavailable(Unavailable::Jammed), .. }));
+        assert!(late.work.is_empty());
+        // A printer that can print prints.
+        let ready = State::Result { keepsake: keepsake(), printer: None }.on(Event::PrinterChecked(None), &t()).state;
+        assert_eq!(ready.on(Event::PrintButton, &t()).work.iter().map(work_name).collect::<Vec<_>>(), ["print"]);
     }
 }

@@ -1,4 +1,3 @@
 //! Sending every keepsake to the memorial server, exactly once, whatever the network does.
 
-pub mod outbox;
 pub mod uploader;

@@ -18,7 +18,7 @@ use keepsake_models::schedulers::SchedulerKind;
 use keepsake_models::torch_rng::{NormalKernel, TorchGenerator};
 use serde::{Deserialize, Serialize};
 
-use crate::generate::ComputeBackend;
+use crate::backend::Backend;
 
 /// What each scenario measures; the names are shared with bench_pytorch.py.
 pub const SCENARIOS: &[(&str, &str)] = &[
@@ -62,13 +62,13 @@ pub struct Measured {
     pub gpu_reserved_mb: Option<f64>,
 }
 
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
     /// The folder bench_pytorch.py wrote (sd15-random.safetensors, taesd/, pytorch.json).
     #[arg(long)]
     pub dir: PathBuf,
-    #[arg(long, value_enum, default_value_t = ComputeBackend::Cpu)]
-    pub backend: ComputeBackend,
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    pub backend: Backend,
     /// Timed runs per scenario, the median reported; on a GPU after one untimed warm-up run
     /// (shader compilation, autotuning). Default: 5 on a GPU, 1 on the CPU (nothing to warm).
     #[arg(long)]
@@ -245,10 +245,11 @@ fn controlnets(dir: &Path, sd: &StableDiffusion, device: &Device) -> Result<Vec<
 }
 
 /// Where a scenario's picture goes: one per backend, so the GPU's can be held against the CPU's.
-fn picture_path(dir: &Path, name: &str, backend: ComputeBackend) -> PathBuf {
-    match backend {
-        ComputeBackend::Cpu => dir.join(format!("ours-{name}.png")),
-        ComputeBackend::Wgpu => dir.join(format!("ours-{name}-{}.png", backend.name())),
+fn picture_path(dir: &Path, name: &str, backend: Backend) -> PathBuf {
+    if backend == Backend::Cpu {
+        dir.join(format!("ours-{name}.png"))
+    } else {
+        dir.join(format!("ours-{name}-{}.png", backend.name()))
     }
 }
 
@@ -259,8 +260,10 @@ pub fn psnr(a: &RgbImage, b: &RgbImage) -> f64 {
 }
 
 pub fn run(args: &BenchArgs) -> Result<String, String> {
+    // The pictures and PyTorch's side are named by where they are made: `auto` is decided first.
+    let args = &BenchArgs { backend: args.backend.resolved(), ..args.clone() };
     if let Some(name) = &args.scenario {
-        let compute = args.backend.compute()?;
+        let compute = args.backend.compute(None);
         let gpu = compute.gpu.is_some();
         let runs = args.runs.unwrap_or(if gpu { 5 } else { 1 }).max(1);
         let out = picture_path(&args.dir, name, args.backend);
@@ -303,7 +306,7 @@ pub fn run(args: &BenchArgs) -> Result<String, String> {
     }
     let backend = args.backend.name();
     let (pytorch, theirs_tag) = pytorch_side(args);
-    let compute = args.backend.compute()?;
+    let compute = args.backend.compute(None);
     if cfg!(debug_assertions) {
         eprintln!("warning: a debug build (overflow checks and debug assertions in every loop): its times are not the booth's; build with `cargo build --release -p keepsake`");
     }
@@ -361,12 +364,9 @@ pub fn run(args: &BenchArgs) -> Result<String, String> {
 fn pytorch_side(args: &BenchArgs) -> (serde_json::Value, &'static str) {
     let read =
         |file: &str| std::fs::read_to_string(args.dir.join(file)).ok().and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok());
-    let (pytorch, tag) = match args.backend {
-        ComputeBackend::Cpu => (read("pytorch.json"), ""),
-        ComputeBackend::Wgpu => match read("pytorch-cuda.json") {
-            Some(cuda) => (Some(cuda), "-cuda"),
-            None => (read("pytorch.json"), ""),
-        },
+    let (pytorch, tag) = match (args.backend, read("pytorch-cuda.json")) {
+        (Backend::Cpu, _) | (_, None) => (read("pytorch.json"), ""),
+        (Backend::Auto | Backend::Gpu, Some(cuda)) => (Some(cuda), "-cuda"),
     };
     (pytorch.unwrap_or(serde_json::Value::Null), tag)
 }
@@ -387,7 +387,7 @@ fn picture_comparisons(args: &BenchArgs, pytorch: &serde_json::Value, theirs_tag
             "Keepsake f32 vs diffusers (Euler a + KL VAE, CPU)".into(),
         ),
     ];
-    if args.backend != ComputeBackend::Cpu {
+    if args.backend != Backend::Cpu {
         let theirs = pytorch["device"].as_str().unwrap_or("PyTorch").to_string();
         comparisons.push((
             format!("ours-img2img-lcm-int8-{backend}.png"),

@@ -9,6 +9,8 @@
 //! Every stored entry is queued in the [`Outbox`] for the memorial server; opening the archive
 //! queues any entry the outbox does not know (one finished just before a crash).
 
+pub mod outbox;
+
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,7 +19,7 @@ use std::sync::Arc;
 use image::RgbImage;
 
 use crate::keepsake::{FileInfo, Keepsake, KeepsakeMeta};
-use crate::sync::outbox::{Outbox, OutboxError};
+use outbox::{Outbox, OutboxError};
 
 const INCOMING: &str = ".incoming";
 const META: &str = "meta.json";
@@ -250,7 +252,7 @@ mod tests {
         // A crash between the entry's rename and its outbox row (or a lost outbox file).
         drop(a);
         for f in std::fs::read_dir(dir.path()).unwrap().flatten() {
-            if f.file_name().to_string_lossy().starts_with(crate::sync::outbox::FILE) {
+            if f.file_name().to_string_lossy().starts_with(outbox::FILE) {
                 std::fs::remove_file(f.path()).unwrap();
             }
         }

@@ -4,9 +4,9 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use crate::archive::outbox::now_ms;
 use crate::archive::Archive;
 use crate::config::Config;
-use crate::sync::outbox::now_ms;
 use crate::sync::uploader::{self, Client, Settings};
 
 #[derive(clap::Args, Debug)]

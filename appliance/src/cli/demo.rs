@@ -9,12 +9,13 @@ use keepsake_drivers::input::{InputEvent, ScriptStep, ScriptedInput};
 use keepsake_drivers::narrator::EspeakNarrator;
 
 use crate::archive::Archive;
+use crate::backend::Backend;
+use crate::booth::screens::Layout;
 use crate::booth::{Booth, RunReport, StopWhen};
 use crate::config::{Config, Language};
 use crate::devices::Devices;
-use crate::stylizers::{self, Backend};
+use crate::stylizers;
 use crate::sync::uploader::{Settings, Uploader};
-use crate::ui::Layout;
 
 pub struct DemoOptions {
     pub sessions: u32,
@@ -126,7 +127,7 @@ pub fn visitors_paced(sessions: u32, layout: &Layout, pace: f64) -> Vec<ScriptSt
     let (retake, cont) = layout.review_buttons();
     // The consent screen's buttons sit where the review's do.
     let (no, yes) = (retake, cont);
-    let touch = |r: crate::ui::Rect| {
+    let touch = |r: crate::booth::screens::Rect| {
         let (x, y) = r.center();
         InputEvent::Touch { x, y }
     };

@@ -8,7 +8,6 @@ use burn::tensor::Device;
 use keepsake_models::booth_file::{self, BoothFile, Precision};
 use keepsake_models::lora::Lora;
 use keepsake_models::pipeline::StableDiffusion;
-use keepsake_models::textual_inversion::TextualInversion;
 
 #[derive(clap::Subcommand)]
 pub enum ModelsAction {
@@ -24,7 +23,7 @@ pub struct BakeArgs {
     #[arg(long)]
     pub model: PathBuf,
     /// A LoRA to merge, as FILE or FILE:WEIGHT (weight 1 when left out); repeatable, merged in order.
-    #[arg(long = "lora", value_name = "FILE[:WEIGHT]", value_parser = parse_lora)]
+    #[arg(long = "lora", value_name = "FILE[:WEIGHT]", value_parser = crate::extras::parse_lora)]
     pub loras: Vec<(PathBuf, f32)>,
     /// An LCM-LoRA (e.g. lcm-lora-sdv1-5), merged at weight 1; the booth then paints in 4 LCM steps.
     #[arg(long, value_name = "FILE")]
@@ -43,36 +42,8 @@ pub struct BakeArgs {
     pub out: PathBuf,
 }
 
-/// `FILE:WEIGHT`, or `FILE` (weight 1). The last colon splits, so paths may contain colons.
-pub fn parse_lora(s: &str) -> Result<(PathBuf, f32), String> {
-    if let Some((file, weight)) = s.rsplit_once(':') {
-        if let Ok(w) = weight.parse::<f32>() {
-            if !w.is_finite() {
-                return Err(format!("{s}: the weight must be a number such as 0.8"));
-            }
-            return Ok((PathBuf::from(file), w));
-        }
-    }
-    Ok((PathBuf::from(s), 1.0))
-}
-
 fn megabytes(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
-}
-
-/// Merges `loras` and adds `embeddings` to `sd`, saying what it does on stderr.
-pub fn apply_extras(sd: &mut StableDiffusion, loras: &[(PathBuf, f32)], embeddings: &[PathBuf]) -> Result<(), String> {
-    for (file, weight) in loras {
-        let lora = Lora::read(file, sd).map_err(|e| e.to_string())?;
-        eprintln!("merging {} at {weight} ({} layers)", file.display(), lora.layers());
-        lora.merge_into(sd, *weight).map_err(|e| e.to_string())?;
-    }
-    for file in embeddings {
-        let ti = TextualInversion::read(file, None).map_err(|e| e.to_string())?;
-        eprintln!("adding the embedding {} ({} vectors) from {}", ti.word, ti.count, file.display());
-        ti.add_to(sd).map_err(|e| e.to_string())?;
-    }
-    Ok(())
 }
 
 pub fn bake(args: &BakeArgs) -> Result<String, String> {
@@ -80,7 +51,7 @@ pub fn bake(args: &BakeArgs) -> Result<String, String> {
     let device = Device::flex();
     eprintln!("loading {}", args.model.display());
     let mut sd = StableDiffusion::load(&args.model, &device).map_err(|e| e.to_string())?;
-    apply_extras(&mut sd, &args.loras, &args.embeddings)?;
+    crate::extras::apply_extras(&mut sd, &args.loras, &args.embeddings)?;
     if let Some(file) = &args.lcm_lora {
         let lora = Lora::read(file, &sd).map_err(|e| e.to_string())?;
         eprintln!("merging LCM-LoRA {} ({} layers)", file.display(), lora.layers());
@@ -121,17 +92,4 @@ pub fn inspect(file: &Path) -> Result<String, String> {
         megabytes(contents.file_bytes)
     ));
     Ok(out.join("\n"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lora_arguments_take_an_optional_weight() {
-        assert_eq!(parse_lora("style.safetensors:0.8").unwrap(), (PathBuf::from("style.safetensors"), 0.8));
-        assert_eq!(parse_lora("style.safetensors").unwrap(), (PathBuf::from("style.safetensors"), 1.0));
-        assert_eq!(parse_lora("C:/loras/a.safetensors:-0.5").unwrap(), (PathBuf::from("C:/loras/a.safetensors"), -0.5));
-        assert!(parse_lora("a.safetensors:inf").is_err());
-    }
 }

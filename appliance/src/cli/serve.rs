@@ -9,7 +9,8 @@ use keepsake_models::preprocessors::Annotators;
 use keepsake_models::shared_pipeline::SharedPipeline;
 
 use crate::api::{Engine, EngineSettings, Limits};
-use crate::generate::{ComputeBackend, NoiseKernelArg};
+use crate::backend::Backend;
+use crate::cli::generate::NoiseKernelArg;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -39,8 +40,8 @@ pub struct ServeArgs {
     /// Clients must send this token (Bearer, or as the Basic-auth password).
     #[arg(long, env = "KEEPSAKE_API_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    #[arg(long, value_enum, default_value_t = ComputeBackend::Cpu)]
-    pub backend: ComputeBackend,
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    pub backend: Backend,
     #[arg(long, value_enum, default_value_t = NoiseKernelArg::Auto)]
     pub noise_kernel: NoiseKernelArg,
     /// The longest picture side a request may ask for.
@@ -60,10 +61,10 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     if args.max_side < 64 || args.max_steps == 0 || args.max_images == 0 {
         return Err("--max-side must be at least 64, --max-steps and --max-images at least 1".into());
     }
-    let device = args.backend.device()?;
+    let device = args.backend.compute(None).device;
     let started = std::time::Instant::now();
     let mut sd = StableDiffusion::load(&args.model, &device).map_err(|e| e.to_string())?;
-    crate::models_cli::apply_extras(&mut sd, &[], &args.embeddings)?;
+    crate::extras::apply_extras(&mut sd, &[], &args.embeddings)?;
     tracing::info!(model = %args.model.display(), seconds = started.elapsed().as_secs_f32(), "model loaded");
     let mut annotators = Annotators::from_env();
     if let Some(dir) = args.annotators {

@@ -1,57 +1,16 @@
 //! `keepsake generate`: one img2img from the command line, reproducible by seed, with A1111's
 //! "parameters" text written into the PNG so the settings travel with the picture.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
-use atomic_write_file::AtomicWriteFile;
-use burn::tensor::Device;
-use image::RgbImage;
-use keepsake_models::compute::Compute;
 use keepsake_models::controlnet::ControlNetModel;
 use keepsake_models::extra_networks::LoraFolder;
 use keepsake_models::pipeline::{to_image, ControlUnit, Img2ImgParams, StableDiffusion};
 use keepsake_models::schedulers::SchedulerKind;
 use keepsake_models::torch_rng::NormalKernel;
 
-/// Where `generate`, `serve` and `bench` compute the diffusion model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum ComputeBackend {
-    /// burn's flex backend, f32.
-    Cpu,
-    /// The best wgpu adapter (SPIR-V with tensor cores on Vulkan GPUs that offer them, WGSL
-    /// otherwise), f16 where it has shader-f16; the CPU, said on the log, where there is none.
-    Wgpu,
-}
-
-impl ComputeBackend {
-    /// Where to compute, reported on the log. The GPU runtime's autotune results go to
-    /// KEEPSAKE_GPU_CACHE when it is set (the booth keeps its own in its state folder).
-    pub fn compute(self) -> Result<Compute, String> {
-        let compute = match self {
-            ComputeBackend::Cpu => Compute::cpu(),
-            ComputeBackend::Wgpu => {
-                crate::stylizers::use_gpu_cache(None);
-                Compute::wgpu(true)
-            }
-        };
-        tracing::info!(on = %compute.describe(), "diffusion compute");
-        Ok(compute)
-    }
-
-    pub fn device(self) -> Result<Device, String> {
-        Ok(self.compute()?.device)
-    }
-
-    /// The name `--backend` takes.
-    pub fn name(self) -> &'static str {
-        match self {
-            ComputeBackend::Cpu => "cpu",
-            ComputeBackend::Wgpu => "wgpu",
-        }
-    }
-}
+use crate::backend::Backend;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum NoiseKernelArg {
@@ -102,14 +61,14 @@ pub struct GenerateArgs {
     /// A1111's clip skip (1 = last layer).
     #[arg(long, default_value_t = 1)]
     pub clip_skip: usize,
-    #[arg(long, value_enum, default_value_t = ComputeBackend::Cpu)]
-    pub backend: ComputeBackend,
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    pub backend: Backend,
     /// Which of PyTorch's CPU noise kernels to reproduce: the one PyTorch uses on this machine
     /// (auto), the scalar one (ARM, AVX-512) or the AVX2 one.
     #[arg(long, value_enum, default_value_t = NoiseKernelArg::Auto)]
     pub noise_kernel: NoiseKernelArg,
     /// A LoRA to merge, as FILE or FILE:WEIGHT; repeatable.
-    #[arg(long = "lora", value_name = "FILE[:WEIGHT]", value_parser = crate::models_cli::parse_lora)]
+    #[arg(long = "lora", value_name = "FILE[:WEIGHT]", value_parser = crate::extras::parse_lora)]
     pub loras: Vec<(PathBuf, f32)>,
     /// Where `<lora:NAME:WEIGHT>` tags in the prompt find NAME.safetensors (A1111's LoRA folder).
     #[arg(long, value_name = "DIR")]
@@ -121,8 +80,8 @@ pub struct GenerateArgs {
     /// [,resize=crop|just|fill][,mode=balanced|prompt|controlnet][,res=512][,low=100,high=200]; a module makes the
     /// control image from the photo (or image).
     /// Repeatable (MultiControlNet).
-    #[arg(long = "controlnet", value_name = "SPEC", value_parser = crate::control_args::parse_controlnet)]
-    pub controlnets: Vec<crate::control_args::ControlSpec>,
+    #[arg(long = "controlnet", value_name = "SPEC", value_parser = crate::cli::control_args::parse_controlnet)]
+    pub controlnets: Vec<crate::cli::control_args::ControlSpec>,
     /// The annotator weights folder the ControlNet preprocessors read (body_pose_model.pth, ...);
     /// default $KEEPSAKE_ANNOTATORS or /var/lib/keepsake/annotators.
     #[arg(long, value_name = "DIR")]
@@ -130,68 +89,6 @@ pub struct GenerateArgs {
     /// Decode pictures larger than the VAE's training size (512 px) in tiles: bounded memory.
     #[arg(long)]
     pub vae_tiling: bool,
-}
-
-/// A1111's infotext: prompt, negative prompt, then the settings line (with the denoising
-/// strength for img2img only).
-pub fn infotext(p: &Img2ImgParams, model_name: &str, img2img: bool) -> String {
-    let mut text = p.prompt.clone();
-    if !p.negative_prompt.is_empty() {
-        text.push_str(&format!("\nNegative prompt: {}", p.negative_prompt));
-    }
-    text.push_str(&format!(
-        "\nSteps: {}, Sampler: {}, CFG scale: {}, Seed: {}, Size: {}x{}, Model: {}",
-        p.steps,
-        p.scheduler.a1111_name(),
-        p.cfg,
-        p.seed,
-        p.width,
-        p.height,
-        model_name,
-    ));
-    if img2img {
-        text.push_str(&format!(", Denoising strength: {}", p.strength));
-    }
-    if p.clip_skip > 1 {
-        text.push_str(&format!(", Clip skip: {}", p.clip_skip));
-    }
-    text
-}
-
-/// `image` as PNG with a `parameters` text chunk (iTXt when it is not Latin-1, as PIL does).
-pub fn png_with_parameters(image: &RgbImage, parameters: &str) -> std::io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    let mut encoder = png::Encoder::new(&mut bytes, image.width(), image.height());
-    encoder.set_color(png::ColorType::Rgb);
-    encoder.set_depth(png::BitDepth::Eight);
-    if parameters.chars().all(|c| (c as u32) < 256) {
-        encoder.add_text_chunk("parameters".into(), parameters.into()).map_err(std::io::Error::other)?;
-    } else {
-        encoder.add_itxt_chunk("parameters".into(), parameters.into()).map_err(std::io::Error::other)?;
-    }
-    let mut writer = encoder.write_header().map_err(std::io::Error::other)?;
-    writer.write_image_data(image.as_raw()).map_err(std::io::Error::other)?;
-    writer.finish().map_err(std::io::Error::other)?;
-    Ok(bytes)
-}
-
-/// Writes `image` as PNG with a `parameters` text chunk, atomically.
-pub fn write_png_with_parameters(image: &RgbImage, parameters: &str, path: &Path) -> std::io::Result<()> {
-    let bytes = png_with_parameters(image, parameters)?;
-    let mut file = AtomicWriteFile::open(path)?;
-    file.write_all(&bytes)?;
-    file.commit()
-}
-
-/// Reads the `parameters` text of a PNG (tEXt or iTXt).
-pub fn read_png_parameters(path: &Path) -> std::io::Result<Option<String>> {
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path)?));
-    let reader = decoder.read_info().map_err(std::io::Error::other)?;
-    let info = reader.info();
-    if let Some(t) = info.uncompressed_latin1_text.iter().find(|t| t.keyword == "parameters") {
-        return Ok(Some(t.text.clone()));
-    }
-    Ok(info.utf8_text.iter().find(|t| t.keyword == "parameters").and_then(|t| t.get_text().ok()))
 }
 
 pub fn run(args: GenerateArgs) -> Result<(), String> {
@@ -241,11 +138,11 @@ pub fn run(args: GenerateArgs) -> Result<(), String> {
     }
     let controls =
         args.controlnets.iter().map(|spec| spec.control_image(&photo, width, height, &annotators)).collect::<Result<Vec<_>, _>>()?;
-    let device = args.backend.device()?;
+    let device = args.backend.compute(None).device;
     let started = Instant::now();
     let mut sd = StableDiffusion::load(&args.model, &device).map_err(|e| e.to_string())?;
     sd.vae_tiling = args.vae_tiling;
-    crate::models_cli::apply_extras(&mut sd, &loras, &args.embeddings)?;
+    crate::extras::apply_extras(&mut sd, &loras, &args.embeddings)?;
     tracing::info!(model = %args.model.display(), seconds = started.elapsed().as_secs_f32(), "model loaded");
     let input = if photo.dimensions() == (width, height) {
         photo
@@ -275,7 +172,7 @@ pub fn run(args: GenerateArgs) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
     let model_name = args.model.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    write_png_with_parameters(&out, &infotext(&params, &model_name, true), &args.output)
+    crate::api::infotext::write_png_with_parameters(&out, &crate::api::infotext::infotext(&params, &model_name, true), &args.output)
         .map_err(|e| format!("cannot write {}: {e}", args.output.display()))?;
     println!("{} ({}x{}, seed {seed}, {:.1} s)", args.output.display(), width, height, started.elapsed().as_secs_f32());
     Ok(())

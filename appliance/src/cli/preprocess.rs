@@ -53,7 +53,7 @@ pub fn run(args: &PreprocessArgs) -> Result<String, String> {
         Module::Canny { low, high } => format!("Module: canny, Processor res: {}, Threshold A: {low}, Threshold B: {high}", args.res),
         other => format!("Module: {other}, Processor res: {}", args.res),
     };
-    crate::generate::write_png_with_parameters(&control, &made_with, &args.output)
+    crate::api::infotext::write_png_with_parameters(&control, &made_with, &args.output)
         .map_err(|e| format!("cannot write {}: {e} (check the folder exists and is writable)", args.output.display()))?;
     Ok(format!("{}: {module} control image, {}x{}", args.output.display(), control.width(), control.height()))
 }

@@ -1,0 +1,22 @@
+//! The photo just taken: retake, or continue (it continues by itself).
+
+use image::RgbImage;
+use keepsake_drivers::framebuffer::Framebuffer;
+use keepsake_drivers::text::{self, Align};
+
+use super::{button, two_buttons, Canvas, Layout, Touch, View, MUTED};
+
+pub(super) fn touch(layout: &Layout, x: i32, y: i32) -> Option<Touch> {
+    two_buttons(layout, x, y, Touch::Retake, Touch::Continue)
+}
+
+pub(super) fn draw(fb: &mut Framebuffer, c: &Canvas, view: &View, photo: &RgbImage) {
+    let Canvas { l, t, w, m, .. } = *c;
+    let pic = l.picture_area();
+    fb.blit_fit(photo, pic.x, pic.y, pic.w, pic.h + pic.h / 4);
+    let (retake, cont) = l.review_buttons();
+    let hint = format!("{} {}", view.seconds_left, t.continues_in);
+    text::draw_line(fb, &hint, w / 2, retake.y - m - text::line_height(l.small()) as i32, l.small(), MUTED, Align::Center);
+    button(fb, retake, t.retake, l.big(), false);
+    button(fb, cont, t.continue_, l.big(), true);
+}

@@ -1,0 +1,49 @@
+//! LoRAs and textual-inversion embeddings added to a loaded model: the booth's `style.loras`, and
+//! `--lora FILE[:WEIGHT]` / `--embedding FILE` of `keepsake generate` and `keepsake models bake`.
+
+use std::path::PathBuf;
+
+use keepsake_models::lora::Lora;
+use keepsake_models::pipeline::StableDiffusion;
+use keepsake_models::textual_inversion::TextualInversion;
+
+/// `FILE:WEIGHT`, or `FILE` (weight 1). The last colon splits, so paths may contain colons.
+pub fn parse_lora(s: &str) -> Result<(PathBuf, f32), String> {
+    if let Some((file, weight)) = s.rsplit_once(':') {
+        if let Ok(w) = weight.parse::<f32>() {
+            if !w.is_finite() {
+                return Err(format!("{s}: the weight must be a number such as 0.8"));
+            }
+            return Ok((PathBuf::from(file), w));
+        }
+    }
+    Ok((PathBuf::from(s), 1.0))
+}
+
+/// Merges `loras` and adds `embeddings` to `sd`, saying what it does on stderr.
+pub fn apply_extras(sd: &mut StableDiffusion, loras: &[(PathBuf, f32)], embeddings: &[PathBuf]) -> Result<(), String> {
+    for (file, weight) in loras {
+        let lora = Lora::read(file, sd).map_err(|e| e.to_string())?;
+        eprintln!("merging {} at {weight} ({} layers)", file.display(), lora.layers());
+        lora.merge_into(sd, *weight).map_err(|e| e.to_string())?;
+    }
+    for file in embeddings {
+        let ti = TextualInversion::read(file, None).map_err(|e| e.to_string())?;
+        eprintln!("adding the embedding {} ({} vectors) from {}", ti.word, ti.count, file.display());
+        ti.add_to(sd).map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lora_arguments_take_an_optional_weight() {
+        assert_eq!(parse_lora("style.safetensors:0.8").unwrap(), (PathBuf::from("style.safetensors"), 0.8));
+        assert_eq!(parse_lora("style.safetensors").unwrap(), (PathBuf::from("style.safetensors"), 1.0));
+        assert_eq!(parse_lora("C:/loras/a.safetensors:-0.5").unwrap(), (PathBuf::from("C:/loras/a.safetensors"), -0.5));
+        assert!(parse_lora("a.safetensors:inf").is_err());
+    }
+}
