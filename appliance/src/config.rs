@@ -13,20 +13,8 @@ use crate::config_reader::{type_name, Reader};
 pub use crate::config_reader::{ConfigError, Problem};
 use crate::devices::DevicesConfig;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Language {
-    Ko,
-    En,
-}
-
-impl Language {
-    pub fn code(self) -> &'static str {
-        match self {
-            Language::Ko => "ko",
-            Language::En => "en",
-        }
-    }
-}
+/// The memorial's language (screens, voice, card), as the memorial server knows it too.
+pub use keepsake_protocol::Language;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Memorial {
@@ -153,15 +141,13 @@ impl Config {
         let name = r.string("memorial.name", None, "\"김영희\"");
         let dates = r.string("memorial.dates", Some(""), "\"1941 – 2026\"");
         let message = r.string("memorial.message", None, "\"함께한 모든 순간을 기억합니다.\"");
-        let language = match r.string("memorial.language", Some("ko"), "\"ko\"").as_str() {
-            "ko" => Language::Ko,
-            "en" => Language::En,
-            "" => Language::Ko,
-            other => {
-                r.problem("memorial.language", format!("{other:?} is not a supported language"), "use \"ko\" (Korean) or \"en\" (English)");
-                Language::Ko
+        let code = r.string("memorial.language", Some("ko"), "\"ko\"");
+        let language = Language::from_code(&code).unwrap_or_else(|| {
+            if !code.is_empty() {
+                r.problem("memorial.language", format!("{code:?} is not a supported language"), "use \"ko\" (Korean) or \"en\" (English)");
             }
-        };
+            Language::Ko
+        });
         let default_caption = if dates.is_empty() { name.clone() } else { format!("{name} ({dates})") };
         let caption = r.string("memorial.caption", Some(&default_caption), "\"김영희 (1941 – 2026)\"");
 

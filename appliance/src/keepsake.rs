@@ -51,5 +51,5 @@ pub fn new_id() -> String {
 
 /// The link a visitor scans to fetch their keepsake from the memorial server.
 pub fn share_url(server_url: &str, id: &str) -> String {
-    format!("{}/k/{id}", server_url.trim_end_matches('/'))
+    keepsake_protocol::share_url(server_url, id)
 }

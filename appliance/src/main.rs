@@ -175,11 +175,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { sessions, out, language, backend, server, token, fast, sync_wait } => {
-            let language = match language.as_str() {
-                "ko" => Language::Ko,
-                "en" => Language::En,
-                other => return Err(format!("--language {other:?}: use ko or en")),
-            };
+            let language = Language::from_code(&language).ok_or_else(|| format!("--language {language:?}: use ko or en"))?;
             text::set_face(Face::system());
             let mut opts = demo::DemoOptions::new(sessions, out.clone(), language, backend);
             opts.server = server.zip(token);

@@ -16,7 +16,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Deserialize;
+use keepsake_protocol::KeepsakeRecord;
 
 use crate::app::{ApiError, App, Metrics};
 use crate::db::{Booth, NewKeepsake, Stored};
@@ -172,23 +172,11 @@ async fn finish_upload(app: &App, sha256: &str, path: &std::path::Path) -> Resul
     Ok((StatusCode::CREATED, offset_header(len as u64)).into_response())
 }
 
-#[derive(Debug, Deserialize)]
-pub struct KeepsakeUpload {
-    pub illustration_sha256: String,
-    #[serde(default)]
-    pub photo_sha256: Option<String>,
-    #[serde(default)]
-    pub caption: String,
-    #[serde(default)]
-    pub language: String,
-    pub created_at: String,
-}
-
 pub async fn put_keepsake(
     State(app): State<App>,
     BoothAuth(booth): BoothAuth,
     Path(share_token): Path<String>,
-    body: Result<Json<KeepsakeUpload>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<KeepsakeRecord>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     let Json(k) = body.map_err(|e| ApiError(StatusCode::UNPROCESSABLE_ENTITY, format!("the keepsake's JSON: {}", e.body_text())))?;
     let bad = |why: &str| Err(ApiError(StatusCode::BAD_REQUEST, why.to_string()));
@@ -224,8 +212,9 @@ pub async fn put_keepsake(
             created_at: &k.created_at,
         })
         .await?;
-    let answer =
-        |status, id: String| (status, Json(serde_json::json!({ "id": id, "share_path": format!("/k/{share_token}") }))).into_response();
+    let answer = |status, id: String| {
+        (status, Json(serde_json::json!({ "id": id, "share_path": keepsake_protocol::share_path(&share_token) }))).into_response()
+    };
     match stored {
         Stored::New(id) => {
             Metrics::inc(&app.metrics.keepsakes_received, 1);

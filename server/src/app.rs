@@ -121,8 +121,8 @@ pub fn router(app: App) -> Router {
         .layer(DefaultBodyLimit::max(app.limits.max_chunk));
     let pages = Router::new()
         .route("/", get(crate::pages::home))
-        .route("/k/{token}", get(crate::pages::share_page))
-        .route("/k/{token}/illustration", get(crate::pages::share_picture))
+        .route(keepsake_protocol::SHARE_ROUTE, get(crate::pages::share_page))
+        .route(&format!("{}/illustration", keepsake_protocol::SHARE_ROUTE), get(crate::pages::share_picture))
         .route("/m/{memorial}", get(crate::pages::gallery))
         .route("/m/{memorial}/slideshow", get(crate::pages::slideshow))
         .route("/m/{memorial}/cover", get(crate::pages::cover))

@@ -3,44 +3,26 @@
 
 use axum::http::HeaderMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Lang {
-    Ko,
-    En,
+pub use keepsake_protocol::Language;
+
+/// The page's language: `?lang=`, else the `lang` cookie, else the browser's first language we
+/// have, else Korean.
+pub fn pick(query: Option<&str>, headers: &HeaderMap) -> Language {
+    if let Some(l) = query.and_then(Language::from_tag) {
+        return l;
+    }
+    if let Some(l) = crate::pages::cookie(headers, "lang").and_then(|c| Language::from_tag(&c)) {
+        return l;
+    }
+    let accept = headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    accept.split(',').find_map(|part| Language::from_tag(part.split(';').next().unwrap_or(""))).unwrap_or(Language::Ko)
 }
 
-impl Lang {
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::Ko => "ko",
-            Lang::En => "en",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Lang> {
-        match s.trim().get(..2)?.to_ascii_lowercase().as_str() {
-            "ko" => Some(Lang::Ko),
-            "en" => Some(Lang::En),
-            _ => None,
-        }
-    }
-
-    pub fn pick(query: Option<&str>, headers: &HeaderMap) -> Lang {
-        if let Some(l) = query.and_then(Lang::parse) {
-            return l;
-        }
-        if let Some(l) = crate::pages::cookie(headers, "lang").and_then(|c| Lang::parse(&c)) {
-            return l;
-        }
-        let accept = headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
-        accept.split(',').find_map(|part| Lang::parse(part.split(';').next().unwrap_or(""))).unwrap_or(Lang::Ko)
-    }
-
-    pub fn t(self) -> &'static Words {
-        match self {
-            Lang::Ko => &KO,
-            Lang::En => &EN,
-        }
+/// The pages' words in `lang`.
+pub fn words(lang: Language) -> &'static Words {
+    match lang {
+        Language::Ko => &KO,
+        Language::En => &EN,
     }
 }
 

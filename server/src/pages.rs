@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use crate::app::App;
 use crate::db::{Keepsake, Memorial};
-use crate::i18n::Lang;
+use crate::i18n::{self, Language};
 use crate::tokens;
 
 const CSS: &str = "
@@ -54,7 +54,7 @@ fn session_cookie_name(memorial_id: &str) -> String {
 
 /// The page shell, with headers that keep the page to itself: no scripts, no framing, and no
 /// referrer (share links are secrets in the address).
-fn page(lang: Lang, q: &PageQuery, status: StatusCode, title: &str, body_class: &str, head: Markup, body: Markup) -> Response {
+fn page(lang: Language, q: &PageQuery, status: StatusCode, title: &str, body_class: &str, head: Markup, body: Markup) -> Response {
     let markup = html! {
         (DOCTYPE)
         html lang=(lang.code()) {
@@ -91,27 +91,27 @@ fn page(lang: Lang, q: &PageQuery, status: StatusCode, title: &str, body_class: 
     r
 }
 
-fn message_page(lang: Lang, q: &PageQuery, status: StatusCode, title: &str, text: &str) -> Response {
+fn message_page(lang: Language, q: &PageQuery, status: StatusCode, title: &str, text: &str) -> Response {
     page(lang, q, status, title, "", html! {}, html! { header.m { h1 { (title) } p { (text) } } })
 }
 
-fn unavailable(lang: Lang, e: impl std::fmt::Display) -> Response {
+fn unavailable(lang: Language, e: impl std::fmt::Display) -> Response {
     tracing::error!(%e, "a page could not be made");
     let text = match lang {
-        Lang::Ko => "잠시 후 다시 시도해 주세요.",
-        Lang::En => "Please try again in a moment.",
+        Language::Ko => "잠시 후 다시 시도해 주세요.",
+        Language::En => "Please try again in a moment.",
     };
     message_page(lang, &PageQuery::default(), StatusCode::SERVICE_UNAVAILABLE, text, "")
 }
 
 pub async fn not_found(headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
-    let lang = Lang::pick(q.lang.as_deref(), &headers);
-    message_page(lang, &q, StatusCode::NOT_FOUND, lang.t().not_found, "")
+    let lang = i18n::pick(q.lang.as_deref(), &headers);
+    message_page(lang, &q, StatusCode::NOT_FOUND, i18n::words(lang).not_found, "")
 }
 
 pub async fn home(headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
-    let lang = Lang::pick(q.lang.as_deref(), &headers);
-    message_page(lang, &q, StatusCode::OK, lang.t().home_title, lang.t().home_text)
+    let lang = i18n::pick(q.lang.as_deref(), &headers);
+    message_page(lang, &q, StatusCode::OK, i18n::words(lang).home_title, i18n::words(lang).home_text)
 }
 
 /// A picture answered as exactly the bytes stored, typed from the server's own check of them.
@@ -158,8 +158,8 @@ fn file_name(k: &Keepsake, which: &str) -> String {
 // ---- the visitor's page (the QR target) ----
 
 pub async fn share_page(State(app): State<App>, headers: HeaderMap, Path(token): Path<String>, Query(q): Query<PageQuery>) -> Response {
-    let lang = Lang::pick(q.lang.as_deref(), &headers);
-    let t = lang.t();
+    let lang = i18n::pick(q.lang.as_deref(), &headers);
+    let t = i18n::words(lang);
     if !tokens::is_share_token(&token) {
         return message_page(lang, &q, StatusCode::NOT_FOUND, t.not_found, "");
     }
@@ -231,13 +231,15 @@ enum Access {
 }
 
 /// Pages answer a visitor without access with the sign-in page; pictures with 403.
-async fn require_family(app: &App, headers: &HeaderMap, memorial_id: &str, lang: Lang, is_page: bool) -> Access {
+async fn require_family(app: &App, headers: &HeaderMap, memorial_id: &str, lang: Language, is_page: bool) -> Access {
     match family(app, headers, memorial_id).await {
         Ok(Some(f)) => Access::Granted(f),
         Ok(None) if is_page && tokens::is_id(memorial_id) => {
             Access::Refused(Redirect::to(&format!("/m/{memorial_id}/login")).into_response())
         }
-        Ok(None) if is_page => Access::Refused(message_page(lang, &PageQuery::default(), StatusCode::NOT_FOUND, lang.t().not_found, "")),
+        Ok(None) if is_page => {
+            Access::Refused(message_page(lang, &PageQuery::default(), StatusCode::NOT_FOUND, i18n::words(lang).not_found, ""))
+        }
         Ok(None) => Access::Refused(StatusCode::FORBIDDEN.into_response()),
         Err(e) => Access::Refused(unavailable(lang, e)),
     }
@@ -257,7 +259,7 @@ async fn family_keepsakes(
     app: &App,
     headers: &HeaderMap,
     memorial: &str,
-    lang: Lang,
+    lang: Language,
     with_hidden: bool,
 ) -> Result<(Family, Vec<Keepsake>), Response> {
     let f = match require_family(app, headers, memorial, lang, true).await {
@@ -281,8 +283,8 @@ fn memorial_header(m: &Memorial) -> Markup {
     }
 }
 
-fn family_nav(m: &Memorial, f: &Family, lang: Lang) -> Markup {
-    let t = lang.t();
+fn family_nav(m: &Memorial, f: &Family, lang: Language) -> Markup {
+    let t = i18n::words(lang);
     html! {
         nav {
             a href={ "/m/" (m.id) } { (t.gallery) }
@@ -297,12 +299,12 @@ fn family_nav(m: &Memorial, f: &Family, lang: Lang) -> Markup {
 }
 
 pub async fn gallery(State(app): State<App>, headers: HeaderMap, Path(memorial): Path<String>, Query(q): Query<PageQuery>) -> Response {
-    let lang = Lang::pick(q.lang.as_deref(), &headers);
+    let lang = i18n::pick(q.lang.as_deref(), &headers);
     let (f, keepsakes) = match family_keepsakes(&app, &headers, &memorial, lang, false).await {
         Ok(both) => both,
         Err(r) => return r,
     };
-    let t = lang.t();
+    let t = i18n::words(lang);
     let m = &f.memorial;
     page(
         lang,
@@ -329,12 +331,12 @@ pub async fn gallery(State(app): State<App>, headers: HeaderMap, Path(memorial):
 
 /// The slideshow moves on by itself with a meta refresh, so a hall's screen needs no script.
 pub async fn slideshow(State(app): State<App>, headers: HeaderMap, Path(memorial): Path<String>, Query(q): Query<PageQuery>) -> Response {
-    let lang = Lang::pick(q.lang.as_deref(), &headers);
+    let lang = i18n::pick(q.lang.as_deref(), &headers);
     let (f, keepsakes) = match family_keepsakes(&app, &headers, &memorial, lang, false).await {
         Ok(both) => both,
         Err(r) => return r,
     };
-    let t = lang.t();
+    let t = i18n::words(lang);
     let m = &f.memorial;
     if keepsakes.is_empty() {
         return message_page(lang, &q, StatusCode::OK, &m.name, t.no_keepsakes);
@@ -369,9 +371,9 @@ pub async fn keepsake_page(
     Path((memorial, id)): Path<(String, String)>,
     Query(q): Query<PageQuery>,
 ) -> Response {
-    let lang = Lang::pick(q.lang.as_deref(), &headers);
+    let lang = i18n::pick(q.lang.as_deref(), &headers);
     let f = family_or_return!(app, headers, memorial, lang, true);
-    let t = lang.t();
+    let t = i18n::words(lang);
     let k = match app.db.keepsake(&memorial, &id).await {
         Ok(Some(k)) if tokens::is_id(&id) => k,
         Ok(_) => return message_page(lang, &q, StatusCode::NOT_FOUND, t.not_found, ""),
@@ -408,7 +410,7 @@ pub async fn keepsake_picture(
     Path((memorial, id, which)): Path<(String, String, String)>,
     Query(q): Query<PageQuery>,
 ) -> Response {
-    let lang = Lang::pick(None, &headers);
+    let lang = i18n::pick(None, &headers);
     let _f = family_or_return!(app, headers, memorial, lang, false);
     let Ok(Some(k)) = app.db.keepsake(&memorial, &id).await else { return StatusCode::NOT_FOUND.into_response() };
     let sha = match which.as_str() {
@@ -423,7 +425,7 @@ pub async fn keepsake_picture(
 }
 
 pub async fn cover(State(app): State<App>, headers: HeaderMap, Path(memorial): Path<String>) -> Response {
-    let lang = Lang::pick(None, &headers);
+    let lang = i18n::pick(None, &headers);
     let f = family_or_return!(app, headers, memorial, lang, false);
     match &f.memorial.cover_sha256 {
         Some(sha) => picture(&app, sha, None, true).await,
@@ -433,8 +435,8 @@ pub async fn cover(State(app): State<App>, headers: HeaderMap, Path(memorial): P
 
 // ---- signing in ----
 
-fn login_page(lang: Lang, q: &PageQuery, memorial: &str, status: StatusCode, problem: Option<&str>) -> Response {
-    let t = lang.t();
+fn login_page(lang: Language, q: &PageQuery, memorial: &str, status: StatusCode, problem: Option<&str>) -> Response {
+    let t = i18n::words(lang);
     page(
         lang,
         q,
@@ -455,9 +457,9 @@ fn login_page(lang: Lang, q: &PageQuery, memorial: &str, status: StatusCode, pro
 }
 
 pub async fn login_form(headers: HeaderMap, Path(memorial): Path<String>, Query(q): Query<PageQuery>) -> Response {
-    let lang = Lang::pick(q.lang.as_deref(), &headers);
+    let lang = i18n::pick(q.lang.as_deref(), &headers);
     if !tokens::is_id(&memorial) {
-        return message_page(lang, &q, StatusCode::NOT_FOUND, lang.t().not_found, "");
+        return message_page(lang, &q, StatusCode::NOT_FOUND, i18n::words(lang).not_found, "");
     }
     login_page(lang, &q, &memorial, StatusCode::OK, None)
 }
@@ -472,7 +474,7 @@ async fn start_session(app: &App, memorial_id: &str) -> Response {
     let token = tokens::secret();
     let expires = chrono::Utc::now().timestamp() + 30 * 24 * 3600;
     if let Err(e) = app.db.add_session(&tokens::sha256_hex(token.as_bytes()), memorial_id, &tokens::secret(), expires).await {
-        return unavailable(Lang::Ko, e);
+        return unavailable(Language::Ko, e);
     }
     let secure = if app.secure_cookies { "; Secure" } else { "" };
     let cookie =
@@ -489,9 +491,9 @@ pub async fn login(
     Query(q): Query<PageQuery>,
     Form(form): Form<LoginForm>,
 ) -> Response {
-    let lang = Lang::pick(q.lang.as_deref(), &headers);
+    let lang = i18n::pick(q.lang.as_deref(), &headers);
     if !tokens::is_id(&memorial) {
-        return message_page(lang, &q, StatusCode::NOT_FOUND, lang.t().not_found, "");
+        return message_page(lang, &q, StatusCode::NOT_FOUND, i18n::words(lang).not_found, "");
     }
     let hash = match app.db.memorial(&memorial).await {
         Ok(m) => m.and_then(|m| m.password_hash),
@@ -503,18 +505,24 @@ pub async fn login(
         None => false,
     };
     if !ok {
-        return login_page(lang, &q, &memorial, StatusCode::UNAUTHORIZED, Some(lang.t().wrong_password));
+        return login_page(lang, &q, &memorial, StatusCode::UNAUTHORIZED, Some(i18n::words(lang).wrong_password));
     }
     start_session(&app, &memorial).await
 }
 
 pub async fn join(State(app): State<App>, headers: HeaderMap, Path((memorial, invite)): Path<(String, String)>) -> Response {
-    let lang = Lang::pick(None, &headers);
+    let lang = i18n::pick(None, &headers);
     let valid = tokens::is_id(&memorial)
         && tokens::is_hex(&invite, 64)
         && matches!(app.db.memorial(&memorial).await, Ok(Some(m)) if constant_time_eq(m.invite_token.as_bytes(), invite.as_bytes()));
     if !valid {
-        return message_page(lang, &PageQuery::default(), StatusCode::FORBIDDEN, lang.t().login_title, lang.t().ask_family);
+        return message_page(
+            lang,
+            &PageQuery::default(),
+            StatusCode::FORBIDDEN,
+            i18n::words(lang).login_title,
+            i18n::words(lang).ask_family,
+        );
     }
     start_session(&app, &memorial).await
 }
@@ -532,7 +540,7 @@ pub struct CsrfForm {
 }
 
 pub async fn logout(State(app): State<App>, headers: HeaderMap, Path(memorial): Path<String>, Form(form): Form<CsrfForm>) -> Response {
-    let lang = Lang::pick(None, &headers);
+    let lang = i18n::pick(None, &headers);
     let f = family_or_return!(app, headers, memorial, lang, true);
     if !constant_time_eq(f.csrf.as_bytes(), form.csrf.as_bytes()) {
         return StatusCode::FORBIDDEN.into_response();
@@ -546,12 +554,12 @@ pub async fn logout(State(app): State<App>, headers: HeaderMap, Path(memorial): 
 // ---- the family admin ----
 
 pub async fn admin(State(app): State<App>, headers: HeaderMap, Path(memorial): Path<String>, Query(q): Query<PageQuery>) -> Response {
-    let lang = Lang::pick(q.lang.as_deref(), &headers);
+    let lang = i18n::pick(q.lang.as_deref(), &headers);
     let (f, keepsakes) = match family_keepsakes(&app, &headers, &memorial, lang, true).await {
         Ok(both) => both,
         Err(r) => return r,
     };
-    let t = lang.t();
+    let t = i18n::words(lang);
     let m = &f.memorial;
     let action = |k: &Keepsake, what: &str, label: &str, confirm: bool| {
         html! {
@@ -596,7 +604,7 @@ pub async fn admin_action(
     Path((memorial, id, action)): Path<(String, String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Response {
-    let lang = Lang::pick(None, &headers);
+    let lang = i18n::pick(None, &headers);
     let f = family_or_return!(app, headers, memorial, lang, false);
     if !constant_time_eq(f.csrf.as_bytes(), form.csrf.as_bytes()) {
         return (StatusCode::FORBIDDEN, "the form is out of date; reload the page").into_response();
@@ -634,7 +642,7 @@ pub async fn admin_action(
 /// Every visible and hidden keepsake as one ZIP, built in a temporary file (a memorial can hold
 /// more pictures than memory) and streamed out. Names are made here, never taken from input.
 pub async fn download_all(State(app): State<App>, headers: HeaderMap, Path(memorial): Path<String>) -> Response {
-    let lang = Lang::pick(None, &headers);
+    let lang = i18n::pick(None, &headers);
     let f = family_or_return!(app, headers, memorial, lang, false);
     let keepsakes = match app.db.keepsakes(&memorial, true).await {
         Ok(k) => k,

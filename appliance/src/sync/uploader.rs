@@ -15,7 +15,9 @@ use std::time::Duration;
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
-use super::outbox::{now_ms, Item};
+use crate::archive::outbox::{now_ms, Item};
+use keepsake_protocol::KeepsakeRecord;
+
 use crate::archive::Archive;
 use crate::config::Server;
 
@@ -100,7 +102,7 @@ impl Client {
     /// Uploads one picture by its hash, continuing any partial upload the server holds.
     pub fn upload_blob(&self, what: &str, bytes: &[u8]) -> Outcome {
         let sha = hex::encode(Sha256::digest(bytes));
-        let url = format!("{}/api/v1/blobs/{sha}", self.settings.url);
+        let url = format!("{}{}", self.settings.url, keepsake_protocol::blob_path(&sha));
         let resp = match self.agent.head(&url).header("Authorization", self.auth()).call() {
             Ok(r) => r,
             Err(e) => return self.unreachable(e),
@@ -160,14 +162,14 @@ impl Client {
         } else {
             None
         };
-        let record = serde_json::json!({
-            "illustration_sha256": hex::encode(Sha256::digest(&files.illustration)),
-            "photo_sha256": photo_sha,
-            "caption": files.meta.caption,
-            "language": files.meta.language,
-            "created_at": files.meta.created_at,
-        });
-        let url = format!("{}/api/v1/keepsakes/{}", self.settings.url, files.meta.id);
+        let record = KeepsakeRecord {
+            illustration_sha256: hex::encode(Sha256::digest(&files.illustration)),
+            photo_sha256: photo_sha,
+            caption: files.meta.caption.clone(),
+            language: files.meta.language.clone(),
+            created_at: files.meta.created_at.clone(),
+        };
+        let url = format!("{}{}", self.settings.url, keepsake_protocol::keepsake_path(&files.meta.id));
         match self.agent.put(&url).header("Authorization", self.auth()).send_json(&record) {
             Ok(mut r) => match r.status().as_u16() {
                 200 | 201 => Outcome::Sent,
