@@ -9,8 +9,8 @@ use burn::nn::PaddingConfig2d;
 use burn::tensor::activation::silu;
 use burn::tensor::{Device, Tensor};
 
-use crate::embeddings::{timestep_features, TimestepEmbedding};
 use crate::cpu_layers::CpuForward;
+use crate::embeddings::{timestep_features, TimestepEmbedding};
 use crate::resnet::conv;
 use crate::unet_2d_blocks::{BlockShape, DownBlock2D, UNetMidBlock2DCrossAttn};
 use crate::unet_2d_condition::{ControlResiduals, UNet2DConditionConfig};
@@ -228,12 +228,8 @@ impl ControlNetModel {
     pub fn load(dir: &std::path::Path, context_dim: usize, device: &Device) -> Result<Self, crate::pipeline::PipelineError> {
         use crate::pipeline::{read_config, weights_file, PipelineError};
         let single = dir.is_file();
-        let (config, bytes) = if single {
-            let (config, bytes) = crate::ldm::read_single_file_controlnet(dir)?;
-            (config, Some(bytes))
-        } else {
-            (read_config::<ControlNetConfig>(&dir.join("config.json"))?, None)
-        };
+        let config =
+            if single { crate::ldm::read_single_file_controlnet(dir)? } else { read_config::<ControlNetConfig>(&dir.join("config.json"))? };
         if config.cross_attention_dim != context_dim {
             return Err(PipelineError::Model {
                 path: dir.to_path_buf(),
@@ -244,8 +240,8 @@ impl ControlNetModel {
                 fix: "use a ControlNet made for SD 1.5 (control_v11p_sd15_* / lllyasviel's sd15 models)",
             });
         }
-        if let Some(bytes) = bytes {
-            return Ok(crate::weights::load_bytes(config.init(device), bytes, dir, "ControlNet")?);
+        if single {
+            return crate::ldm::load_single_file_controlnet(config.init(device), &config, dir);
         }
         let file = weights_file(dir, &["diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors"])?;
         Ok(crate::weights::load(config.init(device), &file, "ControlNet", &[])?)

@@ -5,10 +5,11 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+use burn::module::Module;
+use burn::store::ModuleSnapshot;
 use burn::tensor::Device;
-use safetensors::tensor::{Dtype, TensorView};
 use safetensors::SafeTensors;
 
 use crate::autoencoder::{Vae, VaeConfig};
@@ -278,9 +279,8 @@ pub fn controlnet_table(c: &ControlNetConfig) -> Vec<(String, String)> {
     t
 }
 
-/// A single-file ControlNet: its config from the tensors' shapes, and its tensors renamed to
-/// diffusers' names (as safetensors bytes for the loader).
-pub fn read_single_file_controlnet(path: &Path) -> Result<(ControlNetConfig, Vec<u8>), PipelineError> {
+/// A single-file ControlNet's config, from its tensors' shapes.
+pub fn read_single_file_controlnet(path: &Path) -> Result<ControlNetConfig, PipelineError> {
     let file = std::fs::File::open(path)
         .map_err(|e| single_file_error(path, format!("cannot open: {e}"), "check the path to the ControlNet .safetensors file"))?;
     // SAFETY: opened read-only; model files are not rewritten in place.
@@ -317,9 +317,22 @@ pub fn read_single_file_controlnet(path: &Path) -> Result<(ControlNetConfig, Vec
         conditioning_embedding_out_channels,
         conditioning_channels: dim(&shapes, &hint(0), 1, path)?,
     };
-    let table = controlnet_table(&config);
-    let bytes = component(&st, CONTROL_PREFIX, &|k| rename(k, &table, true), path)?;
-    Ok((config, bytes))
+    Ok(config)
+}
+
+/// A single-file ControlNet's weights (its config from [`read_single_file_controlnet`]), read
+/// from the file into `model` under diffusers' names.
+pub fn load_single_file_controlnet<M: Module + ModuleSnapshot>(
+    model: M,
+    config: &ControlNetConfig,
+    path: &Path,
+) -> Result<M, PipelineError> {
+    Ok(weights::load_component(model, path, "ControlNet", CONTROL_PREFIX, &from_ldm(controlnet_table(config)), &[])?)
+}
+
+/// A (diffusers, LDM) table turned into the loader's (file prefix, module prefix).
+fn from_ldm(table: Vec<(String, String)>) -> Vec<(String, String)> {
+    table.into_iter().map(|(diffusers, ldm)| (ldm, diffusers)).collect()
 }
 
 /// The VAE's config from its tensors.
@@ -357,45 +370,6 @@ pub fn text_config(shapes: &Shapes, text_prefix: &str, path: &Path) -> Result<Cl
     })
 }
 
-/// One component as a safetensors buffer with diffusers' keys.
-fn component(st: &SafeTensors, prefix: &str, rename_key: &dyn Fn(&str) -> Option<String>, path: &Path) -> Result<Vec<u8>, PipelineError> {
-    let mut views: Vec<(String, TensorView)> = Vec::new();
-    let mut unexpected = Vec::new();
-    for (name, view) in st.tensors() {
-        let Some(local) = name.strip_prefix(prefix) else { continue };
-        if local.ends_with("position_ids") {
-            continue;
-        }
-        match rename_key(local) {
-            Some(k) => {
-                // LDM's VAE attention projections are 1x1 convolutions; diffusers' are linears.
-                let shape = view.shape().to_vec();
-                let view = if k.contains("mid_block.attentions.0.to_") && shape.len() == 4 {
-                    TensorView::new(view.dtype(), shape[..2].to_vec(), view.data())
-                        .map_err(|e| single_file_error(path, e.to_string(), "the checkpoint is damaged"))?
-                } else {
-                    view
-                };
-                views.push((k, view));
-            }
-            None => unexpected.push(name),
-        }
-    }
-    if !unexpected.is_empty() {
-        unexpected.sort();
-        return Err(WeightsError::Mismatch {
-            path: path.to_path_buf(),
-            what: "SD 1.x layout",
-            problems: unexpected.iter().map(|k| format!("  unexpected tensor {k}")).collect::<Vec<_>>().join("\n"),
-        }
-        .into());
-    }
-    if views.iter().any(|(_, v)| !matches!(v.dtype(), Dtype::F32 | Dtype::F16 | Dtype::BF16)) {
-        return Err(single_file_error(path, "tensors of an unsupported type (not f32/f16/bf16)", "use an unquantized SD 1.x checkpoint"));
-    }
-    safetensors::serialize(views, None).map_err(|e| single_file_error(path, e.to_string(), "the checkpoint is damaged"))
-}
-
 /// Loads an SD 1.x single-file checkpoint (memory-mapped) with the built-in tokenizer.
 pub fn load_single_file(path: &Path, device: &Device) -> Result<StableDiffusion, PipelineError> {
     let file = std::fs::File::open(path)
@@ -418,24 +392,15 @@ pub fn load_single_file(path: &Path, device: &Device) -> Result<StableDiffusion,
     let vae_cfg = vae_config(&shapes, &yaml, path)?;
     let text_cfg = text_config(&shapes, &text_prefix, path)?;
 
-    let unet_map = unet_table(&unet_cfg);
-    let vae_map = vae_table(vae_cfg.block_out_channels.len(), vae_cfg.layers_per_block);
-    let source = PathBuf::from(path);
-    // One component at a time, the file's pages dropped once copied: the checkpoint is not held
-    // three times over (mapped, copied, converted) while the next component loads.
-    let release = || {
-        // SAFETY: a read-only file mapping; dropped pages are read from the file again if touched.
-        let _ = unsafe { map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, map.len()) };
-    };
-    let text_bytes = component(&st, &text_prefix, &|k| Some(format!("text_model.{k}")), path)?;
-    release();
-    let text_encoder = weights::load_bytes(text_cfg.init(device), text_bytes, &source, "text encoder")?;
-    let unet_bytes = component(&st, UNET_PREFIX, &|k| rename(k, &unet_map, true), path)?;
-    release();
-    let unet = weights::load_bytes(unet_cfg.init(device), unet_bytes, &source, "UNet")?;
-    let vae_bytes = component(&st, VAE_PREFIX, &|k| rename(k, &vae_map, true), path)?;
-    release();
-    let vae = weights::load_bytes(vae_cfg.init(device), vae_bytes, &source, "VAE")?;
+    // Only the header was read to learn the shapes; each component is read from the file into
+    // its module under diffusers' names, one at a time, with no copy of the file in between.
+    drop(st);
+    drop(map);
+    let text_table = [(String::new(), "text_model".to_string())];
+    let text_encoder = weights::load_component(text_cfg.init(device), path, "text encoder", &text_prefix, &text_table, &["position_ids"])?;
+    let unet = weights::load_component(unet_cfg.init(device), path, "UNet", UNET_PREFIX, &from_ldm(unet_table(&unet_cfg)), &[])?;
+    let vae_map = from_ldm(vae_table(vae_cfg.block_out_channels.len(), vae_cfg.layers_per_block));
+    let vae = weights::load_component(vae_cfg.init(device), path, "VAE", VAE_PREFIX, &vae_map, &[])?;
     Ok(StableDiffusion {
         tokenizer: builtin_tokenizer(),
         text_encoder: crate::text_encoder_slot::TextEncoderSlot::resident(text_encoder),

@@ -47,3 +47,34 @@ fn other_files_are_refused_by_name() {
     let err = load_single_file(&ckpt, &Device::flex()).err().unwrap();
     assert!(err.to_string().contains("context_dim 768") && err.to_string().contains("64"), "{err}");
 }
+
+/// The components are read from the file under their prefixes: a tensor of the UNet's that fits
+/// nowhere, or one it lacks, is named as the file names it; one outside every component (an
+/// EMA's bookkeeping) is left alone. (`-KEY` leaves KEY out of the copy.)
+#[test]
+fn a_stray_tensor_of_a_component_is_named_and_others_are_left_alone() {
+    use safetensors::tensor::{Dtype, TensorView};
+    let bytes = std::fs::read(fixtures().join("sd-tiny-single/sd-tiny.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let four = [0u8; 16];
+    let with = |extra: &str| {
+        let mut views: Vec<(String, TensorView)> = st.tensors().into_iter().filter(|(k, _)| k != extra.trim_start_matches('-')).collect();
+        if !extra.starts_with('-') {
+            views.push((extra.to_string(), TensorView::new(Dtype::F32, vec![4], &four).unwrap()));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sd.safetensors");
+        std::fs::write(&path, safetensors::serialize(views, None).unwrap()).unwrap();
+        std::fs::copy(fixtures().join("sd-tiny-single/sd-tiny.yaml"), dir.path().join("sd.yaml")).unwrap();
+        (dir, path)
+    };
+    let (_dir, stray) = with("model.diffusion_model.input_blocks.0.0.extra");
+    let err = load_single_file(&stray, &Device::flex()).err().expect("a stray UNet tensor is refused");
+    assert!(err.to_string().contains("unexpected tensor model.diffusion_model.input_blocks.0.0.extra"), "{err}");
+    // Named as the file names it, not as the module does (conv_out.bias).
+    let (_dir, short) = with("-model.diffusion_model.out.2.bias");
+    let err = load_single_file(&short, &Device::flex()).err().expect("a missing UNet tensor is refused");
+    assert!(err.to_string().contains("missing tensor model.diffusion_model.out.2.bias"), "{err}");
+    let (_dir, ema) = with("model_ema.decay");
+    load_single_file(&ema, &Device::flex()).expect("tensors outside the components are not the loader's business");
+}
