@@ -337,11 +337,8 @@ async fn booth_runs_its_loras_and_controlnet_units_and_leaves_out_broken_ones() 
     let unit = |model: &str, module: keepsake_models::preprocessors::Module, weight: f32| keepsake::config::ControlNetUnit {
         model: fixtures.join("..").join(model),
         module,
-        weight,
-        start: 0.0,
-        end: 1.0,
         resolution: 128,
-        mode: Default::default(),
+        settings: keepsake_models::controlnet::ControlSettings { weight, ..Default::default() },
     };
     use keepsake_models::preprocessors::Module;
     let made_by = booth_with(fixtures.clone(), |config| {

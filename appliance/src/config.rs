@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use keepsake_drivers::paper::PaperSize;
-use keepsake_models::controlnet::ControlMode;
+use keepsake_models::controlnet::{ControlMode, ControlSettings};
 use keepsake_models::preprocessors::Module;
 use keepsake_models::toon::ToonStyle;
 
@@ -48,11 +48,8 @@ pub struct Style {
 pub struct ControlNetUnit {
     pub model: PathBuf,
     pub module: Module,
-    pub weight: f32,
-    pub start: f64,
-    pub end: f64,
     pub resolution: u32,
-    pub mode: ControlMode,
+    pub settings: ControlSettings,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -322,7 +319,7 @@ fn read_controlnet_unit(r: &mut Reader) -> ControlNetUnit {
             ControlMode::Balanced
         }
     };
-    ControlNetUnit { model, module, weight, start, end, resolution, mode }
+    ControlNetUnit { model, module, resolution, settings: ControlSettings { weight, start, end, mode } }
 }
 
 /// A complete, commented example config (`keepsake config example`).
@@ -386,20 +383,14 @@ mod tests {
                 ControlNetUnit {
                     model: "/etc/keepsake/cn/openpose.safetensors".into(),
                     module: Module::Openpose,
-                    weight: 0.8,
-                    start: 0.0,
-                    end: 0.9,
                     resolution: 512,
-                    mode: ControlMode::Balanced,
+                    settings: ControlSettings { weight: 0.8, start: 0.0, end: 0.9, mode: ControlMode::Balanced },
                 },
                 ControlNetUnit {
                     model: "/m/lines".into(),
                     module: Module::Mlsd,
-                    weight: 1.0,
-                    start: 0.0,
-                    end: 1.0,
                     resolution: 384,
-                    mode: ControlMode::Control
+                    settings: ControlSettings { mode: ControlMode::Control, ..Default::default() },
                 },
             ]
         );

@@ -131,16 +131,8 @@ fn booth_controls(config: &Config, sd: &StableDiffusion, device: &burn::tensor::
             .and_then(|model| Ok((model, Preprocessor::load(unit.module, &annotators).map_err(|e| e.to_string())?)));
         match loaded {
             Ok((model, preprocessor)) => {
-                tracing::info!(unit = i, module = %unit.module, model = %unit.model.display(), weight = unit.weight, "ControlNet unit ready");
-                controls.push(BoothControl {
-                    model,
-                    preprocessor,
-                    resolution: unit.resolution,
-                    weight: unit.weight,
-                    start: unit.start,
-                    end: unit.end,
-                    mode: unit.mode,
-                });
+                tracing::info!(unit = i, module = %unit.module, model = %unit.model.display(), weight = unit.settings.weight, "ControlNet unit ready");
+                controls.push(BoothControl { model, preprocessor, resolution: unit.resolution, settings: unit.settings });
             }
             Err(e) => tracing::error!(unit = i, module = %unit.module, %e, "ControlNet unit left out: the keepsakes are made without it"),
         }

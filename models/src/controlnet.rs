@@ -38,6 +38,34 @@ impl std::str::FromStr for ControlMode {
     }
 }
 
+/// How strongly and when a ControlNet unit guides: A1111's control weight, guidance start and
+/// end, and control mode. One type for the booth's `[[style.controlnet]]`, `generate
+/// --controlnet`, the API's units and the pipeline, each of which adds what it guides with.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ControlSettings {
+    pub weight: f32,
+    /// The part of the steps it guides, as fractions: 0 and 1 for all of them. f64 as Python's
+    /// floats: the window's edges are compared exactly (0.2 of 5 steps includes step 1).
+    pub start: f64,
+    pub end: f64,
+    pub mode: ControlMode,
+}
+
+impl Default for ControlSettings {
+    /// A1111's defaults: full weight, every step, balanced.
+    fn default() -> Self {
+        Self { weight: 1.0, start: 0.0, end: 1.0, mode: ControlMode::Balanced }
+    }
+}
+
+impl ControlSettings {
+    /// Whether step `i` of `n` is in the window (diffusers' `controlnet_keep`).
+    pub fn active(&self, i: usize, n: usize) -> bool {
+        let (i, n) = (i as f64, n as f64);
+        !(i / n < self.start || (i + 1.0) / n > self.end)
+    }
+}
+
 /// `controlnet/config.json` (the fields SD 1.5 ControlNets use).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ControlNetConfig {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use image::{imageops, RgbImage};
 
 use crate::control_image::{fit, ResizeMode};
-use crate::controlnet::{ControlMode, ControlNetModel};
+use crate::controlnet::{ControlNetModel, ControlSettings};
 use crate::pipeline::{to_image, ControlUnit, Img2ImgParams, Origin, PipelineError, StableDiffusion};
 use crate::preprocessors::Preprocessor;
 use crate::schedulers::SchedulerKind;
@@ -80,10 +80,7 @@ pub struct BoothControl {
     pub model: ControlNetModel,
     pub preprocessor: Preprocessor,
     pub resolution: u32,
-    pub weight: f32,
-    pub start: f64,
-    pub end: f64,
-    pub mode: ControlMode,
+    pub settings: ControlSettings,
 }
 
 pub struct DiffusionStylizer {
@@ -139,7 +136,7 @@ impl Stylizer for DiffusionStylizer {
             base.push_str(&format!(", LoRA {}", self.origin.loras.join(" + ")));
         }
         if !self.controls.is_empty() {
-            let units: Vec<String> = self.controls.iter().map(|c| format!("{} {}", c.preprocessor.module(), c.weight)).collect();
+            let units: Vec<String> = self.controls.iter().map(|c| format!("{} {}", c.preprocessor.module(), c.settings.weight)).collect();
             base.push_str(&format!(", ControlNet {}", units.join(" + ")));
         }
         match self.last_seed.load(Ordering::SeqCst) {
@@ -206,10 +203,7 @@ impl DiffusionStylizer {
             .map(|c| ControlUnit {
                 model: &c.model,
                 image: fit(&c.preprocessor.run(photo, c.resolution), width, height, ResizeMode::CropAndResize),
-                weight: c.weight,
-                start: c.start,
-                end: c.end,
-                mode: c.mode,
+                settings: c.settings,
             })
             .collect();
         tracing::info!(seed, width, height, controlnets = units.len(), "generating the illustration");

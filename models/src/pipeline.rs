@@ -11,7 +11,7 @@ use image::RgbImage;
 use crate::autoencoder::{Vae, VaeConfig};
 use crate::autoencoder_tiny::AutoencoderTinyConfig;
 use crate::clip::{ClipTextConfig, ClipTextModel};
-use crate::controlnet::{ControlMode, ControlNetModel};
+use crate::controlnet::{ControlMode, ControlNetModel, ControlSettings};
 use crate::prompt::{chunks, Chunk};
 use crate::schedulers::{img2img_start, Sample, SchedulerKind};
 use crate::text_encoder_slot::{PromptKey, TextEncoderSlot};
@@ -366,10 +366,10 @@ impl StableDiffusion {
             let residuals = control
                 .iter()
                 .zip(&control_images)
-                .filter(|(unit, _)| unit.active(done, total))
+                .filter(|(unit, _)| unit.settings.active(done, total))
                 .map(|(unit, image)| {
-                    let r = unit.model.forward(model_input.clone(), *t, context.clone(), image.clone(), unit.weight);
-                    match unit.mode {
+                    let r = unit.model.forward(model_input.clone(), *t, context.clone(), image.clone(), unit.settings.weight);
+                    match unit.settings.mode {
                         ControlMode::Balanced => r,
                         ControlMode::Prompt => r.soft(),
                         ControlMode::Control if guidance => r.soft().prompt_half_only(),
@@ -424,20 +424,7 @@ pub struct ControlUnit<'a> {
     pub model: &'a ControlNetModel,
     /// The control image (pose skeleton, depth map, lines) at the picture's size.
     pub image: RgbImage,
-    pub weight: f32,
-    /// The part of the steps it guides, as fractions: 0 and 1 for all of them. f64 as Python's
-    /// floats: the window's edges are compared exactly (0.2 of 5 steps includes step 1).
-    pub start: f64,
-    pub end: f64,
-    pub mode: ControlMode,
-}
-
-impl ControlUnit<'_> {
-    /// Whether step `i` of `n` is in the window (diffusers' `controlnet_keep`).
-    pub fn active(&self, i: usize, n: usize) -> bool {
-        let (i, n) = (i as f64, n as f64);
-        !(i / n < self.start || (i + 1.0) / n > self.end)
-    }
+    pub settings: ControlSettings,
 }
 
 /// An 8-bit image as [1, 3, H, W] in [0, 1].

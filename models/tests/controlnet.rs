@@ -6,7 +6,7 @@ mod common;
 
 use burn::tensor::Device;
 use common::{fixtures, max_abs_diff, pipeline_input as input, pipeline_params as params, pipeline_reference};
-use keepsake_models::controlnet::{ControlMode, ControlNetModel};
+use keepsake_models::controlnet::{ControlMode, ControlNetModel, ControlSettings};
 use keepsake_models::pipeline::{to_unit_floats, ControlUnit, StableDiffusion};
 
 #[test]
@@ -27,10 +27,12 @@ fn controlnet_units_match_diffusers() {
                 ControlUnit {
                     model: &nets[k - 1],
                     image: image::open(dir.join(u["image"].as_str().unwrap())).unwrap().to_rgb8(),
-                    weight: u["weight"].as_f64().unwrap() as f32,
-                    start: u["start"].as_f64().unwrap(),
-                    end: u["end"].as_f64().unwrap(),
-                    mode: ControlMode::Balanced,
+                    settings: ControlSettings {
+                        weight: u["weight"].as_f64().unwrap() as f32,
+                        start: u["start"].as_f64().unwrap(),
+                        end: u["end"].as_f64().unwrap(),
+                        mode: ControlMode::Balanced,
+                    },
                 }
             })
             .collect();
@@ -50,13 +52,16 @@ fn controlnet_units_match_diffusers() {
 fn guidance_windows_follow_diffusers() {
     let device = Device::flex();
     let net = ControlNetModel::load(&fixtures().join("controlnet/cn1"), 64, &device).unwrap();
-    let unit =
-        ControlUnit { model: &net, image: image::RgbImage::new(8, 8), weight: 1.0, start: 0.2, end: 0.8, mode: ControlMode::Balanced };
+    let unit = ControlUnit {
+        model: &net,
+        image: image::RgbImage::new(8, 8),
+        settings: ControlSettings { weight: 1.0, start: 0.2, end: 0.8, mode: ControlMode::Balanced },
+    };
     // 6 steps: i/6 < 0.2 drops steps 0 and 1; (i+1)/6 > 0.8 drops steps 4 and 5.
-    let active: Vec<bool> = (0..6).map(|i| unit.active(i, 6)).collect();
+    let active: Vec<bool> = (0..6).map(|i| unit.settings.active(i, 6)).collect();
     assert_eq!(active, [false, false, true, true, false, false]);
     // 5 steps: the edges themselves are inside (1/5 is not below 0.2, 4/5 not above 0.8).
-    let active: Vec<bool> = (0..5).map(|i| unit.active(i, 5)).collect();
+    let active: Vec<bool> = (0..5).map(|i| unit.settings.active(i, 5)).collect();
     assert_eq!(active, [false, true, true, true, false]);
 }
 
@@ -113,10 +118,12 @@ fn the_single_file_layout_loads_and_matches() {
     let unit = ControlUnit {
         model: &net,
         image: image::open(fixtures().join("controlnet/control1.png")).unwrap().to_rgb8(),
-        weight: run["units"][0]["weight"].as_f64().unwrap() as f32,
-        start: 0.0,
-        end: 1.0,
-        mode: ControlMode::Balanced,
+        settings: ControlSettings {
+            weight: run["units"][0]["weight"].as_f64().unwrap() as f32,
+            start: 0.0,
+            end: 1.0,
+            mode: ControlMode::Balanced,
+        },
     };
     let ours = to_unit_floats(sd.img2img_controlled(&input(&base), &params(&base, run), &[unit], &mut |_| true).unwrap());
     let theirs: Vec<f32> = run["image"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
@@ -157,10 +164,7 @@ fn the_booth_stylizer_makes_its_control_images_from_the_photo() {
         model: net(),
         preprocessor: Preprocessor::Canny { low: 50, high: 120 },
         resolution: 128,
-        weight: 0.9,
-        start: 0.0,
-        end: 0.8,
-        mode: ControlMode::Balanced,
+        settings: ControlSettings { weight: 0.9, start: 0.0, end: 0.8, mode: ControlMode::Balanced },
     };
     let booth = DiffusionStylizer::new(load(), preset.clone()).with_controls(vec![control]);
     assert!(booth.name().contains("ControlNet canny 0.9"), "{}", booth.name());
@@ -172,10 +176,7 @@ fn the_booth_stylizer_makes_its_control_images_from_the_photo() {
     let unit = ControlUnit {
         model: &model,
         image: fit(&edges, w, h, ResizeMode::CropAndResize),
-        weight: 0.9,
-        start: 0.0,
-        end: 0.8,
-        mode: ControlMode::Balanced,
+        settings: ControlSettings { weight: 0.9, start: 0.0, end: 0.8, mode: ControlMode::Balanced },
     };
     let p = Img2ImgParams {
         prompt: preset.prompt.clone(),
@@ -234,7 +235,7 @@ fn control_modes_weigh_the_residuals_as_a1111_does() {
     let paint = |mode: ControlMode, cfg: f32| {
         let mut p = params(&base, &base["runs"][0]);
         p.cfg = cfg;
-        let unit = ControlUnit { model: &net, image: control.clone(), weight: 1.0, start: 0.0, end: 1.0, mode };
+        let unit = ControlUnit { model: &net, image: control.clone(), settings: ControlSettings { mode, ..Default::default() } };
         to_unit_floats(sd.img2img_controlled(&photo, &p, &[unit], &mut |_| true).unwrap())
     };
     let (balanced, prompt, strong) = (paint(ControlMode::Balanced, 7.0), paint(ControlMode::Prompt, 7.0), paint(ControlMode::Control, 7.0));
@@ -272,7 +273,11 @@ fn an_int8_controlnet_paints_like_the_f32_one() {
     let base = pipeline_reference();
     let control = image::open(fixtures().join("controlnet/control1.png")).unwrap().to_rgb8();
     let paint = |net: &ControlNetModel| {
-        let unit = ControlUnit { model: net, image: control.clone(), weight: 1.0, start: 0.0, end: 1.0, mode: ControlMode::Balanced };
+        let unit = ControlUnit {
+            model: net,
+            image: control.clone(),
+            settings: ControlSettings { weight: 1.0, start: 0.0, end: 1.0, mode: ControlMode::Balanced },
+        };
         to_unit_floats(sd.img2img_controlled(&input(&base), &params(&base, &base["runs"][0]), &[unit], &mut |_| true).unwrap())
     };
     let (a, b) = (paint(&f32_net), paint(&int8_net));

@@ -398,18 +398,8 @@ impl Engine {
                 running.image = index;
                 running.images = job.seeds.len();
             }
-            let units: Vec<ControlUnit> = job
-                .units
-                .iter()
-                .map(|(net, image, u)| ControlUnit {
-                    model: net,
-                    image: image.clone(),
-                    weight: u.weight,
-                    start: u.start,
-                    end: u.end,
-                    mode: u.mode,
-                })
-                .collect();
+            let units: Vec<ControlUnit> =
+                job.units.iter().map(|(net, image, u)| ControlUnit { model: net, image: image.clone(), settings: u.settings }).collect();
             let start = if job.img2img { Start::Photo(&job.photos[index % job.photos.len()]) } else { Start::Noise };
             let mut preempted = false;
             let result = turn.sd.generate(start, params, &units, &mut |s| {
@@ -661,7 +651,7 @@ impl Engine {
 fn extra_params(job: &Job) -> Value {
     let mut extra = Map::new();
     for (i, (_, _, u)) in job.units.iter().enumerate() {
-        let mode = match u.mode {
+        let mode = match u.settings.mode {
             ControlMode::Balanced => "Balanced",
             ControlMode::Prompt => "My prompt is more important",
             ControlMode::Control => "ControlNet is more important",
@@ -670,7 +660,7 @@ fn extra_params(job: &Job) -> Value {
             format!("ControlNet {i}"),
             Value::from(format!(
                 "Module: {}, Model: {}, Weight: {}, Guidance Start: {}, Guidance End: {}, Control Mode: {mode}",
-                u.module, u.model, u.weight, u.start, u.end
+                u.module, u.model, u.settings.weight, u.settings.start, u.settings.end
             )),
         );
     }

@@ -4,7 +4,7 @@
 
 use image::RgbImage;
 use keepsake_models::control_image::ResizeMode;
-use keepsake_models::controlnet::ControlMode;
+use keepsake_models::controlnet::{ControlMode, ControlSettings};
 use keepsake_models::preprocessors::{Module, DEFAULT_RESOLUTION};
 use serde_json::{Map, Value};
 
@@ -18,15 +18,12 @@ pub struct UnitArgs {
     pub at: String,
     pub module: Module,
     pub model: String,
-    pub weight: f32,
     /// The unit's own picture (None: the img2img photo).
     pub image: Option<RgbImage>,
     pub resize: ResizeMode,
     /// The processor resolution; None with pixel_perfect (worked out from the picture sizes).
     pub resolution: Option<u32>,
-    pub start: f64,
-    pub end: f64,
-    pub mode: ControlMode,
+    pub settings: ControlSettings,
 }
 
 /// The enabled units of a request (units that are disabled or name no model are skipped, as
@@ -154,7 +151,15 @@ fn read_unit(unit: &Map<String, Value>, at: &str) -> Result<Option<UnitArgs>, Ap
         },
         Some(_) => return Err(ApiError::field(&field("image"), "a base64 picture (raw or a data URL)")),
     };
-    Ok(Some(UnitArgs { at: at.to_string(), module, model, weight: weight as f32, image, resize, resolution, start, end, mode }))
+    Ok(Some(UnitArgs {
+        at: at.to_string(),
+        module,
+        model,
+        image,
+        resize,
+        resolution,
+        settings: ControlSettings { weight: weight as f32, start, end, mode },
+    }))
 }
 
 /// A processor resolution as the extension takes it: -1 (or any value up to 0) for 512.
@@ -215,10 +220,10 @@ mod tests {
         ]}}))
         .unwrap();
         assert_eq!(u.len(), 2);
-        assert_eq!((u[0].module, u[0].model.as_str(), u[0].weight), (Module::Openpose, "cn1 [abcd1234]", 0.5));
-        assert_eq!((u[0].mode, u[0].resize, u[0].resolution), (ControlMode::Control, ResizeMode::JustResize, Some(384)));
-        assert_eq!((u[1].module, u[1].end, u[1].mode), (Module::Canny { low: 50, high: 200 }, 0.6, ControlMode::Prompt));
-        assert_eq!((u[1].resize, u[1].resolution, u[1].start), (ResizeMode::CropAndResize, Some(512), 0.0));
+        assert_eq!((u[0].module, u[0].model.as_str(), u[0].settings.weight), (Module::Openpose, "cn1 [abcd1234]", 0.5));
+        assert_eq!((u[0].settings.mode, u[0].resize, u[0].resolution), (ControlMode::Control, ResizeMode::JustResize, Some(384)));
+        assert_eq!((u[1].module, u[1].settings.end, u[1].settings.mode), (Module::Canny { low: 50, high: 200 }, 0.6, ControlMode::Prompt));
+        assert_eq!((u[1].resize, u[1].resolution, u[1].settings.start), (ResizeMode::CropAndResize, Some(512), 0.0));
         assert!(units(json!({"controlnet": {"args": []}})).unwrap().is_empty());
         assert!(units(json!({"other script": {"args": [1]}})).unwrap().is_empty());
     }

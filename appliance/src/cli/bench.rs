@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;
-use keepsake_models::controlnet::{ControlMode, ControlNetModel};
+use keepsake_models::controlnet::{ControlNetModel, ControlSettings};
 use keepsake_models::pipeline::{to_image, ControlUnit, Img2ImgParams, StableDiffusion};
 use keepsake_models::schedulers::SchedulerKind;
 use keepsake_models::torch_rng::{NormalKernel, TorchGenerator};
@@ -210,10 +210,8 @@ fn run_scenario(name: &str, dir: &Path, device: &Device, warm: usize, runs: usiz
             let sd = load(dir, booth, taesd, device)?;
             let photo = photo(dir)?;
             let controls = if name.ends_with("-3cn") { controlnets(dir, &sd, device)? } else { Vec::new() };
-            let units: Vec<ControlUnit> = controls
-                .iter()
-                .map(|model| ControlUnit { model, image: photo.clone(), weight: 1.0, start: 0.0, end: 1.0, mode: ControlMode::Balanced })
-                .collect();
+            let units: Vec<ControlUnit> =
+                controls.iter().map(|model| ControlUnit { model, image: photo.clone(), settings: ControlSettings::default() }).collect();
             let p = params(scheduler, steps, cfg);
             let mut picture = None;
             let seconds = timed(warm, runs, || {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use image::RgbImage;
 pub use keepsake_models::control_image::{fit, ResizeMode};
-use keepsake_models::controlnet::ControlMode;
+use keepsake_models::controlnet::{ControlMode, ControlSettings};
 use keepsake_models::preprocessors::{Annotators, Module, DEFAULT_RESOLUTION};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -18,11 +18,8 @@ pub struct ControlSpec {
     pub module: Module,
     /// The processor resolution (A1111's processor_res).
     pub resolution: u32,
-    pub weight: f32,
-    pub start: f64,
-    pub end: f64,
     pub resize: ResizeMode,
-    pub mode: ControlMode,
+    pub settings: ControlSettings,
 }
 
 /// Parses one `--controlnet` value.
@@ -83,7 +80,7 @@ pub fn parse_controlnet(s: &str) -> Result<ControlSpec, String> {
             "image=FILE is missing (module=none uses the control image as it is; or name a module to make it from the photo)".into()
         );
     }
-    Ok(ControlSpec { model, image, module, resolution, weight, start, end, resize, mode })
+    Ok(ControlSpec { model, image, module, resolution, resize, settings: ControlSettings { weight, start, end, mode } })
 }
 
 impl ControlSpec {
@@ -123,15 +120,12 @@ mod tests {
                 image: Some("pose.png".into()),
                 module: Module::None,
                 resolution: 512,
-                weight: 0.7,
-                start: 0.1,
-                end: 0.9,
                 resize: ResizeMode::ResizeAndFill,
-                mode: ControlMode::Balanced,
+                settings: ControlSettings { weight: 0.7, start: 0.1, end: 0.9, mode: ControlMode::Balanced },
             }
         );
         let d = parse_controlnet("model=cn,image=p.png").unwrap();
-        assert_eq!((d.weight, d.start, d.end, d.resize), (1.0, 0.0, 1.0, ResizeMode::CropAndResize));
+        assert_eq!((d.settings, d.resize), (ControlSettings::default(), ResizeMode::CropAndResize));
         let c = parse_controlnet("model=cn,module=canny,low=50,res=384").unwrap();
         assert_eq!((c.module, c.resolution, c.image), (Module::Canny { low: 50, high: 200 }, 384, None));
         assert!(parse_controlnet("model=cn,module=depth,low=5").unwrap_err().contains("canny's thresholds"));
@@ -140,8 +134,8 @@ mod tests {
         assert!(parse_controlnet("model=cn,image=p.png,start=0.8,end=0.2").unwrap_err().contains("start < end"));
         assert!(parse_controlnet("image=p.png").unwrap_err().contains("model=DIR"));
         assert!(parse_controlnet("model=cn,image=p.png,colour=red").unwrap_err().contains("unknown key"));
-        assert_eq!(parse_controlnet("model=cn,image=p.png,mode=prompt").unwrap().mode, ControlMode::Prompt);
-        assert_eq!(parse_controlnet("model=cn,image=p.png,mode=controlnet").unwrap().mode, ControlMode::Control);
+        assert_eq!(parse_controlnet("model=cn,image=p.png,mode=prompt").unwrap().settings.mode, ControlMode::Prompt);
+        assert_eq!(parse_controlnet("model=cn,image=p.png,mode=controlnet").unwrap().settings.mode, ControlMode::Control);
         assert!(parse_controlnet("model=cn,image=p.png,mode=loud").unwrap_err().contains("balanced, prompt or controlnet"));
     }
 }

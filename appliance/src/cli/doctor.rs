@@ -93,7 +93,7 @@ fn controlnet_finding(i: usize, unit: &crate::config::ControlNetUnit, annotators
             );
         }
     }
-    finding(&what, Status::Ok, format!("{} at weight {}", unit.model.display(), unit.weight), None)
+    finding(&what, Status::Ok, format!("{} at weight {}", unit.model.display(), unit.settings.weight), None)
 }
 
 /// Each GPU adapter with what the diffusion model gets from it (compiler, f16, tensor cores,
@@ -371,11 +371,8 @@ mod model_tests {
         let unit = |model: &Path, module| ControlNetUnit {
             model: model.to_path_buf(),
             module,
-            weight: 0.8,
-            start: 0.0,
-            end: 1.0,
             resolution: 512,
-            mode: Default::default(),
+            settings: keepsake_models::controlnet::ControlSettings { weight: 0.8, ..Default::default() },
         };
         let cn = fixtures.join("controlnet/cn1");
         let annotators = fixtures.join("preprocessors/openpose");

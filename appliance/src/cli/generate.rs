@@ -155,7 +155,7 @@ pub fn run(args: GenerateArgs) -> Result<(), String> {
     }
     let mut units = Vec::new();
     for ((spec, model), image) in args.controlnets.iter().zip(&nets).zip(controls) {
-        units.push(ControlUnit { model, image, weight: spec.weight, start: spec.start, end: spec.end, mode: spec.mode });
+        units.push(ControlUnit { model, image, settings: spec.settings });
     }
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(indicatif::ProgressStyle::with_template("{bar:40} step {pos}/{len} {msg}").expect("valid template"));
