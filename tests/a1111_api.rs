@@ -261,7 +261,7 @@ async fn the_api_beside_a_running_booth_shares_its_model() {
     config.api.enabled = true;
     config.api.lora_dir = Some(fixtures().join("lora"));
     let (stylizer, model) = keepsake::stylizers::with_model(&config, keepsake::backend::Backend::Cpu).unwrap();
-    let engine = keepsake::api::beside_the_booth(&config, model, keepsake::backend::Backend::Cpu).expect("api.enabled with a model");
+    let engine = keepsake::api::beside_the_booth(&config, model).expect("api.enabled with a model");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move {

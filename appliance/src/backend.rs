@@ -21,19 +21,16 @@ pub enum Backend {
     Gpu,
 }
 
-impl Backend {
-    /// The names booth.toml's `style.compute` takes, as `--backend` spells them.
-    pub const NAMES: [&'static str; 3] = ["auto", "cpu", "gpu"];
+/// The names booth.toml's `style.compute` takes, as `--backend` spells them.
+impl crate::config_reader::Kind for Backend {
+    const ALL: &'static [Self] = &[Backend::Auto, Backend::Cpu, Backend::Gpu];
 
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "auto" => Some(Backend::Auto),
-            "cpu" => Some(Backend::Cpu),
-            "gpu" => Some(Backend::Gpu),
-            _ => None,
-        }
+    fn name(self) -> &'static str {
+        self.name()
     }
+}
 
+impl Backend {
     pub fn name(self) -> &'static str {
         match self {
             Backend::Auto => "auto",
@@ -94,11 +91,11 @@ mod tests {
 
     #[test]
     fn every_backend_reads_back_by_its_name_and_wgpu_is_the_gpu() {
+        use crate::config_reader::Kind;
+        assert_eq!(Backend::ALL, Backend::value_variants(), "the config and --backend take the same kinds");
         for b in Backend::value_variants() {
-            assert_eq!(Backend::from_name(b.name()), Some(*b));
             assert_eq!(Backend::from_str(b.name(), false), Ok(*b));
         }
-        assert_eq!(Backend::NAMES.map(|n| Backend::from_name(n).map(Backend::name)), Backend::NAMES.map(Some));
         assert_eq!(Backend::from_str("wgpu", false), Ok(Backend::Gpu));
         assert_eq!(Backend::Cpu.resolved(), Backend::Cpu);
         assert_ne!(Backend::Auto.resolved(), Backend::Auto);

@@ -152,8 +152,7 @@ impl Config {
         let model = r.opt_path("style.model", "\"/var/lib/keepsake/models/booth.safetensors\"");
         let annotators = r.path("style.annotators", Some("/var/lib/keepsake/annotators"), "\"/var/lib/keepsake/annotators\"");
         let gpu_cache = r.path("style.gpu_cache", Some("gpu-cache"), "\"/var/lib/keepsake/gpu-cache\"");
-        let compute = r.kind("style.compute", "auto", &crate::backend::Backend::NAMES, "compute backend");
-        let compute = crate::backend::Backend::from_name(&compute).unwrap_or(crate::backend::Backend::Auto);
+        let compute = r.choice("style.compute", crate::backend::Backend::Auto, "compute backend");
         let controlnets = read_controlnet_units(&mut r, "style.controlnet");
         let loras = read_loras(&mut r, "style.loras");
 

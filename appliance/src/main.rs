@@ -144,7 +144,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             let devices = Devices::open(&config.devices, config.screen).map_err(|e| e.to_string())?;
             let backend = backend.unwrap_or(config.style.compute);
             let (stylizer, model) = stylizers::with_model(&config, backend)?;
-            let api = keepsake::api::beside_the_booth(&config, model, backend);
+            let api = keepsake::api::beside_the_booth(&config, model);
             let archive = Arc::new(Archive::open(&config.archive_dir).map_err(|e| e.to_string())?);
             let _uploader = match Settings::from_config(&config.server) {
                 Some(s) => Some(Uploader::start(archive.clone(), s)),

@@ -10,6 +10,8 @@
 use std::path::PathBuf;
 use std::sync::{Condvar, Mutex, MutexGuard};
 
+use burn::tensor::Device;
+
 use crate::lora::{Lora, LoraError};
 use crate::pipeline::{Origin, StableDiffusion};
 use crate::text_encoder_slot::TextEncoderSlot;
@@ -91,6 +93,8 @@ pub struct SharedPipeline {
     queue: Mutex<Queue>,
     turn_over: Condvar,
     loaded: Mutex<Loaded>,
+    /// Where the model computes (a model switched in later is loaded onto the same device).
+    device: Device,
 }
 
 /// A turn on the model; the next one starts when it is dropped.
@@ -124,10 +128,21 @@ impl Drop for Turn<'_> {
 
 impl SharedPipeline {
     pub fn new(sd: StableDiffusion) -> Self {
-        Self { queue: Mutex::default(), turn_over: Condvar::new(), loaded: Mutex::new(Loaded { sd, merged: Vec::new(), pristine: None }) }
+        let device = sd.device.clone();
+        Self {
+            queue: Mutex::default(),
+            turn_over: Condvar::new(),
+            loaded: Mutex::new(Loaded { sd, merged: Vec::new(), pristine: None }),
+            device,
+        }
     }
 
     /// Waits for a turn: the model is free and no visitor waits ahead of a remote request.
+    /// The device the model computes on, without waiting for a turn.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
     pub fn turn(&self, priority: Priority) -> Turn<'_> {
         let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         fn count(q: &mut Queue, priority: Priority) -> &mut usize {

@@ -16,7 +16,6 @@ use std::sync::Arc;
 use keepsake_models::preprocessors::Annotators;
 use keepsake_models::shared_pipeline::SharedPipeline;
 
-use crate::backend::Backend;
 use crate::config::Config;
 
 pub use engine::{Engine, EngineSettings, Limits};
@@ -35,8 +34,9 @@ pub async fn serve(engine: Arc<Engine>, token: Option<String>, listen: SocketAdd
 }
 
 /// The A1111-compatible API beside the booth, on the booth's model, when `api.enabled`; None
-/// (said on the log) when it is off or there is no diffusion model to share.
-pub fn beside_the_booth(config: &Config, shared: Option<Arc<SharedPipeline>>, backend: Backend) -> Option<Arc<Engine>> {
+/// (said on the log) when it is off or there is no diffusion model to share. Its annotators run
+/// on the model's device.
+pub fn beside_the_booth(config: &Config, shared: Option<Arc<SharedPipeline>>) -> Option<Arc<Engine>> {
     if !config.api.enabled {
         return None;
     }
@@ -44,7 +44,7 @@ pub fn beside_the_booth(config: &Config, shared: Option<Arc<SharedPipeline>>, ba
         tracing::error!("api.enabled, but no diffusion model is loaded (style.model): the API is not started");
         return None;
     };
-    let device = backend.compute(Some(&config.style.gpu_cache)).device;
+    let device = shared.device().clone();
     let settings = EngineSettings {
         model_path: model,
         models_dir: None,
