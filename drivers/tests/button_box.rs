@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use keepsake_drivers::button_box::SerialButtonBox;
 use keepsake_drivers::input::{Input, InputEvent};
 
-mod common;
+use crate::common;
 
 /// A socat pty pair: the box's end at `dir/box`, ours at `dir/host`.
 fn pty_pair(dir: &Path) -> Option<Child> {

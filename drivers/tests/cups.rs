@@ -3,7 +3,7 @@
 //! queue, held jobs piling up and CUPS going away each make printing unavailable with the reason,
 //! and so does a queue whose device cannot be opened, before and after a card is sent to it.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! at the far end answers status queries as a real one does (DLE EOT n, one byte) and keeps the
 //! job's bytes, which decode back into the dithered keepsake.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::path::Path;

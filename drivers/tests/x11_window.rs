@@ -1,7 +1,7 @@
 //! The development window under a real X server (Xvfb): a screenshot of the screen shows the
 //! frame the booth presented, a click is a touch where it was made, and P is the print button.
 
-mod common;
+use crate::common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

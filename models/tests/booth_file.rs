@@ -1,7 +1,7 @@
 //! The booth file (`keepsake models bake`): f32 round trip is exact; int8 stays within a stated
 //! tolerance of diffusers on the tiny model, on the CPU and on wgpu; damaged files are named.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 

@@ -3,7 +3,7 @@
 //! last layer and of clip skip 2, on the CPU and (where an adapter exists) on wgpu.
 
 use std::io::Read;
-mod common;
+use crate::common;
 
 use common::fixtures;
 

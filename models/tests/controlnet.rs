@@ -2,7 +2,7 @@
 //! (tests/reference/make_controlnet_fixtures.py): one unit, and three units with their own weights
 //! and guidance windows (MultiControlNet); final image within 2e-3. Foreign ControlNets are refused.
 
-mod common;
+use crate::common;
 
 use burn::tensor::Device;
 use common::{fixtures, max_abs_diff, pipeline_input as input, pipeline_params as params, pipeline_reference};

@@ -2,7 +2,7 @@
 //! a kohya-ss file (UNet incl. 3x3 convs, text encoder, alpha), a diffusers/PEFT file, and both at
 //! once with their own weights; final image within 2e-3. Files for another model are refused.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 

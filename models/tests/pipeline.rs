@@ -2,7 +2,7 @@
 //! (tests/reference/make_pipeline_fixtures.py): every scheduler, CFG with a negative prompt, a
 //! non-square size, a fixed seed; the final image in [0, 1] within 2e-3.
 
-mod common;
+use crate::common;
 
 use burn::tensor::Device;
 use common::{fixtures, max_abs_diff, pipeline_image, pipeline_input as input, pipeline_params as params, pipeline_reference as reference};

@@ -1,6 +1,6 @@
 //! The ControlNet preprocessors against controlnet_aux (tests/reference/make_preprocessor_fixtures.py).
 
-mod common;
+use crate::common;
 
 use common::fixtures;
 use keepsake_models::preprocessors::canny::canny;

@@ -2,7 +2,7 @@
 //! from_single_file by tests/reference/make_single_file_fixtures.py) gives the same images as the
 //! diffusers folder; what is not an SD 1.x checkpoint is refused by name.
 
-mod common;
+use crate::common;
 
 use burn::tensor::Device;
 use common::{fixtures, max_abs_diff, pipeline_image, pipeline_input, pipeline_params, pipeline_reference};

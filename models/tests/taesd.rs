@@ -1,7 +1,7 @@
 //! TAESD against diffusers' AutoencoderTiny (tests/reference/make_taesd_fixtures.py): encoder and
 //! decoder alone, and img2img with the tiny SD using it as its VAE (LCM 4 steps, Euler a).
 
-mod common;
+use crate::common;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use common::{fixtures, max_abs_diff, pipeline_input as input, pipeline_params as params, pipeline_reference};

@@ -2,7 +2,7 @@
 //! the prompt's token ids, the final image within 2e-3, the same through a booth file; files that
 //! do not fit are named.
 
-mod common;
+use crate::common;
 
 use burn::tensor::Device;
 use common::{fixtures, max_abs_diff, pipeline_input as input, pipeline_params as params, pipeline_reference};

@@ -1,7 +1,7 @@
 //! The UNet against diffusers' UNet2DConditionModel on the tiny fixture
 //! (tests/reference/make_unet_fixtures.py): one noise prediction, batch 2, odd latent sizes.
 
-mod common;
+use crate::common;
 
 use common::fixtures;
 

@@ -1,7 +1,7 @@
 //! The VAE against diffusers' AutoencoderKL on the tiny fixture (tests/reference/make_vae_fixtures.py):
 //! posterior mean and std, the posterior sample with the ported torch generator, the decoded image.
 
-mod common;
+use crate::common;
 
 use common::{fixtures, max_abs_diff};
 

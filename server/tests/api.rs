@@ -1,6 +1,6 @@
 //! The booths' upload API on a real server process: resumable, idempotent, exact.
 
-mod common;
+use crate::common;
 
 use common::*;
 

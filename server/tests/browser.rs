@@ -2,7 +2,7 @@
 //! member would, on SQLite + picture files and on PostgreSQL + an S3 store. Screenshots land in
 //! target/browser-screens/<backend>/.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 

@@ -1,7 +1,7 @@
 //! What the server refuses: strangers, revoked booths, pictures that are not only pictures,
 //! names that try to leave their folder, and SQL in every field.
 
-mod common;
+use crate::common;
 
 use common::*;
 
