@@ -23,10 +23,6 @@ MAX_LINES = 800
 # Module cycles that exist today and are still to be broken (issue 19, point 4 for models/; the
 # server's pages and API import the app that routes to them).
 KNOWN_CYCLES = {
-    "models": [
-        {"conv_cpu", "cpu_layers", "int8", "quantize"},
-        {"booth_file", "controlnet", "ldm", "pipeline", "text_encoder_slot"},
-    ],
     "server": [
         {"api", "app", "i18n", "pages"},
     ],
@@ -41,32 +37,60 @@ def strip_tests_and_comments(text):
     return re.sub(r"//.*", "", text)
 
 
-def top_module(src, path):
-    rel = os.path.relpath(path, src)
-    top = rel.split(os.sep)[0]
-    top = top[:-3] if top.endswith(".rs") else top
-    return "(root)" if top in ("lib", "main") else top
+def module_path(src, path):
+    """The module a file holds, as path segments: `a/b/mod.rs` and `a/b.rs` are both ["a", "b"]."""
+    parts = os.path.relpath(path, src)[:-3].split(os.sep)
+    if parts[-1] in ("mod", "lib", "main"):
+        parts = parts[:-1]
+    return parts
 
 
 def source_files(src):
+    """Every .rs file under src except test-only ones (declared `#[cfg(test)] mod name;`)."""
+    test_only = set()
+    for root, _, files in os.walk(src):
+        for f in files:
+            if f.endswith(".rs"):
+                with open(os.path.join(root, f), encoding="utf-8") as fh:
+                    for name in re.findall(r"#\[cfg\(test\)\]\s*(?:pub(?:\([^)]*\))?\s+)?mod (\w+);", fh.read()):
+                        here = root if f in ("mod.rs", "lib.rs", "main.rs") else os.path.join(root, f[:-3])
+                        test_only.add(os.path.join(here, name + ".rs"))
+                        test_only.add(os.path.join(here, name, "mod.rs"))
     for root, _, files in os.walk(src):
         for f in sorted(files):
-            if f.endswith(".rs"):
-                yield os.path.join(root, f)
+            path = os.path.join(root, f)
+            if f.endswith(".rs") and path not in test_only:
+                yield path
 
 
-def module_graph(src):
-    graph = {}
+def imports(module, text):
+    """The module paths a file's code names: `crate::a::b`, `crate::{a, b}`, `super::x`."""
+    found = [m.split("::") for m in re.findall(r"\bcrate::(\w+(?:::\w+)*)", text)]
+    for group in re.findall(r"\bcrate::\{([^}]*)\}", text):
+        found += [[g] for g in re.findall(r"(?:^|,)\s*(\w+)", group)]
+    for m in re.findall(r"\bsuper::(\w+(?:::\w+)*)", text):
+        found.append(module[:-1] + m.split("::"))
+    return found
+
+
+def module_graphs(src):
+    """One graph per folder of modules ("" for the crate's top level): an edge a -> b where a
+    file under sibling a names something under sibling b, so a cycle is found at the level
+    where it lives, between folders or between the files of one folder."""
+    graphs = {}
     for path in source_files(src):
-        top = top_module(src, path)
-        graph.setdefault(top, set())
+        module = module_path(src, path)
+        for level in range(len(module)):
+            graphs.setdefault("::".join(module[:level]), {}).setdefault(module[level], set())
         with open(path, encoding="utf-8") as f:
             text = strip_tests_and_comments(f.read())
-        deps = set(re.findall(r"\bcrate::(\w+)", text))
-        for group in re.findall(r"\bcrate::\{([^}]*)\}", text):
-            deps.update(re.findall(r"(?:^|,)\s*(\w+)", group))
-        graph[top].update(d for d in deps if d != top)
-    return graph
+        for target in imports(module, text):
+            k = 0
+            while k < len(module) and k < len(target) and module[k] == target[k]:
+                k += 1
+            if k < len(module) and k < len(target):
+                graphs.setdefault("::".join(module[:k]), {}).setdefault(module[k], set()).add(target[k])
+    return graphs
 
 
 def cycles(graph):
@@ -111,21 +135,23 @@ def check(root, known_cycles):
         src = os.path.join(root, crate, "src")
         if not os.path.isdir(src):
             continue
-        graph = module_graph(src)
-        found = cycles(graph)
+        graphs = module_graphs(src)
+        found = [(level, c) for level, graph in sorted(graphs.items()) for c in cycles(graph)]
         known = known_cycles.get(crate, [])
-        for c in found:
+        for level, c in found:
             if c not in known:
+                where = f" (in {level})" if level else ""
                 problems.append(
-                    f"{crate}: modules {', '.join(sorted(c))} import each other in a cycle "
+                    f"{crate}: modules {', '.join(sorted(c))}{where} import each other in a cycle "
                     "(fix: move what they share into a module both import, or list the cycle in KNOWN_CYCLES if it is old)"
                 )
         for c in known:
-            if c not in found:
+            if c not in [c for _, c in found]:
                 problems.append(
                     f"{crate}: the known cycle {', '.join(sorted(c))} changed or is gone "
                     "(fix: update KNOWN_CYCLES in scripts/check-structure.py to what remains)"
                 )
+        graph = graphs.get("", {})
         if crate == "appliance":
             for module, deps in sorted(graph.items()):
                 if "cli" in deps and module not in ("cli", "(root)"):

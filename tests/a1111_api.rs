@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
+use keepsake_models::formats;
 use serde_json::{json, Value};
 
 fn fixtures() -> PathBuf {
@@ -297,11 +298,11 @@ async fn the_api_beside_a_running_booth_shares_its_model() {
 }
 
 /// An engine on the tiny model, as `keepsake serve` makes it, in this process.
-fn tiny_engine() -> (Arc<keepsake::api::Engine>, Arc<keepsake_models::shared_pipeline::SharedPipeline>) {
+fn tiny_engine() -> (Arc<keepsake::api::Engine>, Arc<keepsake_models::stylize::shared_pipeline::SharedPipeline>) {
     use keepsake::api::{Engine, EngineSettings, Limits};
     let device = burn::tensor::Device::flex();
-    let sd = keepsake_models::pipeline::StableDiffusion::load(&fixtures().join("sd-tiny"), &device).unwrap();
-    let shared = Arc::new(keepsake_models::shared_pipeline::SharedPipeline::new(sd));
+    let sd = formats::load(&fixtures().join("sd-tiny"), &device).unwrap();
+    let shared = Arc::new(keepsake_models::stylize::shared_pipeline::SharedPipeline::new(sd));
     let settings = EngineSettings {
         model_path: fixtures().join("sd-tiny"),
         models_dir: None,
@@ -334,7 +335,7 @@ fn sampling_step(e: &keepsake::api::Engine) -> u64 {
 /// request starts again afterwards and its picture is exactly what it would have been.
 #[test]
 fn a_visitor_takes_the_model_from_a_remote_request_which_then_starts_again() {
-    use keepsake_models::shared_pipeline::Priority;
+    use keepsake_models::stylize::shared_pipeline::Priority;
     let (engine, shared) = tiny_engine();
     let undisturbed = engine.generate(long_request(3), false).unwrap();
     let worker = {

@@ -20,7 +20,8 @@ use keepsake_drivers::narrator::Narrator;
 use keepsake_drivers::paper::PaperSize;
 use keepsake_drivers::printer::{Printer, PrinterState, Unavailable};
 use keepsake_drivers::DeviceError;
-use keepsake_models::toon::{ToonStyle, ToonStylizer};
+use keepsake_models::formats;
+use keepsake_models::stylize::toon::{ToonStyle, ToonStylizer};
 use keepsake_models::{Progress, StylizeError, Stylizer};
 
 /// True the first time it is asked, false after: each device fails exactly once.
@@ -312,13 +313,13 @@ async fn booth_runs_a_baked_lcm_file_with_lcm_steps() {
     let dir = tempfile::tempdir().unwrap();
     let device = burn::tensor::Device::flex();
     let fixtures = tiny_model();
-    let mut sd = keepsake_models::pipeline::StableDiffusion::load(&fixtures, &device).unwrap();
-    let lcm = keepsake_models::lora::Lora::read(&fixtures.join("../lora/peft.safetensors"), &sd).unwrap();
+    let mut sd = formats::load(&fixtures, &device).unwrap();
+    let lcm = keepsake_models::edits::lora::Lora::read(&fixtures.join("../lora/peft.safetensors"), &sd).unwrap();
     lcm.merge_into(&mut sd, 1.0).unwrap();
     sd.origin.lcm = true;
-    let sd = sd.with_tiny_vae(&fixtures.join("vae_tiny")).unwrap();
+    let sd = formats::diffusers::with_tiny_vae(sd, &fixtures.join("vae_tiny")).unwrap();
     let file = dir.path().join("booth.safetensors");
-    keepsake_models::booth_file::write(&sd, keepsake_models::booth_file::Precision::Int8, &file).unwrap();
+    formats::booth_file::write(&sd, formats::booth_file::Precision::Int8, &file).unwrap();
     let made_by = booth_with_model(file).await;
     assert!(made_by.contains("LCM 7 steps"), "{made_by}");
 }
@@ -338,7 +339,7 @@ async fn booth_runs_its_loras_and_controlnet_units_and_leaves_out_broken_ones() 
         model: fixtures.join("..").join(model),
         module,
         resolution: 128,
-        settings: keepsake_models::controlnet::ControlSettings { weight, ..Default::default() },
+        settings: keepsake_models::components::controlnet::ControlSettings { weight, ..Default::default() },
     };
     use keepsake_models::preprocessors::Module;
     let made_by = booth_with(fixtures.clone(), |config| {
@@ -394,7 +395,7 @@ fn a_broken_model_falls_back_to_the_filter() {
 
 /// Records how each stylization of the real diffusion stylizer ended.
 struct Recording {
-    inner: keepsake_models::diffusion_stylizer::DiffusionStylizer,
+    inner: keepsake_models::stylize::diffusion_stylizer::DiffusionStylizer,
     outcomes: std::sync::Mutex<Vec<String>>,
 }
 
@@ -456,14 +457,14 @@ async fn an_abandoned_visit_stops_its_generation() {
     let mut devices = Devices::open(&config.devices, config.screen).unwrap();
     devices.input = Box::new(ScriptedInput::new(steps(&layout, "result")));
     devices.display = Box::new(BreaksOn { inner: devices.display, needle: "generating-3of", once: Once::default() });
-    let sd = keepsake_models::pipeline::StableDiffusion::load(&tiny_model(), &burn::tensor::Device::flex()).unwrap();
-    let preset = keepsake_models::diffusion_stylizer::DiffusionPreset {
+    let sd = formats::load(&tiny_model(), &burn::tensor::Device::flex()).unwrap();
+    let preset = keepsake_models::stylize::diffusion_stylizer::DiffusionPreset {
         strength: 1.0,
         steps: 500,
-        ..keepsake_models::diffusion_stylizer::DiffusionPreset::warm_animation()
+        ..keepsake_models::stylize::diffusion_stylizer::DiffusionPreset::warm_animation()
     };
     let stylizer = Arc::new(Recording {
-        inner: keepsake_models::diffusion_stylizer::DiffusionStylizer::new(sd, preset),
+        inner: keepsake_models::stylize::diffusion_stylizer::DiffusionStylizer::new(sd, preset),
         outcomes: Default::default(),
     });
     let archive = Arc::new(Archive::open(&config.archive_dir).unwrap());

@@ -82,7 +82,7 @@ fn generate_reproduces_diffusers_for_the_same_seed() {
 /// a crash; the run goes on with a fresh cache.
 #[test]
 fn generate_on_the_gpu_matches_diffusers_and_sets_a_damaged_gpu_cache_aside() {
-    if keepsake_models::gpu_adapter::adapter_reports().is_empty() {
+    if keepsake_models::compute::gpu_adapter::adapter_reports().is_empty() {
         assert!(std::env::var("KEEPSAKE_STRICT_TESTS").as_deref() != Ok("1"), "KEEPSAKE_STRICT_TESTS=1 but there is no wgpu adapter");
         eprintln!("skipping: no wgpu adapter");
         return;

@@ -1,4 +1,5 @@
-//! The code keeps its shape (issue 19): `scripts/check-structure.py` finds no new module cycle,
+//! The code keeps its shape (issue 19): `scripts/check-structure.py` finds no new module cycle
+//! (between folders or between the files of one folder),
 //! no wrong-way import and no file over 800 lines in the repository, and does find each of them
 //! in a tree that has them.
 
@@ -39,6 +40,12 @@ fn a_cycle_a_wrong_way_import_and_a_long_file_are_each_named() {
     write("appliance/src/config.rs", "pub fn parse() { crate::cli::doctor::run() }\n");
     write("appliance/src/cli/mod.rs", "pub mod doctor;\n");
     write("models/src/lib.rs", "// keepsake::config in a comment is fine\npub fn f() -> keepsake::Booth { todo!() }\n");
+    // A cycle between two files of one folder counts too; a test-only file's imports do not.
+    write("models/src/kernels/mod.rs", "pub mod a;\npub mod b;\n#[cfg(test)]\nmod tests;\n");
+    write("models/src/kernels/a.rs", "use super::b::Tile;\n");
+    write("models/src/kernels/b.rs", "pub fn f() { crate::kernels::a::g() }\n");
+    write("models/src/kernels/tests.rs", "use crate::edits::quantize;\n");
+    write("models/src/edits.rs", "use crate::kernels::a::g;\n");
     write("drivers/src/long.rs", &"// a line\n".repeat(801));
     write("server/src/lib.rs", &"// a line\n".repeat(800));
     let (ok, out) = check(Some(dir.path()));
@@ -47,9 +54,10 @@ fn a_cycle_a_wrong_way_import_and_a_long_file_are_each_named() {
     assert!(lines.iter().any(|l| l.starts_with("appliance: modules booth, state import each other in a cycle")), "{out}");
     assert!(lines.iter().any(|l| l.starts_with("appliance: config imports cli")), "{out}");
     assert!(lines.iter().any(|l| l.starts_with("models/src/lib.rs: models/ names the appliance crate")), "{out}");
+    assert!(lines.iter().any(|l| l.starts_with("models: modules a, b (in kernels) import each other in a cycle")), "{out}");
     assert!(lines.iter().any(|l| l.starts_with("drivers/src/long.rs: 801 lines")), "{out}");
     assert!(
-        lines.last().is_some_and(|l| l.starts_with("4 structure problem(s)")),
-        "only these four (a test module's imports and an 800-line file are fine):\n{out}"
+        lines.last().is_some_and(|l| l.starts_with("5 structure problem(s)")),
+        "only these five (a test module's or test file's imports and an 800-line file are fine):\n{out}"
     );
 }

@@ -57,7 +57,7 @@ impl Backend {
     /// `Cpu` or `Gpu`: what `Auto` comes to on this machine for the diffusion model.
     pub fn resolved(self) -> Backend {
         match self {
-            Backend::Auto if keepsake_models::gpu_adapter::adapter_reports().iter().any(|r| !r.is_software()) => Backend::Gpu,
+            Backend::Auto if keepsake_models::compute::gpu_adapter::adapter_reports().iter().any(|r| !r.is_software()) => Backend::Gpu,
             Backend::Auto => Backend::Cpu,
             Backend::Cpu | Backend::Gpu => self,
         }
@@ -78,7 +78,7 @@ pub fn use_gpu_cache(folder: Option<&Path>) {
     if !first {
         return;
     }
-    match keepsake_models::gpu_cache::use_folder(folder) {
+    match keepsake_models::compute::gpu_cache::use_folder(folder) {
         Ok(state) => tracing::info!(folder = %folder.display(), ?state, "GPU autotune cache"),
         Err(e) => tracing::error!(%e, "no GPU autotune cache: the GPU tunes again at every start"),
     }

@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use keepsake_drivers::paper::PaperSize;
-use keepsake_models::controlnet::{ControlMode, ControlSettings};
+use keepsake_models::components::controlnet::{ControlMode, ControlSettings};
 use keepsake_models::preprocessors::Module;
-use keepsake_models::toon::ToonStyle;
+use keepsake_models::stylize::toon::ToonStyle;
 
 use crate::config_reader::{type_name, Reader};
 pub use crate::config_reader::{ConfigError, Problem};

@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use keepsake_models::lora::Lora;
+use keepsake_models::edits::lora::Lora;
+use keepsake_models::edits::textual_inversion::TextualInversion;
 use keepsake_models::pipeline::StableDiffusion;
-use keepsake_models::textual_inversion::TextualInversion;
 
 /// `FILE:WEIGHT`, or `FILE` (weight 1). The last colon splits, so paths may contain colons.
 pub fn parse_lora(s: &str) -> Result<(PathBuf, f32), String> {

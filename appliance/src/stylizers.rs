@@ -2,12 +2,12 @@
 
 use std::sync::Arc;
 
-use keepsake_models::controlnet::ControlNetModel;
-use keepsake_models::diffusion_stylizer::{BoothControl, DiffusionPreset, DiffusionStylizer};
+use keepsake_models::formats;
 use keepsake_models::pipeline::StableDiffusion;
 use keepsake_models::preprocessors::{Annotators, Preprocessor};
-use keepsake_models::shared_pipeline::SharedPipeline;
-use keepsake_models::toon::{ToonStyle, ToonStylizer};
+use keepsake_models::stylize::diffusion_stylizer::{BoothControl, DiffusionPreset, DiffusionStylizer};
+use keepsake_models::stylize::shared_pipeline::SharedPipeline;
+use keepsake_models::stylize::toon::{ToonStyle, ToonStylizer};
 use keepsake_models::{Progress, StylizeError, Stylizer};
 
 use crate::backend::Backend;
@@ -20,8 +20,8 @@ pub fn toon(preset: &str, backend: Backend) -> Result<ToonStylizer, String> {
         Backend::Auto => ToonStylizer::new(style),
         Backend::Cpu => ToonStylizer::cpu(style),
         Backend::Gpu => {
-            let gpu = keepsake_models::toon::gpu::GpuToon::new()?;
-            ToonStylizer::with_engine(style, keepsake_models::toon::Engine::Gpu(gpu))
+            let gpu = keepsake_models::stylize::toon::gpu::GpuToon::new()?;
+            ToonStylizer::with_engine(style, keepsake_models::stylize::toon::Engine::Gpu(gpu))
         }
     })
 }
@@ -125,8 +125,8 @@ fn booth_controls(config: &Config, sd: &StableDiffusion, device: &burn::tensor::
     let mut controls = Vec::new();
     for (i, unit) in config.style.controlnets.iter().enumerate() {
         // int8 in memory like the booth file's UNet (a quarter of an f32 ControlNet's 1.4 GB).
-        let loaded = ControlNetModel::load(&unit.model, sd.unet_config.cross_attention_dim, device)
-            .map(|model| keepsake_models::quantize::quantize_module(model, keepsake_models::quantize::Bits::Eight))
+        let loaded = formats::load_controlnet(&unit.model, sd.unet_config.cross_attention_dim, device)
+            .map(|model| keepsake_models::edits::quantize::quantize_module(model, keepsake_models::kernels::quantize::Bits::Eight))
             .map_err(|e| e.to_string())
             .and_then(|model| Ok((model, Preprocessor::load(unit.module, &annotators).map_err(|e| e.to_string())?)));
         match loaded {
@@ -161,7 +161,7 @@ pub fn with_model(config: &Config, backend: Backend) -> Result<(Arc<dyn Stylizer
     }
     let started = std::time::Instant::now();
     let compute = compute(config, backend);
-    match StableDiffusion::load(path, &compute.device) {
+    match formats::load(path, &compute.device) {
         Ok(mut sd) => {
             // Keepsakes up to 768 px: the KL VAE decodes them in 512 px tiles to bound memory.
             sd.vae_tiling = true;

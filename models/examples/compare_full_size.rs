@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::tensor::{Device, Tensor, TensorData};
-use keepsake_models::ldm::load_single_file;
+use keepsake_models::formats::ldm::load_single_file;
 
 fn tensor<const D: usize>(st: &safetensors::SafeTensors, name: &str, device: &Device) -> (Tensor<D>, Vec<f32>) {
     let view = st.tensor(name).unwrap();

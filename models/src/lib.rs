@@ -1,54 +1,36 @@
-//! Keepsake's illustration models.
+//! Keepsake's illustration models, by what each part is:
 //!
-//! [`Stylizer`] turns the visitor's photo into the keepsake illustration. The first implementation
-//! is [`toon::ToonStylizer`], a non-diffusion illustration filter that runs as a WGSL compute shader
-//! through wgpu (CPU path when there is no adapter). It is the booth's instant preview while the
-//! diffusion model works, and the fallback when no diffusion model is installed.
+//! - [`components`]: diffusers' model classes (UNet, VAE and TAESD, CLIP text encoder and
+//!   tokenizer, ControlNet), one file each, fields named as their state-dict keys;
+//! - [`pipeline`]: Stable Diffusion img2img over those components (prompt chunks, the text
+//!   encoder's slot, latent previews);
+//! - [`formats`]: what a model arrives as (a diffusers folder, an LDM single file, the booth file),
+//!   each loaded into the pipeline; [`weights`], [`checkpoint`] and [`module_path`] are the
+//!   safetensors plumbing they share;
+//! - [`edits`]: what changes a loaded model (LoRA/LyCORIS, textual inversion, int8/int4);
+//! - [`schedulers`], [`preprocessors`] (the ControlNet annotators and control images),
+//!   [`torch_rng`] (PyTorch's noise, bit for bit);
+//! - [`kernels`]: the CPU's own kernels under burn-flex (convolution, attention, GroupNorm, int8
+//!   GEMM) and the block-quantised weight format they read; [`compute`]: choosing the device;
+//! - [`stylize`]: the booth's [`Stylizer`]s (diffusion, and the instant illustration filter).
+//!
+//! Dependencies run one way, down this list's reverse: formats and edits build on the pipeline,
+//! the pipeline on components, components on kernels; `scripts/check-structure.py` checks it.
 
-pub mod attention;
-pub mod attention_cpu;
-pub mod autoencoder;
-pub mod autoencoder_tiny;
-pub mod booth_file;
 pub mod checkpoint;
-pub mod clip;
+pub mod components;
 pub mod compute;
-pub mod control_image;
-pub mod controlnet;
-pub mod conv_cpu;
-pub mod cpu_layers;
-pub mod diffusion_stylizer;
-pub mod disjoint_out;
-pub mod embeddings;
-pub mod extra_networks;
-pub mod flex_tensor;
-pub mod gpu_adapter;
-pub mod gpu_cache;
-pub mod group_norm_cpu;
-pub mod int8;
-pub mod latent_preview;
-pub mod ldm;
-pub mod lora;
+pub mod edits;
+pub mod formats;
+pub mod kernels;
 pub mod module_path;
 pub mod pipeline;
 pub mod preprocessors;
-pub mod prompt;
-pub mod quantize;
-pub mod resnet;
 pub mod schedulers;
-pub mod shared_pipeline;
-pub mod stylizer;
+pub mod stylize;
 #[cfg(test)]
 mod test_support;
-pub mod text_encoder_slot;
-pub mod textual_inversion;
-pub mod tokenizer;
-pub mod toon;
 pub mod torch_rng;
-pub mod unet_2d_blocks;
-pub mod unet_2d_condition;
-pub mod vae;
-pub mod vector_math;
 pub mod weights;
 
-pub use stylizer::{Progress, StylizeError, Stylizer};
+pub use stylize::stylizer::{Progress, StylizeError, Stylizer};

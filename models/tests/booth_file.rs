@@ -8,11 +8,12 @@ use std::collections::HashMap;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{DType, Device, Tensor};
 use common::{fixtures, max_abs_diff, pipeline_image, pipeline_input as input, pipeline_params as params, pipeline_reference as reference};
-use keepsake_models::booth_file::{self, BoothFile, Precision};
-use keepsake_models::cpu_layers::CpuForward;
-use keepsake_models::lora::Lora;
+use keepsake_models::edits::lora::Lora;
+use keepsake_models::formats;
+use keepsake_models::formats::booth_file::{self, BoothFile, Precision};
+use keepsake_models::kernels::cpu_layers::CpuForward;
+use keepsake_models::kernels::quantize::{Bits, BlockQuantized};
 use keepsake_models::pipeline::{to_unit_floats, StableDiffusion};
-use keepsake_models::quantize::{Bits, BlockQuantized};
 
 /// int8 (blocks of 64, f16 scales) against diffusers' f32 image in [0, 1], as max abs diff and
 /// PSNR. Measured on the tiny model: max 0.020-0.029 and PSNR 47-49 dB over the five schedulers,
@@ -31,7 +32,7 @@ fn psnr(a: &[f32], b: &[f32]) -> f64 {
 }
 
 fn bake(precision: Precision, dir: &std::path::Path) -> std::path::PathBuf {
-    let sd = StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), &Device::flex()).unwrap();
+    let sd = formats::diffusers::load(&fixtures().join("sd-tiny"), &Device::flex()).unwrap();
     let out = dir.join(format!("booth-{precision}.safetensors"));
     booth_file::write(&sd, precision, &out).unwrap();
     out
@@ -56,7 +57,7 @@ fn diffs(sd: &StableDiffusion) -> Vec<(String, f32, f64)> {
 fn an_f32_booth_file_gives_the_same_image() {
     let dir = tempfile::tempdir().unwrap();
     let device = Device::flex();
-    let original = StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), &device).unwrap();
+    let original = formats::diffusers::load(&fixtures().join("sd-tiny"), &device).unwrap();
     let baked = BoothFile::open(&bake(Precision::F32, dir.path())).unwrap().load(&device).unwrap();
     let r = reference();
     let p = params(&r, &r["runs"][0]);
@@ -79,7 +80,7 @@ fn a_new_bake_over_the_path_does_not_reach_a_running_pipeline() {
     let dir = tempfile::tempdir().unwrap();
     let device = Device::flex();
     let path = bake(Precision::F32, dir.path());
-    let original = StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), &device).unwrap();
+    let original = formats::diffusers::load(&fixtures().join("sd-tiny"), &device).unwrap();
     let baked = BoothFile::open(&path).unwrap().load(&device).unwrap();
     let int8 = bake(Precision::Int8, dir.path());
     std::fs::rename(&int8, &path).unwrap();
@@ -94,7 +95,7 @@ fn a_lora_merged_after_loading_a_booth_file_reaches_its_text_encoder() {
     let dir = tempfile::tempdir().unwrap();
     let device = Device::flex();
     let lora = fixtures().join("lora/kohya.safetensors");
-    let mut original = StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), &device).unwrap();
+    let mut original = formats::diffusers::load(&fixtures().join("sd-tiny"), &device).unwrap();
     let mut baked = BoothFile::open(&bake(Precision::F32, dir.path())).unwrap().load(&device).unwrap();
     let before = baked.encode_prompt("a portrait", 1, 1).unwrap();
     for sd in [&mut original, &mut baked] {

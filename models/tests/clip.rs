@@ -2,14 +2,14 @@
 //! (tests/reference/make_text_encoder_fixtures.py): ids from our tokenizer, hidden states of the
 //! last layer and of clip skip 2, on the CPU and (where an adapter exists) on wgpu.
 
-use std::io::Read;
 use crate::common;
+use std::io::Read;
 
 use common::fixtures;
 
 use burn::tensor::{Device, Int, Tensor, TensorData};
-use keepsake_models::clip::{ClipTextConfig, ClipTextModel};
-use keepsake_models::tokenizer::ClipTokenizer;
+use keepsake_models::components::clip::{ClipTextConfig, ClipTextModel};
+use keepsake_models::components::tokenizer::ClipTokenizer;
 use keepsake_models::weights::{self, WeightsError};
 
 fn tokenizer() -> ClipTokenizer {

@@ -6,17 +6,18 @@ use crate::common;
 
 use burn::tensor::Device;
 use common::{fixtures, max_abs_diff, pipeline_input as input, pipeline_params as params, pipeline_reference};
-use keepsake_models::controlnet::{ControlMode, ControlNetModel, ControlSettings};
-use keepsake_models::pipeline::{to_unit_floats, ControlUnit, StableDiffusion};
+use keepsake_models::components::controlnet::{ControlMode, ControlNetModel, ControlSettings};
+use keepsake_models::formats;
+use keepsake_models::pipeline::{to_unit_floats, ControlUnit};
 
 #[test]
 fn controlnet_units_match_diffusers() {
     let device = Device::flex();
-    let sd = StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), &device).unwrap();
+    let sd = formats::diffusers::load(&fixtures().join("sd-tiny"), &device).unwrap();
     let base = pipeline_reference();
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("controlnet_outputs.json")).unwrap()).unwrap();
     let dir = fixtures().join("controlnet");
-    let nets: Vec<ControlNetModel> = (1..=3).map(|k| ControlNetModel::load(&dir.join(format!("cn{k}")), 64, &device).unwrap()).collect();
+    let nets: Vec<ControlNetModel> = (1..=3).map(|k| formats::load_controlnet(&dir.join(format!("cn{k}")), 64, &device).unwrap()).collect();
     for run in r["runs"].as_array().unwrap() {
         let units: Vec<ControlUnit> = run["units"]
             .as_array()
@@ -51,7 +52,7 @@ fn controlnet_units_match_diffusers() {
 #[test]
 fn guidance_windows_follow_diffusers() {
     let device = Device::flex();
-    let net = ControlNetModel::load(&fixtures().join("controlnet/cn1"), 64, &device).unwrap();
+    let net = formats::load_controlnet(&fixtures().join("controlnet/cn1"), 64, &device).unwrap();
     let unit = ControlUnit {
         model: &net,
         image: image::RgbImage::new(8, 8),
@@ -67,7 +68,7 @@ fn guidance_windows_follow_diffusers() {
 
 #[test]
 fn a_controlnet_for_another_model_is_refused() {
-    let err = ControlNetModel::load(&fixtures().join("controlnet/cn1"), 2048, &Device::flex()).err().unwrap().to_string();
+    let err = formats::load_controlnet(&fixtures().join("controlnet/cn1"), 2048, &Device::flex()).err().unwrap().to_string();
     assert!(err.contains("64-wide text context") && err.contains("SD 1.5"), "{err}");
 }
 
@@ -75,8 +76,8 @@ fn a_controlnet_for_another_model_is_refused() {
 /// renamed through the table into that layout loads back and paints the same picture.
 #[test]
 fn the_single_file_layout_loads_and_matches() {
-    use keepsake_models::controlnet::ControlNetConfig;
-    use keepsake_models::ldm::{controlnet_table, rename, CONTROL_PREFIX};
+    use keepsake_models::components::controlnet::ControlNetConfig;
+    use keepsake_models::formats::ldm::{controlnet_table, rename, CONTROL_PREFIX};
 
     // Known names of SD 1.5's ControlNet 1.1 files.
     let sd15: ControlNetConfig = serde_json::from_str(
@@ -110,8 +111,8 @@ fn the_single_file_layout_loads_and_matches() {
     std::fs::write(&single, safetensors::serialize(renamed, None).unwrap()).unwrap();
 
     let device = Device::flex();
-    let net = ControlNetModel::load(&single, 64, &device).unwrap();
-    let sd = StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), &device).unwrap();
+    let net = formats::load_controlnet(&single, 64, &device).unwrap();
+    let sd = formats::diffusers::load(&fixtures().join("sd-tiny"), &device).unwrap();
     let base = pipeline_reference();
     let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("controlnet_outputs.json")).unwrap()).unwrap();
     let run = &r["runs"][0];
@@ -131,7 +132,7 @@ fn the_single_file_layout_loads_and_matches() {
     assert!(d <= 2e-3, "single-file ControlNet differs from diffusers by {d}");
 
     // A UNet checkpoint is not a ControlNet.
-    let err = ControlNetModel::load(&fixtures().join("sd-tiny-single/sd-tiny.safetensors"), 64, &device).err().unwrap().to_string();
+    let err = formats::load_controlnet(&fixtures().join("sd-tiny-single/sd-tiny.safetensors"), 64, &device).err().unwrap().to_string();
     assert!(err.contains("not a single-file ControlNet"), "{err}");
 }
 
@@ -139,17 +140,17 @@ fn the_single_file_layout_loads_and_matches() {
 /// the photo by the unit's preprocessor, fitted to the picture, as a hand-made run does.
 #[test]
 fn the_booth_stylizer_makes_its_control_images_from_the_photo() {
-    use keepsake_models::control_image::{fit, ResizeMode};
-    use keepsake_models::diffusion_stylizer::{BoothControl, DiffusionPreset, DiffusionStylizer, SeedPolicy};
     use keepsake_models::pipeline::{to_image, Img2ImgParams};
+    use keepsake_models::preprocessors::control_image::{fit, ResizeMode};
     use keepsake_models::preprocessors::{canny::canny, resize_for_detection, Preprocessor};
     use keepsake_models::schedulers::SchedulerKind;
+    use keepsake_models::stylize::diffusion_stylizer::{BoothControl, DiffusionPreset, DiffusionStylizer, SeedPolicy};
     use keepsake_models::torch_rng::NormalKernel;
     use keepsake_models::Stylizer;
 
     let device = Device::flex();
-    let load = || StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), &device).unwrap();
-    let net = || ControlNetModel::load(&fixtures().join("controlnet/cn1"), 64, &device).unwrap();
+    let load = || formats::diffusers::load(&fixtures().join("sd-tiny"), &device).unwrap();
+    let net = || formats::load_controlnet(&fixtures().join("controlnet/cn1"), 64, &device).unwrap();
     let photo = input(&pipeline_reference());
     let (w, h) = photo.dimensions();
     let preset = DiffusionPreset {
@@ -205,7 +206,7 @@ fn the_booth_stylizer_makes_its_control_images_from_the_photo() {
 fn control_modes_weigh_the_residuals_as_a1111_does() {
     use burn::tensor::{Distribution, Tensor};
     let device = Device::flex();
-    let net = ControlNetModel::load(&fixtures().join("controlnet/cn1"), 64, &device).unwrap();
+    let net = formats::load_controlnet(&fixtures().join("controlnet/cn1"), 64, &device).unwrap();
     let base = pipeline_reference();
     let photo = input(&base);
     let (w, h) = photo.dimensions();
@@ -230,7 +231,7 @@ fn control_modes_weigh_the_residuals_as_a1111_does() {
     }
 
     // Through the pipeline: each mode paints its own picture; without CFG the two soft modes agree.
-    let sd = StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), &device).unwrap();
+    let sd = formats::diffusers::load(&fixtures().join("sd-tiny"), &device).unwrap();
     let control = image::open(fixtures().join("controlnet/control1.png")).unwrap().to_rgb8();
     let paint = |mode: ControlMode, cfg: f32| {
         let mut p = params(&base, &base["runs"][0]);
@@ -249,7 +250,8 @@ fn control_modes_weigh_the_residuals_as_a1111_does() {
 fn an_int8_controlnet_paints_like_the_f32_one() {
     use burn::module::{Module, ModuleVisitor, Param};
     use burn::tensor::{DType, Tensor};
-    use keepsake_models::quantize::{quantize_module, Bits};
+    use keepsake_models::edits::quantize::quantize_module;
+    use keepsake_models::kernels::quantize::Bits;
 
     /// Parameters (values) held int8, and all of them.
     struct Int8(usize, usize);
@@ -263,9 +265,9 @@ fn an_int8_controlnet_paints_like_the_f32_one() {
         }
     }
     let device = Device::flex();
-    let sd = StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), &device).unwrap();
-    let f32_net = ControlNetModel::load(&fixtures().join("controlnet/cn1"), 64, &device).unwrap();
-    let int8_net = quantize_module(ControlNetModel::load(&fixtures().join("controlnet/cn1"), 64, &device).unwrap(), Bits::Eight);
+    let sd = formats::diffusers::load(&fixtures().join("sd-tiny"), &device).unwrap();
+    let f32_net = formats::load_controlnet(&fixtures().join("controlnet/cn1"), 64, &device).unwrap();
+    let int8_net = quantize_module(formats::load_controlnet(&fixtures().join("controlnet/cn1"), 64, &device).unwrap(), Bits::Eight);
     let mut count = Int8(0, 0);
     int8_net.visit(&mut count);
     // The tiny net's 32-wide layers are not a whole number of blocks; its 64-wide ones are.

@@ -8,11 +8,12 @@ use std::collections::HashMap;
 
 use burn::tensor::Device;
 use common::{fixtures, max_abs_diff, pipeline_input as input, pipeline_params as params, pipeline_reference};
-use keepsake_models::lora::Lora;
+use keepsake_models::edits::lora::Lora;
+use keepsake_models::formats;
 use keepsake_models::pipeline::{to_unit_floats, StableDiffusion};
 
 fn tiny() -> StableDiffusion {
-    StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), &Device::flex()).unwrap()
+    formats::diffusers::load(&fixtures().join("sd-tiny"), &Device::flex()).unwrap()
 }
 
 fn lora_file(name: &str) -> std::path::PathBuf {

@@ -6,10 +6,11 @@ use crate::common;
 
 use burn::tensor::Device;
 use common::{fixtures, max_abs_diff, pipeline_image, pipeline_input as input, pipeline_params as params, pipeline_reference as reference};
-use keepsake_models::pipeline::{to_unit_floats, PipelineError, StableDiffusion};
+use keepsake_models::formats;
+use keepsake_models::pipeline::{to_unit_floats, PipelineError};
 
 fn check(device: &Device) {
-    let sd = StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), device).unwrap();
+    let sd = formats::diffusers::load(&fixtures().join("sd-tiny"), device).unwrap();
     let r = reference();
     let image = input(&r);
     let mut report = Vec::new();
@@ -40,7 +41,7 @@ fn img2img_matches_diffusers_on_the_cpu() {
 #[test]
 fn sizes_must_be_multiples_of_8_and_cancel_works() {
     let device = Device::flex();
-    let sd = StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), &device).unwrap();
+    let sd = formats::diffusers::load(&fixtures().join("sd-tiny"), &device).unwrap();
     let r = reference();
     let mut p = params(&r, &r["runs"][0]);
     p.width = 60;
@@ -55,7 +56,7 @@ fn sizes_must_be_multiples_of_8_and_cancel_works() {
 #[test]
 fn missing_model_parts_are_named() {
     let dir = tempfile::tempdir().unwrap();
-    let err = StableDiffusion::from_diffusers_dir(dir.path(), &Device::flex()).err().unwrap();
+    let err = formats::diffusers::load(dir.path(), &Device::flex()).err().unwrap();
     assert!(err.to_string().contains("vocab.json"), "{err}");
 }
 
@@ -71,7 +72,7 @@ fn img2img_matches_diffusers_on_wgpu() {
 #[test]
 fn long_and_weighted_prompts_are_encoded_the_a1111_way() {
     let device = Device::flex();
-    let sd = StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), &device).unwrap();
+    let sd = formats::diffusers::load(&fixtures().join("sd-tiny"), &device).unwrap();
     let long = vec!["flowers"; 100].join(", ");
     let z = sd.encode_prompt(&long, 1, 1).unwrap();
     assert_eq!(z.dims(), [1, 77 * 3, 64]);

@@ -6,7 +6,7 @@ use crate::common;
 
 use burn::tensor::Device;
 use common::{fixtures, max_abs_diff, pipeline_image, pipeline_input, pipeline_params, pipeline_reference};
-use keepsake_models::ldm::{load_single_file, read_yaml};
+use keepsake_models::formats::ldm::{load_single_file, read_yaml};
 use keepsake_models::pipeline::to_unit_floats;
 
 #[test]

@@ -5,8 +5,9 @@ use crate::common;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use common::{fixtures, max_abs_diff, pipeline_input as input, pipeline_params as params, pipeline_reference};
-use keepsake_models::autoencoder_tiny::AutoencoderTinyConfig;
-use keepsake_models::booth_file::{self, BoothFile, Precision};
+use keepsake_models::components::autoencoder_tiny::AutoencoderTinyConfig;
+use keepsake_models::formats;
+use keepsake_models::formats::booth_file::{self, BoothFile, Precision};
 use keepsake_models::pipeline::{to_unit_floats, StableDiffusion};
 use keepsake_models::weights;
 
@@ -68,7 +69,8 @@ fn img2img_diffs(sd: &StableDiffusion) -> Vec<(String, f32)> {
 #[test]
 fn img2img_with_taesd_matches_diffusers() {
     let device = Device::flex();
-    let sd = StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), &device).unwrap().with_tiny_vae(&tiny_dir()).unwrap();
+    let sd =
+        formats::diffusers::with_tiny_vae(formats::diffusers::load(&fixtures().join("sd-tiny"), &device).unwrap(), &tiny_dir()).unwrap();
     for (run, d) in img2img_diffs(&sd) {
         assert!(d <= 2e-3, "{run}: differs from diffusers by {d}");
     }
@@ -84,15 +86,15 @@ fn img2img_with_taesd_matches_diffusers() {
 #[test]
 fn a_vae_that_is_not_taesd_is_refused_by_name() {
     let device = Device::flex();
-    let sd = StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), &device).unwrap();
+    let sd = formats::diffusers::load(&fixtures().join("sd-tiny"), &device).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let config = std::fs::read_to_string(tiny_dir().join("config.json")).unwrap();
     std::fs::write(dir.path().join("config.json"), config.replace("\"relu\"", "\"silu\"")).unwrap();
-    let err = sd.with_tiny_vae(dir.path()).err().unwrap().to_string();
+    let err = formats::diffusers::with_tiny_vae(sd, dir.path()).err().unwrap().to_string();
     assert!(err.contains("not a TAESD config") && err.contains("silu"), "{err}");
 
-    let sd = StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), &device).unwrap();
+    let sd = formats::diffusers::load(&fixtures().join("sd-tiny"), &device).unwrap();
     std::fs::write(dir.path().join("config.json"), config.replace("\"latent_channels\": 4", "\"latent_channels\": 16")).unwrap();
-    let err = sd.with_tiny_vae(dir.path()).err().unwrap().to_string();
+    let err = formats::diffusers::with_tiny_vae(sd, dir.path()).err().unwrap().to_string();
     assert!(err.contains("16 latent channels, the UNet takes 4"), "{err}");
 }

@@ -6,9 +6,10 @@ use crate::common;
 
 use burn::tensor::Device;
 use common::{fixtures, max_abs_diff, pipeline_input as input, pipeline_params as params, pipeline_reference};
-use keepsake_models::booth_file::{self, BoothFile, Precision};
+use keepsake_models::edits::textual_inversion::TextualInversion;
+use keepsake_models::formats;
+use keepsake_models::formats::booth_file::{self, BoothFile, Precision};
 use keepsake_models::pipeline::{to_unit_floats, StableDiffusion};
-use keepsake_models::textual_inversion::TextualInversion;
 
 fn reference() -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(fixtures().join("textual_inversion_outputs.json")).unwrap()).unwrap()
@@ -29,7 +30,7 @@ fn image(sd: &StableDiffusion) -> Vec<f32> {
 #[test]
 fn an_embedding_word_paints_what_diffusers_paints() {
     let device = Device::flex();
-    let mut sd = StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), &device).unwrap();
+    let mut sd = formats::diffusers::load(&fixtures().join("sd-tiny"), &device).unwrap();
     let ti = TextualInversion::read(&embedding(), None).unwrap();
     assert_eq!((ti.word.as_str(), ti.count, ti.dim), ("keepsake-style", 2, 64));
     ti.add_to(&mut sd).unwrap();
@@ -68,7 +69,7 @@ fn write_embedding(dir: &std::path::Path, name: &str, tensors: &[(&str, Vec<usiz
 #[test]
 fn embeddings_that_do_not_fit_are_named() {
     let device = Device::flex();
-    let mut sd = StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), &device).unwrap();
+    let mut sd = formats::diffusers::load(&fixtures().join("sd-tiny"), &device).unwrap();
     let dir = tempfile::tempdir().unwrap();
     // SD 2.x width.
     let wide = write_embedding(dir.path(), "wide.safetensors", &[("emb_params", vec![1, 1024])]);

@@ -4,7 +4,7 @@
 use std::io::Read;
 use std::path::Path;
 
-use keepsake_models::tokenizer::{ClipTokenizer, BOS, EOS};
+use keepsake_models::components::tokenizer::{ClipTokenizer, BOS, EOS};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/clip");
 
@@ -83,7 +83,7 @@ fn missing_and_broken_files_are_named() {
 
 mod chunks {
     use super::*;
-    use keepsake_models::prompt::chunks;
+    use keepsake_models::pipeline::prompt::chunks;
 
     fn tok() -> ClipTokenizer {
         ClipTokenizer::from_openai_bpe(&openai_bpe()).unwrap()

@@ -1,7 +1,7 @@
 //! The illustration filter: what it does to a picture, and CPU/GPU agreement.
 
 use image::{Rgb, RgbImage};
-use keepsake_models::toon::{gpu::GpuToon, Engine, ToonStyle, ToonStylizer, CPU_GPU_TOLERANCE};
+use keepsake_models::stylize::toon::{gpu::GpuToon, Engine, ToonStyle, ToonStylizer, CPU_GPU_TOLERANCE};
 use keepsake_models::{StylizeError, Stylizer};
 
 /// A noisy two-tone picture with a sharp vertical boundary and a soft gradient.

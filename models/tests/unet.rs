@@ -6,7 +6,7 @@ use crate::common;
 use common::fixtures;
 
 use burn::tensor::{Device, Tensor, TensorData};
-use keepsake_models::unet_2d_condition::UNet2DConditionConfig;
+use keepsake_models::components::unet_2d_condition::UNet2DConditionConfig;
 use keepsake_models::weights;
 
 fn floats(v: &serde_json::Value) -> Vec<f32> {

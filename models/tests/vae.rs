@@ -6,8 +6,8 @@ use crate::common;
 use common::{fixtures, max_abs_diff};
 
 use burn::tensor::{Device, Tensor, TensorData};
+use keepsake_models::components::vae::AutoencoderKlConfig;
 use keepsake_models::torch_rng::{NormalKernel, TorchGenerator};
-use keepsake_models::vae::AutoencoderKlConfig;
 use keepsake_models::weights;
 
 fn floats(v: &serde_json::Value) -> Vec<f32> {

@@ -8,8 +8,9 @@ mod common;
 
 use burn::tensor::{DType, Device, FloatDType};
 use common::{fixtures, max_abs_diff, pipeline_image, pipeline_input as input, pipeline_params as params, pipeline_reference as reference};
-use keepsake_models::booth_file::{self, BoothFile, Precision};
 use keepsake_models::compute::Compute;
+use keepsake_models::formats;
+use keepsake_models::formats::booth_file::{self, BoothFile, Precision};
 use keepsake_models::pipeline::{to_unit_floats, StableDiffusion};
 
 /// f16 (10-bit mantissa) through 9 Euler a / 4 LCM steps and the VAE, against f32, as max abs
@@ -62,7 +63,7 @@ fn f16_device() -> Device {
 fn f16_stays_near_diffusers() {
     let device = f16_device();
     let compute = Compute { float: DType::F16, gpu: None, device };
-    let sd = StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), &compute.device).unwrap();
+    let sd = formats::diffusers::load(&fixtures().join("sd-tiny"), &compute.device).unwrap();
     assert_eq!(sd.unet.conv_in.weight.val().dtype(), DType::F16);
     let (run, d, q) = worst(&sd);
     eprintln!("f16, diffusers folder: worst {run}: {d:.2e}, lowest PSNR {q:.1} dB");
@@ -70,7 +71,7 @@ fn f16_stays_near_diffusers() {
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("booth.safetensors");
-    let cpu = StableDiffusion::from_diffusers_dir(&fixtures().join("sd-tiny"), &Device::flex()).unwrap();
+    let cpu = formats::diffusers::load(&fixtures().join("sd-tiny"), &Device::flex()).unwrap();
     booth_file::write(&cpu, Precision::Int8, &path).unwrap();
     let baked = BoothFile::open(&path).unwrap().load(&compute.device).unwrap();
     let (run, d, q) = worst(&baked);

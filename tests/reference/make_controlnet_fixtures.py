@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Tiny ControlNets for the tiny SD and what diffusers' StableDiffusionControlNetImg2ImgPipeline
-makes with them (models/src/controlnet.rs and the pipeline's control path are checked against it).
+makes with them (models/src/components/controlnet.rs and the pipeline's control path are checked against it).
 
 Three ControlNets (ControlNetModel.from_unet of the tiny UNet, conditioning embedding (16, 32) so
 the control image is at the tiny VAE's 2x scale, weights perturbed so the zero convolutions

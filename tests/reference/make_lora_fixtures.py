@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""LoRA files for the tiny SD and what diffusers' img2img makes with them (models/src/lora.rs is
+"""LoRA files for the tiny SD and what diffusers' img2img makes with them (models/src/edits/lora.rs is
 checked against it).
 
 - kohya.safetensors: kohya-ss layout (lora_unet_* / lora_te_*, lora_down/lora_up/alpha), rank 4,

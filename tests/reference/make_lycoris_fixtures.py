@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """LyCORIS LoHa and LoKr files for the tiny SD and what img2img makes with them merged
-(models/src/lora.rs is checked against it).
+(models/src/edits/lora.rs is checked against it).
 
 The layers are made by PEFT's LoHa and LoKr (the same products A1111's LyCORIS support computes:
 LoHa (w1a w1b) * (w2a w2b) * alpha / rank (rank 4), LoKr kron(w1, w2a w2b) * alpha / rank (rank 2)), filled with

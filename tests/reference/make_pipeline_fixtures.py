@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """img2img through diffusers' StableDiffusionImg2ImgPipeline on the tiny SD-1.5-shaped model, for
-every scheduler (models/src/pipeline.rs is checked against it).
+every scheduler (models/src/pipeline/mod.rs is checked against it).
 
 Completes tests/fixtures/sd-tiny/ into a diffusers folder (tokenizer/ built from the OpenAI CLIP
 BPE file, scheduler/ with SD 1.5's config, model_index.json) around the text encoder, UNet and VAE

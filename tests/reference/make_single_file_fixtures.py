@@ -6,7 +6,7 @@ sites use), stored in fp16 like the folder (so both layouts are the same model),
 The keys are written with this script's own diffusers->LDM table, and then checked by loading the
 file with diffusers' single-file loader (`from_single_file`, diffusers' own converter) and
 comparing every tensor with the diffusers folder: so the file is what diffusers means by the LDM
-layout. models/src/ldm.rs reads it back with its table and must give the same images.
+layout. models/src/formats/ldm.rs reads it back with its table and must give the same images.
 
 Run after the other make_*_fixtures.py scripts.
 """

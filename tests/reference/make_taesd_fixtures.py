@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A tiny AutoencoderTiny (TAESD's structure) and what it computes, alone and as the VAE of the
-tiny img2img pipeline (models/src/autoencoder_tiny.rs and the pipeline's TAESD path are checked
+tiny img2img pipeline (models/src/components/autoencoder_tiny.rs and the pipeline's TAESD path are checked
 against it).
 
 diffusers' AutoencoderTiny shrunk to 16 channels and two levels (so it shares the tiny SD's 2x

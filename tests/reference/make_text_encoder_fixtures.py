@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A tiny SD-1.5-shaped CLIP text encoder and its outputs (models/src/clip.rs is checked against it).
+"""A tiny SD-1.5-shaped CLIP text encoder and its outputs (models/src/components/clip.rs is checked against it).
 
 transformers' CLIPTextModel with SD 1.5's structure (quick_gelu, causal attention, final layer
 norm, full 49,408-token vocabulary, 77 positions) shrunk to hidden size 64 with one 64-wide head (CLIP's head size) and 3 layers, with fixed

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A textual-inversion embedding for the tiny SD and what diffusers' img2img makes with it
-(models/src/textual_inversion.rs is checked against it).
+(models/src/edits/textual_inversion.rs is checked against it).
 
 tests/fixtures/embeddings/keepsake-style.safetensors: A1111's layout (`emb_params`, 2 vectors of the
 tiny text encoder's width 64), loaded with load_textual_inversion(token="keepsake-style"), used in

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A tiny SD-1.5-shaped UNet2DConditionModel and one noise prediction (models/src/unet_2d_condition.rs
+"""A tiny SD-1.5-shaped UNet2DConditionModel and one noise prediction (models/src/components/unet_2d_condition.rs
 is checked against it).
 
 SD 1.5's block structure (cross-attention down blocks then a plain one, mid block with a

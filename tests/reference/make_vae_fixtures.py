@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A tiny SD-1.5-shaped AutoencoderKL and what it computes (models/src/vae.rs is checked against it).
+"""A tiny SD-1.5-shaped AutoencoderKL and what it computes (models/src/components/vae.rs is checked against it).
 
 diffusers' AutoencoderKL with SD 1.5's structure (DownEncoderBlock2D/UpDecoderBlock2D, 2 resnets a
 block, mid-block attention, 4 latent channels) shrunk to block channels (32, 64), with fixed seeds,

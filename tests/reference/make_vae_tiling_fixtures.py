@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Tiled VAE decode: diffusers' AutoencoderKL with enable_tiling() on the tiny VAE (tile = its
 sample_size 32 px = 16 latents, overlap a quarter), on two latent sizes (2x2 tiles and 4x3 tiles
-with thin edge tiles). models/src/vae.rs's tiled_decode is checked against it.
+with thin edge tiles). models/src/components/vae.rs's tiled_decode is checked against it.
 
 Run after make_vae_fixtures.py: .venv-reference/bin/python tests/reference/make_vae_tiling_fixtures.py
 """

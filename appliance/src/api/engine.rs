@@ -10,13 +10,14 @@ use std::time::Instant;
 
 use axum::http::StatusCode;
 use image::RgbImage;
-use keepsake_models::control_image::{fit, ResizeMode};
-use keepsake_models::controlnet::{ControlMode, ControlNetModel};
-use keepsake_models::extra_networks::LoraFolder;
+use keepsake_models::components::controlnet::{ControlMode, ControlNetModel};
+use keepsake_models::edits::extra_networks::LoraFolder;
+use keepsake_models::formats;
 use keepsake_models::pipeline::{to_image, ControlUnit, Flow, Img2ImgParams, PipelineError, Start};
+use keepsake_models::preprocessors::control_image::{fit, ResizeMode};
 use keepsake_models::preprocessors::{Annotators, Module, Preprocessor};
 use keepsake_models::schedulers::{A1111Sampler, SchedulerKind};
-use keepsake_models::shared_pipeline::{Priority, SharedPipeline};
+use keepsake_models::stylize::shared_pipeline::{Priority, SharedPipeline};
 use keepsake_models::torch_rng::NormalKernel;
 use serde_json::{json, Map, Value};
 
@@ -241,7 +242,7 @@ impl Engine {
             return Err(ApiError::field(field, "the booth's model is set in its config (style.model) and stays loaded for the visitors"));
         }
         let mut turn = self.shared.turn(Priority::Remote);
-        let sd = keepsake_models::pipeline::StableDiffusion::load(&wanted.path, &self.device)
+        let sd = formats::load(&wanted.path, &self.device)
             .map_err(|e| ApiError::field(field, format!("{} cannot be loaded: {e}", wanted.title)))?;
         if sd.unet_config.cross_attention_dim != self.cross_attention_dim {
             return Err(ApiError::field(field, format!("{} is not an SD 1.x model (its text width differs)", wanted.title)));
@@ -403,7 +404,7 @@ impl Engine {
             let start = if job.img2img { Start::Photo(&job.photos[index % job.photos.len()]) } else { Start::Noise };
             let mut preempted = false;
             let result = turn.sd.generate(start, params, &units, &mut |s| {
-                let preview = png_base64(&keepsake_models::latent_preview::approximate(&s.latents));
+                let preview = png_base64(&keepsake_models::pipeline::latent_preview::approximate(&s.latents));
                 let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
                 running.step = s.step;
                 running.steps = s.total;
@@ -436,7 +437,8 @@ impl Engine {
     fn prepare(&self, r: GenerationRequest, img2img: bool) -> Result<Job, ApiError> {
         let limits = self.settings.limits;
         let prompt_text = r.prompt.clone().unwrap_or_default();
-        let (prompt, tags) = keepsake_models::extra_networks::take_lora_tags(&prompt_text).map_err(|e| ApiError::field("prompt", e))?;
+        let (prompt, tags) =
+            keepsake_models::edits::extra_networks::take_lora_tags(&prompt_text).map_err(|e| ApiError::field("prompt", e))?;
         let mut loras = Vec::new();
         for tag in tags {
             match self.settings.lora_dir.as_deref().and_then(|dir| LoraFolder(dir).resolve(&tag.name)) {
@@ -594,7 +596,7 @@ impl Engine {
             return Ok(net.clone());
         }
         let net = Arc::new(
-            ControlNetModel::load(path, self.cross_attention_dim, &self.device)
+            formats::load_controlnet(path, self.cross_attention_dim, &self.device)
                 .map_err(|e| ApiError::field(&format!("{}.model", unit.at), format!("{name} cannot be loaded: {e}")))?,
         );
         nets.insert(name.clone(), net.clone());

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use keepsake_models::preprocessors::Annotators;
-use keepsake_models::shared_pipeline::SharedPipeline;
+use keepsake_models::stylize::shared_pipeline::SharedPipeline;
 
 use crate::config::Config;
 

@@ -3,8 +3,8 @@
 //! case, old aliases (input_image, guidance, lowvram) accepted, modes as names or numbers.
 
 use image::RgbImage;
-use keepsake_models::control_image::ResizeMode;
-use keepsake_models::controlnet::{ControlMode, ControlSettings};
+use keepsake_models::components::controlnet::{ControlMode, ControlSettings};
+use keepsake_models::preprocessors::control_image::ResizeMode;
 use keepsake_models::preprocessors::{Module, DEFAULT_RESOLUTION};
 use serde_json::{Map, Value};
 

@@ -12,7 +12,8 @@ use std::time::Instant;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;
-use keepsake_models::controlnet::{ControlNetModel, ControlSettings};
+use keepsake_models::components::controlnet::{ControlNetModel, ControlSettings};
+use keepsake_models::formats;
 use keepsake_models::pipeline::{to_image, ControlUnit, Img2ImgParams, StableDiffusion};
 use keepsake_models::schedulers::SchedulerKind;
 use keepsake_models::torch_rng::{NormalKernel, TorchGenerator};
@@ -126,11 +127,11 @@ pub fn median(runs: &[f64]) -> f64 {
 /// The weights a scenario runs on: the f32 checkpoint, or a booth file of this precision.
 fn load(dir: &Path, booth: Option<&str>, taesd: bool, device: &Device) -> Result<StableDiffusion, String> {
     if let Some(precision) = booth {
-        return StableDiffusion::load(&dir.join(format!("booth-{precision}.safetensors")), device).map_err(|e| e.to_string());
+        return formats::load(&dir.join(format!("booth-{precision}.safetensors")), device).map_err(|e| e.to_string());
     }
-    let sd = StableDiffusion::load(&dir.join("sd15-random.safetensors"), device).map_err(|e| e.to_string())?;
+    let sd = formats::load(&dir.join("sd15-random.safetensors"), device).map_err(|e| e.to_string())?;
     if taesd {
-        sd.with_tiny_vae(&dir.join("taesd")).map_err(|e| e.to_string())
+        formats::diffusers::with_tiny_vae(sd, &dir.join("taesd")).map_err(|e| e.to_string())
     } else {
         Ok(sd)
     }
@@ -235,8 +236,8 @@ fn controlnets(dir: &Path, sd: &StableDiffusion, device: &Device) -> Result<Vec<
         .iter()
         .map(|n| {
             let path = dir.join(n);
-            ControlNetModel::load(&path, sd.unet_config.cross_attention_dim, device)
-                .map(|m| keepsake_models::quantize::quantize_module(m, keepsake_models::quantize::Bits::Eight))
+            formats::load_controlnet(&path, sd.unet_config.cross_attention_dim, device)
+                .map(|m| keepsake_models::edits::quantize::quantize_module(m, keepsake_models::kernels::quantize::Bits::Eight))
                 .map_err(|e| format!("{}: {e} (fix: run bench_pytorch.py first, it makes the ControlNets)", path.display()))
         })
         .collect()
@@ -312,7 +313,7 @@ pub fn run(args: &BenchArgs) -> Result<String, String> {
     let mut lines = vec![
         format!(
             "Keepsake ({build}; CPU: {}) on {}; PyTorch {} on {}",
-            keepsake_models::int8::Kernel::detect().describe(),
+            keepsake_models::kernels::int8::Kernel::detect().describe(),
             compute.describe(),
             pytorch["torch"].as_str().unwrap_or("-"),
             pytorch["device"].as_str().unwrap_or("-")

@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 
 use image::RgbImage;
-pub use keepsake_models::control_image::{fit, ResizeMode};
-use keepsake_models::controlnet::{ControlMode, ControlSettings};
+use keepsake_models::components::controlnet::{ControlMode, ControlSettings};
+pub use keepsake_models::preprocessors::control_image::{fit, ResizeMode};
 use keepsake_models::preprocessors::{Annotators, Module, DEFAULT_RESOLUTION};
 
 #[derive(Debug, Clone, PartialEq)]

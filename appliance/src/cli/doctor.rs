@@ -8,6 +8,7 @@ use keepsake_drivers::text;
 
 use crate::config::Config;
 use crate::devices::Devices;
+use keepsake_models::formats;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Status {
@@ -36,7 +37,7 @@ fn model_finding(p: &std::path::Path) -> Finding {
     if p.join("unet").is_dir() && p.join("tokenizer").is_dir() {
         return finding("model", Status::Warn, format!("diffusers folder {} (f32, full VAE)", p.display()), Some(BAKE));
     }
-    if let Ok(contents) = keepsake_models::booth_file::BoothFile::open(p).and_then(|f| f.contents()) {
+    if let Ok(contents) = formats::booth_file::BoothFile::open(p).and_then(|f| f.contents()) {
         let origin = &contents.origin;
         let detail = format!(
             "booth file {}: {}, {:.0} MB, {}{}{}",
@@ -98,8 +99,8 @@ fn controlnet_finding(i: usize, unit: &crate::config::ControlNetUnit, annotators
 
 /// Each GPU adapter with what the diffusion model gets from it (compiler, f16, tensor cores,
 /// memory), and where the model will run.
-pub fn gpu_findings(reports: &[keepsake_models::gpu_adapter::AdapterReport]) -> Vec<Finding> {
-    use keepsake_models::gpu_adapter::Compiler;
+pub fn gpu_findings(reports: &[keepsake_models::compute::gpu_adapter::AdapterReport]) -> Vec<Finding> {
+    use keepsake_models::compute::gpu_adapter::Compiler;
     const DRIVER_FIX: &str = "install the GPU's own Vulkan driver (NVIDIA/Jetson: the L4T or NVIDIA driver; AMD/Intel: mesa-vulkan-drivers) so `vulkaninfo` lists it";
     let mut out = Vec::new();
     if reports.is_empty() {
@@ -136,8 +137,8 @@ pub fn gpu_findings(reports: &[keepsake_models::gpu_adapter::AdapterReport]) -> 
 }
 
 /// Which CPU kernels the model's int8 layers run (the whole model on a box without a usable GPU).
-pub fn cpu_finding(kernel: keepsake_models::int8::Kernel, packer: keepsake_models::int8::Packer) -> Finding {
-    use keepsake_models::int8::{Kernel, Packer};
+pub fn cpu_finding(kernel: keepsake_models::kernels::int8::Kernel, packer: keepsake_models::kernels::int8::Packer) -> Finding {
+    use keepsake_models::kernels::int8::{Kernel, Packer};
     let note = match kernel {
         Kernel::Vnni => "int8 layers on AVX-512 VNNI (int16 activations, 32 multiply-adds an instruction)",
         Kernel::Portable if Kernel::Vnni.available() => {
@@ -160,8 +161,8 @@ pub fn cpu_finding(kernel: keepsake_models::int8::Kernel, packer: keepsake_model
 pub fn examine(config: Option<&Config>) -> Vec<Finding> {
     let mut out = Vec::new();
 
-    out.extend(gpu_findings(&keepsake_models::gpu_adapter::adapter_reports()));
-    out.push(cpu_finding(keepsake_models::int8::Kernel::detect(), keepsake_models::int8::Packer::detect()));
+    out.extend(gpu_findings(&keepsake_models::compute::gpu_adapter::adapter_reports()));
+    out.push(cpu_finding(keepsake_models::kernels::int8::Kernel::detect(), keepsake_models::kernels::int8::Packer::detect()));
 
     for (lang, label) in [("ko", "Korean"), ("en", "English")] {
         match EspeakNarrator::has_voice(lang) {
@@ -340,9 +341,9 @@ mod model_tests {
         assert!(folder.fix.unwrap().contains("models bake"));
         let dir = tempfile::tempdir().unwrap();
         let booth = dir.path().join("booth.safetensors");
-        let mut sd = keepsake_models::pipeline::StableDiffusion::load(tiny, &burn::tensor::Device::flex()).unwrap();
+        let mut sd = formats::load(tiny, &burn::tensor::Device::flex()).unwrap();
         sd.origin.lcm = true;
-        keepsake_models::booth_file::write(&sd, keepsake_models::booth_file::Precision::Int8, &booth).unwrap();
+        formats::booth_file::write(&sd, formats::booth_file::Precision::Int8, &booth).unwrap();
         let baked = model_finding(&booth);
         assert_eq!(baked.status, Status::Ok, "{baked:?}");
         assert!(baked.detail.contains("booth file") && baked.detail.contains("int8") && baked.detail.contains("LCM"), "{baked:?}");
@@ -353,7 +354,7 @@ mod model_tests {
 
     #[test]
     fn the_cpu_finding_names_the_int8_kernel_and_packer() {
-        use keepsake_models::int8::{Kernel, Packer};
+        use keepsake_models::kernels::int8::{Kernel, Packer};
         let portable = cpu_finding(Kernel::Portable, Packer::Portable);
         assert!(portable.detail.contains("portable kernel") && portable.detail.contains("plain loops"), "{portable:?}");
         let fast = cpu_finding(Kernel::Vnni, Packer::Avx512);
@@ -372,7 +373,7 @@ mod model_tests {
             model: model.to_path_buf(),
             module,
             resolution: 512,
-            settings: keepsake_models::controlnet::ControlSettings { weight: 0.8, ..Default::default() },
+            settings: keepsake_models::components::controlnet::ControlSettings { weight: 0.8, ..Default::default() },
         };
         let cn = fixtures.join("controlnet/cn1");
         let annotators = fixtures.join("preprocessors/openpose");

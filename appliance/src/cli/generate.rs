@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use keepsake_models::controlnet::ControlNetModel;
-use keepsake_models::extra_networks::LoraFolder;
-use keepsake_models::pipeline::{to_image, ControlUnit, Img2ImgParams, StableDiffusion};
+use keepsake_models::edits::extra_networks::LoraFolder;
+use keepsake_models::formats;
+use keepsake_models::pipeline::{to_image, ControlUnit, Img2ImgParams};
 use keepsake_models::schedulers::SchedulerKind;
 use keepsake_models::torch_rng::NormalKernel;
 
@@ -102,7 +102,7 @@ pub fn run(args: GenerateArgs) -> Result<(), String> {
     let height = args.height.unwrap_or(photo.height() / 8 * 8);
     let seed = args.seed.unwrap_or_else(|| uuid::Uuid::new_v4().as_u128() as u32 as u64);
     // A1111's <lora:name:weight> tags: merged from the LoRA folder, cut from the prompt.
-    let (prompt, tags) = keepsake_models::extra_networks::take_lora_tags(&args.prompt)?;
+    let (prompt, tags) = keepsake_models::edits::extra_networks::take_lora_tags(&args.prompt)?;
     let mut loras = args.loras.clone();
     for tag in tags {
         let dir = args
@@ -140,7 +140,7 @@ pub fn run(args: GenerateArgs) -> Result<(), String> {
         args.controlnets.iter().map(|spec| spec.control_image(&photo, width, height, &annotators)).collect::<Result<Vec<_>, _>>()?;
     let device = args.backend.compute(None).device;
     let started = Instant::now();
-    let mut sd = StableDiffusion::load(&args.model, &device).map_err(|e| e.to_string())?;
+    let mut sd = formats::load(&args.model, &device).map_err(|e| e.to_string())?;
     sd.vae_tiling = args.vae_tiling;
     crate::extras::apply_extras(&mut sd, &loras, &args.embeddings)?;
     tracing::info!(model = %args.model.display(), seconds = started.elapsed().as_secs_f32(), "model loaded");
@@ -151,7 +151,7 @@ pub fn run(args: GenerateArgs) -> Result<(), String> {
     };
     let mut nets = Vec::new();
     for spec in &args.controlnets {
-        nets.push(ControlNetModel::load(&spec.model, sd.unet_config.cross_attention_dim, &device).map_err(|e| e.to_string())?);
+        nets.push(formats::load_controlnet(&spec.model, sd.unet_config.cross_attention_dim, &device).map_err(|e| e.to_string())?);
     }
     let mut units = Vec::new();
     for ((spec, model), image) in args.controlnets.iter().zip(&nets).zip(controls) {

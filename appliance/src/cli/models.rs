@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::tensor::Device;
-use keepsake_models::booth_file::{self, BoothFile, Precision};
-use keepsake_models::lora::Lora;
-use keepsake_models::pipeline::StableDiffusion;
+use keepsake_models::edits::lora::Lora;
+use keepsake_models::formats;
+use keepsake_models::formats::booth_file::{self, BoothFile, Precision};
 
 #[derive(clap::Subcommand)]
 pub enum ModelsAction {
@@ -50,7 +50,7 @@ pub fn bake(args: &BakeArgs) -> Result<String, String> {
     let started = Instant::now();
     let device = Device::flex();
     eprintln!("loading {}", args.model.display());
-    let mut sd = StableDiffusion::load(&args.model, &device).map_err(|e| e.to_string())?;
+    let mut sd = formats::load(&args.model, &device).map_err(|e| e.to_string())?;
     crate::extras::apply_extras(&mut sd, &args.loras, &args.embeddings)?;
     if let Some(file) = &args.lcm_lora {
         let lora = Lora::read(file, &sd).map_err(|e| e.to_string())?;
@@ -60,7 +60,7 @@ pub fn bake(args: &BakeArgs) -> Result<String, String> {
     }
     if let Some(dir) = &args.taesd {
         eprintln!("using TAESD from {}", dir.display());
-        sd = sd.with_tiny_vae(dir).map_err(|e| e.to_string())?;
+        sd = formats::diffusers::with_tiny_vae(sd, dir).map_err(|e| e.to_string())?;
     }
     eprintln!("writing {} ({})", args.out.display(), args.quantize);
     let bytes = booth_file::write(&sd, args.quantize, &args.out).map_err(|e| e.to_string())?;

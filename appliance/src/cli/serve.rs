@@ -4,9 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use keepsake_models::pipeline::StableDiffusion;
+use keepsake_models::formats;
 use keepsake_models::preprocessors::Annotators;
-use keepsake_models::shared_pipeline::SharedPipeline;
+use keepsake_models::stylize::shared_pipeline::SharedPipeline;
 
 use crate::api::{Engine, EngineSettings, Limits};
 use crate::backend::Backend;
@@ -63,7 +63,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
     }
     let device = args.backend.compute(None).device;
     let started = std::time::Instant::now();
-    let mut sd = StableDiffusion::load(&args.model, &device).map_err(|e| e.to_string())?;
+    let mut sd = formats::load(&args.model, &device).map_err(|e| e.to_string())?;
     crate::extras::apply_extras(&mut sd, &[], &args.embeddings)?;
     tracing::info!(model = %args.model.display(), seconds = started.elapsed().as_secs_f32(), "model loaded");
     let mut annotators = Annotators::from_env();

@@ -5,6 +5,7 @@
 //! then fits it to the picture with its resize mode).
 
 pub mod canny;
+pub mod control_image;
 pub mod depth_anything;
 mod layers;
 pub mod leres;

@@ -1,0 +1,190 @@
+//! The inner loop: a 6x32 tile of the output, one 64-value block of the reduction at a time,
+//! int16 activations times int8 weights (held as int16 pairs) summed exactly in i32. The same
+//! packed operands go through AVX-512 VNNI where the CPU has it and through plain Rust elsewhere
+//! (older x86, Jetson's ARM cores), so both paths give the same picture.
+
+use std::sync::OnceLock;
+
+/// Values per scale along the reduction axis, for weights and activations alike (the booth
+/// file's int8 block); the kernel's inner loop runs over one block.
+pub const BLOCK: usize = 64;
+/// Rows of the output tile (activation rows per call).
+pub const MR: usize = 6;
+/// Columns of the output tile (one packed weight panel: two 16-lane vectors).
+pub const NR: usize = 32;
+/// Reduction values per multiply-add step (`vpdpwssd` multiplies pairs).
+pub const PAIR: usize = 2;
+/// Values of one packed panel per step: 32 columns x 2 values.
+pub const PANEL_STEP: usize = NR * PAIR;
+
+/// Which inner loop runs the int8 products.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    /// AVX-512 VNNI (`vpdpwssd`: 32 multiply-adds an instruction, twice f32's FMA): Intel since
+    /// Cascade Lake, AMD since Zen 4.
+    Vnni,
+    /// Plain Rust, vectorised by the compiler for whatever the CPU has.
+    Portable,
+}
+
+impl Kernel {
+    /// The fastest this CPU runs; `KEEPSAKE_INT8_KERNEL=portable` forces the plain-Rust loop (to
+    /// compare, or on a CPU that misreports its features); `auto` or unset chooses.
+    pub fn detect() -> Self {
+        static CHOSEN: OnceLock<Kernel> = OnceLock::new();
+        *CHOSEN.get_or_init(|| {
+            let forced = std::env::var("KEEPSAKE_INT8_KERNEL").ok();
+            match forced.as_deref() {
+                Some("portable") => return Self::Portable,
+                None | Some("") | Some("auto") => {}
+                Some(other) => tracing::warn!("KEEPSAKE_INT8_KERNEL={other:?} is not a choice (auto or portable): using auto"),
+            }
+            if Self::Vnni.available() {
+                Self::Vnni
+            } else {
+                Self::Portable
+            }
+        })
+    }
+
+    /// Whether this CPU can run it.
+    pub fn available(self) -> bool {
+        match self {
+            Self::Vnni => vnni_available(),
+            Self::Portable => true,
+        }
+    }
+
+    /// For `keepsake doctor` and the bench.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Vnni => "int8 weights on AVX-512 VNNI (vpdpwssd)",
+            Self::Portable => "int8 weights on the portable kernel (plain Rust; no AVX-512 VNNI on this CPU)",
+        }
+    }
+
+    /// Adds one tile's products to its output (see [`Tile`]).
+    ///
+    /// # Safety
+    /// Every pointer of `t` must cover what [`Tile`] says.
+    pub unsafe fn tile(self, t: Tile) {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Self::Vnni => tile_vnni(t),
+            #[cfg(not(target_arch = "x86_64"))]
+            Self::Vnni => unreachable!("VNNI is never detected off x86-64"),
+            Self::Portable => tile_portable(t),
+        }
+    }
+}
+
+/// One kernel call: the products of MR activation rows and one weight panel over `blocks` blocks
+/// of the reduction, added to `c` (MR rows of NR floats, `ldc` apart).
+pub struct Tile {
+    /// MR rows of int16 activations, `lda` values apart.
+    pub a: *const i16,
+    pub lda: usize,
+    /// One scale per row and block, `ldas` apart.
+    pub a_scales: *const f32,
+    pub ldas: usize,
+    /// The panel's values from the first block on, and its scales (NR per block).
+    pub b: *const i16,
+    pub b_scales: *const f32,
+    pub blocks: usize,
+    pub c: *mut f32,
+    pub ldc: usize,
+}
+
+#[cfg(target_arch = "x86_64")]
+fn vnni_available() -> bool {
+    is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") && is_x86_feature_detected!("avx512vnni")
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn vnni_available() -> bool {
+    false
+}
+
+unsafe fn tile_portable(Tile { a, lda, a_scales, ldas, b, b_scales, blocks, c, ldc }: Tile) {
+    let steps = BLOCK / PAIR;
+    for blk in 0..blocks {
+        let panel = std::slice::from_raw_parts(b.add(blk * steps * PANEL_STEP), steps * PANEL_STEP);
+        let sw = std::slice::from_raw_parts(b_scales.add(blk * NR), NR);
+        for r in 0..MR {
+            let row = std::slice::from_raw_parts(a.add(r * lda + blk * BLOCK), BLOCK);
+            let mut sums = [0i32; NR];
+            for (s, pair) in row.chunks_exact(PAIR).enumerate() {
+                let step = &panel[s * PANEL_STEP..(s + 1) * PANEL_STEP];
+                for (sum, w) in sums.iter_mut().zip(step.chunks_exact(PAIR)) {
+                    *sum += pair[0] as i32 * w[0] as i32 + pair[1] as i32 * w[1] as i32;
+                }
+            }
+            let sx = *a_scales.add(r * ldas + blk);
+            let out = std::slice::from_raw_parts_mut(c.add(r * ldc), NR);
+            for j in 0..NR {
+                out[j] += sums[j] as f32 * (sx * sw[j]);
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn tile_vnni(Tile { a, lda, a_scales, ldas, b, b_scales, blocks, c, ldc }: Tile) {
+    use std::arch::x86_64::*;
+    let steps = BLOCK / PAIR;
+    let mut f = [[_mm512_setzero_ps(); 2]; MR];
+    for (r, row) in f.iter_mut().enumerate() {
+        row[0] = _mm512_loadu_ps(c.add(r * ldc));
+        row[1] = _mm512_loadu_ps(c.add(r * ldc + 16));
+    }
+    for blk in 0..blocks {
+        let mut acc = [[_mm512_setzero_si512(); 2]; MR];
+        let panel = b.add(blk * steps * PANEL_STEP);
+        let rows = a.add(blk * BLOCK);
+        for s in 0..steps {
+            let b0 = _mm512_loadu_si512(panel.add(s * PANEL_STEP) as *const _);
+            let b1 = _mm512_loadu_si512(panel.add(s * PANEL_STEP + 32) as *const _);
+            for (r, acc) in acc.iter_mut().enumerate() {
+                let pair = (rows.add(r * lda + s * PAIR) as *const i32).read_unaligned();
+                let av = _mm512_set1_epi32(pair);
+                acc[0] = dpwssd(acc[0], av, b0);
+                acc[1] = dpwssd(acc[1], av, b1);
+            }
+        }
+        let sw0 = _mm512_loadu_ps(b_scales.add(blk * NR));
+        let sw1 = _mm512_loadu_ps(b_scales.add(blk * NR + 16));
+        for (r, (acc, f)) in acc.iter().zip(f.iter_mut()).enumerate() {
+            let sx = _mm512_set1_ps(*a_scales.add(r * ldas + blk));
+            f[0] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[0]), _mm512_mul_ps(sx, sw0), f[0]);
+            f[1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[1]), _mm512_mul_ps(sx, sw1), f[1]);
+        }
+    }
+    for (r, row) in f.iter().enumerate() {
+        _mm512_storeu_ps(c.add(r * ldc), row[0]);
+        _mm512_storeu_ps(c.add(r * ldc + 16), row[1]);
+    }
+}
+
+/// `acc + a . b` in int16 pairs: one `vpdpwssd`. Through the intrinsic, LLVM's generic x86-64
+/// tuning splits it into `vpmaddwd` + `vpaddd` (it did for 10 of the tile's 12: two vector
+/// instructions where the CPU has one, and the kernel ran at half its rate); written as the
+/// instruction itself it stays one.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+unsafe fn dpwssd(
+    acc: std::arch::x86_64::__m512i,
+    a: std::arch::x86_64::__m512i,
+    b: std::arch::x86_64::__m512i,
+) -> std::arch::x86_64::__m512i {
+    let mut acc = acc;
+    std::arch::asm!(
+        "vpdpwssd {acc}, {a}, {b}",
+        acc = inout(zmm_reg) acc,
+        a = in(zmm_reg) a,
+        b = in(zmm_reg) b,
+        options(pure, nomem, nostack, preserves_flags),
+    );
+    acc
+}
