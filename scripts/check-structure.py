@@ -1,11 +1,10 @@
 #!/usr/bin/env python3
 """The shape the code keeps (issue 19): checked on every test run by tests/structure.rs.
 
-For each crate of the workspace it reads the `crate::` paths of every source file (tests left
-out) into a graph of the crate's top-level modules, and fails on
-  - an import cycle between top-level modules that is not in KNOWN_CYCLES below (the ones left
-    to break; a listed cycle that changed or went away must be updated here too, so the list
-    only shrinks),
+For each crate of the workspace it reads the `crate::` and `super::` paths of every source file
+(tests left out) into one graph per folder of modules, and fails on
+  - an import cycle between sibling modules: the crate's top-level modules, or the files of one
+    folder (test-only files and `#[cfg(test)]` modules are not counted),
   - a wrong-way edge: drivers/ or models/ naming the appliance crate (`keepsake::`), or any
     module of the appliance importing its `cli` (the subcommands sit on top of everything),
   - a source file over 800 lines.
@@ -19,14 +18,6 @@ import sys
 
 CRATES = ["appliance", "drivers", "models", "protocol", "server"]
 MAX_LINES = 800
-
-# Module cycles that exist today and are still to be broken (issue 19, point 4 for models/; the
-# server's pages and API import the app that routes to them).
-KNOWN_CYCLES = {
-    "server": [
-        {"api", "app", "i18n", "pages"},
-    ],
-}
 
 
 def strip_tests_and_comments(text):
@@ -129,27 +120,19 @@ def cycles(graph):
     return found
 
 
-def check(root, known_cycles):
+def check(root):
     problems = []
     for crate in CRATES:
         src = os.path.join(root, crate, "src")
         if not os.path.isdir(src):
             continue
         graphs = module_graphs(src)
-        found = [(level, c) for level, graph in sorted(graphs.items()) for c in cycles(graph)]
-        known = known_cycles.get(crate, [])
-        for level, c in found:
-            if c not in known:
+        for level, graph in sorted(graphs.items()):
+            for c in cycles(graph):
                 where = f" (in {level})" if level else ""
                 problems.append(
                     f"{crate}: modules {', '.join(sorted(c))}{where} import each other in a cycle "
-                    "(fix: move what they share into a module both import, or list the cycle in KNOWN_CYCLES if it is old)"
-                )
-        for c in known:
-            if c not in [c for _, c in found]:
-                problems.append(
-                    f"{crate}: the known cycle {', '.join(sorted(c))} changed or is gone "
-                    "(fix: update KNOWN_CYCLES in scripts/check-structure.py to what remains)"
+                    "(fix: move what they share into a module both import, or turn one edge around with a trait)"
                 )
         graph = graphs.get("", {})
         if crate == "appliance":
@@ -171,13 +154,13 @@ def check(root, known_cycles):
 
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    problems = check(root, KNOWN_CYCLES if len(sys.argv) <= 1 else {})
+    problems = check(root)
     for p in problems:
         print(p)
     if problems:
         print(f"{len(problems)} structure problem(s)")
         return 1
-    print("structure ok: no new module cycle, no wrong-way import, no file over 800 lines")
+    print("structure ok: no module cycle, no wrong-way import, no file over 800 lines")
     return 0
 
 

@@ -1,4 +1,4 @@
-//! The code keeps its shape (issue 19): `scripts/check-structure.py` finds no new module cycle
+//! The code keeps its shape (issue 19): `scripts/check-structure.py` finds no module cycle
 //! (between folders or between the files of one folder),
 //! no wrong-way import and no file over 800 lines in the repository, and does find each of them
 //! in a tree that has them.

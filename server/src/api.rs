@@ -18,8 +18,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use keepsake_protocol::KeepsakeRecord;
 
-use crate::app::{ApiError, App, Metrics};
 use crate::db::{Booth, NewKeepsake, Stored};
+use crate::state::{ApiError, App, Metrics};
 use crate::tokens;
 
 /// The booth a request comes from, from its bearer token.

@@ -11,7 +11,7 @@ pub fn pick(query: Option<&str>, headers: &HeaderMap) -> Language {
     if let Some(l) = query.and_then(Language::from_tag) {
         return l;
     }
-    if let Some(l) = crate::pages::cookie(headers, "lang").and_then(|c| Language::from_tag(&c)) {
+    if let Some(l) = crate::cookies::cookie(headers, "lang").and_then(|c| Language::from_tag(&c)) {
         return l;
     }
     let accept = headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");

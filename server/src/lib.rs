@@ -4,9 +4,11 @@
 pub mod api;
 pub mod app;
 pub mod blobs;
+pub mod cookies;
 pub mod db;
 pub mod i18n;
 pub mod images;
 pub mod pages;
+pub mod state;
 pub mod store;
 pub mod tokens;

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
-use keepsake_server::app::{self, AppState, Limits};
+use keepsake_server::app;
 use keepsake_server::blobs::S3Options;
+use keepsake_server::state::{AppState, Limits};
 use keepsake_server::store::StoreOptions;
 use keepsake_server::{images, tokens};
 

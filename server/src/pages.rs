@@ -12,9 +12,10 @@ use axum::Form;
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use serde::Deserialize;
 
-use crate::app::App;
+use crate::cookies::cookie;
 use crate::db::{Keepsake, Memorial};
 use crate::i18n::{self, Language};
+use crate::state::App;
 use crate::tokens;
 
 const CSS: &str = "
@@ -34,18 +35,6 @@ pub struct PageQuery {
     pub lang: Option<String>,
     pub i: Option<usize>,
     pub download: Option<String>,
-}
-
-/// The value of a cookie from the request.
-pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
 }
 
 fn session_cookie_name(memorial_id: &str) -> String {
