@@ -319,5 +319,5 @@ fn preprocess_writes_the_control_image_opencv_would() {
     let o = keepsake(&["preprocess", "--module", "depth", "--low", "3", path(&photo), path(&out)]);
     assert!(String::from_utf8_lossy(&o.stderr).contains("canny's thresholds"));
     let o = keepsake(&["preprocess", "--module", "canny", "/nonexistent.png", path(&out)]);
-    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot read the photo /nonexistent.png"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent.png: cannot read the photo"));
 }

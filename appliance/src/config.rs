@@ -258,8 +258,10 @@ fn read_loras(r: &mut Reader, key: &str) -> Vec<(PathBuf, f32)> {
     };
     let mut loras = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        let parsed =
-            item.as_str().ok_or_else(|| format!("entry {i} is a {}, not a string", type_name(item))).and_then(crate::extras::parse_lora);
+        let parsed = item
+            .as_str()
+            .ok_or_else(|| format!("entry {i} is a {}, not a string", type_name(item)))
+            .and_then(|s| crate::extras::parse_lora(s).map_err(|e| e.to_string()));
         match parsed {
             Ok((path, weight)) => loras.push((r.resolve(&path.to_string_lossy()), weight)),
             Err(e) => r.problem(key, e, format!("write {key} = [\"warm-style.safetensors:0.8\"] (file, colon, weight)")),

@@ -7,12 +7,19 @@ use keepsake_models::edits::lora::Lora;
 use keepsake_models::edits::textual_inversion::TextualInversion;
 use keepsake_models::pipeline::StableDiffusion;
 
+use crate::error::Error;
+
+/// A `FILE:WEIGHT` whose weight is not a finite number.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}: the weight must be a number such as 0.8")]
+pub struct BadLoraWeight(String);
+
 /// `FILE:WEIGHT`, or `FILE` (weight 1). The last colon splits, so paths may contain colons.
-pub fn parse_lora(s: &str) -> Result<(PathBuf, f32), String> {
+pub fn parse_lora(s: &str) -> Result<(PathBuf, f32), BadLoraWeight> {
     if let Some((file, weight)) = s.rsplit_once(':') {
         if let Ok(w) = weight.parse::<f32>() {
             if !w.is_finite() {
-                return Err(format!("{s}: the weight must be a number such as 0.8"));
+                return Err(BadLoraWeight(s.to_string()));
             }
             return Ok((PathBuf::from(file), w));
         }
@@ -21,16 +28,16 @@ pub fn parse_lora(s: &str) -> Result<(PathBuf, f32), String> {
 }
 
 /// Merges `loras` and adds `embeddings` to `sd`, saying what it does on stderr.
-pub fn apply_extras(sd: &mut StableDiffusion, loras: &[(PathBuf, f32)], embeddings: &[PathBuf]) -> Result<(), String> {
+pub fn apply_extras(sd: &mut StableDiffusion, loras: &[(PathBuf, f32)], embeddings: &[PathBuf]) -> Result<(), Error> {
     for (file, weight) in loras {
-        let lora = Lora::read(file, sd).map_err(|e| e.to_string())?;
+        let lora = Lora::read(file, sd)?;
         eprintln!("merging {} at {weight} ({} layers)", file.display(), lora.layers());
-        lora.merge_into(sd, *weight).map_err(|e| e.to_string())?;
+        lora.merge_into(sd, *weight)?;
     }
     for file in embeddings {
-        let ti = TextualInversion::read(file, None).map_err(|e| e.to_string())?;
+        let ti = TextualInversion::read(file, None)?;
         eprintln!("adding the embedding {} ({} vectors) from {}", ti.word, ti.count, file.display());
-        ti.add_to(sd).map_err(|e| e.to_string())?;
+        ti.add_to(sd)?;
     }
     Ok(())
 }

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod config;
 mod config_reader;
 pub mod devices;
+pub mod error;
 pub mod extras;
 pub mod i18n;
 pub mod keepsake;
@@ -18,6 +19,17 @@ pub mod notify;
 pub mod qr;
 pub mod stylizers;
 pub mod sync;
+
+/// The async runtime the booth, its API and the subcommands run on.
+pub fn runtime() -> Result<tokio::runtime::Runtime, error::Error> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| {
+        error::Error::new(
+            "the async runtime",
+            format!("cannot start: {e}"),
+            "check the unit's limits on threads and memory (TasksMax, MemoryMax)",
+        )
+    })
+}
 
 /// Resolves on SIGTERM or Ctrl-C (systemd's stop, a technician's Ctrl-C).
 pub async fn shutdown_signal() {

@@ -9,9 +9,10 @@ use keepsake::booth::{Booth, StopWhen};
 use keepsake::cli::{demo, doctor};
 use keepsake::config::{Config, Language, EXAMPLE};
 use keepsake::devices::Devices;
-use keepsake::shutdown_signal;
+use keepsake::error::Error;
 use keepsake::stylizers;
 use keepsake::sync::uploader::{Settings, Uploader};
+use keepsake::{runtime, shutdown_signal};
 use keepsake_drivers::text::{self, Face};
 use keepsake_models::Stylizer;
 
@@ -110,10 +111,6 @@ fn init_logging() {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
-fn load_config(path: &PathBuf) -> Result<Config, String> {
-    Config::load(path).map_err(|e| e.to_string())
-}
-
 fn main() -> ExitCode {
     keepsake::allocator::tune();
     let cli = Cli::parse();
@@ -127,25 +124,21 @@ fn main() -> ExitCode {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("cannot start the async runtime: {e}"))
-}
-
-fn run(command: Command) -> Result<ExitCode, String> {
+fn run(command: Command) -> Result<ExitCode, Error> {
     match command {
         Command::Run { config, backend } => {
-            let config = Arc::new(load_config(&config)?);
+            let config = Arc::new(Config::load(&config)?);
             let face = match &config.font {
-                Some(path) => Face::load(path).map_err(|e| e.to_string())?,
+                Some(path) => Face::load(path)?,
                 None => Face::system(),
             };
             tracing::info!(font = %face.describe(), "text face");
             text::set_face(face);
-            let devices = Devices::open(&config.devices, config.screen).map_err(|e| e.to_string())?;
+            let devices = Devices::open(&config.devices, config.screen)?;
             let backend = backend.unwrap_or(config.style.compute);
             let (stylizer, model) = stylizers::with_model(&config, backend)?;
             let api = keepsake::api::beside_the_booth(&config, model);
-            let archive = Arc::new(Archive::open(&config.archive_dir).map_err(|e| e.to_string())?);
+            let archive = Arc::new(Archive::open(&config.archive_dir)?);
             let _uploader = match Settings::from_config(&config.server) {
                 Some(s) => Some(Uploader::start(archive.clone(), s)),
                 None => {
@@ -175,7 +168,8 @@ fn run(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo { sessions, out, language, backend, server, token, fast, sync_wait } => {
-            let language = Language::from_code(&language).ok_or_else(|| format!("--language {language:?}: use ko or en"))?;
+            let language = Language::from_code(&language)
+                .ok_or_else(|| Error::new(format!("--language {language:?}"), "not a language the booth speaks", "use ko or en"))?;
             text::set_face(Face::system());
             let mut opts = demo::DemoOptions::new(sessions, out.clone(), language, backend);
             opts.server = server.zip(token);
@@ -192,12 +186,13 @@ fn run(command: Command) -> Result<ExitCode, String> {
         Command::Stylize { input, output, preset, backend } => {
             let stylizer = stylizers::toon(&preset, backend)?;
             let photo =
-                image::open(&input).map_err(|e| format!("cannot read {}: {e} (use a JPEG or PNG photo)", input.display()))?.to_rgb8();
+                image::open(&input).map_err(|e| Error::file(&input, format!("cannot read: {e}"), "use a JPEG or PNG photo"))?.to_rgb8();
             let bar = indicatif::ProgressBar::new(stylizer.steps() as u64);
-            let out =
-                stylizer.stylize(&photo, &mut |p| bar.set_position(p.step as u64)).map_err(|e| format!("{}: {e}", stylizer.name()))?;
+            let out = stylizer
+                .stylize(&photo, &mut |p| bar.set_position(p.step as u64))
+                .map_err(|e| Error::new(stylizer.name(), e, "run `keepsake doctor` to check the model and the GPU"))?;
             bar.finish_and_clear();
-            out.save(&output).map_err(|e| format!("cannot write {}: {e}", output.display()))?;
+            out.save(&output).map_err(|e| Error::file(&output, format!("cannot write: {e}"), "check the folder exists and is writable"))?;
             println!("{} -> {} ({}x{}, {})", input.display(), output.display(), out.width(), out.height(), stylizer.name());
             Ok(ExitCode::SUCCESS)
         }
@@ -239,14 +234,14 @@ fn run(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Doctor { config } => {
-            let config = config.map(|c| load_config(&c)).transpose()?;
+            let config = config.map(|c| Config::load(&c)).transpose()?;
             let findings = doctor::examine(config.as_ref());
             doctor::print(&findings);
             let missing = findings.iter().any(|f| f.status == doctor::Status::Missing);
             Ok(if missing { ExitCode::FAILURE } else { ExitCode::SUCCESS })
         }
         Command::Config { action: ConfigAction::Check { file } } => {
-            let c = load_config(&file)?;
+            let c = Config::load(&file)?;
             println!(
                 "{} is valid: memorial {:?} ({}), paper {}, screen {}x{}",
                 file.display(),

@@ -12,15 +12,18 @@ use keepsake_models::{Progress, StylizeError, Stylizer};
 
 use crate::backend::Backend;
 use crate::config::Config;
+use crate::error::Error;
 
-pub fn toon(preset: &str, backend: Backend) -> Result<ToonStylizer, String> {
-    let style = ToonStyle::preset(preset)
-        .ok_or_else(|| format!("unknown style preset {preset:?}; use one of {}", ToonStyle::PRESETS.join(", ")))?;
+pub fn toon(preset: &str, backend: Backend) -> Result<ToonStylizer, Error> {
+    let style = ToonStyle::preset(preset).ok_or_else(|| {
+        Error::new(format!("style preset {preset:?}"), "unknown", format!("use one of {}", ToonStyle::PRESETS.join(", ")))
+    })?;
     Ok(match backend {
         Backend::Auto => ToonStylizer::new(style),
         Backend::Cpu => ToonStylizer::cpu(style),
         Backend::Gpu => {
-            let gpu = keepsake_models::stylize::toon::gpu::GpuToon::new()?;
+            let gpu = keepsake_models::stylize::toon::gpu::GpuToon::new()
+                .map_err(|e| Error::new("the GPU filter", e, "use --backend cpu, or check the GPU with `keepsake doctor`"))?;
             ToonStylizer::with_engine(style, keepsake_models::stylize::toon::Engine::Gpu(gpu))
         }
     })
@@ -127,8 +130,8 @@ fn booth_controls(config: &Config, sd: &StableDiffusion, device: &burn::tensor::
         // int8 in memory like the booth file's UNet (a quarter of an f32 ControlNet's 1.4 GB).
         let loaded = formats::load_controlnet(&unit.model, sd.unet_config.cross_attention_dim, device)
             .map(|model| keepsake_models::edits::quantize::quantize_module(model, keepsake_models::kernels::quantize::Bits::Eight))
-            .map_err(|e| e.to_string())
-            .and_then(|model| Ok((model, Preprocessor::load(unit.module, &annotators).map_err(|e| e.to_string())?)));
+            .map_err(Error::from)
+            .and_then(|model| Ok((model, Preprocessor::load(unit.module, &annotators)?)));
         match loaded {
             Ok((model, preprocessor)) => {
                 tracing::info!(unit = i, module = %unit.module, model = %unit.model.display(), weight = unit.settings.weight, "ControlNet unit ready");
@@ -144,12 +147,12 @@ fn booth_controls(config: &Config, sd: &StableDiffusion, device: &burn::tensor::
 /// folder) loads,
 /// with the filter as instant preview; the filter alone otherwise. The log always says which,
 /// and why.
-pub fn for_booth(config: &Config, backend: Backend) -> Result<Arc<dyn Stylizer>, String> {
+pub fn for_booth(config: &Config, backend: Backend) -> Result<Arc<dyn Stylizer>, Error> {
     Ok(with_model(config, backend)?.0)
 }
 
 /// [`for_booth`], and the diffusion model (when it loaded) for the A1111 API to share.
-pub fn with_model(config: &Config, backend: Backend) -> Result<(Arc<dyn Stylizer>, Option<Arc<SharedPipeline>>), String> {
+pub fn with_model(config: &Config, backend: Backend) -> Result<(Arc<dyn Stylizer>, Option<Arc<SharedPipeline>>), Error> {
     let filter = toon(&config.style.preset, backend)?;
     let Some(path) = &config.style.model else {
         tracing::warn!("no diffusion model configured (style.model): the illustration filter makes the keepsakes");

@@ -513,7 +513,7 @@ impl Engine {
             }
             list.iter()
                 .enumerate()
-                .map(|(i, s)| decode_image(s).map_err(|e| ApiError::field(&format!("init_images.{i}"), e)))
+                .map(|(i, s)| decode_image(s).map_err(|e| ApiError::field(&format!("init_images.{i}"), e.to_string())))
                 .collect::<Result<_, _>>()?
         } else {
             Vec::new()
@@ -640,7 +640,7 @@ impl Engine {
         let pictures: Vec<RgbImage> = images
             .iter()
             .enumerate()
-            .map(|(i, s)| decode_image(s).map_err(|e| ApiError::field(&format!("controlnet_input_images.{i}"), e)))
+            .map(|(i, s)| decode_image(s).map_err(|e| ApiError::field(&format!("controlnet_input_images.{i}"), e.to_string())))
             .collect::<Result<_, _>>()?;
         if module == Module::None {
             return Ok(pictures.iter().map(png_base64).collect());

@@ -8,26 +8,35 @@ use image::RgbImage;
 /// phones are larger).
 const MAX_SIDE: u32 = 8192;
 
+/// Why a picture sent to the API cannot be used; each says what to send instead.
+#[derive(Debug, thiserror::Error)]
+pub enum PictureError {
+    #[error("not base64 ({0}): send the picture as base64 PNG or JPEG, raw or as a data URL")]
+    NotBase64(base64::DecodeError),
+    #[error("cannot read the picture: {0}")]
+    Unreadable(std::io::Error),
+    #[error("not a picture this booth reads ({0}): use PNG or JPEG up to {MAX_SIDE} px a side")]
+    NotAPicture(image::ImageError),
+    #[error("the picture is empty")]
+    Empty,
+}
+
 /// A picture from base64 text: raw, or a data URL (`data:image/png;base64,...`).
-pub fn decode_image(text: &str) -> Result<RgbImage, String> {
+pub fn decode_image(text: &str) -> Result<RgbImage, PictureError> {
     let data = match text.split_once(";base64,") {
         Some((head, data)) if head.starts_with("data:") => data,
         _ => text,
     };
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(data.trim().as_bytes())
-        .map_err(|e| format!("not base64 ({e}): send the picture as base64 PNG or JPEG, raw or as a data URL"))?;
-    let mut reader =
-        image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(|e| format!("cannot read the picture: {e}"))?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(data.trim().as_bytes()).map_err(PictureError::NotBase64)?;
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(PictureError::Unreadable)?;
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_SIDE);
     limits.max_image_height = Some(MAX_SIDE);
     limits.max_alloc = Some(512 << 20);
     reader.limits(limits);
-    let picture =
-        reader.decode().map_err(|e| format!("not a picture this booth reads ({e}): use PNG or JPEG up to {MAX_SIDE} px a side"))?;
+    let picture = reader.decode().map_err(PictureError::NotAPicture)?;
     if picture.width() == 0 || picture.height() == 0 {
-        return Err("the picture is empty".into());
+        return Err(PictureError::Empty);
     }
     Ok(picture.to_rgb8())
 }
@@ -54,7 +63,7 @@ mod tests {
         let raw = png_base64(&picture);
         assert_eq!(decode_image(&raw).unwrap(), picture);
         assert_eq!(decode_image(&format!("data:image/png;base64,{raw}")).unwrap(), picture);
-        assert!(decode_image("%%%").unwrap_err().contains("not base64"));
-        assert!(decode_image(&encode_base64(b"<svg></svg>")).unwrap_err().contains("not a picture"));
+        assert!(decode_image("%%%").unwrap_err().to_string().contains("not base64"));
+        assert!(decode_image(&encode_base64(b"<svg></svg>")).unwrap_err().to_string().contains("not a picture"));
     }
 }

@@ -19,18 +19,22 @@ use keepsake_models::stylize::shared_pipeline::SharedPipeline;
 use crate::config::Config;
 
 pub use engine::{Engine, EngineSettings, Limits};
+
+use crate::error::Error;
 pub use routes::{router, AppState};
 
 /// Serves the API on `listen` until the future is dropped.
-pub async fn serve(engine: Arc<Engine>, token: Option<String>, listen: SocketAddr) -> Result<(), String> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| format!("the API cannot listen on {listen}: {e} (fix: choose a free port with --listen / api.listen)"))?;
+pub async fn serve(engine: Arc<Engine>, token: Option<String>, listen: SocketAddr) -> Result<(), Error> {
+    let listener = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
+        Error::new(format!("the API on {listen}"), format!("cannot listen: {e}"), "choose a free port with --listen / api.listen")
+    })?;
     let at = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| listen.to_string());
     tracing::info!(at = %at, token = token.is_some(), "A1111-compatible API listening");
     // Printed for scripts and tests that start it on port 0.
     println!("listening on http://{at}");
-    axum::serve(listener, router(AppState { engine, token })).await.map_err(|e| format!("the API stopped: {e}"))
+    axum::serve(listener, router(AppState { engine, token })).await.map_err(|e| {
+        Error::new(format!("the API on {at}"), format!("stopped: {e}"), "see the log above for what stopped it; the booth goes on")
+    })
 }
 
 /// The A1111-compatible API beside the booth, on the booth's model, when `api.enabled`; None

@@ -144,9 +144,11 @@ fn read_unit(unit: &Map<String, Value>, at: &str) -> Result<Option<UnitArgs>, Ap
     let image = match find(unit, &["image", "input_image"]) {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if s.is_empty() => None,
-        Some(Value::String(s)) => Some(decode_image(s).map_err(|e| ApiError::field(&field("image"), e))?),
+        Some(Value::String(s)) => Some(decode_image(s).map_err(|e| ApiError::field(&field("image"), e.to_string()))?),
         Some(Value::Object(o)) => match find(o, &["image"]) {
-            Some(Value::String(s)) if !s.is_empty() => Some(decode_image(s).map_err(|e| ApiError::field(&field("image.image"), e))?),
+            Some(Value::String(s)) if !s.is_empty() => {
+                Some(decode_image(s).map_err(|e| ApiError::field(&field("image.image"), e.to_string()))?)
+            }
             _ => None,
         },
         Some(_) => return Err(ApiError::field(&field("image"), "a base64 picture (raw or a data URL)")),

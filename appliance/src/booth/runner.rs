@@ -27,6 +27,7 @@ use crate::booth::screens::{self, Layout, Touch, View};
 use crate::card;
 use crate::config::Config;
 use crate::devices::Devices;
+use crate::error::Error;
 use crate::i18n;
 use crate::keepsake::{self, FileInfo, Keepsake, KeepsakeMeta};
 use crate::notify::Notifier;
@@ -127,7 +128,7 @@ impl Booth {
 
     /// Runs the booth until `stop` says so, or forever. Never returns an error for a device
     /// fault; only for `stop.within` running out.
-    pub async fn run(mut self, stop: StopWhen) -> Result<RunReport, String> {
+    pub async fn run(mut self, stop: StopWhen) -> Result<RunReport, Error> {
         let cfg = self.config.clone();
         let t = &cfg.timeouts;
         let texts = i18n::texts(cfg.memorial.language);
@@ -159,7 +160,11 @@ impl Booth {
             notifier.alive();
             if let Some(limit) = stop.within {
                 if started.elapsed() > limit {
-                    return Err(format!("the booth did not finish within {limit:?}; it was on the {} screen", state.screen()));
+                    return Err(Error::new(
+                        "the booth",
+                        format!("did not finish within {limit:?}; it was on the {} screen", state.screen()),
+                        "a scripted run waits for more screens than its script gives (check the script's taps and the timeouts)",
+                    ));
                 }
             }
 

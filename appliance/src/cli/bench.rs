@@ -20,6 +20,7 @@ use keepsake_models::torch_rng::{NormalKernel, TorchGenerator};
 use serde::{Deserialize, Serialize};
 
 use crate::backend::Backend;
+use crate::error::Error;
 
 /// What each scenario measures; the names are shared with bench_pytorch.py.
 pub const SCENARIOS: &[(&str, &str)] = &[
@@ -98,9 +99,9 @@ pub const PROMPT: &str = "portrait of an elderly woman, warm hand-painted animat
 pub const NEGATIVE: &str = "blurry, lowres";
 
 /// The 512x512 photo bench_pytorch.py wrote (both sides start from the same bytes).
-fn photo(dir: &Path) -> Result<RgbImage, String> {
+fn photo(dir: &Path) -> Result<RgbImage, Error> {
     let path = dir.join("photo.png");
-    Ok(image::open(&path).map_err(|e| format!("{}: {e} (fix: run bench_pytorch.py first)", path.display()))?.to_rgb8())
+    Ok(image::open(&path).map_err(|e| Error::file(&path, format!("cannot read: {e}"), "run bench_pytorch.py first"))?.to_rgb8())
 }
 
 fn randn<const D: usize>(generator: &mut TorchGenerator, shape: [usize; D], device: &Device) -> Tensor<D> {
@@ -125,13 +126,13 @@ pub fn median(runs: &[f64]) -> f64 {
 }
 
 /// The weights a scenario runs on: the f32 checkpoint, or a booth file of this precision.
-fn load(dir: &Path, booth: Option<&str>, taesd: bool, device: &Device) -> Result<StableDiffusion, String> {
+fn load(dir: &Path, booth: Option<&str>, taesd: bool, device: &Device) -> Result<StableDiffusion, Error> {
     if let Some(precision) = booth {
-        return formats::load(&dir.join(format!("booth-{precision}.safetensors")), device).map_err(|e| e.to_string());
+        return Ok(formats::load(&dir.join(format!("booth-{precision}.safetensors")), device)?);
     }
-    let sd = formats::load(&dir.join("sd15-random.safetensors"), device).map_err(|e| e.to_string())?;
+    let sd = formats::load(&dir.join("sd15-random.safetensors"), device)?;
     if taesd {
-        formats::diffusers::with_tiny_vae(sd, &dir.join("taesd")).map_err(|e| e.to_string())
+        Ok(formats::diffusers::with_tiny_vae(sd, &dir.join("taesd"))?)
     } else {
         Ok(sd)
     }
@@ -156,7 +157,7 @@ fn params(scheduler: SchedulerKind, steps: usize, cfg: f32) -> Img2ImgParams {
 /// A scenario's measured part, run `warm + runs` times: the seconds of each run after the first
 /// `warm`. Every run ends by reading its result back (GPU work is only finished when its values
 /// are).
-fn timed(warm: usize, runs: usize, mut once: impl FnMut() -> Result<(), String>) -> Result<Vec<f64>, String> {
+fn timed(warm: usize, runs: usize, mut once: impl FnMut() -> Result<(), Error>) -> Result<Vec<f64>, Error> {
     for _ in 0..warm {
         once()?;
     }
@@ -170,14 +171,14 @@ fn timed(warm: usize, runs: usize, mut once: impl FnMut() -> Result<(), String>)
 }
 
 /// Runs one scenario here; the seconds of each timed run of its measured part.
-fn run_scenario(name: &str, dir: &Path, device: &Device, warm: usize, runs: usize, out: &Path) -> Result<Vec<f64>, String> {
+fn run_scenario(name: &str, dir: &Path, device: &Device, warm: usize, runs: usize, out: &Path) -> Result<Vec<f64>, Error> {
     match name {
         "text-encode" => {
             let sd = load(dir, None, false, device)?;
             timed(warm, runs, || {
                 // Each run encodes afresh: the pipeline would otherwise answer from what it remembers.
                 sd.text_encoder.forget();
-                sync(Tensor::cat(sd.encode_prompts(&[NEGATIVE, PROMPT], 1, 1).map_err(|e| e.to_string())?, 0));
+                sync(Tensor::cat(sd.encode_prompts(&[NEGATIVE, PROMPT], 1, 1)?, 0));
                 Ok(())
             })
         }
@@ -216,29 +217,31 @@ fn run_scenario(name: &str, dir: &Path, device: &Device, warm: usize, runs: usiz
             let p = params(scheduler, steps, cfg);
             let mut picture = None;
             let seconds = timed(warm, runs, || {
-                let decoded = sd.img2img_controlled(&photo, &p, &units, &mut |_| true).map_err(|e| e.to_string())?;
+                let decoded = sd.img2img_controlled(&photo, &p, &units, &mut |_| true)?;
                 picture = Some(to_image(decoded));
                 Ok(())
             })?;
-            let picture = picture.ok_or("no run made a picture")?;
-            picture.save(out).map_err(|e| format!("{}: {e}", out.display()))?;
+            let picture = picture.ok_or_else(|| Error::new(format!("scenario {name}"), "no run made a picture", "use --runs 1 or more"))?;
+            picture.save(out).map_err(|e| Error::file(out, format!("cannot write: {e}"), "check --dir is writable"))?;
             Ok(seconds)
         }
-        other => {
-            Err(format!("unknown scenario {other:?}; the scenarios are {}", SCENARIOS.iter().map(|s| s.0).collect::<Vec<_>>().join(", ")))
-        }
+        other => Err(Error::new(
+            format!("--scenario {other:?}"),
+            "unknown",
+            format!("use one of {}", SCENARIOS.iter().map(|s| s.0).collect::<Vec<_>>().join(", ")),
+        )),
     }
 }
 
 /// The three random ControlNets, int8 in memory as the booth holds its units.
-fn controlnets(dir: &Path, sd: &StableDiffusion, device: &Device) -> Result<Vec<ControlNetModel>, String> {
+fn controlnets(dir: &Path, sd: &StableDiffusion, device: &Device) -> Result<Vec<ControlNetModel>, Error> {
     CONTROLNETS
         .iter()
         .map(|n| {
             let path = dir.join(n);
             formats::load_controlnet(&path, sd.unet_config.cross_attention_dim, device)
                 .map(|m| keepsake_models::edits::quantize::quantize_module(m, keepsake_models::kernels::quantize::Bits::Eight))
-                .map_err(|e| format!("{}: {e} (fix: run bench_pytorch.py first, it makes the ControlNets)", path.display()))
+                .map_err(|e| Error::file(&path, e, "run bench_pytorch.py first, it makes the ControlNets"))
         })
         .collect()
 }
@@ -258,7 +261,7 @@ pub fn psnr(a: &RgbImage, b: &RgbImage) -> f64 {
     10.0 * (255.0f64.powi(2) / mse).log10()
 }
 
-pub fn run(args: &BenchArgs) -> Result<String, String> {
+pub fn run(args: &BenchArgs) -> Result<String, Error> {
     // The pictures and PyTorch's side are named by where they are made: `auto` is decided first.
     let args = &BenchArgs { backend: args.backend.resolved(), ..args.clone() };
     if let Some(name) = &args.scenario {
@@ -269,7 +272,7 @@ pub fn run(args: &BenchArgs) -> Result<String, String> {
         let seconds = run_scenario(name, &args.dir, &compute.device, usize::from(gpu), runs, &out)?;
         let gpu_reserved_mb = gpu.then(|| compute.device.memory_pool_usage().map(|u| u.bytes_reserved as f64 / (1 << 20) as f64)).flatten();
         let m = Measured { name: name.clone(), seconds: median(&seconds), runs: seconds, peak_rss_mb: peak_rss_mb(), gpu_reserved_mb };
-        return serde_json::to_string(&m).map_err(|e| e.to_string());
+        return Ok(serde_json::to_string(&m).expect("measurements serialise"));
     }
     if args.psnr_only {
         let (pytorch, theirs_tag) = pytorch_side(args);
@@ -277,13 +280,14 @@ pub fn run(args: &BenchArgs) -> Result<String, String> {
     }
     let model = args.dir.join("sd15-random.safetensors");
     if !model.is_file() {
-        return Err(format!(
-            "{} is missing (fix: make it with `.venv-reference/bin/python tests/reference/bench_pytorch.py {}`)",
-            model.display(),
-            args.dir.display()
+        return Err(Error::file(
+            &model,
+            "missing",
+            format!("make it with `.venv-reference/bin/python tests/reference/bench_pytorch.py {}`", args.dir.display()),
         ));
     }
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Error::new("keepsake bench", format!("cannot find its own binary: {e}"), "run it by its path"))?;
     for precision in ["int8", "int4"] {
         let booth = args.dir.join(format!("booth-{precision}.safetensors"));
         if booth.is_file() {
@@ -298,9 +302,9 @@ pub fn run(args: &BenchArgs) -> Result<String, String> {
             .arg("--out")
             .arg(&booth)
             .status()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| Error::file(&exe, format!("cannot run: {e}"), "run it by its path"))?;
         if !status.success() {
-            return Err(format!("baking the {precision} booth file failed"));
+            return Err(Error::file(&booth, format!("baking the {precision} booth file failed"), "see the error above"));
         }
     }
     let backend = args.backend.name();
@@ -331,11 +335,16 @@ pub fn run(args: &BenchArgs) -> Result<String, String> {
         if let Some(r) = args.runs {
             cmd.args(["--runs", &r.to_string()]);
         }
-        let out = cmd.output().map_err(|e| e.to_string())?;
+        let out = cmd.output().map_err(|e| Error::file(&exe, format!("cannot run: {e}"), "run it by its path"))?;
         if !out.status.success() {
-            return Err(format!("{name} failed: {}", String::from_utf8_lossy(&out.stderr)));
+            return Err(Error::new(
+                format!("scenario {name}"),
+                format!("failed: {}", String::from_utf8_lossy(&out.stderr)),
+                "see its error",
+            ));
         }
-        let m: Measured = serde_json::from_slice(out.stdout.trim_ascii()).map_err(|e| format!("{name}: {e}"))?;
+        let m: Measured = serde_json::from_slice(out.stdout.trim_ascii())
+            .map_err(|e| Error::new(format!("scenario {name}"), format!("printed no measurement: {e}"), "run it alone with --scenario"))?;
         let theirs = &pytorch[pytorch_counterpart(name)];
         let (t_s, t_rss, t_gpu) = (theirs["seconds"].as_f64(), theirs["peak_rss_mb"].as_f64(), theirs["gpu_peak_mb"].as_f64());
         let fmt = |v: Option<f64>, digits: usize| v.map(|v| format!("{v:.digits$}")).unwrap_or_else(|| "-".into());

@@ -14,6 +14,7 @@ use crate::booth::screens::Layout;
 use crate::booth::{Booth, RunReport, StopWhen};
 use crate::config::{Config, Language};
 use crate::devices::Devices;
+use crate::error::Error;
 use crate::stylizers;
 use crate::sync::uploader::{Settings, Uploader};
 
@@ -161,24 +162,25 @@ pub fn visitors_paced(sessions: u32, layout: &Layout, pace: f64) -> Vec<ScriptSt
 
 /// The demo narrates every visit: without espeak-ng it would only show fault screens, so say
 /// what to install instead.
-fn check_voice(language: Language) -> Result<(), String> {
+fn check_voice(language: Language) -> Result<(), Error> {
     match EspeakNarrator::has_voice(language.code()) {
         Ok(true) => Ok(()),
-        Ok(false) => Err(format!("espeak-ng has no {:?} voice: sudo apt-get install -y espeak-ng-data", language.code())),
-        Err(e) => Err(format!("{}: {} ({})", e.device, e.problem, e.fix)),
+        Ok(false) => Err(Error::new("espeak-ng", format!("has no {:?} voice", language.code()), "sudo apt-get install -y espeak-ng-data")),
+        Err(e) => Err(e.into()),
     }
 }
 
-pub async fn run(opts: &DemoOptions) -> Result<RunReport, String> {
+pub async fn run(opts: &DemoOptions) -> Result<RunReport, Error> {
     check_voice(opts.language)?;
-    std::fs::create_dir_all(&opts.out).map_err(|e| format!("cannot create {}: {e}", opts.out.display()))?;
+    std::fs::create_dir_all(&opts.out)
+        .map_err(|e| Error::file(&opts.out, format!("cannot create the output folder: {e}"), "choose a writable place with --out"))?;
     let config = demo_config_with(&opts.out, opts.language, opts.server.as_ref(), opts.fast);
     let layout = Layout { w: config.screen.0, h: config.screen.1 };
-    let mut devices = Devices::open(&config.devices, config.screen).map_err(|e| e.to_string())?;
+    let mut devices = Devices::open(&config.devices, config.screen)?;
     let pace = if opts.fast { 0.1 } else { 1.0 };
     devices.input = Box::new(ScriptedInput::new(visitors_paced(opts.sessions, &layout, pace)));
     let stylizer = stylizers::for_booth(&config, opts.backend)?;
-    let archive = Arc::new(Archive::open(&config.archive_dir).map_err(|e| e.to_string())?);
+    let archive = Arc::new(Archive::open(&config.archive_dir)?);
     let uploader = Settings::from_config(&config.server).map(|s| Uploader::start(archive.clone(), s));
     let booth = Booth::new(Arc::new(config), devices, stylizer, archive.clone());
     let within = Duration::from_secs(120 + 60 * opts.sessions as u64);

@@ -11,6 +11,7 @@ use keepsake_models::schedulers::SchedulerKind;
 use keepsake_models::torch_rng::NormalKernel;
 
 use crate::backend::Backend;
+use crate::error::Error;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum NoiseKernelArg {
@@ -91,29 +92,30 @@ pub struct GenerateArgs {
     pub vae_tiling: bool,
 }
 
-pub fn run(args: GenerateArgs) -> Result<(), String> {
-    let scheduler: SchedulerKind = args.scheduler.parse().map_err(|e: String| format!("--scheduler: {e}"))?;
+pub fn run(args: GenerateArgs) -> Result<(), Error> {
+    let scheduler: SchedulerKind =
+        args.scheduler.parse().map_err(|e: String| Error::new("--scheduler", e, "see `keepsake generate --help` for the schedulers"))?;
     if !(0.0..=1.0).contains(&args.strength) {
-        return Err(format!("--strength {}: use a value from 0 to 1", args.strength));
+        return Err(Error::new(format!("--strength {}", args.strength), "out of range", "use a value from 0 to 1"));
     }
     let photo =
-        image::open(&args.input).map_err(|e| format!("cannot read {}: {e} (use a JPEG or PNG photo)", args.input.display()))?.to_rgb8();
+        image::open(&args.input).map_err(|e| Error::file(&args.input, format!("cannot read: {e}"), "use a JPEG or PNG photo"))?.to_rgb8();
     let width = args.width.unwrap_or(photo.width() / 8 * 8);
     let height = args.height.unwrap_or(photo.height() / 8 * 8);
     let seed = args.seed.unwrap_or_else(|| uuid::Uuid::new_v4().as_u128() as u32 as u64);
     // A1111's <lora:name:weight> tags: merged from the LoRA folder, cut from the prompt.
-    let (prompt, tags) = keepsake_models::edits::extra_networks::take_lora_tags(&args.prompt)?;
+    let (prompt, tags) = keepsake_models::edits::extra_networks::take_lora_tags(&args.prompt)
+        .map_err(|e| Error::new("--prompt", e, "write LoRA tags as <lora:NAME:WEIGHT>"))?;
     let mut loras = args.loras.clone();
     for tag in tags {
-        let dir = args
-            .lora_dir
-            .as_ref()
-            .ok_or_else(|| format!("the prompt asks for <lora:{}>: give the LoRA folder with --lora-dir", tag.name))?;
+        let dir = args.lora_dir.as_ref().ok_or_else(|| {
+            Error::new(format!("<lora:{}> in the prompt", tag.name), "no LoRA folder given", "give the LoRA folder with --lora-dir")
+        })?;
         let file = LoraFolder(dir).resolve(&tag.name).ok_or_else(|| {
-            format!(
-                "<lora:{}> in the prompt: there is no {} (fix: put the LoRA there or correct the name)",
-                tag.name,
-                dir.join(format!("{}.safetensors", tag.name)).display()
+            Error::new(
+                format!("<lora:{}> in the prompt", tag.name),
+                format!("there is no {}", dir.join(format!("{}.safetensors", tag.name)).display()),
+                "put the LoRA there or correct the name",
             )
         })?;
         loras.push((file, tag.weight));
@@ -140,7 +142,7 @@ pub fn run(args: GenerateArgs) -> Result<(), String> {
         args.controlnets.iter().map(|spec| spec.control_image(&photo, width, height, &annotators)).collect::<Result<Vec<_>, _>>()?;
     let device = args.backend.compute(None).device;
     let started = Instant::now();
-    let mut sd = formats::load(&args.model, &device).map_err(|e| e.to_string())?;
+    let mut sd = formats::load(&args.model, &device)?;
     sd.vae_tiling = args.vae_tiling;
     crate::extras::apply_extras(&mut sd, &loras, &args.embeddings)?;
     tracing::info!(model = %args.model.display(), seconds = started.elapsed().as_secs_f32(), "model loaded");
@@ -151,7 +153,7 @@ pub fn run(args: GenerateArgs) -> Result<(), String> {
     };
     let mut nets = Vec::new();
     for spec in &args.controlnets {
-        nets.push(formats::load_controlnet(&spec.model, sd.unet_config.cross_attention_dim, &device).map_err(|e| e.to_string())?);
+        nets.push(formats::load_controlnet(&spec.model, sd.unet_config.cross_attention_dim, &device)?);
     }
     let mut units = Vec::new();
     for ((spec, model), image) in args.controlnets.iter().zip(&nets).zip(controls) {
@@ -168,12 +170,11 @@ pub fn run(args: GenerateArgs) -> Result<(), String> {
             last = Instant::now();
             true
         })
-        .map(to_image)
-        .map_err(|e| e.to_string())?;
+        .map(to_image)?;
     bar.finish_and_clear();
     let model_name = args.model.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     crate::api::infotext::write_png_with_parameters(&out, &crate::api::infotext::infotext(&params, &model_name, true), &args.output)
-        .map_err(|e| format!("cannot write {}: {e}", args.output.display()))?;
+        .map_err(|e| Error::file(&args.output, format!("cannot write: {e}"), "check the folder exists and is writable"))?;
     println!("{} ({}x{}, seed {seed}, {:.1} s)", args.output.display(), width, height, started.elapsed().as_secs_f32());
     Ok(())
 }

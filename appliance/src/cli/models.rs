@@ -9,6 +9,8 @@ use keepsake_models::edits::lora::Lora;
 use keepsake_models::formats;
 use keepsake_models::formats::booth_file::{self, BoothFile, Precision};
 
+use crate::error::Error;
+
 #[derive(clap::Subcommand)]
 pub enum ModelsAction {
     /// Make a booth file: a checkpoint with LoRAs merged, optionally TAESD as its VAE, quantized.
@@ -46,29 +48,29 @@ fn megabytes(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / 1e6)
 }
 
-pub fn bake(args: &BakeArgs) -> Result<String, String> {
+pub fn bake(args: &BakeArgs) -> Result<String, Error> {
     let started = Instant::now();
     let device = Device::flex();
     eprintln!("loading {}", args.model.display());
-    let mut sd = formats::load(&args.model, &device).map_err(|e| e.to_string())?;
+    let mut sd = formats::load(&args.model, &device)?;
     crate::extras::apply_extras(&mut sd, &args.loras, &args.embeddings)?;
     if let Some(file) = &args.lcm_lora {
-        let lora = Lora::read(file, &sd).map_err(|e| e.to_string())?;
+        let lora = Lora::read(file, &sd)?;
         eprintln!("merging LCM-LoRA {} ({} layers)", file.display(), lora.layers());
-        lora.merge_into(&mut sd, 1.0).map_err(|e| e.to_string())?;
+        lora.merge_into(&mut sd, 1.0)?;
         sd.origin.lcm = true;
     }
     if let Some(dir) = &args.taesd {
         eprintln!("using TAESD from {}", dir.display());
-        sd = formats::diffusers::with_tiny_vae(sd, dir).map_err(|e| e.to_string())?;
+        sd = formats::diffusers::with_tiny_vae(sd, dir)?;
     }
     eprintln!("writing {} ({})", args.out.display(), args.quantize);
-    let bytes = booth_file::write(&sd, args.quantize, &args.out).map_err(|e| e.to_string())?;
+    let bytes = booth_file::write(&sd, args.quantize, &args.out)?;
     Ok(format!("{}: {} booth file, {} ({:.0} s)", args.out.display(), args.quantize, megabytes(bytes), started.elapsed().as_secs_f32()))
 }
 
-pub fn inspect(file: &Path) -> Result<String, String> {
-    let contents = BoothFile::open(file).and_then(|f| f.contents()).map_err(|e| e.to_string())?;
+pub fn inspect(file: &Path) -> Result<String, Error> {
+    let contents = BoothFile::open(file).and_then(|f| f.contents())?;
     let origin = &contents.origin;
     let listed = |items: Vec<String>| if items.is_empty() { "none".to_string() } else { items.join(",") };
     let mut out = vec![

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use keepsake_models::preprocessors::{Annotators, Module, DEFAULT_RESOLUTION};
 
+use crate::error::Error;
+
 #[derive(clap::Args, Debug)]
 pub struct PreprocessArgs {
     /// none, canny, openpose, depth (LeReS), depth_anything_v2 or mlsd (A1111's names).
@@ -27,7 +29,7 @@ pub struct PreprocessArgs {
     pub output: PathBuf,
 }
 
-pub fn run(args: &PreprocessArgs) -> Result<String, String> {
+pub fn run(args: &PreprocessArgs) -> Result<String, Error> {
     let mut module = args.module;
     match &mut module {
         Module::Canny { low, high } => {
@@ -35,25 +37,30 @@ pub fn run(args: &PreprocessArgs) -> Result<String, String> {
             *high = args.high.unwrap_or(*high);
         }
         other if args.low.is_some() || args.high.is_some() => {
-            return Err(format!("--low/--high are canny's thresholds; --module {other} takes none"));
+            return Err(Error::new(
+                format!("--module {other}"),
+                "takes no --low/--high (they are canny's thresholds)",
+                "leave --low and --high out",
+            ));
         }
         _ => {}
     }
     if !(64..=2048).contains(&args.res) {
-        return Err(format!("--res {}: use a processor resolution from 64 to 2048 (512 is usual)", args.res));
+        return Err(Error::new(format!("--res {}", args.res), "out of range", "use a processor resolution from 64 to 2048 (512 is usual)"));
     }
-    let photo =
-        image::open(&args.input).map_err(|e| format!("cannot read the photo {}: {e} (use a PNG or JPEG)", args.input.display()))?.to_rgb8();
+    let photo = image::open(&args.input)
+        .map_err(|e| Error::file(&args.input, format!("cannot read the photo: {e}"), "use a JPEG or PNG photo"))?
+        .to_rgb8();
     let mut annotators = Annotators::from_env();
     if let Some(dir) = &args.annotators {
         annotators.dir = dir.clone();
     }
-    let control = module.run(&photo, args.res, &annotators).map_err(|e| e.to_string())?;
+    let control = module.run(&photo, args.res, &annotators)?;
     let made_with = match module {
         Module::Canny { low, high } => format!("Module: canny, Processor res: {}, Threshold A: {low}, Threshold B: {high}", args.res),
         other => format!("Module: {other}, Processor res: {}", args.res),
     };
     crate::api::infotext::write_png_with_parameters(&control, &made_with, &args.output)
-        .map_err(|e| format!("cannot write {}: {e} (check the folder exists and is writable)", args.output.display()))?;
+        .map_err(|e| Error::file(&args.output, format!("cannot write: {e}"), "check the folder exists and is writable"))?;
     Ok(format!("{}: {module} control image, {}x{}", args.output.display(), control.width(), control.height()))
 }

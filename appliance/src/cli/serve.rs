@@ -11,6 +11,7 @@ use keepsake_models::stylize::shared_pipeline::SharedPipeline;
 use crate::api::{Engine, EngineSettings, Limits};
 use crate::backend::Backend;
 use crate::cli::generate::NoiseKernelArg;
+use crate::error::Error;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -54,16 +55,20 @@ pub struct ServeArgs {
     pub max_images: u32,
 }
 
-pub fn run(args: ServeArgs) -> Result<(), String> {
+pub fn run(args: ServeArgs) -> Result<(), Error> {
     if args.token.as_deref().is_some_and(|t| t.len() < 16) {
-        return Err("--token: use at least 16 characters (e.g. from `openssl rand -hex 16`)".into());
+        return Err(Error::new("--token", "shorter than 16 characters", "use a longer one, e.g. from `openssl rand -hex 16`"));
     }
     if args.max_side < 64 || args.max_steps == 0 || args.max_images == 0 {
-        return Err("--max-side must be at least 64, --max-steps and --max-images at least 1".into());
+        return Err(Error::new(
+            "--max-side, --max-steps or --max-images",
+            "too small to serve a request",
+            "use --max-side 64 or more, --max-steps and --max-images 1 or more",
+        ));
     }
     let device = args.backend.compute(None).device;
     let started = std::time::Instant::now();
-    let mut sd = formats::load(&args.model, &device).map_err(|e| e.to_string())?;
+    let mut sd = formats::load(&args.model, &device)?;
     crate::extras::apply_extras(&mut sd, &[], &args.embeddings)?;
     tracing::info!(model = %args.model.display(), seconds = started.elapsed().as_secs_f32(), "model loaded");
     let mut annotators = Annotators::from_env();
@@ -82,9 +87,7 @@ pub fn run(args: ServeArgs) -> Result<(), String> {
         noise_kernel: args.noise_kernel.kernel(),
     };
     let engine = Arc::new(Engine::new(Arc::new(SharedPipeline::new(sd)), settings));
-    let runtime =
-        tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| format!("cannot start the async runtime: {e}"))?;
-    runtime.block_on(async {
+    crate::runtime()?.block_on(async {
         tokio::select! {
             r = crate::api::serve(engine, args.token, args.listen) => r,
             _ = crate::shutdown_signal() => {

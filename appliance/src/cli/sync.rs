@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::archive::outbox::now_ms;
 use crate::archive::Archive;
 use crate::config::Config;
+use crate::error::Error;
 use crate::sync::uploader::{self, Client, Settings};
 
 #[derive(clap::Args, Debug)]
@@ -48,23 +49,23 @@ struct Resolved {
     settings: Option<Settings>,
 }
 
-fn resolve(args: &SyncArgs) -> Result<Resolved, String> {
-    let config = args.config.as_ref().map(|c| Config::load(c).map_err(|e| e.to_string())).transpose()?;
+fn resolve(args: &SyncArgs) -> Result<Resolved, Error> {
+    let config = args.config.as_ref().map(|c| Config::load(c)).transpose()?;
     let dir = match (&args.archive, &config) {
         (Some(d), _) => d.clone(),
         (None, Some(c)) => c.archive_dir.clone(),
-        (None, None) => return Err("give --config FILE or --archive DIR".into()),
+        (None, None) => return Err(Error::new("keepsake sync", "no archive named", "give --config FILE or --archive DIR")),
     };
     if !dir.is_dir() {
-        return Err(format!("{}: no such archive folder (fix: check archive.dir or --archive)", dir.display()));
+        return Err(Error::file(&dir, "no such archive folder", "check archive.dir or --archive"));
     }
-    let archive = Archive::open(&dir).map_err(|e| e.to_string())?;
+    let archive = Archive::open(&dir)?;
     let mut settings = config.as_ref().and_then(|c| Settings::from_config(&c.server));
     if let (Some(url), Some(token)) = (&args.server, &args.token) {
         let (chunk, retry_max) = settings.as_ref().map(|s| (s.chunk, s.retry_max)).unwrap_or((1 << 20, Duration::from_secs(600)));
         settings = Some(Settings { url: url.trim_end_matches('/').to_string(), token: token.clone(), chunk, retry_max });
     } else if args.server.is_some() || args.token.is_some() {
-        return Err("--server and --token go together".into());
+        return Err(Error::new("--server and --token", "only one was given", "give both: the server's URL and this booth's token"));
     }
     if let (Some(kib), Some(s)) = (args.chunk_kib, settings.as_mut()) {
         s.chunk = (kib as usize) << 10;
@@ -72,15 +73,15 @@ fn resolve(args: &SyncArgs) -> Result<Resolved, String> {
     Ok(Resolved { archive, settings })
 }
 
-pub fn status(args: &SyncArgs) -> Result<String, String> {
+pub fn status(args: &SyncArgs) -> Result<String, Error> {
     let r = resolve(args)?;
     let outbox = r.archive.outbox();
-    let s = outbox.summary().map_err(|e| e.to_string())?;
+    let s = outbox.summary()?;
     let mut out = format!("outbox {}: {} waiting, {} sent, {} refused\n", outbox.path().display(), s.pending, s.sent, s.refused);
     if r.settings.is_none() {
         out.push_str("no server.token is set: nothing is sent until one is (keepsake-server booth add)\n");
     }
-    for item in outbox.unsent().map_err(|e| e.to_string())? {
+    for item in outbox.unsent()? {
         let when = if item.state == "refused" {
             "refused".to_string()
         } else if item.next_try_ms <= now_ms() {
@@ -100,13 +101,13 @@ pub fn status(args: &SyncArgs) -> Result<String, String> {
     Ok(out)
 }
 
-pub fn push(args: &SyncArgs, wait: f64) -> Result<String, String> {
+pub fn push(args: &SyncArgs, wait: f64) -> Result<String, Error> {
     let r = resolve(args)?;
     let Some(settings) = r.settings else {
-        return Err("no server token: set server.token in the config, or give --server and --token".into());
+        return Err(Error::new("keepsake sync push", "no server token", "set server.token in the config, or give --server and --token"));
     };
     let outbox = r.archive.outbox();
-    outbox.retry_all().map_err(|e| e.to_string())?;
+    outbox.retry_all()?;
     let retry_max = settings.retry_max.min(Duration::from_secs(5));
     let client = Client::new(settings);
     let until = std::time::Instant::now() + Duration::from_secs_f64(wait.max(0.0));
@@ -114,7 +115,7 @@ pub fn push(args: &SyncArgs, wait: f64) -> Result<String, String> {
     let mut sent = 0;
     loop {
         sent += uploader::send_due(&r.archive, &client, retry_max, &never);
-        let s = outbox.summary().map_err(|e| e.to_string())?;
+        let s = outbox.summary()?;
         if s.pending == 0 || std::time::Instant::now() >= until {
             let left = if s.pending == 0 { String::new() } else { format!(", {} still waiting (keepsake sync status)", s.pending) };
             let refused = if s.refused == 0 { String::new() } else { format!(", {} refused (keepsake sync status)", s.refused) };
