@@ -168,13 +168,16 @@ fn result_screen_with_and_without_qr_differs_only_where_expected() {
         let img = std::sync::Arc::new(RgbImage::from_pixel(64, 96, image::Rgb([90, 120, 200])));
         archive.store(meta, img.clone(), img).unwrap()
     };
-    let texts = keepsake::i18n::texts(Language::En);
     let memorial = demo_config(Path::new("/tmp"), Language::En).memorial;
     let qr = keepsake::qr::qr_image(&k.meta.share_url, 8).unwrap();
     let state = keepsake::booth::State::Result { keepsake: std::sync::Arc::new(k), printer: None };
     let draw = |qr: Option<&RgbImage>| {
         let mut fb = Framebuffer::new(layout.w, layout.h);
-        screens::draw(&mut fb, &state, &screens::View { texts, memorial: &memorial, live: None, slide: None, seconds_left: 0, qr });
+        screens::draw(
+            &mut fb,
+            &state,
+            &screens::View { language: Language::En, memorial: &memorial, live: None, slide: None, seconds_left: 0, qr },
+        );
         fb.image
     };
     let without = draw(None);

@@ -14,7 +14,7 @@ use keepsake_models::StylizeError;
 
 use crate::archive::outbox::OutboxError;
 use crate::archive::ArchiveError;
-use crate::config::ConfigError;
+use crate::config_reader::ConfigError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

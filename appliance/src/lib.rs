@@ -13,7 +13,6 @@ mod config_reader;
 pub mod devices;
 pub mod error;
 pub mod extras;
-pub mod i18n;
 pub mod keepsake;
 pub mod notify;
 pub mod qr;

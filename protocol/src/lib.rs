@@ -23,6 +23,15 @@ impl Language {
         }
     }
 
+    /// The one of two translations in this language (a screen's words, a page's texts): one
+    /// exhaustive match, so a third language is added where the compiler lists.
+    pub fn choose<'a, T: ?Sized>(self, ko: &'a T, en: &'a T) -> &'a T {
+        match self {
+            Language::Ko => ko,
+            Language::En => en,
+        }
+    }
+
     /// Exactly a code [`Language::code`] gives.
     pub fn from_code(code: &str) -> Option<Language> {
         Language::ALL.into_iter().find(|l| l.code() == code)

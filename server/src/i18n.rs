@@ -20,10 +20,7 @@ pub fn pick(query: Option<&str>, headers: &HeaderMap) -> Language {
 
 /// The pages' words in `lang`.
 pub fn words(lang: Language) -> &'static Words {
-    match lang {
-        Language::Ko => &KO,
-        Language::En => &EN,
-    }
+    lang.choose(&KO, &EN)
 }
 
 pub struct Words {

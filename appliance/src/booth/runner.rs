@@ -28,7 +28,6 @@ use crate::card;
 use crate::config::Config;
 use crate::devices::Devices;
 use crate::error::Error;
-use crate::i18n;
 use crate::keepsake::{self, FileInfo, Keepsake, KeepsakeMeta};
 use crate::notify::Notifier;
 use crate::qr;
@@ -131,7 +130,6 @@ impl Booth {
     pub async fn run(mut self, stop: StopWhen) -> Result<RunReport, Error> {
         let cfg = self.config.clone();
         let t = &cfg.timeouts;
-        let texts = i18n::texts(cfg.memorial.language);
         // A panel's size is the panel's; screen.width/height size only the headless display.
         let (w, h) = self.display.size();
         let layout = Layout { w, h };
@@ -258,7 +256,7 @@ impl Booth {
                 dirty = false;
                 let seconds_left = deadline.map(|d| d.saturating_duration_since(Instant::now()).as_secs_f32().ceil() as u32).unwrap_or(0);
                 let view = View {
-                    texts,
+                    language: cfg.memorial.language,
                     memorial: &cfg.memorial,
                     live: live.as_ref(),
                     slide: (!shown.slides.is_empty()).then(|| shown.slides[shown.slide % shown.slides.len()].as_ref()),

@@ -6,9 +6,11 @@ use keepsake_drivers::framebuffer::Framebuffer;
 use keepsake_drivers::text::{self, Align};
 
 use super::{Canvas, View, BACKGROUND, CREAM};
+use crate::config::Language;
 
 pub(super) fn draw(fb: &mut Framebuffer, c: &Canvas, view: &View, remaining: u32) {
-    let Canvas { l, t, w, h, m, .. } = *c;
+    let Canvas { l, language, w, h, m, .. } = *c;
+    let t = words(language);
     if let Some(live) = view.live {
         // Cover the screen with the preview: the visitor sees themselves large.
         let scale = (l.w as f32 / live.width() as f32).max(l.h as f32 / live.height() as f32);
@@ -27,4 +29,17 @@ pub(super) fn draw(fb: &mut Framebuffer, c: &Canvas, view: &View, remaining: u32
         .into_styled(PrimitiveStyle::with_fill(BACKGROUND))
         .draw(fb);
     text::draw_line(fb, &n, w / 2, cy - nh / 2, scale, CREAM, Align::Center);
+}
+
+/// What this screen says, in the memorial's language.
+pub(super) struct Words {
+    pub get_ready: &'static str,
+}
+
+const KO: Words = Words { get_ready: "카메라를 바라봐 주세요" };
+
+const EN: Words = Words { get_ready: "Please look at the camera" };
+
+pub(super) fn words(language: Language) -> &'static Words {
+    language.choose(&KO, &EN)
 }

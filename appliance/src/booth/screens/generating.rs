@@ -5,9 +5,11 @@ use keepsake_drivers::framebuffer::Framebuffer;
 use keepsake_drivers::text::{self, Align};
 
 use super::{progress_bar, Canvas, Rect, CREAM, MUTED};
+use crate::config::Language;
 
 pub(super) fn draw(fb: &mut Framebuffer, c: &Canvas, photo: &RgbImage, preview: Option<&RgbImage>, step: u32, total: u32) {
-    let Canvas { l, t, w, m, text_w, .. } = *c;
+    let Canvas { l, language, w, m, text_w, .. } = *c;
+    let t = words(language);
     let pic = l.picture_area();
     let shown = preview.unwrap_or(photo);
     fb.blit_fit(shown, pic.x, pic.y, pic.w, pic.h);
@@ -20,4 +22,18 @@ pub(super) fn draw(fb: &mut Framebuffer, c: &Canvas, photo: &RgbImage, preview: 
         let label = format!("{} {step}/{total}", t.step);
         text::draw_line(fb, &label, w / 2, y, l.small(), MUTED, Align::Center);
     }
+}
+
+/// What this screen says, in the memorial's language.
+pub(super) struct Words {
+    pub painting: &'static str,
+    pub step: &'static str,
+}
+
+const KO: Words = Words { painting: "추억을 그리고 있습니다", step: "단계" };
+
+const EN: Words = Words { painting: "Painting your keepsake", step: "step" };
+
+pub(super) fn words(language: Language) -> &'static Words {
+    language.choose(&KO, &EN)
 }

@@ -11,6 +11,7 @@ mod countdown;
 mod fault;
 mod generating;
 mod print_share;
+mod printer_hint;
 mod result;
 mod review;
 
@@ -22,8 +23,8 @@ use keepsake_drivers::framebuffer::Framebuffer;
 use keepsake_drivers::text::{self, Align};
 
 use crate::booth::state::State;
+use crate::config::Language;
 use crate::config::Memorial;
-use crate::i18n::Texts;
 
 pub const BACKGROUND: Rgb888 = Rgb888::new(0x2b, 0x23, 0x20);
 pub const CREAM: Rgb888 = Rgb888::new(0xf4, 0xea, 0xd8);
@@ -123,7 +124,8 @@ pub fn hit(state: &State, layout: &Layout, x: i32, y: i32) -> Option<Touch> {
 
 /// What the screens need besides the state itself.
 pub struct View<'a> {
-    pub texts: &'a Texts,
+    /// The memorial's language: each screen says its own words in it.
+    pub language: Language,
     pub memorial: &'a Memorial,
     /// The live camera frame (countdown).
     pub live: Option<&'a RgbImage>,
@@ -168,11 +170,11 @@ fn progress_bar(fb: &mut Framebuffer, r: Rect, fraction: f32) {
     }
 }
 
-/// What every screen draws with: the layout, its margin and text width, and the texts.
+/// What every screen draws with: the layout, its margin and text width, and the language.
 #[derive(Clone, Copy)]
-struct Canvas<'a> {
+struct Canvas {
     l: Layout,
-    t: &'a Texts,
+    language: Language,
     w: i32,
     h: i32,
     m: i32,
@@ -183,7 +185,7 @@ struct Canvas<'a> {
 pub fn draw(fb: &mut Framebuffer, state: &State, view: &View) {
     let l = Layout { w: fb.width(), h: fb.height() };
     let m = l.margin();
-    let c = Canvas { l, t: view.texts, w: l.w as i32, h: l.h as i32, m, text_w: l.w - 2 * m as u32 };
+    let c = Canvas { l, language: view.language, w: l.w as i32, h: l.h as i32, m, text_w: l.w - 2 * m as u32 };
     fb.fill(BACKGROUND);
     match state {
         State::Attract => attract::draw(fb, &c, view),

@@ -4,7 +4,7 @@ use keepsake_drivers::framebuffer::Framebuffer;
 use keepsake_drivers::printer::Unavailable;
 use keepsake_drivers::text::{self, Align};
 
-use super::{Canvas, Touch, View, AMBER, CREAM, MUTED};
+use super::{printer_hint, Canvas, Touch, View, AMBER, CREAM, MUTED};
 use crate::keepsake::Keepsake;
 
 /// Anywhere goes on to print and share.
@@ -12,8 +12,9 @@ pub(super) fn touch() -> Option<Touch> {
     Some(Touch::Next)
 }
 
-pub(super) fn draw(fb: &mut Framebuffer, c: &Canvas, view: &View, keepsake: &Keepsake, printer: Option<&Unavailable>) {
-    let Canvas { l, t, w, h, m, text_w } = *c;
+pub(super) fn draw(fb: &mut Framebuffer, c: &Canvas, view: &View, keepsake: &Keepsake, unavailable: Option<&Unavailable>) {
+    let Canvas { l, language, w, h, m, text_w } = *c;
+    let printer = printer_hint::words(language);
     let pic = l.picture_area();
     fb.blit_fit(&keepsake.illustration, pic.x, pic.y, pic.w, pic.h);
     let mut y = pic.y + pic.h as i32 + m / 2;
@@ -23,9 +24,9 @@ pub(super) fn draw(fb: &mut Framebuffer, c: &Canvas, view: &View, keepsake: &Kee
         let side = l.w / 4;
         let qy = h - side as i32 - m;
         fb.blit_fit(qr, w - m - side as i32, qy, side, side);
-        let (hint, color) = match printer {
-            Some(why) => (format!("{}\n{}", t.printer_why(why), t.print_unavailable), MUTED),
-            None => (t.press_print.to_string(), AMBER),
+        let (hint, color) = match unavailable {
+            Some(why) => (printer.unavailable(why), MUTED),
+            None => (printer.press_print.to_string(), AMBER),
         };
         text::draw_paragraph(fb, &hint, m, qy + side as i32 / 3, l.w - side - 3 * m as u32, l.small(), color, Align::Left);
     }
