@@ -8,7 +8,9 @@
 //! A character the face lacks is drawn as '?' and logged, never dropped silently.
 
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
 
 use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;
@@ -54,11 +56,11 @@ static FACE: RwLock<Face> = RwLock::new(Face::Unifont);
 
 /// Sets the face all screens and cards use from now on.
 pub fn set_face(face: Face) {
-    *FACE.write().unwrap_or_else(|p| p.into_inner()) = face;
+    *FACE.write() = face;
 }
 
 pub fn face() -> Face {
-    FACE.read().unwrap_or_else(|p| p.into_inner()).clone()
+    FACE.read().clone()
 }
 
 fn luma_blend(dst: &mut image::Rgb<u8>, color: Rgb888, coverage: u8) {
@@ -185,8 +187,8 @@ pub fn drawable(text: &str) -> String {
 }
 
 fn warn_missing(c: char) {
-    static WARNED: std::sync::Mutex<Vec<char>> = std::sync::Mutex::new(Vec::new());
-    let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
+    static WARNED: parking_lot::Mutex<Vec<char>> = parking_lot::Mutex::new(Vec::new());
+    let mut warned = WARNED.lock();
     if !warned.contains(&c) {
         warned.push(c);
         tracing::warn!(character = %c, code = %format!("U+{:04X}", c as u32), "the booth font lacks this character; it is shown as '{FALLBACK_GLYPH}'");

@@ -168,7 +168,7 @@ async fn finish_upload(app: &App, sha256: &str, path: &std::path::Path) -> Resul
     app.blobs.put(&sha, Bytes::from(bytes)).await?;
     app.db.add_blob(&sha, len, checked.content_type, checked.width, checked.height).await?;
     let _ = tokio::fs::remove_file(path).await;
-    app.upload_locks.lock().unwrap_or_else(|p| p.into_inner()).remove(&sha);
+    app.upload_locks.lock().remove(&sha);
     Ok((StatusCode::CREATED, offset_header(len as u64)).into_response())
 }
 

@@ -4,7 +4,9 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -80,7 +82,7 @@ impl AppState {
     }
 
     pub fn upload_lock(&self, sha256: &str) -> Arc<tokio::sync::Mutex<()>> {
-        self.upload_locks.lock().unwrap_or_else(|p| p.into_inner()).entry(sha256.to_string()).or_default().clone()
+        self.upload_locks.lock().entry(sha256.to_string()).or_default().clone()
     }
 }
 

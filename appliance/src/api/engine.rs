@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::Instant;
 
 use axum::http::StatusCode;
@@ -182,7 +184,7 @@ impl Engine {
     }
 
     fn clip_skip(&self, overrides: Option<&Map<String, Value>>) -> Result<usize, ApiError> {
-        let options = self.options.lock().unwrap_or_else(|p| p.into_inner());
+        let options = self.options.lock();
         let value = overrides.and_then(|o| o.get("CLIP_stop_at_last_layers")).or(options.get("CLIP_stop_at_last_layers"));
         match value.and_then(Value::as_u64) {
             Some(n @ 1..=12) => Ok(n as usize),
@@ -193,7 +195,7 @@ impl Engine {
 
     /// The loaded checkpoint.
     pub fn checkpoint(&self) -> Checkpoint {
-        self.checkpoint.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.checkpoint.lock().clone()
     }
 
     /// Every checkpoint: the one started with, the loaded one, then those of the models folder.
@@ -247,18 +249,18 @@ impl Engine {
         if sd.unet_config.cross_attention_dim != self.cross_attention_dim {
             return Err(ApiError::field(field, format!("{} is not an SD 1.x model (its text width differs)", wanted.title)));
         }
-        *self.embeddings.lock().unwrap_or_else(|p| p.into_inner()) = sd.origin.embeddings.clone();
+        *self.embeddings.lock() = sd.origin.embeddings.clone();
         turn.replace_model(sd);
         tracing::info!(checkpoint = %wanted.title, "checkpoint switched");
-        self.options.lock().unwrap_or_else(|p| p.into_inner()).insert(field.into(), Value::from(wanted.title.clone()));
-        *self.checkpoint.lock().unwrap_or_else(|p| p.into_inner()) = wanted;
+        self.options.lock().insert(field.into(), Value::from(wanted.title.clone()));
+        *self.checkpoint.lock() = wanted;
         Ok(())
     }
 
     /// Interrupts the generation under way (if any).
     pub fn interrupt(&self) {
         self.interrupts.fetch_add(1, Ordering::SeqCst);
-        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let mut running = self.running.lock();
         if running.started.is_some() {
             running.interrupted = true;
         }
@@ -266,7 +268,7 @@ impl Engine {
 
     /// A1111's /progress answer.
     pub fn progress(&self, with_image: bool) -> Value {
-        let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let running = self.running.lock();
         let waiting = self.waiting.load(Ordering::SeqCst);
         let (fraction, eta) = match running.started {
             Some(started) if running.steps > 0 && running.images > 0 => {
@@ -388,7 +390,7 @@ impl Engine {
             let interrupts = *started_at.get_or_insert_with(|| self.interrupts.load(Ordering::SeqCst));
             turn.use_loras(&job.loras).map_err(|e| ApiError::field("prompt", e.to_string()))?;
             {
-                let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+                let mut running = self.running.lock();
                 if running.started.is_none() || index == 0 {
                     *running = Running {
                         started: Some(Instant::now()),
@@ -405,7 +407,7 @@ impl Engine {
             let mut preempted = false;
             let result = turn.sd.generate(start, params, &units, &mut |s| {
                 let preview = png_base64(&keepsake_models::pipeline::latent_preview::approximate(&s.latents));
-                let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+                let mut running = self.running.lock();
                 running.step = s.step;
                 running.steps = s.total;
                 running.preview = Some(preview);
@@ -591,7 +593,7 @@ impl Engine {
                 format!("{:?} is not installed here; use one of {names:?} (/controlnet/model_list)", unit.model),
             ));
         };
-        let mut nets = self.nets.lock().unwrap_or_else(|p| p.into_inner());
+        let mut nets = self.nets.lock();
         if let Some(net) = nets.get(name) {
             return Ok(net.clone());
         }
@@ -608,7 +610,7 @@ impl Engine {
         let key = module.to_string();
         let cached = !matches!(module, Module::Canny { .. });
         if cached {
-            if let Some(p) = self.preprocessors.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            if let Some(p) = self.preprocessors.lock().get(&key) {
                 return Ok(p.clone());
             }
         }
@@ -617,7 +619,7 @@ impl Engine {
                 .map_err(|e| ApiError::field(&format!("{at}.module"), format!("{e} (this booth's modules: /controlnet/module_list)")))?,
         );
         if cached {
-            self.preprocessors.lock().unwrap_or_else(|p| p.into_inner()).insert(key, loaded.clone());
+            self.preprocessors.lock().insert(key, loaded.clone());
         }
         Ok(loaded)
     }
@@ -724,7 +726,7 @@ struct IdleAfter<'a>(&'a Mutex<Running>);
 
 impl Drop for IdleAfter<'_> {
     fn drop(&mut self) {
-        let mut running = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut running = self.0.lock();
         running.started = None;
         running.step = 0;
     }

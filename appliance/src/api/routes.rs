@@ -99,7 +99,7 @@ async fn img2img(State(s): State<AppState>, Body(r): Body<GenerationRequest>) ->
 /// The settings (sd_model_checkpoint, CLIP_stop_at_last_layers, ...).
 #[utoipa::path(get, path = "/sdapi/v1/options", responses((status = 200, body = Object), (status = 401, body = ErrorBody)))]
 async fn get_options(State(s): State<AppState>) -> Json<Value> {
-    Json(Value::Object(s.engine.options.lock().unwrap_or_else(|p| p.into_inner()).clone()))
+    Json(Value::Object(s.engine.options.lock().clone()))
 }
 
 /// Changes settings; sd_model_checkpoint loads that checkpoint (from /sdapi/v1/sd-models).
@@ -116,7 +116,7 @@ async fn set_options(State(s): State<AppState>, Body(changes): Body<Map<String, 
             return Err(ApiError::field("CLIP_stop_at_last_layers", "use a whole number from 1 to 12"));
         }
     }
-    let mut options = s.engine.options.lock().unwrap_or_else(|p| p.into_inner());
+    let mut options = s.engine.options.lock();
     for (k, v) in changes {
         if k == "sd_model_checkpoint" {
             continue; // stays the loaded model's title
@@ -233,7 +233,6 @@ async fn embeddings(State(s): State<AppState>) -> Json<Value> {
         .engine
         .embeddings
         .lock()
-        .unwrap_or_else(|p| p.into_inner())
         .iter()
         .map(|(word, vectors)| {
             (word.clone(), json!({"step": null, "sd_checkpoint": null, "sd_checkpoint_name": null, "shape": 768, "vectors": vectors}))

@@ -7,8 +7,8 @@
 //! refuses for good (a 4xx that a retry cannot fix) becomes `refused` and stays for the
 //! technician (`keepsake sync status`, `keepsake sync retry`). Rows are never deleted.
 
+use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{params, Connection, OptionalExtension};
@@ -46,7 +46,7 @@ pub struct Outbox {
     path: PathBuf,
     conn: Mutex<Connection>,
     /// Rings when a row is added or a retry is asked for, so the uploader wakes up at once.
-    wake: std::sync::Condvar,
+    wake: parking_lot::Condvar,
     woken: Mutex<bool>,
 }
 
@@ -82,15 +82,15 @@ impl Outbox {
             CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_try_ms);",
         )
         .map_err(err)?;
-        Ok(Self { path, conn: Mutex::new(conn), wake: std::sync::Condvar::new(), woken: Mutex::new(false) })
+        Ok(Self { path, conn: Mutex::new(conn), wake: parking_lot::Condvar::new(), woken: Mutex::new(false) })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    fn conn(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    fn conn(&self) -> parking_lot::MutexGuard<'_, Connection> {
+        self.conn.lock()
     }
 
     fn err(&self, e: rusqlite::Error) -> OutboxError {
@@ -205,15 +205,15 @@ impl Outbox {
     }
 
     pub fn ring(&self) {
-        *self.woken.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        *self.woken.lock() = true;
         self.wake.notify_all();
     }
 
     /// Sleeps until `timeout` passes or a row is added (whichever is first).
     pub fn wait(&self, timeout: Duration) {
-        let mut woken = self.woken.lock().unwrap_or_else(|p| p.into_inner());
+        let mut woken = self.woken.lock();
         if !*woken {
-            woken = self.wake.wait_timeout(woken, timeout).map(|(g, _)| g).unwrap_or_else(|p| p.into_inner().0);
+            self.wake.wait_for(&mut woken, timeout);
         }
         *woken = false;
     }

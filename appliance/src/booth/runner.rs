@@ -7,7 +7,9 @@
 //! any device becomes [`Event::Fault`]: the visitor sees a calm screen and the booth goes on.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::{Duration, Instant};
 
 use image::RgbImage;
@@ -61,6 +63,8 @@ pub struct RunReport {
 
 pub struct Booth {
     config: Arc<Config>,
+    // parking_lot's locks do not poison: a panic while a device was held is already reported
+    // as a fault, and the device is still usable (or fails again, cleanly).
     camera: Arc<Mutex<Box<dyn Camera>>>,
     display: Box<dyn Display>,
     input: Box<dyn Input>,
@@ -102,12 +106,6 @@ fn spawn_device_work(
             let _ = tx.send((visit, event));
         }
     });
-}
-
-fn lock<T: ?Sized>(m: &Mutex<Box<T>>) -> std::sync::MutexGuard<'_, Box<T>> {
-    // A panic while holding a device lock was already reported as a fault; the device itself
-    // is still usable (or will fail again, cleanly).
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Booth {
@@ -236,7 +234,7 @@ impl Booth {
 
             // The live preview during the countdown.
             if matches!(state, State::Countdown { .. }) {
-                let frame = lock(&self.camera).preview();
+                let frame = self.camera.lock().preview();
                 match frame {
                     Ok(f) => {
                         live = Some(f);
@@ -315,7 +313,7 @@ impl Booth {
             Work::Capture => {
                 let camera = self.camera.clone();
                 spawn_device_work(visit, tx, "camera", move |_| {
-                    Some(match lock(&camera).capture() {
+                    Some(match camera.lock().capture() {
                         Ok(photo) => Event::Captured(Arc::new(photo)),
                         Err(e) => Event::Fault(format!("camera capture: {e}")),
                     })
@@ -376,7 +374,7 @@ impl Booth {
             Work::CheckPrinter => {
                 let printer = self.printer.clone();
                 spawn_device_work(visit, tx, "printer check", move |_| {
-                    let unavailable = match lock(&printer).state() {
+                    let unavailable = match printer.lock().state() {
                         Ok(PrinterState::Ready) => None,
                         Ok(PrinterState::Unavailable(why)) => Some(why),
                         Err(e) => Some(Unavailable::Offline(e.to_string())),
@@ -400,7 +398,7 @@ impl Booth {
                     };
                     tracing::info!(seconds = audio.duration_secs(), "narration plays");
                     // Nothing changes on screen when it plays; only a failure is news.
-                    lock(&speaker).play(&audio, &label).err().map(|e| Event::Fault(format!("speaker: {e}")))
+                    speaker.lock().play(&audio, &label).err().map(|e| Event::Fault(format!("speaker: {e}")))
                 });
             }
             Work::Print(keepsake) => {
@@ -408,7 +406,7 @@ impl Booth {
                 let paper = self.config.paper;
                 let label = format!("session-{visit:03}/card-{}", keepsake.meta.id);
                 spawn_device_work(visit, tx, "printer", move |_| {
-                    let mut printer = lock(&printer);
+                    let mut printer = printer.lock();
                     match printer.state() {
                         Ok(PrinterState::Ready) => {}
                         Ok(PrinterState::Unavailable(why)) => return Some(Event::PrinterUnavailable(why)),

@@ -6,9 +6,9 @@
 //! with `</w>` marking the end of a word. `<|startoftext|>` and `<|endoftext|>` written in the text
 //! are the special tokens themselves, as in transformers.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use regex::Regex;
 use unicode_normalization::UnicodeNormalization;
@@ -215,7 +215,7 @@ impl ClipTokenizer {
         let text = Self::normalize(text);
         for word in self.words.find_iter(&text) {
             let mapped: String = word.as_str().bytes().map(|b| self.byte_encoder[b as usize]).collect();
-            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            let mut cache = self.cache.lock();
             if let Some(hit) = cache.get(&mapped) {
                 ids.extend_from_slice(hit);
                 continue;

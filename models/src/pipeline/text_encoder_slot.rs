@@ -7,10 +7,10 @@
 //! of int8 weights out of the generation's peak. Changing the encoder (a LoRA, an embedding)
 //! makes it resident for good: the file no longer describes it.
 
+use parking_lot::Mutex;
 use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::path::Path;
-use std::sync::Mutex;
 
 use burn::tensor::{Device, Tensor};
 
@@ -103,12 +103,12 @@ impl TextEncoderSlot {
     }
 
     pub(crate) fn remembered(&self, key: &PromptKey) -> Option<Tensor<3>> {
-        let list = self.remembered.lock().unwrap_or_else(|p| p.into_inner());
+        let list = self.remembered.lock();
         list.iter().find(|(k, _)| k == key).map(|(_, t)| t.clone())
     }
 
     pub(crate) fn remember(&self, key: PromptKey, encoding: Tensor<3>) {
-        let mut list = self.remembered.lock().unwrap_or_else(|p| p.into_inner());
+        let mut list = self.remembered.lock();
         list.retain(|(k, _)| *k != key);
         if list.len() == REMEMBERED {
             list.pop_front();
@@ -118,10 +118,10 @@ impl TextEncoderSlot {
 
     /// Forgets every encoding (the tokenizer or the encoder changed).
     pub fn forget(&self) {
-        self.remembered.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.remembered.lock().clear();
     }
 
     pub fn remembered_count(&self) -> usize {
-        self.remembered.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.remembered.lock().len()
     }
 }

@@ -7,8 +7,8 @@
 //! costs only those layers), and the untouched model is put back before anyone else's turn that
 //! asks for different LoRAs: a remote request never changes the booth's look.
 
+use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::path::PathBuf;
-use std::sync::{Condvar, Mutex, MutexGuard};
 
 use burn::tensor::Device;
 
@@ -119,7 +119,7 @@ impl std::ops::DerefMut for Turn<'_> {
 impl Drop for Turn<'_> {
     fn drop(&mut self) {
         self.loaded = None;
-        let mut queue = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let mut queue = self.shared.queue.lock();
         queue.busy = false;
         drop(queue);
         self.shared.turn_over.notify_all();
@@ -137,14 +137,14 @@ impl SharedPipeline {
         }
     }
 
-    /// Waits for a turn: the model is free and no visitor waits ahead of a remote request.
     /// The device the model computes on, without waiting for a turn.
     pub fn device(&self) -> &Device {
         &self.device
     }
 
+    /// Waits for a turn: the model is free and no visitor waits ahead of a remote request.
     pub fn turn(&self, priority: Priority) -> Turn<'_> {
-        let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let mut queue = self.queue.lock();
         fn count(q: &mut Queue, priority: Priority) -> &mut usize {
             match priority {
                 Priority::Visitor => &mut q.visitors_waiting,
@@ -153,25 +153,25 @@ impl SharedPipeline {
         }
         *count(&mut queue, priority) += 1;
         while queue.busy || (priority == Priority::Remote && queue.visitors_waiting > 0) {
-            queue = self.turn_over.wait(queue).unwrap_or_else(|p| p.into_inner());
+            self.turn_over.wait(&mut queue);
         }
         *count(&mut queue, priority) -= 1;
         queue.busy = true;
         drop(queue);
         // A panic inside an earlier turn leaves the model itself intact: take it anyway.
-        let loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        let loaded = self.loaded.lock();
         Turn { shared: self, loaded: Some(loaded) }
     }
 
     /// Whether a visitor waits: a remote generation gives its turn up at once (and starts again
     /// later) rather than keep a person at the screen waiting.
     pub fn visitor_waiting(&self) -> bool {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner()).visitors_waiting > 0
+        self.queue.lock().visitors_waiting > 0
     }
 
     /// Generations waiting for a turn, and whether one runs.
     pub fn waiting(&self) -> (usize, bool) {
-        let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let queue = self.queue.lock();
         (queue.visitors_waiting + queue.remote_waiting, queue.busy)
     }
 }
@@ -197,7 +197,7 @@ mod tests {
             let (mine, order) = (shared.clone(), order.clone());
             threads.push(std::thread::spawn(move || {
                 let _turn = mine.turn(priority);
-                order.lock().unwrap().push(name);
+                order.lock().push(name);
             }));
             // Each is waiting before the next one asks.
             while shared.waiting().0 < threads.len() {
@@ -209,7 +209,7 @@ mod tests {
         for t in threads {
             t.join().unwrap();
         }
-        let order = order.lock().unwrap();
+        let order = order.lock();
         assert_eq!(order[0], "visitor", "{order:?}");
         assert_eq!(order.len(), 3);
         assert_eq!(shared.waiting(), (0, false));
