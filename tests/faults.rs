@@ -162,11 +162,13 @@ impl Stylizer for Flaky<ToonStylizer> {
 fn steps(layout: &Layout, upto: &str) -> Vec<ScriptStep> {
     let (_, cont) = layout.review_buttons();
     let (cx, cy) = cont.center();
+    let (_, yes) = layout.consent_answers();
+    let (yx, yy) = yes.center();
+    let answer_after_ms = keepsake::booth::screens::consent::ANSWERS_AFTER.as_millis() as u64 + 50;
     let all = [
         ScriptStep { on: "attract".into(), after_ms: 50, event: InputEvent::Touch { x: 10, y: 10 } },
         ScriptStep { on: "review".into(), after_ms: 50, event: InputEvent::Touch { x: cx, y: cy } },
-        // The consent screen's "yes" is where the review's "continue" is.
-        ScriptStep { on: "consent".into(), after_ms: 50, event: InputEvent::Touch { x: cx, y: cy } },
+        ScriptStep { on: "consent".into(), after_ms: answer_after_ms, event: InputEvent::Touch { x: yx, y: yy } },
         ScriptStep { on: "result".into(), after_ms: 50, event: InputEvent::PrintButton },
     ];
     let n = match upto {

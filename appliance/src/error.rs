@@ -10,7 +10,6 @@ use keepsake_models::edits::lora::LoraError;
 use keepsake_models::edits::textual_inversion::EmbeddingError;
 use keepsake_models::pipeline::PipelineError;
 use keepsake_models::preprocessors::PreprocessError;
-use keepsake_models::StylizeError;
 
 use crate::archive::outbox::OutboxError;
 use crate::archive::ArchiveError;
@@ -37,11 +36,7 @@ pub enum Error {
     Embedding(#[from] EmbeddingError),
     #[error(transparent)]
     Preprocess(#[from] PreprocessError),
-    #[error(transparent)]
-    Stylize(#[from] StylizeError),
 }
-
-pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(thing: impl fmt::Display, problem: impl fmt::Display, fix: impl fmt::Display) -> Self {

@@ -138,6 +138,8 @@ impl Booth {
 
         let mut state = State::Attract;
         let mut deadline = state.timeout(t).map(|d| Instant::now() + d);
+        // When the current screen appeared (a screen may ignore touches at first).
+        let mut screen_since = Instant::now();
         let mut visit = 0u32;
         let mut step_in_visit = 0u32;
         let mut shown = Shown { slides: self.archive.latest_illustrations(SLIDES), slide: 0, qr: None };
@@ -168,7 +170,7 @@ impl Booth {
             let mut events = Vec::new();
             match self.input.poll(state.screen()) {
                 Ok(Some(InputEvent::PrintButton)) => events.push(Event::PrintButton),
-                Ok(Some(InputEvent::Touch { x, y })) => match screens::hit(&state, &layout, x, y) {
+                Ok(Some(InputEvent::Touch { x, y })) => match screens::hit(&state, &layout, x, y, screen_since.elapsed()) {
                     Some(Touch::Begin) => events.push(Event::Begin),
                     Some(Touch::Retake) => events.push(Event::Retake),
                     Some(Touch::Continue) => events.push(Event::Continue),
@@ -216,6 +218,7 @@ impl Booth {
                     tracing::info!(visit, "a visitor begins");
                 }
                 state = step.state;
+                screen_since = Instant::now();
                 step_in_visit += 1;
                 deadline = state.timeout(t).map(|d| Instant::now() + d);
                 report.screens.push(format!("{visit}/{}", state.screen()));

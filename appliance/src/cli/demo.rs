@@ -10,7 +10,7 @@ use keepsake_drivers::narrator::EspeakNarrator;
 
 use crate::archive::Archive;
 use crate::backend::Backend;
-use crate::booth::screens::Layout;
+use crate::booth::screens::{consent, Layout};
 use crate::booth::{Booth, RunReport, StopWhen};
 use crate::config::{Config, Language};
 use crate::devices::Devices;
@@ -126,8 +126,9 @@ pub fn visitors(sessions: u32, layout: &Layout) -> Vec<ScriptStep> {
 
 pub fn visitors_paced(sessions: u32, layout: &Layout, pace: f64) -> Vec<ScriptStep> {
     let (retake, cont) = layout.review_buttons();
-    // The consent screen's buttons sit where the review's do.
-    let (no, yes) = (retake, cont);
+    let (no, yes) = layout.consent_answers();
+    // The consent screen takes no answer in its first moment, at any pace.
+    let answer_after_ms = consent::ANSWERS_AFTER.as_millis() as u64 + 200;
     let touch = |r: crate::booth::screens::Rect| {
         let (x, y) = r.center();
         InputEvent::Touch { x, y }
@@ -135,20 +136,21 @@ pub fn visitors_paced(sessions: u32, layout: &Layout, pace: f64) -> Vec<ScriptSt
     let center = InputEvent::Touch { x: layout.w as i32 / 2, y: layout.h as i32 / 2 };
     let step =
         |on: &str, after_ms: u64, event: InputEvent| ScriptStep { on: on.to_string(), after_ms: (after_ms as f64 * pace) as u64, event };
+    let answer = |event: InputEvent| ScriptStep { on: "consent".to_string(), after_ms: answer_after_ms, event };
     let mut steps = Vec::new();
     for i in 0..sessions {
         steps.push(step("attract", 400, center));
         match i % 3 {
             0 => {
                 steps.push(step("review", 300, touch(cont)));
-                steps.push(step("consent", 300, touch(yes)));
+                steps.push(answer(touch(yes)));
                 // Pressed on the result screen, or on the next one if the result moved on.
                 steps.push(step("result|print_share", 500, InputEvent::PrintButton));
             }
             1 => {
                 steps.push(step("review", 300, touch(retake)));
                 // The second review is left alone: it continues by itself.
-                steps.push(step("consent", 300, touch(no)));
+                steps.push(answer(touch(no)));
                 steps.push(step("result", 300, center));
                 steps.push(step("print_share", 200, InputEvent::PrintButton));
             }

@@ -1,4 +1,8 @@
-//! May the family also receive the original photo? The photo small, the question large.
+//! May the family also receive the original photo? The photo small, the question large, two
+//! equal answers where no earlier button was, and no answer taken in the first moment (a second
+//! tap meant for the review's "continue" is not a yes).
+
+use std::time::Duration;
 
 use image::RgbImage;
 use keepsake_drivers::framebuffer::Framebuffer;
@@ -7,8 +11,14 @@ use keepsake_drivers::text::{self, Align};
 use super::{button, two_buttons, Canvas, Layout, Touch, View, CREAM, MUTED};
 use crate::config::Language;
 
-pub(super) fn touch(layout: &Layout, x: i32, y: i32) -> Option<Touch> {
-    two_buttons(layout, x, y, Touch::KeepPhotoPrivate, Touch::SharePhoto)
+/// How long after the screen appears touches are not taken as an answer.
+pub const ANSWERS_AFTER: Duration = Duration::from_millis(700);
+
+pub(super) fn touch(layout: &Layout, x: i32, y: i32, shown_for: Duration) -> Option<Touch> {
+    if shown_for < ANSWERS_AFTER {
+        return None;
+    }
+    two_buttons(layout.consent_answers(), x, y, Touch::KeepPhotoPrivate, Touch::SharePhoto)
 }
 
 pub(super) fn draw(fb: &mut Framebuffer, c: &Canvas, view: &View, photo: &RgbImage) {
@@ -21,11 +31,12 @@ pub(super) fn draw(fb: &mut Framebuffer, c: &Canvas, view: &View, photo: &RgbIma
     let mut y = pic.y + small_h as i32 + m;
     y += text::draw_paragraph(fb, t.consent_question, w / 2, y, text_w, l.big(), CREAM, Align::Center) as i32 + m / 2;
     text::draw_paragraph(fb, t.consent_detail, w / 2, y, text_w, l.small(), MUTED, Align::Center);
-    let (no, yes) = l.review_buttons();
-    let hint = format!("{} {}", view.seconds_left, t.consent_default);
-    text::draw_line(fb, &hint, w / 2, no.y - m - text::line_height(l.small()) as i32, l.small(), MUTED, Align::Center);
+    let (no, yes) = l.consent_answers();
+    let hint = t.consent_default.replace("{n}", &view.seconds_left.to_string());
+    text::draw_line(fb, &hint, w / 2, no.y - m / 2 - text::line_height(l.small()) as i32, l.small(), MUTED, Align::Center);
+    // Both outlined: neither answer is the one the screen leans to.
     button(fb, no, t.consent_no, l.big(), false);
-    button(fb, yes, t.consent_yes, l.big(), true);
+    button(fb, yes, t.consent_yes, l.big(), false);
 }
 
 /// What this screen says, in the memorial's language.
@@ -34,6 +45,7 @@ pub(super) struct Words {
     pub consent_detail: &'static str,
     pub consent_no: &'static str,
     pub consent_yes: &'static str,
+    /// `{n}` is the seconds left (Korean writes them without a space: "2초").
     pub consent_default: &'static str,
 }
 
@@ -42,7 +54,7 @@ const KO: Words = Words {
     consent_detail: "그림은 항상 가족분들께 전해집니다. 원본 사진은 동의하실 때만 보냅니다.",
     consent_no: "그림만",
     consent_yes: "사진도 보내기",
-    consent_default: "초 후 그림만 보냅니다",
+    consent_default: "{n}초 후 그림만 보냅니다",
 };
 
 const EN: Words = Words {
@@ -50,9 +62,83 @@ const EN: Words = Words {
     consent_detail: "The illustration always goes to the family. The original photo is sent only if you agree.",
     consent_no: "Illustration only",
     consent_yes: "Send the photo too",
-    consent_default: "s until only the illustration is sent",
+    consent_default: "{n} s until only the illustration is sent",
 };
 
 pub(super) fn words(language: Language) -> &'static Words {
     language.choose(&KO, &EN)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use embedded_graphics::pixelcolor::RgbColor;
+
+    use crate::booth::screens::{draw, Rect, View, BACKGROUND};
+    use crate::booth::state::State;
+    use crate::config::Memorial;
+
+    const LAYOUTS: [Layout; 3] = [Layout { w: 720, h: 1280 }, Layout { w: 1080, h: 1920 }, Layout { w: 1280, h: 800 }];
+
+    fn overlap(a: Rect, b: Rect) -> bool {
+        a.x < b.x + b.w as i32 && b.x < a.x + a.w as i32 && a.y < b.y + b.h as i32 && b.y < a.y + a.h as i32
+    }
+
+    #[test]
+    fn the_answers_sit_where_no_earlier_button_was() {
+        for l in LAYOUTS {
+            let (no, yes) = l.consent_answers();
+            let (retake, cont) = l.review_buttons();
+            for answer in [no, yes] {
+                assert!(!overlap(answer, retake) && !overlap(answer, cont), "{l:?}: {answer:?} where a review button was");
+                assert!(answer.x >= 0 && answer.y >= 0 && answer.x + answer.w as i32 <= l.w as i32, "{l:?}: {answer:?} off the screen");
+            }
+            assert!(!overlap(no, yes), "{l:?}: the answers overlap");
+            assert_eq!((no.w, no.h), (yes.w, yes.h), "{l:?}: the answers are equal");
+        }
+    }
+
+    #[test]
+    fn no_answer_is_taken_in_the_first_moment_nor_from_a_tap_meant_for_continue() {
+        let l = LAYOUTS[0];
+        let (no, yes) = l.consent_answers();
+        let (yx, yy) = yes.center();
+        let (nx, ny) = no.center();
+        let (cx, cy) = l.review_buttons().1.center();
+        assert_eq!(touch(&l, yx, yy, Duration::from_millis(150)), None, "a double tap's second touch");
+        assert_eq!(touch(&l, yx, yy, ANSWERS_AFTER), Some(Touch::SharePhoto));
+        assert_eq!(touch(&l, nx, ny, ANSWERS_AFTER), Some(Touch::KeepPhotoPrivate));
+        assert_eq!(touch(&l, cx, cy, Duration::from_secs(5)), None, "where continue was is no answer");
+    }
+
+    #[test]
+    fn both_answers_are_drawn_alike_and_outlined() {
+        let l = LAYOUTS[0];
+        let memorial = Memorial {
+            name: "Kim".into(),
+            dates: "1941 - 2026".into(),
+            message: String::new(),
+            caption: String::new(),
+            language: Language::En,
+        };
+        let photo = Arc::new(RgbImage::from_pixel(60, 80, image::Rgb([90, 120, 200])));
+        let mut fb = Framebuffer::new(l.w, l.h);
+        let view = View { language: Language::En, memorial: &memorial, live: None, slide: None, seconds_left: 7, qr: None };
+        draw(&mut fb, &State::Consent { photo }, &view);
+        let background = image::Rgb([BACKGROUND.r(), BACKGROUND.g(), BACKGROUND.b()]);
+        for answer in [l.consent_answers().0, l.consent_answers().1] {
+            // Inside the outline, beside the label: the screen's own colour, not a filled button.
+            let (_, cy) = answer.center();
+            let inside = *fb.image.get_pixel((answer.x + answer.w as i32 / 24) as u32, cy as u32);
+            assert_eq!(inside, background, "{answer:?} is filled");
+        }
+    }
+
+    #[test]
+    fn korean_writes_the_seconds_against_their_unit() {
+        assert_eq!(words(Language::Ko).consent_default.replace("{n}", "2"), "2초 후 그림만 보냅니다");
+        assert_eq!(words(Language::En).consent_default.replace("{n}", "2"), "2 s until only the illustration is sent");
+    }
 }

@@ -6,7 +6,7 @@
 
 mod attract;
 mod capture;
-mod consent;
+pub mod consent;
 mod countdown;
 mod fault;
 mod generating;
@@ -14,6 +14,8 @@ mod print_share;
 mod printer_hint;
 mod result;
 mod review;
+
+use std::time::Duration;
 
 use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;
@@ -90,6 +92,19 @@ impl Layout {
         (Rect { x: m, y, w: bw, h: bh }, Rect { x: 2 * m + bw as i32, y, w: bw, h: bh })
     }
 
+    /// The consent screen's two answers (keep private, share), stacked across the screen above
+    /// the band where the review's buttons were: a second tap meant for "continue" lands on
+    /// neither.
+    pub fn consent_answers(&self) -> (Rect, Rect) {
+        let m = self.margin();
+        let (review, _) = self.review_buttons();
+        let bh = self.h / 12;
+        let w = self.w - 2 * m as u32;
+        let share = Rect { x: m, y: review.y - m - bh as i32, w, h: bh };
+        let private = Rect { x: m, y: share.y - m / 2 - bh as i32, w, h: bh };
+        (private, share)
+    }
+
     /// The area a picture takes above the text.
     pub fn picture_area(&self) -> Rect {
         let m = self.margin();
@@ -97,9 +112,8 @@ impl Layout {
     }
 }
 
-/// The review and consent screens' pair of buttons (left, right).
-fn two_buttons(layout: &Layout, x: i32, y: i32, left: Touch, right: Touch) -> Option<Touch> {
-    let (l, r) = layout.review_buttons();
+/// Which of a screen's two buttons (`l`, `r`) a touch at (x, y) is on.
+fn two_buttons((l, r): (Rect, Rect), x: i32, y: i32, left: Touch, right: Touch) -> Option<Touch> {
     if l.contains(x, y) {
         Some(left)
     } else if r.contains(x, y) {
@@ -109,12 +123,12 @@ fn two_buttons(layout: &Layout, x: i32, y: i32, left: Touch, right: Touch) -> Op
     }
 }
 
-/// What a touch at (x, y) means on `state`'s screen.
-pub fn hit(state: &State, layout: &Layout, x: i32, y: i32) -> Option<Touch> {
+/// What a touch at (x, y) means on `state`'s screen, shown for `shown_for` so far.
+pub fn hit(state: &State, layout: &Layout, x: i32, y: i32, shown_for: Duration) -> Option<Touch> {
     match state {
         State::Attract => attract::touch(),
         State::Review { .. } => review::touch(layout, x, y),
-        State::Consent { .. } => consent::touch(layout, x, y),
+        State::Consent { .. } => consent::touch(layout, x, y, shown_for),
         State::Result { .. } => result::touch(),
         State::PrintShare { .. } => print_share::touch(),
         // Nothing to touch while it counts, takes the photo or paints, nor on the calm fault screen.
