@@ -305,7 +305,7 @@ fn read_controlnet_unit(r: &mut Reader) -> ControlNetUnit {
     let weight = r.number("weight", 1.0, 0.0, 2.0, "(A1111's control weight)") as f32;
     let start = r.number("start", 0.0, 0.0, 1.0, "(fraction of the steps)");
     let end = r.number("end", 1.0, 0.0, 1.0, "(fraction of the steps)");
-    if start >= end {
+    if !ControlSettings::is_window(start, end) {
         r.problem("start", format!("start {start} is not before end {end}"), "use 0 <= start < end <= 1");
     }
     let resolution = r.number("resolution", 512.0, 64.0, 2048.0, "pixels (A1111's processor resolution)") as u32;

@@ -100,7 +100,7 @@ fn read_unit(unit: &Map<String, Value>, at: &str) -> Result<Option<UnitArgs>, Ap
     }
     let start = number(&["guidance_start"], 0.0)?;
     let end = number(&["guidance_end", "guidance"], 1.0)?;
-    if !(0.0..=1.0).contains(&start) || !(0.0..=1.0).contains(&end) || start >= end {
+    if !ControlSettings::is_window(start, end) {
         return Err(ApiError::field(&field("guidance_start"), format!("{start}..{end}: use 0 <= guidance_start < guidance_end <= 1")));
     }
     let processor_res = processor_resolution(number(&["processor_res"], -1.0)?, &field("processor_res"))?;

@@ -88,7 +88,7 @@ pub fn parse_controlnet(s: &str) -> Result<ControlSpec, Error> {
             return Err(Error::new(format!("module={other}"), "takes no low/high (they are canny's thresholds)", "leave low and high out"))
         }
     }
-    if !(0.0..=1.0).contains(&start) || !(0.0..=1.0).contains(&end) || start >= end {
+    if !ControlSettings::is_window(start, end) {
         return Err(Error::new(
             format!("start={start},end={end}"),
             "not a guidance window",

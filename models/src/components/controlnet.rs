@@ -59,6 +59,12 @@ impl Default for ControlSettings {
 }
 
 impl ControlSettings {
+    /// Whether `start..end` is a guidance window: fractions of the steps with
+    /// 0 <= start < end <= 1 (each front end says so in its own words).
+    pub fn is_window(start: f64, end: f64) -> bool {
+        (0.0..=1.0).contains(&start) && (0.0..=1.0).contains(&end) && start < end
+    }
+
     /// Whether step `i` of `n` is in the window (diffusers' `controlnet_keep`).
     pub fn active(&self, i: usize, n: usize) -> bool {
         let (i, n) = (i as f64, n as f64);
