@@ -515,3 +515,35 @@ async fn an_unplugged_webcam_shows_the_calm_message_and_is_looked_for_at_each_vi
     }
     assert!(report.keepsakes.is_empty());
 }
+
+/// A double tap on the review's "continue" must not answer the consent question: a touch in the
+/// consent screen's first moment, even right on an answer, is no answer (the question then
+/// times out as "no"); the same touch a moment later is the visitor's yes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tap_in_the_consent_screen_s_first_moment_is_no_answer() {
+    let guard = keepsake::booth::screens::consent::ANSWERS_AFTER.as_millis() as u64;
+    for (after_ms, shared) in [(100, false), (guard + 100, true)] {
+        let out = tempfile::tempdir().unwrap();
+        let mut config = demo_config(out.path(), Language::En);
+        config.devices.camera = CameraConfig::Synthetic { width: 240, height: 320 };
+        config.devices.display = DisplayConfig::Png { record: None };
+        config.timeouts.consent = Duration::from_millis(1500);
+        let layout = Layout { w: config.screen.0, h: config.screen.1 };
+        let (cx, cy) = layout.review_buttons().1.center();
+        let (yx, yy) = layout.consent_answers().1.center();
+        let script = vec![
+            ScriptStep { on: "attract".into(), after_ms: 50, event: InputEvent::Touch { x: 10, y: 10 } },
+            ScriptStep { on: "review".into(), after_ms: 50, event: InputEvent::Touch { x: cx, y: cy } },
+            ScriptStep { on: "consent".into(), after_ms, event: InputEvent::Touch { x: yx, y: yy } },
+            ScriptStep { on: "result".into(), after_ms: 50, event: InputEvent::PrintButton },
+        ];
+        let mut devices = Devices::open(&config.devices, config.screen).unwrap();
+        devices.input = Box::new(ScriptedInput::new(script));
+        let stylizer = Arc::new(ToonStylizer::cpu(ToonStyle::warm_animation()));
+        let archive = Arc::new(Archive::open(&config.archive_dir).unwrap());
+        let booth = Booth::new(Arc::new(config), devices, stylizer, archive);
+        let report = booth.run(StopWhen { sessions: Some(1), within: Some(Duration::from_secs(60)) }).await.unwrap();
+        assert_eq!(report.keepsakes.len(), 1, "{:?}", report.screens);
+        assert_eq!(report.keepsakes[0].meta.share_photo, shared, "a tap {after_ms} ms after the question appeared");
+    }
+}
