@@ -31,7 +31,8 @@ pub fn router(app: App) -> Router {
         .route("/m/{memorial}/admin", get(crate::pages::admin))
         .route("/m/{memorial}/admin/k/{id}/{action}", post(crate::pages::admin_action))
         .route("/m/{memorial}/admin/all.zip", get(crate::pages::download_all))
-        .layer(DefaultBodyLimit::max(64 << 10));
+        .layer(DefaultBodyLimit::max(64 << 10))
+        .layer(axum::middleware::from_fn(crate::cookies::forget_language_choice));
     Router::new()
         .route("/healthz", get(health))
         .route("/metrics", get(metrics))

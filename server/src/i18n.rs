@@ -1,17 +1,14 @@
-//! The pages' words in Korean and English. The language is `?lang=`, else the `lang` cookie,
-//! else the browser's Accept-Language, else Korean (the memorial halls the booth serves).
+//! The pages' words in Korean and English. The language is `?lang=` for that page, else the
+//! browser's Accept-Language, else Korean (the memorial halls the booth serves). No choice is
+//! kept in a cookie: one tap on "English" must not override the phone's language for a year.
 
 use axum::http::HeaderMap;
 
 pub use keepsake_protocol::Language;
 
-/// The page's language: `?lang=`, else the `lang` cookie, else the browser's first language we
-/// have, else Korean.
+/// The page's language: `?lang=`, else the browser's first language we have, else Korean.
 pub fn pick(query: Option<&str>, headers: &HeaderMap) -> Language {
     if let Some(l) = query.and_then(Language::from_tag) {
-        return l;
-    }
-    if let Some(l) = crate::cookies::cookie(headers, "lang").and_then(|c| Language::from_tag(&c)) {
         return l;
     }
     let accept = headers.get(axum::http::header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");

@@ -43,7 +43,7 @@ fn session_cookie_name(memorial_id: &str) -> String {
 
 /// The page shell, with headers that keep the page to itself: no scripts, no framing, and no
 /// referrer (share links are secrets in the address).
-fn page(lang: Language, q: &PageQuery, status: StatusCode, title: &str, body_class: &str, head: Markup, body: Markup) -> Response {
+fn page(lang: Language, status: StatusCode, title: &str, body_class: &str, head: Markup, body: Markup) -> Response {
     let markup = html! {
         (DOCTYPE)
         html lang=(lang.code()) {
@@ -72,16 +72,11 @@ fn page(lang: Language, q: &PageQuery, status: StatusCode, title: &str, body_cla
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
-    if let Some(l) = q.lang.as_deref().filter(|l| matches!(*l, "ko" | "en")) {
-        if let Ok(v) = HeaderValue::from_str(&format!("lang={l}; Path=/; Max-Age=31536000; SameSite=Lax")) {
-            h.append(header::SET_COOKIE, v);
-        }
-    }
     r
 }
 
-fn message_page(lang: Language, q: &PageQuery, status: StatusCode, title: &str, text: &str) -> Response {
-    page(lang, q, status, title, "", html! {}, html! { header.m { h1 { (title) } p { (text) } } })
+fn message_page(lang: Language, status: StatusCode, title: &str, text: &str) -> Response {
+    page(lang, status, title, "", html! {}, html! { header.m { h1 { (title) } p { (text) } } })
 }
 
 fn unavailable(lang: Language, e: impl std::fmt::Display) -> Response {
@@ -90,17 +85,17 @@ fn unavailable(lang: Language, e: impl std::fmt::Display) -> Response {
         Language::Ko => "잠시 후 다시 시도해 주세요.",
         Language::En => "Please try again in a moment.",
     };
-    message_page(lang, &PageQuery::default(), StatusCode::SERVICE_UNAVAILABLE, text, "")
+    message_page(lang, StatusCode::SERVICE_UNAVAILABLE, text, "")
 }
 
 pub async fn not_found(headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
     let lang = i18n::pick(q.lang.as_deref(), &headers);
-    message_page(lang, &q, StatusCode::NOT_FOUND, i18n::words(lang).not_found, "")
+    message_page(lang, StatusCode::NOT_FOUND, i18n::words(lang).not_found, "")
 }
 
 pub async fn home(headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
     let lang = i18n::pick(q.lang.as_deref(), &headers);
-    message_page(lang, &q, StatusCode::OK, i18n::words(lang).home_title, i18n::words(lang).home_text)
+    message_page(lang, StatusCode::OK, i18n::words(lang).home_title, i18n::words(lang).home_text)
 }
 
 /// A picture answered as exactly the bytes stored, typed from the server's own check of them.
@@ -150,23 +145,22 @@ pub async fn share_page(State(app): State<App>, headers: HeaderMap, Path(token):
     let lang = i18n::pick(q.lang.as_deref(), &headers);
     let t = i18n::words(lang);
     if !tokens::is_share_token(&token) {
-        return message_page(lang, &q, StatusCode::NOT_FOUND, t.not_found, "");
+        return message_page(lang, StatusCode::NOT_FOUND, t.not_found, "");
     }
     let k = match app.db.keepsake_by_share_token(&token).await {
         Ok(Some(k)) if !k.hidden => k,
         // Hidden by the family: not shown, and not promised either.
-        Ok(Some(_)) => return message_page(lang, &q, StatusCode::NOT_FOUND, t.not_found, ""),
-        Ok(None) => return message_page(lang, &q, StatusCode::NOT_FOUND, t.not_yet_title, t.not_yet_text),
+        Ok(Some(_)) => return message_page(lang, StatusCode::NOT_FOUND, t.not_found, ""),
+        Ok(None) => return message_page(lang, StatusCode::NOT_FOUND, t.not_yet_title, t.not_yet_text),
         Err(e) => return unavailable(lang, e),
     };
     let memorial = match app.db.memorial(&k.memorial_id).await {
         Ok(Some(m)) => m,
-        Ok(None) => return message_page(lang, &q, StatusCode::NOT_FOUND, t.not_found, ""),
+        Ok(None) => return message_page(lang, StatusCode::NOT_FOUND, t.not_found, ""),
         Err(e) => return unavailable(lang, e),
     };
     page(
         lang,
-        &q,
         StatusCode::OK,
         &format!("{} · {}", memorial.name, t.your_keepsake),
         "",
@@ -226,9 +220,7 @@ async fn require_family(app: &App, headers: &HeaderMap, memorial_id: &str, lang:
         Ok(None) if is_page && tokens::is_id(memorial_id) => {
             Access::Refused(Redirect::to(&format!("/m/{memorial_id}/login")).into_response())
         }
-        Ok(None) if is_page => {
-            Access::Refused(message_page(lang, &PageQuery::default(), StatusCode::NOT_FOUND, i18n::words(lang).not_found, ""))
-        }
+        Ok(None) if is_page => Access::Refused(message_page(lang, StatusCode::NOT_FOUND, i18n::words(lang).not_found, "")),
         Ok(None) => Access::Refused(StatusCode::FORBIDDEN.into_response()),
         Err(e) => Access::Refused(unavailable(lang, e)),
     }
@@ -297,7 +289,6 @@ pub async fn gallery(State(app): State<App>, headers: HeaderMap, Path(memorial):
     let m = &f.memorial;
     page(
         lang,
-        &q,
         StatusCode::OK,
         &m.name,
         "",
@@ -328,14 +319,13 @@ pub async fn slideshow(State(app): State<App>, headers: HeaderMap, Path(memorial
     let t = i18n::words(lang);
     let m = &f.memorial;
     if keepsakes.is_empty() {
-        return message_page(lang, &q, StatusCode::OK, &m.name, t.no_keepsakes);
+        return message_page(lang, StatusCode::OK, &m.name, t.no_keepsakes);
     }
     let n = keepsakes.len();
     let i = q.i.unwrap_or(0) % n;
     let k = &keepsakes[i];
     page(
         lang,
-        &q,
         StatusCode::OK,
         &m.name,
         "show",
@@ -365,14 +355,13 @@ pub async fn keepsake_page(
     let t = i18n::words(lang);
     let k = match app.db.keepsake(&memorial, &id).await {
         Ok(Some(k)) if tokens::is_id(&id) => k,
-        Ok(_) => return message_page(lang, &q, StatusCode::NOT_FOUND, t.not_found, ""),
+        Ok(_) => return message_page(lang, StatusCode::NOT_FOUND, t.not_found, ""),
         Err(e) => return unavailable(lang, e),
     };
     let m = &f.memorial;
     let base = format!("/m/{}/k/{}", m.id, k.id);
     page(
         lang,
-        &q,
         StatusCode::OK,
         &m.name,
         "",
@@ -424,11 +413,10 @@ pub async fn cover(State(app): State<App>, headers: HeaderMap, Path(memorial): P
 
 // ---- signing in ----
 
-fn login_page(lang: Language, q: &PageQuery, memorial: &str, status: StatusCode, problem: Option<&str>) -> Response {
+fn login_page(lang: Language, memorial: &str, status: StatusCode, problem: Option<&str>) -> Response {
     let t = i18n::words(lang);
     page(
         lang,
-        q,
         status,
         t.login_title,
         "",
@@ -448,9 +436,9 @@ fn login_page(lang: Language, q: &PageQuery, memorial: &str, status: StatusCode,
 pub async fn login_form(headers: HeaderMap, Path(memorial): Path<String>, Query(q): Query<PageQuery>) -> Response {
     let lang = i18n::pick(q.lang.as_deref(), &headers);
     if !tokens::is_id(&memorial) {
-        return message_page(lang, &q, StatusCode::NOT_FOUND, i18n::words(lang).not_found, "");
+        return message_page(lang, StatusCode::NOT_FOUND, i18n::words(lang).not_found, "");
     }
-    login_page(lang, &q, &memorial, StatusCode::OK, None)
+    login_page(lang, &memorial, StatusCode::OK, None)
 }
 
 #[derive(Deserialize)]
@@ -482,7 +470,7 @@ pub async fn login(
 ) -> Response {
     let lang = i18n::pick(q.lang.as_deref(), &headers);
     if !tokens::is_id(&memorial) {
-        return message_page(lang, &q, StatusCode::NOT_FOUND, i18n::words(lang).not_found, "");
+        return message_page(lang, StatusCode::NOT_FOUND, i18n::words(lang).not_found, "");
     }
     let hash = match app.db.memorial(&memorial).await {
         Ok(m) => m.and_then(|m| m.password_hash),
@@ -494,7 +482,7 @@ pub async fn login(
         None => false,
     };
     if !ok {
-        return login_page(lang, &q, &memorial, StatusCode::UNAUTHORIZED, Some(i18n::words(lang).wrong_password));
+        return login_page(lang, &memorial, StatusCode::UNAUTHORIZED, Some(i18n::words(lang).wrong_password));
     }
     start_session(&app, &memorial).await
 }
@@ -505,13 +493,7 @@ pub async fn join(State(app): State<App>, headers: HeaderMap, Path((memorial, in
         && tokens::is_hex(&invite, 64)
         && matches!(app.db.memorial(&memorial).await, Ok(Some(m)) if constant_time_eq(m.invite_token.as_bytes(), invite.as_bytes()));
     if !valid {
-        return message_page(
-            lang,
-            &PageQuery::default(),
-            StatusCode::FORBIDDEN,
-            i18n::words(lang).login_title,
-            i18n::words(lang).ask_family,
-        );
+        return message_page(lang, StatusCode::FORBIDDEN, i18n::words(lang).login_title, i18n::words(lang).ask_family);
     }
     start_session(&app, &memorial).await
 }
@@ -561,7 +543,6 @@ pub async fn admin(State(app): State<App>, headers: HeaderMap, Path(memorial): P
     };
     page(
         lang,
-        &q,
         StatusCode::OK,
         &format!("{} · {}", m.name, t.admin),
         "",

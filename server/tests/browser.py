@@ -115,12 +115,13 @@ with sync_playwright() as p:
         for n in pictures:
             assert hashlib.sha256(z.read(n)).hexdigest() in expected, n
 
-    # English, remembered by a cookie.
+    # English for the page it was chosen on; the next page follows the phone (ko-KR) again.
+    page.goto(f"{url}/m/{memorial}")
     page.click("text=English")
     expect(page.locator("nav a").first).to_have_text("All pictures")
-    page.goto(f"{url}/m/{memorial}")
-    expect(page.locator("nav a").first).to_have_text("All pictures")
     shot(page, "08-gallery-en")
+    page.goto(f"{url}/m/{memorial}")
+    expect(page.locator("nav a").first).to_have_text("모든 사진")
 
     # A visitor with only the QR link: their keepsake, downloadable, nothing else.
     visitor = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844}, accept_downloads=True)

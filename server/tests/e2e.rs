@@ -6,5 +6,6 @@ mod common;
 
 mod api;
 mod browser;
+mod pages;
 mod security;
 mod systemd;
