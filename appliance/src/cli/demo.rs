@@ -95,7 +95,7 @@ dir = "{out}"
 [timeouts]
 countdown_step = {countdown}
 review = {review}
-consent = {review}
+consent = {consent}
 result = {result}
 share = {share}
 slide = {slide}
@@ -109,6 +109,9 @@ dir = "{out}/archive"
         cam_h = camera.1,
         countdown = 0.3 * pace,
         review = 1.5 * pace,
+        // Long enough for the scripted answer, which waits out the consent screen's first moment
+        // at any pace (see `visitors_paced`).
+        consent = 3.0 * pace,
         result = 1.5 * pace,
         share = 1.2 * pace,
         slide = 1.0 * pace,
@@ -211,6 +214,28 @@ async fn wait_for_sync(archive: &Archive, limit: Duration) {
             Err(e) => {
                 println!("cannot read the outbox: {e}");
                 return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A scripted answer that came after the question timed out would wait for a consent screen
+    /// that never comes again (the script keeps its order) and stop the demo.
+    #[test]
+    fn the_scripted_answers_come_well_before_the_consent_question_times_out() {
+        for fast in [false, true] {
+            let config = demo_config_with(Path::new("/tmp"), Language::En, None, fast);
+            let layout = Layout { w: config.screen.0, h: config.screen.1 };
+            for pace in [1.0, 0.1] {
+                for step in visitors_paced(3, &layout, pace).iter().filter(|s| s.on == "consent") {
+                    let answer = Duration::from_millis(step.after_ms);
+                    assert!(answer >= consent::ANSWERS_AFTER, "an answer at {answer:?} is not taken");
+                    assert!(config.timeouts.consent >= answer * 3 / 2, "fast={fast}: {answer:?} against {:?}", config.timeouts.consent);
+                }
             }
         }
     }
