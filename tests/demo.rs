@@ -16,7 +16,7 @@ use keepsake_drivers::audio::Audio;
 use keepsake_drivers::framebuffer::Framebuffer;
 use keepsake_drivers::paper::PaperSize;
 use keepsake_drivers::printer::read_png_dpi;
-use keepsake_drivers::text::{self, Align};
+use keepsake_drivers::text;
 
 fn run_demo(out: &Path, language: &str) {
     let status = Command::new(env!("CARGO_BIN_EXE_keepsake"))
@@ -62,32 +62,29 @@ fn check_session(out: &Path, session: u32, keepsake_dir: &Path, archive: &Archiv
     let k = archive.load(keepsake_dir).expect("archive entry is whole");
     assert!(names.contains(&format!("card-{}.png", k.meta.id)), "{names:?}");
 
-    // The Result screen shows the illustration where the layout puts pictures...
+    // The Result screen as the layout places it for this keepsake, in the face the demo uses:
     let (_, result) = screen(&dir, &names, "result");
     let layout = Layout { w: result.width(), h: result.height() };
+    let memorial = demo_config(out, language).memorial;
+    let qr = keepsake::qr::qr_image(&k.meta.share_url, 8).unwrap();
+    let state = keepsake::booth::State::Result { keepsake: std::sync::Arc::new(k.clone()), printer: None };
+    let view = screens::View { language, memorial: &memorial, live: None, slide: None, seconds_left: 0, qr: Some(&qr) };
+    let scene = screens::scene(layout, text::Face::system(), &state, &view);
+    // ...the illustration where the layout puts it...
+    let pic = scene.item("illustration").expect("the result screen has the illustration").rect;
     let mut fb = Framebuffer::new(layout.w, layout.h);
-    let pic = layout.picture_area();
     let (x, y, w, h) = fb.blit_fit(&k.illustration, pic.x, pic.y, pic.w, pic.h);
     let shown = image::imageops::crop_imm(&result, x as u32, y as u32, w, h).to_image();
     let expected = image::imageops::crop_imm(&fb.image, x as u32, y as u32, w, h).to_image();
     assert!(mean_diff(&shown, &expected) < 1.0, "the result screen shows the illustration");
 
-    // ...the caption in cream under it (every caption pixel drawn alone is cream on the screen,
-    // in the face the demo uses)...
-    text::set_face(text::Face::system());
+    // ...the caption in cream under it (every caption pixel drawn alone is cream on the screen)...
+    let caption = scene.item("caption").expect("the result screen has the caption");
+    let (rect, set, align) = caption.text().unwrap();
+    assert!(!set.truncated && set.lines.join(" ") == k.meta.caption, "{set:?}");
     let mut alone = Framebuffer::new(layout.w, layout.h);
     alone.fill(Rgb888::BLACK);
-    let m = layout.margin();
-    text::draw_paragraph(
-        &mut alone,
-        &k.meta.caption,
-        layout.w as i32 / 2,
-        y + h as i32 + m / 2,
-        layout.w - 2 * m as u32,
-        layout.big(),
-        CREAM,
-        Align::Center,
-    );
+    keepsake::scene::draw_text(&mut alone, &scene.face, rect, set, CREAM, align);
     let cream = [CREAM.r(), CREAM.g(), CREAM.b()];
     let caption_px: Vec<_> = alone.image.enumerate_pixels().filter(|(_, _, p)| p.0 == cream).map(|(x, y, _)| (x, y)).collect();
     assert!(caption_px.len() > 200, "the caption has ink");

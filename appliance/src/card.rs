@@ -3,14 +3,14 @@
 
 use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;
-use embedded_graphics::primitives::{PrimitiveStyle, Rectangle};
 use image::RgbImage;
 use keepsake_drivers::framebuffer::Framebuffer;
 use keepsake_drivers::paper::PaperSize;
-use keepsake_drivers::text::{self, Align};
+use keepsake_drivers::text::{self, Align, Face};
 
 use crate::keepsake::Keepsake;
 use crate::qr;
+use crate::scene::{fitted, Paint, Rect, Scene, TextStyle};
 
 const PAPER: Rgb888 = Rgb888::new(0xfb, 0xf6, 0xec);
 const INK: Rgb888 = Rgb888::new(0x3a, 0x2c, 0x24);
@@ -20,53 +20,94 @@ const SOFT: Rgb888 = Rgb888::new(0x7a, 0x68, 0x5a);
 /// The smallest printed QR code phones read at arm's length.
 const QR_MIN_MM: f32 = 15.0;
 
-/// Lays out the card for `paper`, with the QR code of the keepsake's share link.
+/// Lays out the card for `paper`, with the QR code of the keepsake's share link, in the booth's face.
 pub fn layout(keepsake: &Keepsake, paper: PaperSize) -> RgbImage {
     let (w, h) = paper.pixels();
     let mut fb = Framebuffer::new(w, h);
+    fb.fill(if paper.is_thermal() { Rgb888::WHITE } else { PAPER });
+    scene(keepsake, paper, text::face()).draw(&mut fb);
+    fb.image
+}
+
+/// What the card shows and where: the frame, the illustration, the name and the rest of the
+/// caption, the message beside the QR code. Texts are measured in `face`. The card keeps the
+/// whole message: a long one takes room from the illustration before its type gets smaller.
+pub fn scene(keepsake: &Keepsake, paper: PaperSize, face: Face) -> Scene<'_> {
+    let h = paper.pixels().1;
+    let small = type_scales(paper).1;
+    let candidates = [h * 3 / 5, h / 2, h * 2 / 5, h / 3].map(|picture_h| place(keepsake, paper, face.clone(), picture_h));
+    Scene::roomiest(candidates, "message", small).unwrap_or_else(|| Scene::new(face))
+}
+
+/// The type sizes for `paper`: the name's and the rest's. Thermal type is the unifont at 2x
+/// (4 mm) and 1x (2 mm), like a receipt's own fonts.
+fn type_scales(paper: PaperSize) -> (u32, u32) {
+    let w = paper.pixels().0;
+    if paper.is_thermal() {
+        (2, 1)
+    } else {
+        ((w / 220).max(1), (w / 420).max(1))
+    }
+}
+
+fn place(keepsake: &Keepsake, paper: PaperSize, face: Face, picture_h: u32) -> Scene<'_> {
+    let (w, h) = paper.pixels();
+    let mut s = Scene::new(face);
     // A thermal roll is dithered to black dots: a tinted ground would print as grey speckle.
-    let (paper_tone, ink, frame, soft) =
-        if paper.is_thermal() { (Rgb888::WHITE, Rgb888::BLACK, Rgb888::BLACK, Rgb888::BLACK) } else { (PAPER, INK, FRAME, SOFT) };
-    fb.fill(paper_tone);
+    let (ink, frame, soft) = if paper.is_thermal() { (Rgb888::BLACK, Rgb888::BLACK, Rgb888::BLACK) } else { (INK, FRAME, SOFT) };
     let m = (w / 16) as i32;
     // A thin frame a little inside the edge (dye-sub printers crop a few pixels).
     let inset = m / 2;
-    let _ = Rectangle::new(Point::new(inset, inset), Size::new(w - 2 * inset as u32, h - 2 * inset as u32))
-        .into_styled(PrimitiveStyle::with_stroke(frame, (w / 150).max(2)))
-        .draw(&mut fb);
-    let inner_w = w - 2 * m as u32;
-    let pic_h = h * 3 / 5;
-    let (_, py, _, ph) = fb.blit_fit(&keepsake.illustration, m, m, inner_w, pic_h);
+    let page = Rect { x: 0, y: 0, w, h };
+    s.push("frame", page.inset(inset as u32, inset as u32), Paint::Frame { color: frame, width: (w / 150).max(2) });
+    let inner = page.inset(m as u32, m as u32);
+    let picture = fitted(&keepsake.illustration, Rect { h: picture_h, ..inner });
+    s.push("illustration", picture, Paint::Picture(&keepsake.illustration));
 
-    // Thermal type: the unifont at 2x (4 mm) and 1x (2 mm), like a receipt's own fonts.
-    let (big, small) = if paper.is_thermal() { (2, 1) } else { ((w / 220).max(1), (w / 420).max(1)) };
+    let (big, small) = type_scales(paper);
+    let style = |largest: u32, color: Rgb888, align: Align| TextStyle { largest, smallest: (small - 1).max(1), color, align };
     let meta = &keepsake.meta;
-    let mut y = py + ph as i32 + m / 2;
-    y += text::draw_paragraph(&mut fb, &meta.memorial_name, w as i32 / 2, y, inner_w, big, ink, Align::Center) as i32;
+    let mut y = picture.bottom() + m / 2;
+    let mut text_top = |s: &mut Scene, name: &'static str, text: &str, lines: usize, style: TextStyle, gap: i32| {
+        let room = keepsake_drivers::text_box::block_height(lines, style.largest).min((inner.bottom() - y).max(0) as u32);
+        let set = s.fit(text, inner.w, room, style);
+        let rect = Rect { y, h: set.height(), ..inner };
+        y += rect.h as i32 + gap;
+        s.push(name, rect, Paint::Text(set, style.color, style.align));
+    };
+    text_top(&mut s, "name", &meta.memorial_name, 2, style(big, ink, Align::Center), 0);
     let rest_of_caption =
         meta.caption.strip_prefix(&meta.memorial_name).unwrap_or(&meta.caption).trim_start_matches([' ', '·', '(']).trim_end_matches(')');
     if !rest_of_caption.is_empty() {
-        y += text::draw_paragraph(&mut fb, rest_of_caption, w as i32 / 2, y, inner_w, small, soft, Align::Center) as i32;
+        text_top(&mut s, "caption", rest_of_caption, 2, style(small, soft, Align::Center), 0);
     }
-    y += m / 3;
+    let y = y + m / 3;
 
     let min_side = (QR_MIN_MM / 25.4 * paper.dpi() as f32).ceil() as u32;
-    let room = (h as i32 - y - m).max(0) as u32;
+    let room = (inner.bottom() - y).max(0) as u32;
     let qr_side = (w / 4).max(min_side).min(room);
     // Whole pixels per module, drawn at its own size: a scaled QR code prints with grey seams
     // that a thermal head's dithering turns into noise.
-    let qr = qr::modules(&meta.share_url);
-    let module_px = qr_side / (qr as u32 + 8).max(1);
-    let qr = (qr > 0 && module_px > 0).then(|| qr::qr_image(&meta.share_url, module_px).ok()).flatten();
-    let qr_w = qr.as_ref().map_or(0, |q| q.width());
-    let text_w = inner_w - qr_w - m as u32 / 2;
-    text::draw_paragraph(&mut fb, &meta.message, m, y, text_w, small, ink, Align::Left);
-    if let Some(qr) = qr {
-        image::imageops::replace(&mut fb.image, &qr, (w - m as u32 - qr_w) as i64, (h - m as u32 - qr.height()) as i64);
-    } else {
-        tracing::warn!(url = %meta.share_url, "no room or no code for the share link's QR on the card");
+    let modules = qr::modules(&meta.share_url);
+    let module_px = qr_side / (modules as u32 + 8).max(1);
+    let code = (modules > 0 && module_px > 0).then(|| qr::qr_image(&meta.share_url, module_px).ok()).flatten();
+    let qr_w = code.as_ref().map_or(0, |q| q.width());
+    match code {
+        Some(code) => {
+            let rect = Rect {
+                x: inner.right() - code.width() as i32,
+                y: inner.bottom() - code.height() as i32,
+                w: code.width(),
+                h: code.height(),
+            };
+            s.push("qr", rect, Paint::OwnedPicture(code));
+        }
+        None => tracing::warn!(url = %meta.share_url, "no room or no code for the share link's QR on the card"),
     }
-    fb.image
+    let beside = Rect { y, w: inner.w.saturating_sub(qr_w + m as u32 / 2), h: (inner.bottom() - y).max(0) as u32, ..inner };
+    let message = s.fit(&meta.message, beside.w, beside.h, style(small, ink, Align::Left));
+    s.push("message", Rect { h: message.height(), ..beside }, Paint::Text(message, ink, Align::Left));
+    s
 }
 
 #[cfg(test)]
@@ -105,6 +146,31 @@ mod tests {
     fn decoded_qr(page: &image::GrayImage) -> Vec<String> {
         let mut prepared = rqrr::PreparedImage::prepare(page.clone());
         prepared.detect_grids().iter().filter_map(|g| g.decode().ok().map(|(_, text)| text)).collect()
+    }
+
+    #[test]
+    fn every_card_fits_the_longest_texts_on_every_paper_in_both_languages() {
+        let mut problems = Vec::new();
+        for face in crate::scene::check::faces() {
+            for language in [crate::config::Language::Ko, crate::config::Language::En] {
+                let k = crate::scene::check::longest_keepsake(language);
+                for paper in PaperSize::ALL {
+                    let (w, h) = paper.pixels();
+                    let s = scene(&k, paper, face.clone());
+                    for p in crate::scene::check::problems(&s, w, h, &[]) {
+                        problems.push(format!("{} {language:?} {paper}: {p}", face.describe()));
+                    }
+                    if let Ok(dir) = std::env::var("KEEPSAKE_SCREENS_OUT") {
+                        let mut fb = Framebuffer::new(w, h);
+                        fb.fill(PAPER);
+                        s.draw(&mut fb);
+                        let name = if matches!(face, Face::Unifont) { "unifont" } else { "ttf" };
+                        fb.image.save(format!("{dir}/card-{name}-{language:?}-{paper}.png")).unwrap();
+                    }
+                }
+            }
+        }
+        assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
     }
 
     #[test]

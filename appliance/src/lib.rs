@@ -16,6 +16,7 @@ pub mod extras;
 pub mod keepsake;
 pub mod notify;
 pub mod qr;
+pub mod scene;
 pub mod stylizers;
 pub mod sync;
 

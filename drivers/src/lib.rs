@@ -23,6 +23,7 @@ pub mod printer;
 pub mod reconnect;
 pub mod speaker;
 pub mod text;
+pub mod text_box;
 pub mod thermal;
 pub mod touch;
 pub mod v4l_camera;

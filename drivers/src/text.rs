@@ -114,6 +114,17 @@ impl Face {
         (BASE_LINE_HEIGHT * scale.max(1)) as f32
     }
 
+    /// The size a scalable face is set at for a `scale` line: its ascent and descent (what its
+    /// glyphs reach) must fit the line box with a pixel to spare, or they would spill into the
+    /// next box; most fonts' ascent + descent is a little more than their em.
+    fn em(font: &fontdue::Font, scale: u32) -> f32 {
+        let px = Self::px(scale);
+        match font.horizontal_line_metrics(px) {
+            Some(m) if m.ascent - m.descent > px - 2.0 => px * (px - 2.0) / (m.ascent - m.descent),
+            _ => px,
+        }
+    }
+
     /// Width of one line of (drawable) text.
     fn width(&self, text: &str, scale: u32) -> u32 {
         match self {
@@ -121,7 +132,7 @@ impl Face {
                 let dims = FONT.get_rendered_dimensions(text, Point::zero(), VerticalPosition::Top);
                 dims.map(|d| d.advance.x.max(0) as u32).unwrap_or(0) * scale.max(1)
             }
-            Face::Ttf(font, _) => text.chars().map(|c| font.metrics(c, Self::px(scale)).advance_width).sum::<f32>().ceil() as u32,
+            Face::Ttf(font, _) => text.chars().map(|c| font.metrics(c, Self::em(font, scale)).advance_width).sum::<f32>().ceil() as u32,
         }
     }
 
@@ -129,16 +140,19 @@ impl Face {
     fn draw(&self, fb: &mut Framebuffer, text: &str, left: i32, top: i32, scale: u32, color: Rgb888) {
         match self {
             Face::Unifont => {
-                let mut scaled = Scaled { target: fb, factor: scale.max(1), origin: Point::new(left, top) };
+                // Unifont's glyphs reach one pixel above the top it is drawn at and end 12 below:
+                // two pixels down centres their 14 rows in the 16 px line box.
+                let down = 2 * scale.max(1) as i32;
+                let mut scaled = Scaled { target: fb, factor: scale.max(1), origin: Point::new(left, top + down) };
                 // The text is known drawable; a framebuffer never fails to draw.
                 let _ = FONT.render(text, Point::zero(), VerticalPosition::Top, FontColor::Transparent(color), &mut scaled);
             }
             Face::Ttf(font, _) => {
-                let px = Self::px(scale);
-                // The line box is `px` high; the glyphs sit on a baseline that centres the face's
+                let (line, px) = (Self::px(scale), Self::em(font, scale));
+                // The line box is `line` high; the glyphs sit on a baseline that centres the face's
                 // ascent and descent in it, as the bitmap font's do.
                 let (ascent, descent) = font.horizontal_line_metrics(px).map(|m| (m.ascent, m.descent)).unwrap_or((px * 0.8, -px * 0.2));
-                let baseline = top as f32 + (px - (ascent - descent)) / 2.0 + ascent;
+                let baseline = top as f32 + (line - (ascent - descent)) / 2.0 + ascent;
                 let (w, h) = (fb.image.width() as i32, fb.image.height() as i32);
                 let mut pen = left as f32;
                 for c in text.chars() {
@@ -158,6 +172,45 @@ impl Face {
     }
 }
 
+impl Face {
+    /// `text` with look-alikes for typographic characters and every other character this face
+    /// lacks replaced by [`FALLBACK_GLYPH`] (logged once per character).
+    pub fn drawable(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        for c in text.chars() {
+            if c == '\n' || self.has_glyph(c) {
+                out.push(c);
+            } else if let Some((_, plain)) = LOOK_ALIKES.iter().find(|(t, _)| *t == c) {
+                out.push_str(plain);
+            } else {
+                warn_missing(c);
+                out.push(FALLBACK_GLYPH);
+            }
+        }
+        out
+    }
+
+    /// Width in pixels of one line of text at `scale` in this face.
+    pub fn line_width(&self, text: &str, scale: u32) -> u32 {
+        self.width(&self.drawable(text), scale)
+    }
+
+    /// Draws one line in this face with its top edge at `y`, aligned around `x` (left edge,
+    /// centre or right edge). Returns the width drawn.
+    #[allow(clippy::too_many_arguments)]
+    pub fn draw_line(&self, fb: &mut Framebuffer, text: &str, x: i32, y: i32, scale: u32, color: Rgb888, align: Align) -> u32 {
+        let text = self.drawable(text);
+        let width = self.width(&text, scale);
+        let left = match align {
+            Align::Left => x,
+            Align::Center => x - width as i32 / 2,
+            Align::Right => x - width as i32,
+        };
+        self.draw(fb, &text, left, y, scale, color);
+        width
+    }
+}
+
 /// Whether the current face can draw `ch`.
 pub fn has_glyph(ch: char) -> bool {
     face().has_glyph(ch)
@@ -167,23 +220,10 @@ pub fn has_glyph(ch: char) -> bool {
 const LOOK_ALIKES: &[(char, &str)] =
     &[('–', "-"), ('—', "-"), ('·', "-"), ('‘', "'"), ('’', "'"), ('“', "\""), ('”', "\""), ('…', "..."), ('\u{00A0}', " ")];
 
-/// `text` with look-alikes for typographic characters and every other character the font lacks
-/// replaced by [`FALLBACK_GLYPH`] (logged once per character).
+/// `text` with look-alikes for typographic characters and every other character the current
+/// face lacks replaced by [`FALLBACK_GLYPH`] (logged once per character).
 pub fn drawable(text: &str) -> String {
-    // One look at the face for the whole text, not one per character.
-    let face = face();
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c == '\n' || face.has_glyph(c) {
-            out.push(c);
-        } else if let Some((_, plain)) = LOOK_ALIKES.iter().find(|(t, _)| *t == c) {
-            out.push_str(plain);
-        } else {
-            warn_missing(c);
-            out.push(FALLBACK_GLYPH);
-        }
-    }
-    out
+    face().drawable(text)
 }
 
 fn warn_missing(c: char) {
@@ -195,79 +235,19 @@ fn warn_missing(c: char) {
     }
 }
 
-/// Width in pixels of one line of text at `scale`.
+/// Width in pixels of one line of text at `scale` in the current face.
 pub fn line_width(text: &str, scale: u32) -> u32 {
-    face().width(&drawable(text), scale)
+    face().line_width(text, scale)
 }
 
 pub fn line_height(scale: u32) -> u32 {
     BASE_LINE_HEIGHT * scale.max(1)
 }
 
-/// Breaks `text` into lines no wider than `max_width` pixels at `scale`: at spaces where it can,
-/// inside a word only when one word alone is too wide. Explicit newlines are kept.
-pub fn wrap(text: &str, max_width: u32, scale: u32) -> Vec<String> {
-    let mut lines = Vec::new();
-    for paragraph in text.split('\n') {
-        let mut line = String::new();
-        for word in paragraph.split_whitespace() {
-            let candidate = if line.is_empty() { word.to_string() } else { format!("{line} {word}") };
-            if line_width(&candidate, scale) <= max_width {
-                line = candidate;
-                continue;
-            }
-            if !line.is_empty() {
-                lines.push(std::mem::take(&mut line));
-            }
-            // The word alone: split it by characters if it still does not fit.
-            for ch in word.chars() {
-                let candidate = format!("{line}{ch}");
-                if !line.is_empty() && line_width(&candidate, scale) > max_width {
-                    lines.push(std::mem::take(&mut line));
-                    line.push(ch);
-                } else {
-                    line = candidate;
-                }
-            }
-        }
-        lines.push(line);
-    }
-    lines
-}
-
-/// Draws one line with its top edge at `y`, aligned around `x` (left edge, centre or right edge).
-/// Returns the width drawn.
+/// Draws one line in the current face with its top edge at `y`, aligned around `x` (left edge,
+/// centre or right edge). Returns the width drawn.
 pub fn draw_line(fb: &mut Framebuffer, text: &str, x: i32, y: i32, scale: u32, color: Rgb888, align: Align) -> u32 {
-    let face = face();
-    let text = drawable(text);
-    let width = face.width(&text, scale);
-    let left = match align {
-        Align::Left => x,
-        Align::Center => x - width as i32 / 2,
-        Align::Right => x - width as i32,
-    };
-    face.draw(fb, &text, left, y, scale, color);
-    width
-}
-
-/// Draws wrapped text starting at `y`; returns the height used.
-#[allow(clippy::too_many_arguments)]
-pub fn draw_paragraph(
-    target: &mut Framebuffer,
-    text: &str,
-    x: i32,
-    y: i32,
-    max_width: u32,
-    scale: u32,
-    color: Rgb888,
-    align: Align,
-) -> u32 {
-    let step = line_height(scale) + line_height(scale) / 4;
-    let lines = wrap(text, max_width, scale);
-    for (i, line) in lines.iter().enumerate() {
-        draw_line(target, line, x, y + (i as u32 * step) as i32, scale, color, align);
-    }
-    lines.len() as u32 * step
+    face().draw_line(fb, text, x, y, scale, color, align)
 }
 
 #[cfg(test)]
@@ -297,18 +277,5 @@ mod tests {
         assert_eq!(drawable("a\u{1F600}b"), "a?b");
         assert_eq!(drawable("1941 – 2026 · “Kim”"), "1941 - 2026 - \"Kim\"");
         assert_eq!(render("a\u{1F600}b"), render("a?b"));
-    }
-
-    #[test]
-    fn wrapping_respects_width_and_keeps_words() {
-        let lines = wrap("the quick brown fox jumps over the lazy dog", 100, 1);
-        assert!(lines.len() > 1);
-        for l in &lines {
-            assert!(line_width(l, 1) <= 100, "{l}");
-        }
-        assert_eq!(lines.join(" "), "the quick brown fox jumps over the lazy dog");
-        let korean = wrap("함께한모든순간을기억합니다", 64, 1);
-        assert!(korean.len() >= 3, "{korean:?}");
-        assert_eq!(korean.concat(), "함께한모든순간을기억합니다");
     }
 }

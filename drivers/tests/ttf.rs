@@ -46,7 +46,7 @@ fn korean_and_latin_are_set_anti_aliased_in_a_scalable_face() {
     // The Hangul part is drawn, not a fallback: ink in the first third, where 김영희 sits.
     assert!(lit.iter().filter(|l| l.0 < 10 + width / 3).count() > 500);
     // Wrapping uses the face's widths.
-    let lines = text::wrap("함께한 모든 순간을 기억합니다. 늘 따뜻했던 당신을 그리워합니다.", 300, 2);
+    let lines = keepsake_drivers::text_box::wrap(&face, "함께한 모든 순간을 기억합니다. 늘 따뜻했던 당신을 그리워합니다.", 300, 2);
     assert!(lines.len() >= 2, "{lines:?}");
     for l in &lines {
         assert!(text::line_width(l, 2) <= 300, "{l}");

@@ -1,29 +1,33 @@
 //! The attract screen: the memorial's name, the latest keepsakes as a slideshow, "touch to begin".
 
-use keepsake_drivers::framebuffer::Framebuffer;
-use keepsake_drivers::text::{self, Align};
-
-use super::{title, Canvas, Touch, View, AMBER, BACKGROUND, MUTED};
+use super::layout::{Flow, Style};
+use super::{Canvas, Touch, View, AMBER, BACKGROUND, CREAM, MUTED};
 use crate::config::Language;
+use crate::scene::{Paint, Rect, Scene};
 
 /// Anywhere on the screen begins.
 pub(super) fn touch() -> Option<Touch> {
     Some(Touch::Begin)
 }
 
-pub(super) fn draw(fb: &mut Framebuffer, c: &Canvas, view: &View) {
-    let Canvas { l, language, w, h, m, text_w } = *c;
-    let t = words(language);
-    let pic = l.picture_area();
-    let y = title(fb, &l, view.memorial, m);
-    if let Some(slide) = view.slide {
-        fb.blit_fit(slide, pic.x, y + m / 2, pic.w, pic.h);
-    } else {
-        text::draw_paragraph(fb, t.welcome, w / 2, h / 3, text_w, l.big(), MUTED, Align::Center);
+/// The name and dates at the top, "touch to begin" on a shaded band at the bottom, the
+/// slideshow between them (portrait) or on the left (landscape).
+pub(super) fn scene<'a>(s: &mut Scene<'a>, c: &Canvas, view: &View<'a>) {
+    let (l, t) = (c.l, words(c.language));
+    let m = l.margin();
+    let band_h = l.h / 6;
+    s.push("band", Rect { x: 0, y: (l.h - band_h) as i32 - m / 2, w: l.w, h: band_h + m as u32 / 2 }, Paint::Shade(BACKGROUND, 0.8));
+    let mut flow = Flow::new(l.column(), m / 2);
+    flow.text_top(s, "name", &view.memorial.name, Style::big(&l, 2, CREAM));
+    if !view.memorial.dates.is_empty() {
+        flow.text_top(s, "dates", &view.memorial.dates, Style::small(&l, 2, MUTED));
     }
-    let by = h - (l.h / 6) as i32;
-    fb.shade(0, by - m / 2, l.w, (l.h / 6) as u32 + m as u32 / 2, BACKGROUND, 0.8);
-    text::draw_paragraph(fb, t.touch_to_begin, w / 2, by, text_w, l.big(), AMBER, Align::Center);
+    flow.text_bottom(s, "touch_to_begin", t.touch_to_begin, Style::big(&l, 2, AMBER));
+    let area = if l.landscape() { l.picture_area() } else { flow.left };
+    match view.slide {
+        Some(slide) => s.push("slide", area, Paint::Picture(slide)),
+        None => s.text_in("welcome", area, t.welcome, Style::big(&l, 3, MUTED)),
+    }
 }
 
 /// What this screen says, in the memorial's language.

@@ -2,17 +2,20 @@
 
 use embedded_graphics::pixelcolor::Rgb888;
 use embedded_graphics::prelude::*;
-use keepsake_drivers::framebuffer::Framebuffer;
-use keepsake_drivers::text::{self, Align};
 
+use super::layout::Style;
 use super::{Canvas, BACKGROUND};
 use crate::config::Language;
+use crate::scene::Rect;
+use crate::scene::{Paint, Scene};
 
-pub(super) fn draw(fb: &mut Framebuffer, c: &Canvas) {
-    let Canvas { l, language, w, h, .. } = *c;
-    let t = words(language);
-    fb.fill(Rgb888::WHITE);
-    text::draw_line(fb, t.smile, w / 2, h / 2, l.big(), BACKGROUND, Align::Center);
+/// A white flash and the word in the middle.
+pub(super) fn scene(s: &mut Scene, c: &Canvas) {
+    let (l, t) = (c.l, words(c.language));
+    s.push("flash", Rect { x: 0, y: 0, w: l.w, h: l.h }, Paint::Fill(Rgb888::WHITE));
+    let inner = l.inner();
+    let middle = Rect { y: inner.y + inner.h as i32 / 3, h: inner.h / 3, ..inner };
+    s.text_in("smile", middle, t.smile, Style::big(&l, 1, BACKGROUND));
 }
 
 /// What this screen says, in the memorial's language.

@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use image::RgbImage;
-use keepsake_drivers::framebuffer::Framebuffer;
-use keepsake_drivers::text::{self, Align};
 
-use super::{button, two_buttons, Canvas, Layout, Touch, View, CREAM, MUTED};
+use super::layout::{Flow, Style};
+use super::{two_buttons, Canvas, Layout, Touch, View, CREAM, MUTED, OUTLINED};
 use crate::config::Language;
+use crate::scene::{Paint, Scene};
 
 /// How long after the screen appears touches are not taken as an answer.
 pub const ANSWERS_AFTER: Duration = Duration::from_millis(700);
@@ -21,22 +21,28 @@ pub(super) fn touch(layout: &Layout, x: i32, y: i32, shown_for: Duration) -> Opt
     two_buttons(layout.consent_answers(), x, y, Touch::KeepPhotoPrivate, Touch::SharePhoto)
 }
 
-pub(super) fn draw(fb: &mut Framebuffer, c: &Canvas, view: &View, photo: &RgbImage) {
-    let Canvas { l, language, w, m, text_w, .. } = *c;
-    let t = words(language);
-    // The photo small, the question large: the visitor decides about this very picture.
-    let pic = l.picture_area();
-    let small_h = pic.h / 2;
-    fb.blit_fit(photo, pic.x, pic.y, pic.w, small_h);
-    let mut y = pic.y + small_h as i32 + m;
-    y += text::draw_paragraph(fb, t.consent_question, w / 2, y, text_w, l.big(), CREAM, Align::Center) as i32 + m / 2;
-    text::draw_paragraph(fb, t.consent_detail, w / 2, y, text_w, l.small(), MUTED, Align::Center);
+/// The photo small, the question large, what each answer means, when the screen answers by
+/// itself, and the two answers.
+pub(super) fn scene<'a>(s: &mut Scene<'a>, c: &Canvas, view: &View<'a>, photo: &'a RgbImage) {
+    let (l, t) = (c.l, words(c.language));
+    let m = l.margin();
     let (no, yes) = l.consent_answers();
+    let mut flow = Flow::new(l.column(), m / 2);
+    // The answers and everything below them are the answers' own.
+    flow.bottom((flow.left.bottom() - no.y) as u32);
     let hint = t.consent_default.replace("{n}", &view.seconds_left.to_string());
-    text::draw_line(fb, &hint, w / 2, no.y - m / 2 - text::line_height(l.small()) as i32, l.small(), MUTED, Align::Center);
+    flow.text_bottom(s, "consent_default", &hint, Style::small(&l, 2, MUTED));
+    if l.landscape() {
+        s.push("photo", l.picture_area(), Paint::Picture(photo));
+    } else {
+        let picture = flow.top(l.picture_area().h / 2);
+        s.push("photo", picture, Paint::Picture(photo));
+    }
+    flow.text_top(s, "consent_question", t.consent_question, Style::big(&l, 3, CREAM));
+    flow.text_top(s, "consent_detail", t.consent_detail, Style::small(&l, 4, MUTED));
     // Both outlined: neither answer is the one the screen leans to.
-    button(fb, no, t.consent_no, l.big(), false);
-    button(fb, yes, t.consent_yes, l.big(), false);
+    s.button("consent_no", no, t.consent_no, l.big(), l.small(), OUTLINED);
+    s.button("consent_yes", yes, t.consent_yes, l.big(), l.small(), OUTLINED);
 }
 
 /// What this screen says, in the memorial's language.
@@ -50,7 +56,7 @@ pub(super) struct Words {
 }
 
 const KO: Words = Words {
-    consent_question: "원본 사진도 가족분들께 보내 드릴까요?",
+    consent_question: "원본 사진도 가족분들께 보내드릴까요?",
     consent_detail: "그림은 항상 가족분들께 전해집니다. 원본 사진은 동의하실 때만 보냅니다.",
     consent_no: "그림만",
     consent_yes: "사진도 보내기",
@@ -75,6 +81,8 @@ mod tests {
 
     use super::*;
     use embedded_graphics::pixelcolor::RgbColor;
+
+    use keepsake_drivers::framebuffer::Framebuffer;
 
     use crate::booth::screens::{draw, Rect, View, BACKGROUND};
     use crate::booth::state::State;

@@ -1,34 +1,27 @@
 //! The countdown over the live preview, the number low so the visitor still sees their face.
 
-use embedded_graphics::prelude::*;
-use embedded_graphics::primitives::PrimitiveStyle;
-use keepsake_drivers::framebuffer::Framebuffer;
-use keepsake_drivers::text::{self, Align};
-
+use super::layout::Style;
 use super::{Canvas, View, BACKGROUND, CREAM};
 use crate::config::Language;
+use crate::scene::Rect;
+use crate::scene::{Paint, Scene};
 
-pub(super) fn draw(fb: &mut Framebuffer, c: &Canvas, view: &View, remaining: u32) {
-    let Canvas { l, language, w, h, m, .. } = *c;
-    let t = words(language);
+/// The live preview over the whole screen, "look at the camera" on a band at the top, the
+/// number low so the visitor still sees their face while it counts.
+pub(super) fn scene<'a>(s: &mut Scene<'a>, c: &Canvas, view: &View<'a>, remaining: u32) {
+    let (l, t) = (c.l, words(c.language));
+    let m = l.margin();
+    let screen = Rect { x: 0, y: 0, w: l.w, h: l.h };
     if let Some(live) = view.live {
-        // Cover the screen with the preview: the visitor sees themselves large.
-        let scale = (l.w as f32 / live.width() as f32).max(l.h as f32 / live.height() as f32);
-        let (sw, sh) = ((live.width() as f32 * scale) as u32, (live.height() as f32 * scale) as u32);
-        fb.blit_fit(live, (w - sw as i32) / 2, (h - sh as i32) / 2, sw, sh);
+        s.push("live", screen, Paint::Cover(live));
     }
-    fb.shade(0, 0, l.w, (l.h / 10) as u32, BACKGROUND, 0.6);
-    text::draw_line(fb, t.get_ready, w / 2, m / 2, l.small() + 1, CREAM, Align::Center);
-    let n = remaining.to_string();
-    let scale = l.w / 48;
-    let nh = text::line_height(scale) as i32;
-    let d = (nh as u32) * 5 / 4;
-    // Low on the screen, so the visitor still sees their face while it counts.
-    let cy = h * 4 / 5;
-    let _ = embedded_graphics::primitives::Circle::with_center(Point::new(w / 2, cy), d)
-        .into_styled(PrimitiveStyle::with_fill(BACKGROUND))
-        .draw(fb);
-    text::draw_line(fb, &n, w / 2, cy - nh / 2, scale, CREAM, Align::Center);
+    let band = Rect { h: l.h / 10, ..screen };
+    s.push("band", band, Paint::Shade(BACKGROUND, 0.6));
+    s.text_in("get_ready", band.inset(m as u32, m as u32 / 4), t.get_ready, Style { smallest: l.small(), ..Style::big(&l, 1, CREAM) });
+    let d = l.w.min(l.h) / 4;
+    let (cx, cy) = (l.w as i32 / 2, l.h as i32 * 4 / 5);
+    let disc = Rect { x: cx - d as i32 / 2, y: cy - d as i32 / 2, w: d, h: d };
+    s.badge("number", disc, &remaining.to_string(), l.w.min(l.h) / 48, (BACKGROUND, CREAM));
 }
 
 /// What this screen says, in the memorial's language.

@@ -1,16 +1,21 @@
 //! The calm fault screen: something went wrong, the booth is ready again in a moment.
 
-use keepsake_drivers::framebuffer::Framebuffer;
-use keepsake_drivers::text::{self, Align};
-
+use super::layout::Style;
 use super::{Canvas, CREAM, MUTED};
 use crate::config::Language;
+use crate::scene::Rect;
+use crate::scene::Scene;
 
-pub(super) fn draw(fb: &mut Framebuffer, c: &Canvas) {
-    let Canvas { l, language, w, h, m, text_w } = *c;
-    let t = words(language);
-    text::draw_paragraph(fb, t.fault, w / 2, h / 2 - m * 2, text_w, l.big(), CREAM, Align::Center);
-    text::draw_paragraph(fb, t.fault_detail, w / 2, h / 2 + m, text_w, l.small() + 1, MUTED, Align::Center);
+/// Two calm lines in the middle of the screen.
+pub(super) fn scene(s: &mut Scene, c: &Canvas) {
+    let (l, t) = (c.l, words(c.language));
+    let inner = l.inner();
+    let third = inner.h / 3;
+    let m = l.margin();
+    let upper = Rect { y: inner.y + third as i32, h: third / 2 - m as u32 / 4, ..inner };
+    let lower = Rect { y: upper.bottom() + m / 2, h: third / 2 - m as u32 / 4, ..inner };
+    s.text_in("fault", upper, t.fault, Style::big(&l, 2, CREAM));
+    s.text_in("fault_detail", lower, t.fault_detail, Style::small(&l, 2, MUTED));
 }
 
 /// What this screen says, in the memorial's language.

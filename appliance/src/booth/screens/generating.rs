@@ -1,26 +1,25 @@
 //! The illustration being painted: the latest preview, a progress bar and the step.
 
 use image::RgbImage;
-use keepsake_drivers::framebuffer::Framebuffer;
-use keepsake_drivers::text::{self, Align};
 
-use super::{progress_bar, Canvas, Rect, CREAM, MUTED};
+use super::layout::{Flow, Style};
+use super::{Canvas, AMBER, CREAM, MUTED};
 use crate::config::Language;
+use crate::scene::{Paint, Scene};
 
-pub(super) fn draw(fb: &mut Framebuffer, c: &Canvas, photo: &RgbImage, preview: Option<&RgbImage>, step: u32, total: u32) {
-    let Canvas { l, language, w, m, text_w, .. } = *c;
-    let t = words(language);
-    let pic = l.picture_area();
-    let shown = preview.unwrap_or(photo);
-    fb.blit_fit(shown, pic.x, pic.y, pic.w, pic.h);
-    let mut y = pic.y + pic.h as i32 + m;
-    y += text::draw_paragraph(fb, t.painting, w / 2, y, text_w, l.big(), CREAM, Align::Center) as i32 + m / 2;
+/// The latest preview (the photo until there is one), "painting", a progress bar and the step.
+pub(super) fn scene<'a>(s: &mut Scene<'a>, c: &Canvas, photo: &'a RgbImage, preview: Option<&'a RgbImage>, step: u32, total: u32) {
+    let (l, t) = (c.l, words(c.language));
+    let m = l.margin();
+    let mut flow = Flow::new(l.column(), m / 2);
+    let picture = if l.landscape() { l.picture_area() } else { flow.top(l.picture_area().h) };
+    s.push("preview", picture, Paint::Picture(preview.unwrap_or(photo)));
+    flow.text_top(s, "painting", t.painting, Style::big(&l, 2, CREAM));
     let fraction = if total == 0 { 0.0 } else { step as f32 / total as f32 };
-    progress_bar(fb, Rect { x: m, y, w: text_w, h: (l.h / 28).max(12) }, fraction);
-    y += (l.h / 28).max(12) as i32 + m / 2;
+    let bar = flow.top((l.h / 28).max(12));
+    s.push("progress", bar, Paint::Progress { fraction, frame: MUTED, bar: AMBER });
     if total > 0 {
-        let label = format!("{} {step}/{total}", t.step);
-        text::draw_line(fb, &label, w / 2, y, l.small(), MUTED, Align::Center);
+        flow.text_top(s, "step", &format!("{} {step}/{total}", t.step), Style::small(&l, 1, MUTED));
     }
 }
 

@@ -1,15 +1,20 @@
-//! The booth's screens: one module per screen (attract ... fault) with its drawing and touch
-//! areas; here the layout they share, their widgets, and the one dispatch over the state.
+//! The booth's screens: one module per screen (attract ... fault) with what it shows and where
+//! it takes touches; the layout they share ([`layout`]), the placed things they are made of
+//! ([`scene`]), and the one dispatch over the state.
 //!
-//! Everything is laid out relative to the screen size, so a portrait 720x1280 panel and a
-//! 1080x1920 one show the same design.
+//! Everything is laid out relative to the screen size and orientation, and every text is set
+//! into its own box in the face that draws it, so a portrait 720x1280 panel, a 1080x1920 one and
+//! a landscape 1280x800 one show the same design without clipping.
 
 mod attract;
 mod capture;
 pub mod consent;
 mod countdown;
 mod fault;
+#[cfg(test)]
+mod fits;
 mod generating;
+pub mod layout;
 mod print_share;
 mod printer_hint;
 mod result;
@@ -18,11 +23,13 @@ mod review;
 use std::time::Duration;
 
 use embedded_graphics::pixelcolor::Rgb888;
-use embedded_graphics::prelude::*;
-use embedded_graphics::primitives::{PrimitiveStyle, PrimitiveStyleBuilder, Rectangle, RoundedRectangle};
 use image::RgbImage;
 use keepsake_drivers::framebuffer::Framebuffer;
-use keepsake_drivers::text::{self, Align};
+use keepsake_drivers::text::{self, Face};
+
+pub use crate::scene::Rect;
+use crate::scene::{ButtonLook, Scene};
+pub use layout::Layout;
 
 use crate::booth::state::State;
 use crate::config::Language;
@@ -32,6 +39,11 @@ pub const BACKGROUND: Rgb888 = Rgb888::new(0x2b, 0x23, 0x20);
 pub const CREAM: Rgb888 = Rgb888::new(0xf4, 0xea, 0xd8);
 pub const AMBER: Rgb888 = Rgb888::new(0xe0, 0xa4, 0x58);
 pub const MUTED: Rgb888 = Rgb888::new(0xb8, 0xa8, 0x94);
+
+/// An answer the screen does not lean to: outlined.
+const OUTLINED: ButtonLook = ButtonLook { accent: AMBER, ground: BACKGROUND, filled: false, ink: CREAM };
+/// The answer the screen suggests: filled.
+const FILLED: ButtonLook = ButtonLook { accent: AMBER, ground: BACKGROUND, filled: true, ink: BACKGROUND };
 
 /// What a touch means on the current screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,73 +55,6 @@ pub enum Touch {
     KeepPhotoPrivate,
     SharePhoto,
     Next,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rect {
-    pub x: i32,
-    pub y: i32,
-    pub w: u32,
-    pub h: u32,
-}
-
-impl Rect {
-    pub fn contains(&self, x: i32, y: i32) -> bool {
-        x >= self.x && y >= self.y && x < self.x + self.w as i32 && y < self.y + self.h as i32
-    }
-
-    pub fn center(&self) -> (i32, i32) {
-        (self.x + self.w as i32 / 2, self.y + self.h as i32 / 2)
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct Layout {
-    pub w: u32,
-    pub h: u32,
-}
-
-impl Layout {
-    /// Text scale: 16 px Unifont times this. Two sizes keep the screens calm.
-    pub fn big(&self) -> u32 {
-        (self.w / 240).max(2)
-    }
-
-    pub fn small(&self) -> u32 {
-        (self.w / 360).max(1)
-    }
-
-    pub fn margin(&self) -> i32 {
-        (self.w / 20) as i32
-    }
-
-    /// The two buttons of the review screen: retake (left) and continue (right).
-    pub fn review_buttons(&self) -> (Rect, Rect) {
-        let m = self.margin();
-        let bh = self.h / 8;
-        let y = self.h as i32 - bh as i32 - m;
-        let bw = (self.w as i32 - 3 * m) as u32 / 2;
-        (Rect { x: m, y, w: bw, h: bh }, Rect { x: 2 * m + bw as i32, y, w: bw, h: bh })
-    }
-
-    /// The consent screen's two answers (keep private, share), stacked across the screen above
-    /// the band where the review's buttons were: a second tap meant for "continue" lands on
-    /// neither.
-    pub fn consent_answers(&self) -> (Rect, Rect) {
-        let m = self.margin();
-        let (review, _) = self.review_buttons();
-        let bh = self.h / 12;
-        let w = self.w - 2 * m as u32;
-        let share = Rect { x: m, y: review.y - m - bh as i32, w, h: bh };
-        let private = Rect { x: m, y: share.y - m / 2 - bh as i32, w, h: bh };
-        (private, share)
-    }
-
-    /// The area a picture takes above the text.
-    pub fn picture_area(&self) -> Rect {
-        let m = self.margin();
-        Rect { x: m, y: m, w: self.w - 2 * m as u32, h: self.h * 3 / 5 }
-    }
 }
 
 /// Which of a screen's two buttons (`l`, `r`) a touch at (x, y) is on.
@@ -151,65 +96,34 @@ pub struct View<'a> {
     pub qr: Option<&'a RgbImage>,
 }
 
-fn button(fb: &mut Framebuffer, r: Rect, label: &str, scale: u32, filled: bool) {
-    let style = if filled {
-        PrimitiveStyle::with_fill(AMBER)
-    } else {
-        PrimitiveStyleBuilder::new().stroke_color(AMBER).stroke_width(4).fill_color(BACKGROUND).build()
-    };
-    let _ = RoundedRectangle::with_equal_corners(Rectangle::new(Point::new(r.x, r.y), Size::new(r.w, r.h)), Size::new(r.h / 3, r.h / 3))
-        .into_styled(style)
-        .draw(fb);
-    let (cx, cy) = r.center();
-    let color = if filled { BACKGROUND } else { CREAM };
-    text::draw_line(fb, label, cx, cy - text::line_height(scale) as i32 / 2, scale, color, Align::Center);
-}
-
-fn title(fb: &mut Framebuffer, l: &Layout, memorial: &Memorial, y: i32) -> i32 {
-    let mut y = y;
-    y += text::draw_paragraph(fb, &memorial.name, l.w as i32 / 2, y, l.w - 2 * l.margin() as u32, l.big(), CREAM, Align::Center) as i32;
-    if !memorial.dates.is_empty() {
-        y += text::draw_paragraph(fb, &memorial.dates, l.w as i32 / 2, y, l.w, l.small(), MUTED, Align::Center) as i32;
-    }
-    y
-}
-
-fn progress_bar(fb: &mut Framebuffer, r: Rect, fraction: f32) {
-    let _ = Rectangle::new(Point::new(r.x, r.y), Size::new(r.w, r.h)).into_styled(PrimitiveStyle::with_stroke(MUTED, 3)).draw(fb);
-    let filled = ((r.w as f32 - 8.0) * fraction.clamp(0.0, 1.0)) as u32;
-    if filled > 0 {
-        let _ = Rectangle::new(Point::new(r.x + 4, r.y + 4), Size::new(filled, r.h.saturating_sub(8)))
-            .into_styled(PrimitiveStyle::with_fill(AMBER))
-            .draw(fb);
-    }
-}
-
-/// What every screen draws with: the layout, its margin and text width, and the language.
+/// What every screen is built with: the layout and the language.
 #[derive(Clone, Copy)]
 struct Canvas {
     l: Layout,
     language: Language,
-    w: i32,
-    h: i32,
-    m: i32,
-    text_w: u32,
 }
 
-/// Draws `state`'s screen into `fb`.
-pub fn draw(fb: &mut Framebuffer, state: &State, view: &View) {
-    let l = Layout { w: fb.width(), h: fb.height() };
-    let m = l.margin();
-    let c = Canvas { l, language: view.language, w: l.w as i32, h: l.h as i32, m, text_w: l.w - 2 * m as u32 };
-    fb.fill(BACKGROUND);
+/// What `state`'s screen shows on a `layout`-sized panel, its texts measured in `face`.
+pub fn scene<'a>(layout: Layout, face: Face, state: &'a State, view: &View<'a>) -> Scene<'a> {
+    let c = Canvas { l: layout, language: view.language };
+    let mut s = Scene::new(face);
     match state {
-        State::Attract => attract::draw(fb, &c, view),
-        State::Countdown { remaining } => countdown::draw(fb, &c, view, *remaining),
-        State::Capture => capture::draw(fb, &c),
-        State::Review { photo } => review::draw(fb, &c, view, photo),
-        State::Consent { photo } => consent::draw(fb, &c, view, photo),
-        State::Generating { photo, step, total, preview, .. } => generating::draw(fb, &c, photo, preview.as_deref(), *step, *total),
-        State::Result { keepsake, printer } => result::draw(fb, &c, view, keepsake, printer.as_ref()),
-        State::PrintShare { keepsake, print } => print_share::draw(fb, &c, view, keepsake, print),
-        State::Fault { .. } => fault::draw(fb, &c),
+        State::Attract => attract::scene(&mut s, &c, view),
+        State::Countdown { remaining } => countdown::scene(&mut s, &c, view, *remaining),
+        State::Capture => capture::scene(&mut s, &c),
+        State::Review { photo } => review::scene(&mut s, &c, view, photo),
+        State::Consent { photo } => consent::scene(&mut s, &c, view, photo),
+        State::Generating { photo, step, total, preview, .. } => generating::scene(&mut s, &c, photo, preview.as_deref(), *step, *total),
+        State::Result { keepsake, printer } => result::scene(&mut s, &c, view, keepsake, printer.as_ref()),
+        State::PrintShare { keepsake, print } => print_share::scene(&mut s, &c, view, keepsake, print),
+        State::Fault { .. } => fault::scene(&mut s, &c),
     }
+    s
+}
+
+/// Draws `state`'s screen into `fb` in the booth's face.
+pub fn draw(fb: &mut Framebuffer, state: &State, view: &View) {
+    let layout = Layout { w: fb.width(), h: fb.height() };
+    fb.fill(BACKGROUND);
+    scene(layout, text::face(), state, view).draw(fb);
 }

@@ -1,39 +1,48 @@
 //! Print and share: the QR code large, what the printer is doing, thanks.
 
-use keepsake_drivers::framebuffer::Framebuffer;
-use keepsake_drivers::text::{self, Align};
-
+use super::layout::{Flow, Style};
 use super::{printer_hint, Canvas, Touch, View, AMBER, CREAM, MUTED};
 use crate::booth::state::PrintStatus;
 use crate::config::Language;
 use crate::keepsake::Keepsake;
+use crate::scene::{Paint, Rect, Scene};
 
 /// Anywhere ends the visit.
 pub(super) fn touch() -> Option<Touch> {
     Some(Touch::Next)
 }
 
-pub(super) fn draw(fb: &mut Framebuffer, c: &Canvas, view: &View, keepsake: &Keepsake, print: &PrintStatus) {
-    let Canvas { l, language, w, m, text_w, .. } = *c;
-    let t = words(language);
-    let thumb = l.h / 4;
-    fb.blit_fit(&keepsake.illustration, m, m, l.w - 2 * m as u32, thumb);
-    let mut y = m + thumb as i32 + m;
-    if let Some(qr) = view.qr {
-        let side = l.w / 2;
-        fb.blit_fit(qr, (w - side as i32) / 2, y, side, side);
-        y += side as i32 + m / 2;
-    }
-    y += text::draw_paragraph(fb, t.scan_to_keep, w / 2, y, text_w, l.small() + 1, CREAM, Align::Center) as i32 + m;
-    let printer = printer_hint::words(language);
+/// The QR code large (with the illustration small above it on a portrait panel, beside the
+/// text on a landscape one), what to do with it, what the printer is doing, thanks.
+pub(super) fn scene<'a>(s: &mut Scene<'a>, c: &Canvas, view: &View<'a>, keepsake: &'a Keepsake, print: &PrintStatus) {
+    let (l, t, printer) = (c.l, words(c.language), printer_hint::words(c.language));
+    let m = l.margin();
+    let mut flow = Flow::new(l.column(), m / 2);
     let (line, color) = match print {
         PrintStatus::Offered => (printer.press_print.to_string(), AMBER),
         PrintStatus::Printing => (t.printing.to_string(), AMBER),
         PrintStatus::Printed => (t.printed.to_string(), CREAM),
         PrintStatus::Unavailable(why) => (printer.unavailable(why), MUTED),
     };
-    y += text::draw_paragraph(fb, &line, w / 2, y, text_w, l.small() + 1, color, Align::Center) as i32 + m;
-    text::draw_paragraph(fb, t.thank_you, w / 2, y, text_w, l.small(), MUTED, Align::Center);
+    let body = Style { largest: l.small() + 1, ..Style::small(&l, 2, CREAM) };
+    if l.landscape() {
+        if let Some(qr) = view.qr {
+            s.push("qr", l.picture_area(), Paint::Picture(qr));
+        }
+        let thumb = flow.top(flow.left.h / 3);
+        s.push("illustration", thumb, Paint::Picture(&keepsake.illustration));
+    } else {
+        let thumb = flow.top(l.h / 4);
+        s.push("illustration", thumb, Paint::Picture(&keepsake.illustration));
+        if let Some(qr) = view.qr {
+            let side = (l.w / 2).min(flow.left.h / 2);
+            let row = flow.top(side);
+            s.push("qr", Rect { x: row.x + (row.w - side) as i32 / 2, w: side, ..row }, Paint::Picture(qr));
+        }
+    }
+    flow.text_top(s, "scan_to_keep", t.scan_to_keep, body);
+    flow.text_top(s, "print_status", &line, Style { lines: 4, color, ..body });
+    flow.text_top(s, "thank_you", t.thank_you, Style::small(&l, 2, MUTED));
 }
 
 /// What this screen says, in the memorial's language.

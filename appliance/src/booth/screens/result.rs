@@ -1,33 +1,54 @@
 //! The keepsake: the illustration, caption and message, the QR code, and whether Print is offered.
 
-use keepsake_drivers::framebuffer::Framebuffer;
 use keepsake_drivers::printer::Unavailable;
-use keepsake_drivers::text::{self, Align};
+use keepsake_drivers::text::Align;
 
+use super::layout::{Flow, Style};
 use super::{printer_hint, Canvas, Touch, View, AMBER, CREAM, MUTED};
 use crate::keepsake::Keepsake;
+use crate::scene::Rect;
+use crate::scene::{Paint, Scene};
 
 /// Anywhere goes on to print and share.
 pub(super) fn touch() -> Option<Touch> {
     Some(Touch::Next)
 }
 
-pub(super) fn draw(fb: &mut Framebuffer, c: &Canvas, view: &View, keepsake: &Keepsake, unavailable: Option<&Unavailable>) {
-    let Canvas { l, language, w, h, m, text_w } = *c;
-    let printer = printer_hint::words(language);
-    let pic = l.picture_area();
-    fb.blit_fit(&keepsake.illustration, pic.x, pic.y, pic.w, pic.h);
-    let mut y = pic.y + pic.h as i32 + m / 2;
-    y += text::draw_paragraph(fb, &keepsake.meta.caption, w / 2, y, text_w, l.big(), CREAM, Align::Center) as i32;
-    text::draw_paragraph(fb, &keepsake.meta.message, w / 2, y, text_w, l.small(), MUTED, Align::Center);
+/// The illustration large, the caption, the message, and at the bottom the QR code with the
+/// print hint beside it. A long message takes room from the illustration (portrait) before it
+/// is set smaller, and is cut on the screen only when even that is not enough: the card and the
+/// share page have it whole.
+pub(super) fn scene<'a>(s: &mut Scene<'a>, c: &Canvas, view: &View<'a>, keepsake: &'a Keepsake, unavailable: Option<&Unavailable>) {
+    let l = c.l;
+    let heights: &[u32] = if l.landscape() { &[0] } else { &[l.picture_area().h, l.h / 2, l.h * 2 / 5, l.h / 3] };
+    let candidates = heights.iter().map(|&picture_h| {
+        let mut candidate = Scene::new(s.face.clone());
+        place(&mut candidate, c, view, keepsake, unavailable, picture_h);
+        candidate
+    });
+    if let Some(chosen) = Scene::roomiest(candidates, "message", l.small()) {
+        s.items.extend(chosen.items);
+    }
+}
+
+fn place<'a>(s: &mut Scene<'a>, c: &Canvas, view: &View<'a>, keepsake: &'a Keepsake, unavailable: Option<&Unavailable>, picture_h: u32) {
+    let (l, printer) = (c.l, printer_hint::words(c.language));
+    let m = l.margin();
+    let mut flow = Flow::new(l.column(), m / 2);
+    let picture = if l.landscape() { l.picture_area() } else { flow.top(picture_h) };
+    s.push("illustration", picture, Paint::Picture(&keepsake.illustration));
     if let Some(qr) = view.qr {
-        let side = l.w / 4;
-        let qy = h - side as i32 - m;
-        fb.blit_fit(qr, w - m - side as i32, qy, side, side);
+        let side = (flow.left.w / 4).min(l.h / 5);
+        let row = flow.bottom(side);
+        s.push("qr", Rect { x: row.right() - side as i32, w: side, ..row }, Paint::Picture(qr));
         let (hint, color) = match unavailable {
             Some(why) => (printer.unavailable(why), MUTED),
             None => (printer.press_print.to_string(), AMBER),
         };
-        text::draw_paragraph(fb, &hint, m, qy + side as i32 / 3, l.w - side - 3 * m as u32, l.small(), color, Align::Left);
+        let beside = Rect { w: row.w - side - m as u32 / 2, ..row };
+        s.text_in("print_hint", beside, &hint, Style { align: Align::Left, ..Style::small(&l, 4, color) });
     }
+    flow.text_top(s, "caption", &keepsake.meta.caption, Style::big(&l, 3, CREAM));
+    let message = Style { lines: usize::MAX, ..Style::small(&l, 0, MUTED) };
+    flow.text_top(s, "message", &keepsake.meta.message, message);
 }

@@ -1,26 +1,29 @@
 //! The photo just taken: retake, or continue (it continues by itself).
 
 use image::RgbImage;
-use keepsake_drivers::framebuffer::Framebuffer;
-use keepsake_drivers::text::{self, Align};
 
-use super::{button, two_buttons, Canvas, Layout, Touch, View, MUTED};
+use super::layout::{Flow, Style};
+use super::{two_buttons, Canvas, Layout, Touch, View, FILLED, MUTED, OUTLINED};
 use crate::config::Language;
+use crate::scene::{Paint, Scene};
 
 pub(super) fn touch(layout: &Layout, x: i32, y: i32) -> Option<Touch> {
     two_buttons(layout.review_buttons(), x, y, Touch::Retake, Touch::Continue)
 }
 
-pub(super) fn draw(fb: &mut Framebuffer, c: &Canvas, view: &View, photo: &RgbImage) {
-    let Canvas { l, language, w, m, .. } = *c;
-    let t = words(language);
-    let pic = l.picture_area();
-    fb.blit_fit(photo, pic.x, pic.y, pic.w, pic.h + pic.h / 4);
+/// The photo large, when it continues by itself, and the two buttons.
+pub(super) fn scene<'a>(s: &mut Scene<'a>, c: &Canvas, view: &View<'a>, photo: &'a RgbImage) {
+    let (l, t) = (c.l, words(c.language));
+    let m = l.margin();
     let (retake, cont) = l.review_buttons();
+    let mut flow = Flow::new(l.column(), m);
+    flow.bottom(retake.h);
     let hint = t.continues_in.replace("{n}", &view.seconds_left.to_string());
-    text::draw_line(fb, &hint, w / 2, retake.y - m - text::line_height(l.small()) as i32, l.small(), MUTED, Align::Center);
-    button(fb, retake, t.retake, l.big(), false);
-    button(fb, cont, t.continue_, l.big(), true);
+    flow.text_bottom(s, "continues_in", &hint, Style::small(&l, 2, MUTED));
+    let picture = if l.landscape() { l.picture_area() } else { flow.left };
+    s.push("photo", picture, Paint::Picture(photo));
+    s.button("retake", retake, t.retake, l.big(), l.small(), OUTLINED);
+    s.button("continue", cont, t.continue_, l.big(), l.small(), FILLED);
 }
 
 /// What this screen says, in the memorial's language.
