@@ -54,9 +54,19 @@ fn mean_diff(a: &RgbImage, b: &RgbImage) -> f32 {
 fn check_session(out: &Path, session: u32, keepsake_dir: &Path, archive: &Archive, language: Language) {
     let dir = out.join(format!("session-{session:03}"));
     let names = files(&dir);
-    for state in
-        ["attract", "countdown-3", "countdown-2", "countdown-1", "capture", "review", "consent", "generating", "result", "print_share"]
-    {
+    for state in [
+        "attract",
+        "countdown-3",
+        "countdown-2",
+        "countdown-1",
+        "capture",
+        "review",
+        "consent",
+        "slideshow_consent",
+        "generating",
+        "result",
+        "print_share",
+    ] {
         screen(&dir, &names, state);
     }
     let k = archive.load(keepsake_dir).expect("archive entry is whole");

@@ -10,7 +10,7 @@ use keepsake::archive::Archive;
 use keepsake::booth::screens::Layout;
 use keepsake::booth::{Booth, RunReport, StopWhen};
 use keepsake::cli::demo::demo_config;
-use keepsake::config::Language;
+use keepsake::config::{Language, SlideshowPolicy};
 use keepsake::devices::{CameraConfig, Devices, DisplayConfig};
 use keepsake_drivers::audio::Audio;
 use keepsake_drivers::camera::Camera;
@@ -185,6 +185,8 @@ async fn run(armed: Break, broken_visit_steps: &str, sessions: u32) -> (RunRepor
     let mut config = demo_config(out.path(), Language::En);
     config.devices.camera = CameraConfig::Synthetic { width: 240, height: 320 };
     config.devices.display = DisplayConfig::Png { record: None };
+    // One consent question is enough to break a visit at.
+    config.slideshow = SlideshowPolicy::Off;
     let layout = Layout { w: config.screen.0, h: config.screen.1 };
     let mut script = steps(&layout, broken_visit_steps);
     script.extend(steps(&layout, "result"));
@@ -528,6 +530,7 @@ async fn a_tap_in_the_consent_screen_s_first_moment_is_no_answer() {
         config.devices.camera = CameraConfig::Synthetic { width: 240, height: 320 };
         config.devices.display = DisplayConfig::Png { record: None };
         config.timeouts.consent = Duration::from_millis(1500);
+        config.slideshow = SlideshowPolicy::Off;
         let layout = Layout { w: config.screen.0, h: config.screen.1 };
         let (cx, cy) = layout.review_buttons().1.center();
         let (yx, yy) = layout.consent_answers().1.center();
@@ -546,4 +549,57 @@ async fn a_tap_in_the_consent_screen_s_first_moment_is_no_answer() {
         assert_eq!(report.keepsakes.len(), 1, "{:?}", report.screens);
         assert_eq!(report.keepsakes[0].meta.share_photo, shared, "a tap {after_ms} ms after the question appeared");
     }
+}
+
+/// Where the config asks about the slideshow, only a "yes" puts the illustration there: a
+/// double tap on "send the photo too" is no answer to the second question (it times out as no),
+/// and the archive's slideshow holds the one keepsake whose visitor agreed. The answers go into
+/// the archive entry (which the outbox sends).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_slideshow_holds_only_the_keepsakes_whose_visitors_said_yes() {
+    let out = tempfile::tempdir().unwrap();
+    let mut config = demo_config(out.path(), Language::En);
+    config.devices.camera = CameraConfig::Synthetic { width: 240, height: 320 };
+    config.devices.display = DisplayConfig::Png { record: None };
+    config.timeouts.consent = Duration::from_millis(1500);
+    assert_eq!(config.slideshow, SlideshowPolicy::Ask, "the demo asks");
+    let layout = Layout { w: config.screen.0, h: config.screen.1 };
+    let guard = keepsake::booth::screens::consent::ANSWERS_AFTER.as_millis() as u64 + 100;
+    let at = |r: keepsake::booth::screens::Rect| {
+        let (x, y) = r.center();
+        InputEvent::Touch { x, y }
+    };
+    let (_, cont) = layout.review_buttons();
+    let (keep_private, share) = layout.consent_answers();
+    let (_, show) = layout.slideshow_answers();
+    let step = |on: &str, after_ms: u64, event: InputEvent| ScriptStep { on: on.into(), after_ms, event };
+    let script = vec![
+        // The first visitor shares the photo and says yes to the slideshow.
+        step("attract", 50, InputEvent::Touch { x: 10, y: 10 }),
+        step("review", 50, at(cont)),
+        step("consent", guard, at(share)),
+        step("slideshow_consent", guard, at(show)),
+        step("result", 50, InputEvent::Touch { x: 10, y: 10 }),
+        // The second keeps the photo private and double-taps: the second tap lands on the
+        // slideshow question in its first moment, where no answer is; it times out as no.
+        step("attract", 50, InputEvent::Touch { x: 10, y: 10 }),
+        step("review", 50, at(cont)),
+        step("consent", guard, at(keep_private)),
+        step("slideshow_consent", 100, at(show)),
+        step("result", 50, InputEvent::Touch { x: 10, y: 10 }),
+    ];
+    let mut devices = Devices::open(&config.devices, config.screen).unwrap();
+    devices.input = Box::new(ScriptedInput::new(script));
+    let stylizer = Arc::new(ToonStylizer::cpu(ToonStyle::warm_animation()));
+    let archive = Arc::new(Archive::open(&config.archive_dir).unwrap());
+    let booth = Booth::new(Arc::new(config), devices, stylizer, archive.clone());
+    let report = booth.run(StopWhen { sessions: Some(2), within: Some(Duration::from_secs(90)) }).await.unwrap();
+    assert_eq!(report.keepsakes.len(), 2, "{:?}", report.screens);
+    let answers: Vec<(bool, bool)> = report.keepsakes.iter().map(|k| (k.meta.share_photo, k.meta.in_slideshow)).collect();
+    assert_eq!(answers, [(true, true), (false, false)]);
+    let stored: Vec<bool> = archive.entries().unwrap().iter().map(|e| archive.load(e).unwrap().meta.in_slideshow).collect();
+    assert_eq!(stored, [true, false], "the archive entries record the answer");
+    let slides = archive.slideshow(12);
+    assert_eq!(slides.len(), 1);
+    assert_eq!(*slides[0], *report.keepsakes[0].illustration, "the slideshow shows the first visitor's keepsake");
 }

@@ -83,14 +83,15 @@ impl Server {
         all
     }
 
-    /// The server's keepsakes: id (the booth's) -> sha256 of the illustration. Panics on an id
-    /// listed twice.
-    fn keepsakes(&self, memorial: &str) -> BTreeMap<String, String> {
+    /// The server's keepsakes: id (the booth's) -> (sha256 of the illustration, the visitor's
+    /// answers: photo shared, in the slideshow). Panics on an id listed twice.
+    fn keepsakes(&self, memorial: &str) -> BTreeMap<String, (String, bool, bool)> {
         let mut all = BTreeMap::new();
         for line in self.cli(&["keepsakes", "list", "--memorial", memorial]).lines() {
-            let mut f = line.split(' ');
-            let (id, sha) = (f.next().unwrap().to_string(), f.next().unwrap().to_string());
-            assert!(all.insert(id.clone(), sha).is_none(), "{id} is on the server twice");
+            let f: Vec<&str> = line.split(' ').collect();
+            let (id, sha, answers) = (f[0].to_string(), f[1].to_string(), &f[3..]);
+            let record = (sha, answers.contains(&"photo"), answers.contains(&"slideshow"));
+            assert!(all.insert(id.clone(), record).is_none(), "{id} is on the server twice");
         }
         all
     }
@@ -115,8 +116,8 @@ fn demo(out: &Path, sessions: u32, server: &str, token: &str, sync_wait: u32) ->
 }
 
 /// Every archived keepsake of a booth: id -> (sha256 of the illustration, sha256 of the photo
-/// if the visitor agreed to share it).
-fn archived(out: &Path) -> BTreeMap<String, (String, Option<String>)> {
+/// if the visitor agreed to share it, whether they agreed to the slideshow).
+fn archived(out: &Path) -> BTreeMap<String, (String, Option<String>, bool)> {
     let mut all = BTreeMap::new();
     for e in std::fs::read_dir(out.join("archive")).unwrap().flatten() {
         let p = e.path();
@@ -126,7 +127,7 @@ fn archived(out: &Path) -> BTreeMap<String, (String, Option<String>)> {
         let meta: serde_json::Value = serde_json::from_slice(&std::fs::read(p.join("meta.json")).unwrap()).unwrap();
         let sha = |f: &str| hex::encode(Sha256::digest(std::fs::read(p.join(f)).unwrap()));
         let photo = meta["share_photo"].as_bool().unwrap().then(|| sha("photo.jpg"));
-        all.insert(meta["id"].as_str().unwrap().to_string(), (sha("illustration.png"), photo));
+        all.insert(meta["id"].as_str().unwrap().to_string(), (sha("illustration.png"), photo, meta["in_slideshow"].as_bool().unwrap()));
     }
     all
 }
@@ -181,11 +182,12 @@ fn two_hundred_visits_reach_a_server_that_keeps_dying_exactly_once() {
 
     let mut expected = BTreeMap::new();
     let mut pictures = BTreeSet::new();
-    let (mut shared, mut private) = (0, 0);
+    let (mut shared, mut private, mut in_slideshow) = (0, 0, 0);
     for (out, _) in &booths {
         let a = archived(out);
-        for (id, (sha, photo)) in &a {
-            expected.insert(id.clone(), sha.clone());
+        for (id, (sha, photo, slideshow)) in &a {
+            expected.insert(id.clone(), (sha.clone(), photo.is_some(), *slideshow));
+            in_slideshow += *slideshow as u32;
             pictures.insert(sha.clone());
             match photo {
                 Some(p) => {
@@ -200,9 +202,10 @@ fn two_hundred_visits_reach_a_server_that_keeps_dying_exactly_once() {
     }
     assert_eq!(expected.len(), 200, "every visit made a keepsake");
     assert!(shared > 0 && private > 0, "some visitors shared their photo, some did not");
+    assert!(in_slideshow > 0 && in_slideshow < 200, "some visitors agreed to the slideshow, some did not");
     let on_server = server.keepsakes(&memorial);
     assert_eq!(on_server.len(), 200, "exactly once each");
-    assert_eq!(on_server, expected, "every keepsake, byte-identical");
+    assert_eq!(on_server, expected, "every keepsake, byte-identical, with its visitor's answers");
     assert_eq!(server.blobs(), pictures, "the photos of the visitors who agreed, and no others");
 }
 
@@ -264,9 +267,10 @@ fn a_booth_killed_mid_upload_loses_nothing_and_sends_nothing_twice() {
     let a = archived(&out);
     assert!(a.len() >= 11, "the finished visits are archived: {}", a.len());
     let on_server = server.keepsakes(&memorial);
-    let expected: BTreeMap<String, String> = a.iter().map(|(id, (sha, _))| (id.clone(), sha.clone())).collect();
+    let expected: BTreeMap<String, (String, bool, bool)> =
+        a.iter().map(|(id, (sha, photo, slideshow))| (id.clone(), (sha.clone(), photo.is_some(), *slideshow))).collect();
     assert_eq!(on_server, expected, "nothing lost, nothing twice, byte-identical");
-    let pictures: BTreeSet<String> = a.values().flat_map(|(sha, photo)| [Some(sha.clone()), photo.clone()]).flatten().collect();
+    let pictures: BTreeSet<String> = a.values().flat_map(|(sha, photo, _)| [Some(sha.clone()), photo.clone()]).flatten().collect();
     assert_eq!(server.blobs(), pictures);
     assert!(outbox_status(&out).contains(": 0 waiting"));
     assert!(caught_mid_upload > 0, "no kill landed during an upload; the test proved nothing");

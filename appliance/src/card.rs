@@ -133,6 +133,7 @@ mod tests {
                 language: "ko".into(),
                 share_url: url,
                 share_photo: false,
+                in_slideshow: false,
                 made_by: String::new(),
                 style: String::new(),
                 photo: file.clone(),

@@ -9,7 +9,7 @@ use keepsake_models::components::controlnet::{ControlMode, ControlSettings};
 use keepsake_models::preprocessors::Module;
 use keepsake_models::stylize::toon::ToonStyle;
 
-use crate::config_reader::{type_name, Reader};
+use crate::config_reader::{config_kinds, type_name, Reader};
 pub use crate::config_reader::{ConfigError, Problem};
 use crate::devices::DevicesConfig;
 
@@ -50,6 +50,12 @@ pub struct ControlNetUnit {
     pub module: Module,
     pub resolution: u32,
     pub settings: ControlSettings,
+}
+
+config_kinds! {
+    /// Whether visitors' illustrations may appear in the booth's idle slideshow
+    /// (`privacy.slideshow`): never, or for those who say yes when asked.
+    pub enum SlideshowPolicy { Off = "off", Ask = "ask" }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -105,6 +111,7 @@ pub struct Config {
     pub server: Server,
     pub api: Api,
     pub timeouts: Timeouts,
+    pub slideshow: SlideshowPolicy,
     pub archive_dir: PathBuf,
 }
 
@@ -225,6 +232,7 @@ impl Config {
             fault: r.seconds("timeouts.fault", 5.0, 0.1, 120.0),
             slide: r.seconds("timeouts.slide", 5.0, 0.1, 120.0),
         };
+        let slideshow = r.choice("privacy.slideshow", SlideshowPolicy::Off, "slideshow policy");
         let archive_dir = r.path("archive.dir", Some("archive"), "\"/var/lib/keepsake/archive\"");
 
         r.unknown_keys();
@@ -241,6 +249,7 @@ impl Config {
             server: Server { url: url.trim_end_matches('/').to_string(), token, upload_chunk, retry_max },
             api,
             timeouts,
+            slideshow,
             archive_dir,
         })
     }

@@ -20,6 +20,10 @@ pub struct KeepsakeMeta {
     /// server for the family. Without it only the illustration leaves the booth.
     #[serde(default)]
     pub share_photo: bool,
+    /// The visitor said yes to the slideshow question: the illustration may appear in this
+    /// booth's idle slideshow. Entries from before the question was asked are never shown.
+    #[serde(default)]
+    pub in_slideshow: bool,
     /// Which stylizer made the illustration (e.g. "illustration filter on CPU").
     pub made_by: String,
     pub style: String,

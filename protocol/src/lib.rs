@@ -53,6 +53,10 @@ pub struct KeepsakeRecord {
     /// The visitor's photo, only when they agreed to share it with the family.
     #[serde(default)]
     pub photo_sha256: Option<String>,
+    /// The visitor agreed that the illustration may appear in the booth's public slideshow
+    /// (asked only where the booth's config says so; older booths never send it: no).
+    #[serde(default)]
+    pub in_slideshow: bool,
     #[serde(default)]
     pub caption: String,
     /// A [`Language::code`]; older booths may send others, which the server keeps as text.

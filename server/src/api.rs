@@ -207,6 +207,7 @@ pub async fn put_keepsake(
             share_token: &share_token,
             illustration_sha256: &k.illustration_sha256,
             photo_sha256: k.photo_sha256.as_deref(),
+            in_slideshow: k.in_slideshow,
             caption: &k.caption,
             language: &k.language,
             created_at: &k.created_at,

@@ -32,11 +32,19 @@ const SCHEMA: &[&str] = &[
         booth_id TEXT NOT NULL REFERENCES booths(id), share_token TEXT NOT NULL UNIQUE,
         illustration_sha256 TEXT NOT NULL, photo_sha256 TEXT, caption TEXT NOT NULL,
         language TEXT NOT NULL, created_at TEXT NOT NULL, received_at TEXT NOT NULL,
-        hidden BIGINT NOT NULL DEFAULT 0, deleted BIGINT NOT NULL DEFAULT 0)",
+        hidden BIGINT NOT NULL DEFAULT 0, deleted BIGINT NOT NULL DEFAULT 0,
+        in_slideshow BIGINT NOT NULL DEFAULT 0)",
     "CREATE INDEX IF NOT EXISTS keepsakes_by_memorial ON keepsakes (memorial_id, created_at)",
     "CREATE TABLE IF NOT EXISTS sessions (
         token_sha256 TEXT PRIMARY KEY, memorial_id TEXT NOT NULL REFERENCES memorials(id),
         csrf TEXT NOT NULL, expires_at BIGINT NOT NULL)",
+];
+
+/// Columns added since the first release, with their definitions: a database made by an older
+/// version gets them at start (both SQLite and PostgreSQL add a column with a default in place).
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    // The visitor's answer to the booth's slideshow question (no for keepsakes from before it).
+    ("keepsakes", "in_slideshow", "BIGINT NOT NULL DEFAULT 0"),
 ];
 
 #[derive(Clone)]
@@ -84,6 +92,8 @@ pub struct Keepsake {
     pub received_at: String,
     pub hidden: bool,
     pub deleted: bool,
+    /// The visitor agreed to the booth's slideshow.
+    pub in_slideshow: bool,
 }
 
 pub struct NewKeepsake<'a> {
@@ -92,6 +102,7 @@ pub struct NewKeepsake<'a> {
     pub share_token: &'a str,
     pub illustration_sha256: &'a str,
     pub photo_sha256: Option<&'a str>,
+    pub in_slideshow: bool,
     pub caption: &'a str,
     pub language: &'a str,
     pub created_at: &'a str,
@@ -136,10 +147,12 @@ fn keepsake(r: &AnyRow) -> Result<Keepsake, sqlx::Error> {
         received_at: r.try_get("received_at")?,
         hidden: r.try_get::<i64, _>("hidden")? != 0,
         deleted: r.try_get::<i64, _>("deleted")? != 0,
+        in_slideshow: r.try_get::<i64, _>("in_slideshow")? != 0,
     })
 }
 
-const KEEPSAKE_COLUMNS: &str = "id, memorial_id, booth_id, share_token, illustration_sha256, photo_sha256, caption, language, created_at, received_at, hidden, deleted";
+const KEEPSAKE_COLUMNS: &str =
+    "id, memorial_id, booth_id, share_token, illustration_sha256, photo_sha256, caption, language, created_at, received_at, hidden, deleted, in_slideshow";
 
 impl Db {
     /// Opens (creating) the database at `url` (`sqlite://FILE` or `postgres://...`) and makes
@@ -180,6 +193,13 @@ impl Db {
         }
         for stmt in SCHEMA {
             sqlx::query(stmt).execute(&pool).await.map_err(open_err)?;
+        }
+        for (table, column, definition) in ADDED_COLUMNS {
+            // Selecting the column fails only when it is not there yet.
+            if sqlx::query(&format!("SELECT {column} FROM {table} LIMIT 0")).execute(&pool).await.is_err() {
+                tracing::info!(table, column, "adding a column an older version of the server did not have");
+                sqlx::query(&format!("ALTER TABLE {table} ADD COLUMN {column} {definition}")).execute(&pool).await.map_err(open_err)?;
+            }
         }
         Ok(Self { pool })
     }
@@ -338,8 +358,8 @@ impl Db {
     /// answers with the first one; the same id with other pictures or another memorial is a clash.
     pub async fn add_keepsake(&self, k: &NewKeepsake<'_>) -> Result<Stored, DbError> {
         let inserted = sqlx::query(
-            "INSERT INTO keepsakes (id, memorial_id, booth_id, share_token, illustration_sha256, photo_sha256, caption, language, created_at, received_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+            "INSERT INTO keepsakes (id, memorial_id, booth_id, share_token, illustration_sha256, photo_sha256, caption, language, created_at, received_at, in_slideshow)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING",
         )
         .bind(k.share_token)
         .bind(k.memorial_id)
@@ -351,6 +371,7 @@ impl Db {
         .bind(k.language)
         .bind(k.created_at)
         .bind(now())
+        .bind(k.in_slideshow as i64)
         .execute(&self.pool)
         .await?
         .rows_affected();

@@ -260,7 +260,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Keepsakes { command: KeepsakesCommand::List { memorial } } => {
             check_id("--memorial", &memorial)?;
             for k in db.keepsakes(&memorial, true).await? {
-                println!("{} {} {}", k.id, k.illustration_sha256, k.created_at);
+                // The visitor's answers: "photo" shared with the family, "slideshow" agreed to.
+                let photo = if k.photo_sha256.is_some() { " photo" } else { "" };
+                let slideshow = if k.in_slideshow { " slideshow" } else { "" };
+                println!("{} {} {}{photo}{slideshow}", k.id, k.illustration_sha256, k.created_at);
             }
         }
     }

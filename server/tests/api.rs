@@ -115,3 +115,54 @@ fn a_deleted_keepsake_stays_deleted_when_a_late_retry_arrives() {
     assert_eq!(s, 200, "acknowledged, so the booth stops retrying");
     assert_eq!(server.cli(&["keepsakes", "list", "--memorial", &memorial]), "", "but not restored");
 }
+
+/// The visitor's two answers reach the server and stay: the photo (only when shared) and the
+/// slideshow question; a database made before the question existed gets the column at start,
+/// its keepsakes counted as "no".
+#[test]
+fn both_consent_answers_are_recorded_and_an_older_database_is_brought_up_to_date() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::start(dir.path(), Backends::default());
+    let url = server.url();
+    let memorial = server.memorial("김영희");
+    let token = server.booth(&memorial);
+    let (yes, no) = ("a0000000000000000000000000000000", "b0000000000000000000000000000000");
+    let ill = png(5, 300, 400);
+    let photo = jpeg(6);
+    assert_eq!(upload(&url, &token, &ill), 201);
+    assert_eq!(upload(&url, &token, &photo), 201);
+    let record = |slideshow: Option<bool>, with_photo: bool| {
+        let mut r = serde_json::json!({"illustration_sha256": sha256(&ill), "created_at": "2026-11-26T10:00:00+09:00"});
+        if let Some(s) = slideshow {
+            r["in_slideshow"] = s.into();
+        }
+        if with_photo {
+            r["photo_sha256"] = sha256(&photo).into();
+        }
+        r
+    };
+    assert_eq!(put_keepsake(&url, &token, yes, &record(Some(true), true)).0, 201);
+    // An older booth sends no answer: no.
+    assert_eq!(put_keepsake(&url, &token, no, &record(None, false)).0, 201);
+    let list = server.cli(&["keepsakes", "list", "--memorial", &memorial]);
+    let line = |id: &str, list: &str| list.lines().find(|l| l.starts_with(id)).unwrap_or_else(|| panic!("{id} in {list}")).to_string();
+    assert!(line(yes, &list).ends_with(" photo slideshow"), "{list}");
+    assert!(!line(no, &list).contains("photo") && !line(no, &list).contains("slideshow"), "{list}");
+
+    // The database as an older server left it: no such column.
+    server.kill();
+    let db = dir.path().join("keepsake.sqlite");
+    let dropped = std::process::Command::new("python3")
+        .args(["-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('ALTER TABLE keepsakes DROP COLUMN in_slideshow'); c.commit()"])
+        .arg(&db)
+        .status()
+        .unwrap();
+    assert!(dropped.success());
+    server.restart();
+    let list = server.cli(&["keepsakes", "list", "--memorial", &memorial]);
+    assert_eq!(list.lines().count(), 2, "nothing lost: {list}");
+    assert!(!list.contains("slideshow"), "keepsakes from before the question count as no: {list}");
+    assert_eq!(put_keepsake(&url, &token, "c0000000000000000000000000000000", &record(Some(true), false)).0, 201);
+    let list = server.cli(&["keepsakes", "list", "--memorial", &memorial]);
+    assert!(line("c0000000000000000000000000000000", &list).ends_with(" slideshow"), "{list}");
+}

@@ -197,21 +197,28 @@ impl Archive {
         Ok(Keepsake { meta: files.meta, photo, illustration })
     }
 
-    /// The illustrations of the latest `n` entries, newest first, for the attract slideshow.
-    /// Damaged entries are skipped (and logged), never shown.
-    pub fn latest_illustrations(&self, n: usize) -> Vec<Arc<RgbImage>> {
+    /// The illustrations of the latest `n` keepsakes whose visitors agreed to the slideshow,
+    /// newest first. Damaged entries are skipped (and logged), never shown.
+    pub fn slideshow(&self, n: usize) -> Vec<Arc<RgbImage>> {
         let Ok(entries) = self.entries() else { return Vec::new() };
+        let agreed = |dir: &PathBuf| {
+            // Only the record first: the pictures of those who said no are not even read.
+            let meta = std::fs::read(dir.join(META)).ok().and_then(|b| serde_json::from_slice::<KeepsakeMeta>(&b).ok());
+            meta.is_none_or(|m| m.in_slideshow)
+        };
         entries
             .iter()
             .rev()
-            .take(n)
+            .filter(|dir| agreed(dir))
             .filter_map(|dir| match self.load(dir) {
-                Ok(k) => Some(k.illustration),
+                Ok(k) if k.meta.in_slideshow => Some(k.illustration),
+                Ok(_) => None,
                 Err(e) => {
                     tracing::warn!(%e, "skipping a damaged archive entry in the slideshow");
                     None
                 }
             })
+            .take(n)
             .collect()
     }
 }
@@ -230,6 +237,7 @@ mod tests {
             language: "ko".into(),
             share_url: format!("https://m.example/k/{id}"),
             share_photo: false,
+            in_slideshow: false,
             made_by: "test".into(),
             style: "warm-animation".into(),
             photo: FileInfo { file: String::new(), bytes: 0, crc32: 0, width: 0, height: 0 },
@@ -275,12 +283,29 @@ mod tests {
         let k = a.load(&entries[0]).unwrap();
         assert_eq!(*k.illustration, *ill);
         assert_eq!(k.photo.dimensions(), (32, 40));
-        assert_eq!(a.latest_illustrations(5).len(), 1);
+        assert!(a.slideshow(5).is_empty(), "the visitor was not asked, so the picture is not shown");
+        a.store(KeepsakeMeta { in_slideshow: true, ..sample_meta("abd") }, photo.clone(), ill.clone()).unwrap();
+        assert_eq!(a.slideshow(5).len(), 1, "only the one whose visitor said yes");
 
-        std::fs::write(entries[0].join(ILLUSTRATION), b"garbage").unwrap();
-        let e = a.load(&entries[0]).err().unwrap();
+        let entries = a.entries().unwrap();
+        std::fs::write(entries[1].join(ILLUSTRATION), b"garbage").unwrap();
+        let e = a.load(&entries[1]).err().unwrap();
         assert!(e.problem.contains("illustration.png"), "{e}");
-        assert!(a.latest_illustrations(5).is_empty());
+        assert!(a.slideshow(5).is_empty());
+    }
+
+    #[test]
+    fn the_slideshow_is_the_latest_agreed_keepsakes() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Archive::open(dir.path()).unwrap();
+        let picture = |v: u8| Arc::new(RgbImage::from_pixel(8, 8, image::Rgb([v, v, v])));
+        for (i, agreed) in [true, false, true, true, false].into_iter().enumerate() {
+            let meta = KeepsakeMeta { in_slideshow: agreed, ..sample_meta(&format!("k{i}")) };
+            a.store(meta, picture(100), picture(i as u8)).unwrap();
+        }
+        let shown: Vec<u8> = a.slideshow(2).iter().map(|p| p.get_pixel(0, 0)[0]).collect();
+        assert_eq!(shown, [3, 2], "the two newest of those who said yes, newest first");
+        assert_eq!(a.slideshow(10).len(), 3);
     }
 
     #[test]

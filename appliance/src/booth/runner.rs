@@ -23,11 +23,11 @@ use keepsake_drivers::speaker::Speaker;
 use keepsake_models::Stylizer;
 use tokio::sync::mpsc;
 
-use super::state::{Event, PrintStatus, State, Work};
+use super::state::{Event, Journey, PrintStatus, State, Work};
 use crate::archive::Archive;
 use crate::booth::screens::{self, Layout, Touch, View};
 use crate::card;
-use crate::config::Config;
+use crate::config::{Config, SlideshowPolicy};
 use crate::devices::Devices;
 use crate::error::Error;
 use crate::keepsake::{self, FileInfo, Keepsake, KeepsakeMeta};
@@ -128,6 +128,7 @@ impl Booth {
     pub async fn run(mut self, stop: StopWhen) -> Result<RunReport, Error> {
         let cfg = self.config.clone();
         let t = &cfg.timeouts;
+        let journey = Journey { timeouts: cfg.timeouts.clone(), ask_slideshow: cfg.slideshow == SlideshowPolicy::Ask };
         // A panel's size is the panel's; screen.width/height size only the headless display.
         let (w, h) = self.display.size();
         let layout = Layout { w, h };
@@ -142,7 +143,7 @@ impl Booth {
         let mut screen_since = Instant::now();
         let mut visit = 0u32;
         let mut step_in_visit = 0u32;
-        let mut shown = Shown { slides: self.archive.latest_illustrations(SLIDES), slide: 0, qr: None };
+        let mut shown = Shown { slides: self.slides(), slide: 0, qr: None };
         let mut live: Option<RgbImage> = None;
         let mut fb = Framebuffer::new(layout.w, layout.h);
         let mut dirty = true;
@@ -176,6 +177,8 @@ impl Booth {
                     Some(Touch::Continue) => events.push(Event::Continue),
                     Some(Touch::KeepPhotoPrivate) => events.push(Event::Consent(false)),
                     Some(Touch::SharePhoto) => events.push(Event::Consent(true)),
+                    Some(Touch::KeepOutOfSlideshow) => events.push(Event::SlideshowConsent(false)),
+                    Some(Touch::ShowInSlideshow) => events.push(Event::SlideshowConsent(true)),
                     Some(Touch::Next) => events.push(Event::Next),
                     None => {}
                 },
@@ -199,7 +202,7 @@ impl Booth {
                     report.faults.push(detail.clone());
                 }
                 let is_timeout = matches!(event, Event::Timeout);
-                let step = state.clone().on(event, t);
+                let step = state.clone().on(event, &journey);
                 dirty = true;
                 if !step.new_step {
                     state = step.state;
@@ -249,7 +252,7 @@ impl Booth {
                     }
                 }
             }
-            if matches!(state, State::Review { .. } | State::Consent { .. }) {
+            if matches!(state, State::Review { .. } | State::Consent { .. } | State::SlideshowConsent { .. }) {
                 dirty = true; // the seconds-left hint
             }
 
@@ -311,6 +314,15 @@ impl Booth {
     }
 
     /// Starts `work` for this visit; what it finds comes back on `tx` as an event.
+    /// The attract slideshow: the latest keepsakes whose visitors said yes, where the config
+    /// asks them; none where it does not.
+    fn slides(&self) -> Vec<Arc<RgbImage>> {
+        match self.config.slideshow {
+            SlideshowPolicy::Ask => self.archive.slideshow(SLIDES),
+            SlideshowPolicy::Off => Vec::new(),
+        }
+    }
+
     fn perform(&mut self, work: Work, visit: u32, tx: &mpsc::UnboundedSender<Tagged>, report: &mut RunReport, shown: &mut Shown) {
         match work {
             Work::Capture => {
@@ -322,7 +334,7 @@ impl Booth {
                     })
                 });
             }
-            Work::Stylize { photo, share_photo } => {
+            Work::Stylize { photo, answers } => {
                 let stylizer = self.stylizer.clone();
                 let archive = self.archive.clone();
                 let cfg = self.config.clone();
@@ -342,7 +354,8 @@ impl Booth {
                     let empty = FileInfo { file: String::new(), bytes: 0, crc32: 0, width: 0, height: 0 };
                     let meta = KeepsakeMeta {
                         share_url: keepsake::share_url(&cfg.server.url, &id),
-                        share_photo,
+                        share_photo: answers.share_photo,
+                        in_slideshow: answers.in_slideshow,
                         id,
                         created_at: chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false),
                         memorial_name: cfg.memorial.name.clone(),
@@ -426,7 +439,7 @@ impl Booth {
                 });
             }
             Work::ShowSlides => {
-                shown.slides = self.archive.latest_illustrations(SLIDES);
+                shown.slides = self.slides();
                 shown.slide = 0;
             }
             Work::NextSlide => shown.slide = shown.slide.wrapping_add(1),

@@ -1,6 +1,7 @@
 //! The visitor's journey as one state machine.
 //!
-//! Attract -> Countdown -> Capture -> Review -> Consent -> Generating -> Result -> PrintShare -> Attract,
+//! Attract -> Countdown -> Capture -> Review -> Consent [-> SlideshowConsent] -> Generating -> Result
+//! -> PrintShare -> Attract,
 //! with Review able to go back to Countdown (retake), and any state able to go to Fault, which
 //! shows a calm message and returns to Attract. Transitions are pure: [`State::on`] takes an event
 //! and gives the next state with the [`Work`] that entering it starts (take the photo, make the
@@ -41,8 +42,12 @@ pub enum State {
     /// May the family also receive the original photo? Only a "yes" sends it to the memorial
     /// server; the illustration always goes. Left alone, the answer is no.
     Consent { photo: Arc<RgbImage> },
-    /// The illustration is being made. `share_photo` is the visitor's answer.
-    Generating { photo: Arc<RgbImage>, share_photo: bool, step: u32, total: u32, preview: Option<Arc<RgbImage>> },
+    /// May the illustration appear in this booth's slideshow for the next visitors? Asked only
+    /// where the config says so (otherwise no visitor's picture is shown there). Left alone,
+    /// the answer is no.
+    SlideshowConsent { photo: Arc<RgbImage>, share_photo: bool },
+    /// The illustration is being made, with the visitor's answers.
+    Generating { photo: Arc<RgbImage>, answers: Answers, step: u32, total: u32, preview: Option<Arc<RgbImage>> },
     /// The illustration and caption; the narration plays. `printer` is why it cannot print, once
     /// asked (it is asked on entering; `None` until it answers, and when it can).
     Result { keepsake: Arc<Keepsake>, printer: Option<Unavailable> },
@@ -50,6 +55,23 @@ pub enum State {
     PrintShare { keepsake: Arc<Keepsake>, print: PrintStatus },
     /// Something failed; a calm message, then back to Attract. `detail` is for the log only.
     Fault { detail: String },
+}
+
+/// What the visitor agreed to: both default to no.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Answers {
+    /// The original photo may go to the family (the illustration always does).
+    pub share_photo: bool,
+    /// The illustration may appear in this booth's slideshow.
+    pub in_slideshow: bool,
+}
+
+/// The rules of the journey the config sets: how long each screen waits, and whether visitors
+/// are asked about the slideshow.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Journey {
+    pub timeouts: Timeouts,
+    pub ask_slideshow: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +85,8 @@ pub enum Event {
     Continue,
     /// The visitor's answer on the consent screen: share the original photo with the family?
     Consent(bool),
+    /// The visitor's answer on the slideshow screen: may the illustration be shown there?
+    SlideshowConsent(bool),
     Progress {
         step: u32,
         total: u32,
@@ -89,7 +113,7 @@ pub enum Work {
     /// Take the photo -> `Captured`.
     Capture,
     /// Make the illustration and archive the keepsake -> `Progress`..., `Generated`.
-    Stylize { photo: Arc<RgbImage>, share_photo: bool },
+    Stylize { photo: Arc<RgbImage>, answers: Answers },
     /// The visit was abandoned while its illustration was being made: stop making it.
     CancelStylize,
     /// Show the keepsake: its share link's QR code, and the run's report.
@@ -125,6 +149,7 @@ impl State {
             State::Capture => "capture",
             State::Review { .. } => "review",
             State::Consent { .. } => "consent",
+            State::SlideshowConsent { .. } => "slideshow_consent",
             State::Generating { .. } => "generating",
             State::Result { .. } => "result",
             State::PrintShare { .. } => "print_share",
@@ -138,7 +163,7 @@ impl State {
             State::Attract => Some(t.slide),
             State::Countdown { .. } => Some(t.countdown_step),
             State::Review { .. } => Some(t.review),
-            State::Consent { .. } => Some(t.consent),
+            State::Consent { .. } | State::SlideshowConsent { .. } => Some(t.consent),
             State::Result { .. } => Some(t.result),
             State::PrintShare { print: PrintStatus::Printing, .. } => None,
             State::PrintShare { .. } => Some(t.share),
@@ -148,10 +173,10 @@ impl State {
     }
 
     /// Where `event` leads from here: the next state and the work entering it starts.
-    pub fn on(self, event: Event, t: &Timeouts) -> Step {
+    pub fn on(self, event: Event, journey: &Journey) -> Step {
         let attract_timer = matches!((&self, &event), (State::Attract, Event::Timeout));
         let before = self.clone();
-        let state = self.next(event, t);
+        let state = self.next(event, journey);
         let new_step = before.is_new_step(&state);
         let work = if new_step {
             state.work_on_entering(&before)
@@ -175,7 +200,7 @@ impl State {
         match self {
             Attract => work.push(Work::ShowSlides),
             Capture => work.push(Work::Capture),
-            Generating { photo, share_photo, .. } => work.push(Work::Stylize { photo: photo.clone(), share_photo: *share_photo }),
+            Generating { photo, answers, .. } => work.push(Work::Stylize { photo: photo.clone(), answers: *answers }),
             // Asked now, before "Print" is offered: out of paper or jammed shows on this screen,
             // and the button then says so instead of queueing a job.
             Result { keepsake, .. } => {
@@ -183,14 +208,16 @@ impl State {
             }
             PrintShare { keepsake, print: PrintStatus::Printing } => work.push(Work::Print(keepsake.clone())),
             PrintShare { print: PrintStatus::Offered | PrintStatus::Printed | PrintStatus::Unavailable(_), .. } => {}
-            Countdown { .. } | Review { .. } | Consent { .. } | Fault { .. } => {}
+            Countdown { .. } | Review { .. } | Consent { .. } | SlideshowConsent { .. } | Fault { .. } => {}
         }
         work
     }
 
     /// The next state after `event`. Events that mean nothing in this state leave it unchanged.
-    fn next(self, event: Event, t: &Timeouts) -> State {
+    fn next(self, event: Event, journey: &Journey) -> State {
         use State::*;
+        let t = &journey.timeouts;
+        let generating = |photo, answers| Generating { photo, answers, step: 0, total: 0, preview: None };
         match (self, event) {
             // A fault anywhere ends the visit calmly. (A second fault while showing one is the same fault.)
             (Fault { detail }, Event::Fault(_)) => Fault { detail },
@@ -209,15 +236,21 @@ impl State {
             (Review { .. }, Event::Retake) => Countdown { remaining: t.countdown_from },
             (Review { photo }, Event::Continue | Event::Timeout) => Consent { photo },
 
-            (Consent { photo }, Event::Consent(share_photo)) => Generating { photo, share_photo, step: 0, total: 0, preview: None },
-            // No answer is no.
-            (Consent { photo }, Event::Timeout) => Generating { photo, share_photo: false, step: 0, total: 0, preview: None },
-
-            (Generating { photo, share_photo, .. }, Event::Progress { step, total, preview: Some(p) }) => {
-                Generating { photo, share_photo, step, total, preview: Some(p) }
+            // No answer is no, to either question.
+            (Consent { photo }, Event::Consent(share_photo)) if journey.ask_slideshow => SlideshowConsent { photo, share_photo },
+            (Consent { photo }, Event::Timeout) if journey.ask_slideshow => SlideshowConsent { photo, share_photo: false },
+            (Consent { photo }, Event::Consent(share_photo)) => generating(photo, Answers { share_photo, in_slideshow: false }),
+            (Consent { photo }, Event::Timeout) => generating(photo, Answers::default()),
+            (SlideshowConsent { photo, share_photo }, Event::SlideshowConsent(in_slideshow)) => {
+                generating(photo, Answers { share_photo, in_slideshow })
             }
-            (Generating { photo, share_photo, preview, .. }, Event::Progress { step, total, preview: None }) => {
-                Generating { photo, share_photo, step, total, preview }
+            (SlideshowConsent { photo, share_photo }, Event::Timeout) => generating(photo, Answers { share_photo, in_slideshow: false }),
+
+            (Generating { photo, answers, .. }, Event::Progress { step, total, preview: Some(p) }) => {
+                Generating { photo, answers, step, total, preview: Some(p) }
+            }
+            (Generating { photo, answers, preview, .. }, Event::Progress { step, total, preview: None }) => {
+                Generating { photo, answers, step, total, preview }
             }
             (Generating { .. }, Event::Generated(keepsake)) => Result { keepsake, printer: None },
 
@@ -268,7 +301,12 @@ mod tests {
     use super::*;
     use crate::keepsake::{FileInfo, KeepsakeMeta};
 
-    fn t() -> Timeouts {
+    /// The journey without the slideshow question (the default).
+    fn t() -> Journey {
+        Journey { timeouts: timeouts(), ask_slideshow: false }
+    }
+
+    fn timeouts() -> Timeouts {
         Timeouts {
             countdown_step: Duration::from_secs(1),
             countdown_from: 3,
@@ -297,6 +335,7 @@ mod tests {
                 language: "en".into(),
                 share_url: String::new(),
                 share_photo: false,
+                in_slideshow: false,
                 made_by: String::new(),
                 style: String::new(),
                 photo: fi.clone(),
@@ -378,10 +417,47 @@ mod tests {
     #[test]
     fn only_a_yes_shares_the_photo() {
         let consent = State::Review { photo: photo() }.on(Event::Continue, &t()).state;
-        assert!(matches!(consent.clone().on(Event::Consent(true), &t()).state, State::Generating { share_photo: true, .. }));
-        assert!(matches!(consent.clone().on(Event::Consent(false), &t()).state, State::Generating { share_photo: false, .. }));
-        assert!(matches!(consent.clone().on(Event::Timeout, &t()).state, State::Generating { share_photo: false, .. }), "no answer is no");
-        assert!(matches!(consent.on(Event::PrintButton, &t()).state, State::Consent { .. }));
+        let answers = |s: State| match s {
+            State::Generating { answers, .. } => answers,
+            other => panic!("{other:?}"),
+        };
+        let yes = Answers { share_photo: true, in_slideshow: false };
+        assert_eq!(answers(consent.clone().on(Event::Consent(true), &t()).state), yes);
+        assert_eq!(answers(consent.clone().on(Event::Consent(false), &t()).state), Answers::default());
+        assert_eq!(answers(consent.clone().on(Event::Timeout, &t()).state), Answers::default(), "no answer is no");
+        assert!(matches!(consent.clone().on(Event::PrintButton, &t()).state, State::Consent { .. }));
+        // Not asked about the slideshow: never in it.
+        assert!(matches!(consent.on(Event::SlideshowConsent(true), &t()).state, State::Consent { .. }));
+    }
+
+    #[test]
+    fn where_the_config_asks_only_a_yes_puts_the_picture_in_the_slideshow() {
+        let asks = Journey { timeouts: timeouts(), ask_slideshow: true };
+        let answers = |s: State| match s {
+            State::Generating { answers, .. } => answers,
+            other => panic!("{other:?}"),
+        };
+        for share_photo in [true, false] {
+            let consent = State::Consent { photo: photo() };
+            let second = consent.clone().on(Event::Consent(share_photo), &asks);
+            assert!(second.new_step && second.work.is_empty());
+            assert!(matches!(second.state, State::SlideshowConsent { share_photo: s, .. } if s == share_photo), "{:?}", second.state);
+            let second = second.state;
+            assert_eq!(answers(second.clone().on(Event::SlideshowConsent(true), &asks).state), Answers { share_photo, in_slideshow: true });
+            assert_eq!(
+                answers(second.clone().on(Event::SlideshowConsent(false), &asks).state),
+                Answers { share_photo, in_slideshow: false }
+            );
+            assert_eq!(
+                answers(second.clone().on(Event::Timeout, &asks).state),
+                Answers { share_photo, in_slideshow: false },
+                "no answer is no"
+            );
+            // An answer to the first question again is not an answer to this one.
+            assert!(matches!(second.on(Event::Consent(true), &asks).state, State::SlideshowConsent { .. }));
+        }
+        let unanswered = State::Consent { photo: photo() }.on(Event::Timeout, &asks).state;
+        assert!(matches!(unanswered, State::SlideshowConsent { share_photo: false, .. }));
     }
 
     #[test]
@@ -390,8 +466,8 @@ mod tests {
         let g = g.on(Event::Progress { step: 1, total: 4, preview: Some(photo()) }, &t()).state;
         let g = g.on(Event::Progress { step: 2, total: 4, preview: None }, &t()).state;
         match g {
-            State::Generating { step, total, preview, share_photo, .. } => {
-                assert_eq!((step, total, preview.is_some(), share_photo), (2, 4, true, true))
+            State::Generating { step, total, preview, answers, .. } => {
+                assert_eq!((step, total, preview.is_some(), answers.share_photo), (2, 4, true, true))
             }
             other => panic!("{other:?}"),
         }
@@ -422,7 +498,7 @@ mod tests {
     fn print_presses_never_pile_up() {
         let s = State::Result { keepsake: keepsake(), printer: None }.on(Event::PrintButton, &t()).state;
         assert!(matches!(s, State::PrintShare { print: PrintStatus::Printing, .. }));
-        assert!(s.timeout(&t()).is_none(), "no timeout while the job runs");
+        assert!(s.timeout(&timeouts()).is_none(), "no timeout while the job runs");
         let s = s.on(Event::PrintButton, &t()).state;
         assert!(matches!(s, State::PrintShare { print: PrintStatus::Printing, .. }), "second press ignored");
         let s = s.on(Event::Printed, &t()).state.on(Event::PrintButton, &t()).state;
@@ -443,7 +519,7 @@ mod tests {
             State::Capture,
             State::Review { photo: photo() },
             State::Consent { photo: photo() },
-            State::Generating { photo: photo(), share_photo: false, step: 1, total: 3, preview: None },
+            State::Generating { photo: photo(), answers: Answers::default(), step: 1, total: 3, preview: None },
             State::Result { keepsake: keepsake(), printer: None },
             State::PrintShare { keepsake: keepsake(), print: PrintStatus::Printing },
         ];
@@ -483,8 +559,8 @@ mod tests {
     fn work_name(w: &Work) -> &'static str {
         match w {
             Work::Capture => "capture",
-            Work::Stylize { share_photo: true, .. } => "stylize (photo shared)",
-            Work::Stylize { share_photo: false, .. } => "stylize",
+            Work::Stylize { answers: Answers { share_photo: true, .. }, .. } => "stylize (photo shared)",
+            Work::Stylize { answers: Answers { share_photo: false, .. }, .. } => "stylize",
             Work::CancelStylize => "cancel stylize",
             Work::ShowKeepsake(_) => "show keepsake",
             Work::CheckPrinter => "check printer",
@@ -536,7 +612,7 @@ mod tests {
 
     #[test]
     fn a_visit_abandoned_while_painting_stops_the_painting() {
-        let g = State::Generating { photo: photo(), share_photo: false, step: 1, total: 3, preview: None };
+        let g = State::Generating { photo: photo(), answers: Answers::default(), step: 1, total: 3, preview: None };
         let step = g.on(Event::Fault("camera unplugged".into()), &t());
         assert!(step.new_step && matches!(step.state, State::Fault { .. }));
         assert_eq!(step.work.iter().map(work_name).collect::<Vec<_>>(), ["cancel stylize"]);

@@ -92,6 +92,9 @@ dir = "{out}"
 [server]
 {server}
 
+[privacy]
+slideshow = "ask"
+
 [timeouts]
 countdown_step = {countdown}
 review = {review}
@@ -120,9 +123,10 @@ dir = "{out}/archive"
 }
 
 /// Scripted visitors that walk through every path of the journey: the first continues at
-/// once, shares the original photo and prints from the result screen; the second retakes, lets
-/// the review continue by itself, keeps the photo private and prints from the share screen; the
-/// third lets every screen time out (so the photo stays private) but prints.
+/// once, shares the original photo, lets the illustration join the slideshow and prints from the
+/// result screen; the second retakes, lets the review continue by itself, keeps the photo
+/// private and the illustration out of the slideshow and prints from the share screen; the
+/// third lets every screen time out (so neither is shared) but prints.
 pub fn visitors(sessions: u32, layout: &Layout) -> Vec<ScriptStep> {
     visitors_paced(sessions, layout, 1.0)
 }
@@ -130,6 +134,7 @@ pub fn visitors(sessions: u32, layout: &Layout) -> Vec<ScriptStep> {
 pub fn visitors_paced(sessions: u32, layout: &Layout, pace: f64) -> Vec<ScriptStep> {
     let (retake, cont) = layout.review_buttons();
     let (no, yes) = layout.consent_answers();
+    let (not_shown, shown) = layout.slideshow_answers();
     // The consent screen takes no answer in its first moment, at any pace.
     let answer_after_ms = consent::ANSWERS_AFTER.as_millis() as u64 + 200;
     let touch = |r: crate::booth::screens::Rect| {
@@ -139,21 +144,23 @@ pub fn visitors_paced(sessions: u32, layout: &Layout, pace: f64) -> Vec<ScriptSt
     let center = InputEvent::Touch { x: layout.w as i32 / 2, y: layout.h as i32 / 2 };
     let step =
         |on: &str, after_ms: u64, event: InputEvent| ScriptStep { on: on.to_string(), after_ms: (after_ms as f64 * pace) as u64, event };
-    let answer = |event: InputEvent| ScriptStep { on: "consent".to_string(), after_ms: answer_after_ms, event };
+    let answer = |on: &str, event: InputEvent| ScriptStep { on: on.to_string(), after_ms: answer_after_ms, event };
     let mut steps = Vec::new();
     for i in 0..sessions {
         steps.push(step("attract", 400, center));
         match i % 3 {
             0 => {
                 steps.push(step("review", 300, touch(cont)));
-                steps.push(answer(touch(yes)));
+                steps.push(answer("consent", touch(yes)));
+                steps.push(answer("slideshow_consent", touch(shown)));
                 // Pressed on the result screen, or on the next one if the result moved on.
                 steps.push(step("result|print_share", 500, InputEvent::PrintButton));
             }
             1 => {
                 steps.push(step("review", 300, touch(retake)));
                 // The second review is left alone: it continues by itself.
-                steps.push(answer(touch(no)));
+                steps.push(answer("consent", touch(no)));
+                steps.push(answer("slideshow_consent", touch(not_shown)));
                 steps.push(step("result", 300, center));
                 steps.push(step("print_share", 200, InputEvent::PrintButton));
             }
@@ -231,7 +238,7 @@ mod tests {
             let config = demo_config_with(Path::new("/tmp"), Language::En, None, fast);
             let layout = Layout { w: config.screen.0, h: config.screen.1 };
             for pace in [1.0, 0.1] {
-                for step in visitors_paced(3, &layout, pace).iter().filter(|s| s.on == "consent") {
+                for step in visitors_paced(3, &layout, pace).iter().filter(|s| s.on.ends_with("consent")) {
                     let answer = Duration::from_millis(step.after_ms);
                     assert!(answer >= consent::ANSWERS_AFTER, "an answer at {answer:?} is not taken");
                     assert!(config.timeouts.consent >= answer * 3 / 2, "fast={fast}: {answer:?} against {:?}", config.timeouts.consent);

@@ -98,6 +98,7 @@ pub fn longest_keepsake(language: crate::config::Language) -> crate::keepsake::K
             language: language.code().into(),
             share_url: "https://memorial.example.org/k/0f3a9c2e7b1d4e6f8a0b2c4d6e8f0a1b".into(),
             share_photo: false,
+            in_slideshow: false,
             made_by: String::new(),
             style: String::new(),
             photo: file.clone(),

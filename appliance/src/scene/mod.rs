@@ -145,7 +145,7 @@ pub fn fitted(picture: &RgbImage, area: Rect) -> Rect {
 
 /// Where a button's label is set inside it: clear of the rounded outline.
 pub fn label_box(button: Rect) -> Rect {
-    button.inset(button.h / 3, button.h / 8)
+    button.inset(button.h / 6, button.h / 8)
 }
 
 /// Where a badge's number is set: the square inside its disc.
@@ -212,6 +212,28 @@ impl<'a> Scene<'a> {
         let inner = label_box(rect);
         let label = text_box::fit(&self.face, label, inner.w, inner.h, largest, smallest);
         self.push(name, rect, Paint::Button { label, look });
+    }
+
+    /// Places answers side by side or stacked (each `(name, rect, label, look)`) with their labels
+    /// at one size, so neither looks like the bigger choice: the largest at which every label
+    /// fits its button on one line, else the largest at which each fits wrapped.
+    pub fn answers(&mut self, answers: [(&'static str, Rect, &str, ButtonLook); 2], largest: u32, smallest: u32) {
+        let one_line = (smallest..=largest.max(smallest)).rev().find(|&scale| {
+            answers.iter().all(|(_, rect, label, _)| {
+                let inner = label_box(*rect);
+                self.face.line_width(label, scale) <= inner.w && keepsake_drivers::text::line_height(scale) <= inner.h
+            })
+        });
+        let scale = one_line.unwrap_or_else(|| {
+            let wrapped = answers.map(|(_, rect, label, _)| {
+                let inner = label_box(rect);
+                text_box::fit(&self.face, label, inner.w, inner.h, largest, smallest).scale
+            });
+            wrapped.into_iter().min().unwrap_or(smallest)
+        });
+        for (name, rect, label, look) in answers {
+            self.button(name, rect, label, scale, scale, look);
+        }
     }
 
     /// Places a number on a disc filling `disc`.

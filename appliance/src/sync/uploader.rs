@@ -165,6 +165,7 @@ impl Client {
         let record = KeepsakeRecord {
             illustration_sha256: hex::encode(Sha256::digest(&files.illustration)),
             photo_sha256: photo_sha,
+            in_slideshow: files.meta.in_slideshow,
             caption: files.meta.caption.clone(),
             language: files.meta.language.clone(),
             created_at: files.meta.created_at.clone(),

@@ -7,7 +7,7 @@ use std::time::Duration;
 use image::RgbImage;
 
 use super::layout::{Flow, Style};
-use super::{two_buttons, Canvas, Layout, Touch, View, CREAM, MUTED, OUTLINED};
+use super::{two_buttons, Canvas, Layout, Rect, Touch, View, CREAM, MUTED, OUTLINED};
 use crate::config::Language;
 use crate::scene::{Paint, Scene};
 
@@ -24,25 +24,43 @@ pub(super) fn touch(layout: &Layout, x: i32, y: i32, shown_for: Duration) -> Opt
 /// The photo small, the question large, what each answer means, when the screen answers by
 /// itself, and the two answers.
 pub(super) fn scene<'a>(s: &mut Scene<'a>, c: &Canvas, view: &View<'a>, photo: &'a RgbImage) {
-    let (l, t) = (c.l, words(c.language));
+    let t = words(c.language);
+    let question = Question {
+        question: t.consent_question,
+        detail: t.consent_detail,
+        default_answer: t.consent_default.replace("{n}", &view.seconds_left.to_string()),
+        answers: (c.l.consent_answers(), t.consent_no, t.consent_yes),
+    };
+    question_scene(s, c, photo, &question);
+}
+
+/// A yes/no question about the visitor's picture (this one, and the slideshow's): its words,
+/// where its answers are and what they say.
+pub(super) struct Question<'w> {
+    pub question: &'w str,
+    pub detail: &'w str,
+    /// When and how the screen answers by itself.
+    pub default_answer: String,
+    /// The answers' places (no, yes) and labels.
+    pub answers: ((Rect, Rect), &'w str, &'w str),
+}
+
+/// The photo small (the visitor decides about this very picture), the question large, what it
+/// means, when the screen answers by itself, and the two equal, outlined answers: neither is the
+/// one the screen leans to.
+pub(super) fn question_scene<'a>(s: &mut Scene<'a>, c: &Canvas, photo: &'a RgbImage, q: &Question) {
+    let l = c.l;
     let m = l.margin();
-    let (no, yes) = l.consent_answers();
+    let ((no, yes), no_label, yes_label) = q.answers;
     let mut flow = Flow::new(l.column(), m / 2);
     // The answers and everything below them are the answers' own.
-    flow.bottom((flow.left.bottom() - no.y) as u32);
-    let hint = t.consent_default.replace("{n}", &view.seconds_left.to_string());
-    flow.text_bottom(s, "consent_default", &hint, Style::small(&l, 2, MUTED));
-    if l.landscape() {
-        s.push("photo", l.picture_area(), Paint::Picture(photo));
-    } else {
-        let picture = flow.top(l.picture_area().h / 2);
-        s.push("photo", picture, Paint::Picture(photo));
-    }
-    flow.text_top(s, "consent_question", t.consent_question, Style::big(&l, 3, CREAM));
-    flow.text_top(s, "consent_detail", t.consent_detail, Style::small(&l, 4, MUTED));
-    // Both outlined: neither answer is the one the screen leans to.
-    s.button("consent_no", no, t.consent_no, l.big(), l.small(), OUTLINED);
-    s.button("consent_yes", yes, t.consent_yes, l.big(), l.small(), OUTLINED);
+    flow.bottom((flow.left.bottom() - no.y.min(yes.y)) as u32);
+    flow.text_bottom(s, "default_answer", &q.default_answer, Style::small(&l, 2, MUTED));
+    let picture = if l.landscape() { l.picture_area() } else { flow.top(l.picture_area().h / 2) };
+    s.push("photo", picture, Paint::Picture(photo));
+    flow.text_top(s, "question", q.question, Style::big(&l, 3, CREAM));
+    flow.text_top(s, "detail", q.detail, Style::small(&l, 4, MUTED));
+    s.answers([("no", no, no_label, OUTLINED), ("yes", yes, yes_label, OUTLINED)], l.big(), l.small());
 }
 
 /// What this screen says, in the memorial's language.

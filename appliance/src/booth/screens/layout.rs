@@ -92,6 +92,13 @@ impl Layout {
         let private = Rect { y: share.y - m / 2 - bh as i32, ..share };
         (private, share)
     }
+
+    /// The slideshow question's two answers (keep out, show), side by side in the band at the
+    /// bottom: where no answer of the photo question was, so a double tap on that answer is no
+    /// answer to this one. (The review's buttons were there two screens before.)
+    pub fn slideshow_answers(&self) -> (Rect, Rect) {
+        self.review_buttons()
+    }
 }
 
 /// How a text is set: its largest and smallest sizes, how many lines it may take at the largest,

@@ -19,6 +19,7 @@ mod print_share;
 mod printer_hint;
 mod result;
 mod review;
+pub mod slideshow_consent;
 
 use std::time::Duration;
 
@@ -54,6 +55,9 @@ pub enum Touch {
     /// The consent screen's answers.
     KeepPhotoPrivate,
     SharePhoto,
+    /// The slideshow question's answers.
+    KeepOutOfSlideshow,
+    ShowInSlideshow,
     Next,
 }
 
@@ -74,6 +78,7 @@ pub fn hit(state: &State, layout: &Layout, x: i32, y: i32, shown_for: Duration) 
         State::Attract => attract::touch(),
         State::Review { .. } => review::touch(layout, x, y),
         State::Consent { .. } => consent::touch(layout, x, y, shown_for),
+        State::SlideshowConsent { .. } => slideshow_consent::touch(layout, x, y, shown_for),
         State::Result { .. } => result::touch(),
         State::PrintShare { .. } => print_share::touch(),
         // Nothing to touch while it counts, takes the photo or paints, nor on the calm fault screen.
@@ -113,6 +118,7 @@ pub fn scene<'a>(layout: Layout, face: Face, state: &'a State, view: &View<'a>) 
         State::Capture => capture::scene(&mut s, &c),
         State::Review { photo } => review::scene(&mut s, &c, view, photo),
         State::Consent { photo } => consent::scene(&mut s, &c, view, photo),
+        State::SlideshowConsent { photo, .. } => slideshow_consent::scene(&mut s, &c, view, photo),
         State::Generating { photo, step, total, preview, .. } => generating::scene(&mut s, &c, photo, preview.as_deref(), *step, *total),
         State::Result { keepsake, printer } => result::scene(&mut s, &c, view, keepsake, printer.as_ref()),
         State::PrintShare { keepsake, print } => print_share::scene(&mut s, &c, view, keepsake, print),

@@ -22,8 +22,7 @@ pub(super) fn scene<'a>(s: &mut Scene<'a>, c: &Canvas, view: &View<'a>, photo: &
     flow.text_bottom(s, "continues_in", &hint, Style::small(&l, 2, MUTED));
     let picture = if l.landscape() { l.picture_area() } else { flow.left };
     s.push("photo", picture, Paint::Picture(photo));
-    s.button("retake", retake, t.retake, l.big(), l.small(), OUTLINED);
-    s.button("continue", cont, t.continue_, l.big(), l.small(), FILLED);
+    s.answers([("retake", retake, t.retake, OUTLINED), ("continue", cont, t.continue_, FILLED)], l.big(), l.small());
 }
 
 /// What this screen says, in the memorial's language.
