@@ -77,8 +77,17 @@ fn check_session(out: &Path, session: u32, keepsake_dir: &Path, archive: &Archiv
     let layout = Layout { w: result.width(), h: result.height() };
     let memorial = demo_config(out, language).memorial;
     let qr = keepsake::qr::qr_image(&k.meta.share_url, 8).unwrap();
-    let state = keepsake::booth::State::Result { keepsake: std::sync::Arc::new(k.clone()), printer: None };
-    let view = screens::View { language, memorial: &memorial, live: None, slide: None, seconds_left: 0, qr: Some(&qr) };
+    let state =
+        keepsake::booth::State::Result { keepsake: std::sync::Arc::new(k.clone()), printer: keepsake::booth::state::PrinterCheck::Ready };
+    let view = screens::View {
+        language,
+        memorial: &memorial,
+        guidance: &Default::default(),
+        live: None,
+        slide: None,
+        seconds_left: 0,
+        qr: Some(&qr),
+    };
     let scene = screens::scene(layout, text::Face::system(), &state, &view);
     // ...the illustration where the layout puts it...
     let pic = scene.item("illustration").expect("the result screen has the illustration").rect;
@@ -177,13 +186,21 @@ fn result_screen_with_and_without_qr_differs_only_where_expected() {
     };
     let memorial = demo_config(Path::new("/tmp"), Language::En).memorial;
     let qr = keepsake::qr::qr_image(&k.meta.share_url, 8).unwrap();
-    let state = keepsake::booth::State::Result { keepsake: std::sync::Arc::new(k), printer: None };
+    let state = keepsake::booth::State::Result { keepsake: std::sync::Arc::new(k), printer: keepsake::booth::state::PrinterCheck::Ready };
     let draw = |qr: Option<&RgbImage>| {
         let mut fb = Framebuffer::new(layout.w, layout.h);
         screens::draw(
             &mut fb,
             &state,
-            &screens::View { language: Language::En, memorial: &memorial, live: None, slide: None, seconds_left: 0, qr },
+            &screens::View {
+                language: Language::En,
+                memorial: &memorial,
+                guidance: &Default::default(),
+                live: None,
+                slide: None,
+                seconds_left: 0,
+                qr,
+            },
         );
         fb.image
     };

@@ -603,3 +603,61 @@ async fn the_slideshow_holds_only_the_keepsakes_whose_visitors_said_yes() {
     assert_eq!(slides.len(), 1);
     assert_eq!(*slides[0], *report.keepsakes[0].illustration, "the slideshow shows the first visitor's keepsake");
 }
+
+/// A camera whose captures fail the first `broken` times (then it was plugged back in).
+struct CaptureFails {
+    inner: Box<dyn Camera>,
+    broken: std::sync::atomic::AtomicU32,
+}
+
+impl Camera for CaptureFails {
+    fn name(&self) -> String {
+        self.inner.name()
+    }
+    fn preview(&mut self) -> Result<RgbImage, DeviceError> {
+        self.inner.preview()
+    }
+    fn capture(&mut self) -> Result<RgbImage, DeviceError> {
+        if self.broken.load(Ordering::SeqCst) > 0 {
+            self.broken.fetch_sub(1, Ordering::SeqCst);
+            return Err(broken("camera"));
+        }
+        self.inner.capture()
+    }
+}
+
+/// A camera that keeps failing: the first two visitors see the calm "one moment" screen, the
+/// third a steady "temporarily unavailable" one that takes no touch, instead of the loop; after
+/// `timeouts.out_of_service` the next visitor may try again, and once the camera works a
+/// keepsake is made as usual.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_booth_that_stays_broken_says_it_is_unavailable_instead_of_looping() {
+    let out = tempfile::tempdir().unwrap();
+    let mut config = demo_config(out.path(), Language::En);
+    config.devices.camera = CameraConfig::Synthetic { width: 240, height: 320 };
+    config.devices.display = DisplayConfig::Png { record: None };
+    config.slideshow = SlideshowPolicy::Off;
+    config.timeouts.fault = Duration::from_millis(300);
+    config.timeouts.out_of_service = Duration::from_millis(1500);
+    let layout = Layout { w: config.screen.0, h: config.screen.1 };
+    let begin = InputEvent::Touch { x: 10, y: 10 };
+    let step = |on: &str, after_ms: u64, event: InputEvent| ScriptStep { on: on.into(), after_ms, event };
+    let mut script: Vec<ScriptStep> = (0..3).map(|_| step("attract", 50, begin)).collect();
+    // A touch on the unavailable screen begins nothing.
+    script.push(step("out_of_service", 200, begin));
+    script.extend(steps(&layout, "result"));
+    let mut devices = Devices::open(&config.devices, config.screen).unwrap();
+    devices.camera = Box::new(CaptureFails { inner: devices.camera, broken: 3.into() });
+    devices.input = Box::new(ScriptedInput::new(script));
+    let stylizer = Arc::new(ToonStylizer::cpu(ToonStyle::warm_animation()));
+    let archive = Arc::new(Archive::open(&config.archive_dir).unwrap());
+    let booth = Booth::new(Arc::new(config), devices, stylizer, archive);
+    let report = booth.run(StopWhen { sessions: Some(4), within: Some(Duration::from_secs(60)) }).await.unwrap();
+    let ends: Vec<&str> =
+        report.screens.iter().filter(|s| s.ends_with("/fault") || s.ends_with("/out_of_service")).map(String::as_str).collect();
+    assert_eq!(ends, ["1/fault", "2/fault", "3/out_of_service"], "{:?}", report.screens);
+    let after: Vec<&String> = report.screens.iter().skip_while(|s| !s.ends_with("/out_of_service")).collect();
+    assert_eq!(after[1], "3/attract", "only its timeout leaves the unavailable screen: {after:?}");
+    assert_eq!(report.keepsakes.len(), 1, "the fourth visitor gets a keepsake: {:?}", report.screens);
+    assert_eq!(report.faults.len(), 3);
+}

@@ -52,6 +52,14 @@ pub struct ControlNetUnit {
     pub settings: ControlSettings,
 }
 
+/// What the screens tell visitors about this box (`[guidance]`), in the memorial's language:
+/// where its print button is and where the card comes out. Unset, they say it without a place.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Guidance {
+    pub press_print: Option<String>,
+    pub take_card: Option<String>,
+}
+
 config_kinds! {
     /// Whether visitors' illustrations may appear in the booth's idle slideshow
     /// (`privacy.slideshow`): never, or for those who say yes when asked.
@@ -73,6 +81,8 @@ pub struct Timeouts {
     pub fault: Duration,
     /// Attract slideshow: one keepsake per slide.
     pub slide: Duration,
+    /// How long the "temporarily unavailable" screen stays before the booth tries again.
+    pub out_of_service: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -112,6 +122,7 @@ pub struct Config {
     pub api: Api,
     pub timeouts: Timeouts,
     pub slideshow: SlideshowPolicy,
+    pub guidance: Guidance,
     pub archive_dir: PathBuf,
 }
 
@@ -231,8 +242,13 @@ impl Config {
             share: r.seconds("timeouts.share", 30.0, 0.1, 600.0),
             fault: r.seconds("timeouts.fault", 5.0, 0.1, 120.0),
             slide: r.seconds("timeouts.slide", 5.0, 0.1, 120.0),
+            out_of_service: r.seconds("timeouts.out_of_service", 60.0, 1.0, 3600.0),
         };
         let slideshow = r.choice("privacy.slideshow", SlideshowPolicy::Off, "slideshow policy");
+        let guidance = Guidance {
+            press_print: r.opt_string("guidance.press_print", "\"Press the round button below the screen for your card\""),
+            take_card: r.opt_string("guidance.take_card", "\"Your card comes out of the slot on the right\""),
+        };
         let archive_dir = r.path("archive.dir", Some("archive"), "\"/var/lib/keepsake/archive\"");
 
         r.unknown_keys();
@@ -250,6 +266,7 @@ impl Config {
             api,
             timeouts,
             slideshow,
+            guidance,
             archive_dir,
         })
     }

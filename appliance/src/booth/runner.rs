@@ -38,6 +38,9 @@ use crate::qr;
 const FRAME: Duration = Duration::from_millis(66);
 /// Keepsakes shown in the attract slideshow.
 const SLIDES: usize = 12;
+/// After this many visits in a row failed before their keepsake, the booth says it is
+/// temporarily unavailable instead of letting the next visitor fail the same way.
+const FAILED_VISITS_OUT_OF_SERVICE: u32 = 3;
 
 /// When `run` returns.
 #[derive(Debug, Clone, Default)]
@@ -143,6 +146,8 @@ impl Booth {
         let mut screen_since = Instant::now();
         let mut visit = 0u32;
         let mut step_in_visit = 0u32;
+        // Visits in a row that failed before their keepsake.
+        let mut failed_visits = 0u32;
         let mut shown = Shown { slides: self.slides(), slide: 0, qr: None };
         let mut live: Option<RgbImage> = None;
         let mut fb = Framebuffer::new(layout.w, layout.h);
@@ -196,10 +201,23 @@ impl Booth {
                 events.push(Event::Timeout);
             }
 
-            for event in events {
+            for mut event in events {
+                if let Event::Generated(_) = &event {
+                    failed_visits = 0;
+                }
                 if let Event::Fault(detail) = &event {
-                    tracing::error!(screen = state.screen(), %detail, "device fault; showing the calm screen and returning to attract");
                     report.faults.push(detail.clone());
+                    // Counted once per visit, and only before its keepsake was made: a printer
+                    // fault after it is no reason to turn the next visitor away.
+                    if state.before_keepsake() {
+                        failed_visits += 1;
+                    }
+                    if failed_visits >= FAILED_VISITS_OUT_OF_SERVICE && !matches!(state, State::OutOfService { .. }) {
+                        tracing::error!(screen = state.screen(), %detail, failed_visits, "the same kind of visit keeps failing; showing \"temporarily unavailable\"");
+                        event = Event::OutOfService(detail.clone());
+                    } else {
+                        tracing::error!(screen = state.screen(), %detail, "device fault; showing the calm screen and returning to attract");
+                    }
                 }
                 let is_timeout = matches!(event, Event::Timeout);
                 let step = state.clone().on(event, &journey);
@@ -262,6 +280,7 @@ impl Booth {
                 let view = View {
                     language: cfg.memorial.language,
                     memorial: &cfg.memorial,
+                    guidance: &cfg.guidance,
                     live: live.as_ref(),
                     slide: (!shown.slides.is_empty()).then(|| shown.slides[shown.slide % shown.slides.len()].as_ref()),
                     seconds_left,
@@ -273,7 +292,7 @@ impl Booth {
                 }
                 let label = self.frame_label(&state, visit, step_in_visit);
                 if let Err(e) = self.display.present(&fb.image, &label) {
-                    if matches!(state, State::Fault { .. }) {
+                    if matches!(state, State::Fault { .. } | State::OutOfService { .. }) {
                         // Cannot even show the calm screen: log it and carry on with the timer.
                         tracing::error!(%e, "display fault while showing the fault screen");
                     } else {

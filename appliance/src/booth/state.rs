@@ -3,7 +3,8 @@
 //! Attract -> Countdown -> Capture -> Review -> Consent [-> SlideshowConsent] -> Generating -> Result
 //! -> PrintShare -> Attract,
 //! with Review able to go back to Countdown (retake), and any state able to go to Fault, which
-//! shows a calm message and returns to Attract. Transitions are pure: [`State::on`] takes an event
+//! shows a calm message and returns to Attract (or, when visit after visit fails, to OutOfService,
+//! a steady "temporarily unavailable" screen that returns to Attract after a while). Transitions are pure: [`State::on`] takes an event
 //! and gives the next state with the [`Work`] that entering it starts (take the photo, make the
 //! illustration, ask the printer, read the message aloud, print, show the slideshow); the runner
 //! only performs that work and feeds the results back as events. What the printer said is part of
@@ -29,6 +30,16 @@ pub enum PrintStatus {
     Unavailable(Unavailable),
 }
 
+/// What the printer said when asked on the result screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrinterCheck {
+    /// Not answered yet (a moment): nothing is promised.
+    Asking,
+    Ready,
+    /// It cannot print now, and why.
+    Unavailable(Unavailable),
+}
+
 #[derive(Debug, Clone)]
 pub enum State {
     /// Idle: slideshow of the latest keepsakes and "touch to begin".
@@ -48,13 +59,17 @@ pub enum State {
     SlideshowConsent { photo: Arc<RgbImage>, share_photo: bool },
     /// The illustration is being made, with the visitor's answers.
     Generating { photo: Arc<RgbImage>, answers: Answers, step: u32, total: u32, preview: Option<Arc<RgbImage>> },
-    /// The illustration and caption; the narration plays. `printer` is why it cannot print, once
-    /// asked (it is asked on entering; `None` until it answers, and when it can).
-    Result { keepsake: Arc<Keepsake>, printer: Option<Unavailable> },
+    /// The illustration and caption; the narration plays. The printer is asked on entering;
+    /// Print is offered once it says it can print.
+    Result { keepsake: Arc<Keepsake>, printer: PrinterCheck },
     /// Print button and QR code of the share link.
     PrintShare { keepsake: Arc<Keepsake>, print: PrintStatus },
     /// Something failed; a calm message, then back to Attract. `detail` is for the log only.
     Fault { detail: String },
+    /// Visit after visit failed before its keepsake (a camera gone, a model that cannot run):
+    /// a steady "temporarily unavailable" screen instead of touch -> fault -> attract again and
+    /// again; after a while the next visitor may try again. `detail` is for the log only.
+    OutOfService { detail: String },
 }
 
 /// What the visitor agreed to: both default to no.
@@ -104,6 +119,9 @@ pub enum Event {
     Printed,
     /// A device or model failed.
     Fault(String),
+    /// A device or model failed again, the last of several visits in a row that failed before
+    /// their keepsake (the runner counts them).
+    OutOfService(String),
 }
 
 /// What the runner starts on entering a step of the journey; each result comes back as an
@@ -154,6 +172,20 @@ impl State {
             State::Result { .. } => "result",
             State::PrintShare { .. } => "print_share",
             State::Fault { .. } => "fault",
+            State::OutOfService { .. } => "out_of_service",
+        }
+    }
+
+    /// Whether a visit here has not got its keepsake yet (a fault now costs the visitor it).
+    pub fn before_keepsake(&self) -> bool {
+        match self {
+            State::Countdown { .. }
+            | State::Capture
+            | State::Review { .. }
+            | State::Consent { .. }
+            | State::SlideshowConsent { .. }
+            | State::Generating { .. } => true,
+            State::Attract | State::Result { .. } | State::PrintShare { .. } | State::Fault { .. } | State::OutOfService { .. } => false,
         }
     }
 
@@ -168,6 +200,7 @@ impl State {
             State::PrintShare { print: PrintStatus::Printing, .. } => None,
             State::PrintShare { .. } => Some(t.share),
             State::Fault { .. } => Some(t.fault),
+            State::OutOfService { .. } => Some(t.out_of_service),
             State::Capture | State::Generating { .. } => None,
         }
     }
@@ -208,7 +241,7 @@ impl State {
             }
             PrintShare { keepsake, print: PrintStatus::Printing } => work.push(Work::Print(keepsake.clone())),
             PrintShare { print: PrintStatus::Offered | PrintStatus::Printed | PrintStatus::Unavailable(_), .. } => {}
-            Countdown { .. } | Review { .. } | Consent { .. } | SlideshowConsent { .. } | Fault { .. } => {}
+            Countdown { .. } | Review { .. } | Consent { .. } | SlideshowConsent { .. } | Fault { .. } | OutOfService { .. } => {}
         }
         work
     }
@@ -221,8 +254,10 @@ impl State {
         match (self, event) {
             // A fault anywhere ends the visit calmly. (A second fault while showing one is the same fault.)
             (Fault { detail }, Event::Fault(_)) => Fault { detail },
+            (OutOfService { detail }, Event::Fault(_) | Event::OutOfService(_)) => OutOfService { detail },
             (_, Event::Fault(detail)) => Fault { detail },
-            (Fault { .. }, Event::Timeout) => Attract,
+            (_, Event::OutOfService(detail)) => OutOfService { detail },
+            (Fault { .. } | OutOfService { .. }, Event::Timeout) => Attract,
 
             (Attract, Event::Begin) => Countdown { remaining: t.countdown_from },
             // The attract timer only advances the slideshow.
@@ -252,18 +287,28 @@ impl State {
             (Generating { photo, answers, preview, .. }, Event::Progress { step, total, preview: None }) => {
                 Generating { photo, answers, step, total, preview }
             }
-            (Generating { .. }, Event::Generated(keepsake)) => Result { keepsake, printer: None },
+            (Generating { .. }, Event::Generated(keepsake)) => Result { keepsake, printer: PrinterCheck::Asking },
 
             // What the printer said changes what the screen offers, not where the visitor is.
-            (Result { keepsake, .. }, Event::PrinterChecked(printer)) => Result { keepsake, printer },
+            (Result { keepsake, .. }, Event::PrinterChecked(None)) => Result { keepsake, printer: PrinterCheck::Ready },
+            (Result { keepsake, .. }, Event::PrinterChecked(Some(why))) => Result { keepsake, printer: PrinterCheck::Unavailable(why) },
             (PrintShare { keepsake, print: PrintStatus::Offered }, Event::PrinterChecked(Some(why))) => {
                 PrintShare { keepsake, print: PrintStatus::Unavailable(why) }
             }
-            (Result { keepsake, printer: None }, Event::PrintButton) => PrintShare { keepsake, print: PrintStatus::Printing },
+            // A press before the printer answered prints: the job itself finds out if it cannot.
+            (Result { keepsake, printer: PrinterCheck::Asking | PrinterCheck::Ready }, Event::PrintButton) => {
+                PrintShare { keepsake, print: PrintStatus::Printing }
+            }
             // A press while the printer is known to be unavailable: say so at once, no job.
-            (Result { keepsake, printer: Some(why) }, Event::PrintButton) => PrintShare { keepsake, print: PrintStatus::Unavailable(why) },
+            (Result { keepsake, printer: PrinterCheck::Unavailable(why) }, Event::PrintButton) => {
+                PrintShare { keepsake, print: PrintStatus::Unavailable(why) }
+            }
             (Result { keepsake, printer }, Event::Next | Event::Timeout) => {
-                PrintShare { keepsake, print: printer.map_or(PrintStatus::Offered, PrintStatus::Unavailable) }
+                let print = match printer {
+                    PrinterCheck::Asking | PrinterCheck::Ready => PrintStatus::Offered,
+                    PrinterCheck::Unavailable(why) => PrintStatus::Unavailable(why),
+                };
+                PrintShare { keepsake, print }
             }
 
             // One print per visit: presses while printing or after printing are ignored, so
@@ -316,6 +361,7 @@ mod tests {
             share: Duration::from_secs(30),
             fault: Duration::from_secs(5),
             slide: Duration::from_secs(5),
+            out_of_service: Duration::from_secs(60),
         }
     }
 
@@ -475,7 +521,7 @@ mod tests {
 
     #[test]
     fn result_and_share_timeouts_lead_home() {
-        let r = State::Result { keepsake: keepsake(), printer: None };
+        let r = State::Result { keepsake: keepsake(), printer: PrinterCheck::Asking };
         let share = r.clone().on(Event::Timeout, &t()).state;
         assert!(matches!(share, State::PrintShare { print: PrintStatus::Offered, .. }));
         assert!(matches!(r.on(Event::Next, &t()).state, State::PrintShare { print: PrintStatus::Offered, .. }));
@@ -484,26 +530,26 @@ mod tests {
 
     #[test]
     fn a_printer_known_to_be_unavailable_is_said_at_the_press_and_checks_change_nothing() {
-        let r = State::Result { keepsake: keepsake(), printer: None };
+        let r = State::Result { keepsake: keepsake(), printer: PrinterCheck::Asking };
         let checked = r.clone().on(Event::PrinterChecked(Some(Unavailable::Jammed)), &t()).state;
         assert!(matches!(checked, State::Result { .. }), "a check is not a step of the journey");
         let s = r.on(Event::PrinterUnavailable(Unavailable::Jammed), &t()).state;
         assert!(matches!(s, State::PrintShare { print: PrintStatus::Unavailable(Unavailable::Jammed), .. }));
-        let offered = State::Result { keepsake: keepsake(), printer: None }.on(Event::Next, &t()).state;
+        let offered = State::Result { keepsake: keepsake(), printer: PrinterCheck::Asking }.on(Event::Next, &t()).state;
         let s = offered.on(Event::PrinterUnavailable(Unavailable::OutOfPaper), &t()).state;
         assert!(matches!(s, State::PrintShare { print: PrintStatus::Unavailable(Unavailable::OutOfPaper), .. }));
     }
 
     #[test]
     fn print_presses_never_pile_up() {
-        let s = State::Result { keepsake: keepsake(), printer: None }.on(Event::PrintButton, &t()).state;
+        let s = State::Result { keepsake: keepsake(), printer: PrinterCheck::Asking }.on(Event::PrintButton, &t()).state;
         assert!(matches!(s, State::PrintShare { print: PrintStatus::Printing, .. }));
         assert!(s.timeout(&timeouts()).is_none(), "no timeout while the job runs");
         let s = s.on(Event::PrintButton, &t()).state;
         assert!(matches!(s, State::PrintShare { print: PrintStatus::Printing, .. }), "second press ignored");
         let s = s.on(Event::Printed, &t()).state.on(Event::PrintButton, &t()).state;
         assert!(matches!(s, State::PrintShare { print: PrintStatus::Printed, .. }), "no second copy");
-        let u = State::Result { keepsake: keepsake(), printer: None }
+        let u = State::Result { keepsake: keepsake(), printer: PrinterCheck::Asking }
             .on(Event::PrintButton, &t())
             .state
             .on(Event::PrinterUnavailable(Unavailable::OutOfPaper), &t())
@@ -520,7 +566,7 @@ mod tests {
             State::Review { photo: photo() },
             State::Consent { photo: photo() },
             State::Generating { photo: photo(), answers: Answers::default(), step: 1, total: 3, preview: None },
-            State::Result { keepsake: keepsake(), printer: None },
+            State::Result { keepsake: keepsake(), printer: PrinterCheck::Asking },
             State::PrintShare { keepsake: keepsake(), print: PrintStatus::Printing },
         ];
         for s in states {
@@ -622,10 +668,10 @@ mod tests {
 
     #[test]
     fn print_is_offered_only_while_the_printer_can_print() {
-        let r = State::Result { keepsake: keepsake(), printer: None };
+        let r = State::Result { keepsake: keepsake(), printer: PrinterCheck::Asking };
         let step = r.on(Event::PrinterChecked(Some(Unavailable::OutOfPaper)), &t());
         assert!(!step.new_step && step.work.is_empty(), "{step:?}");
-        assert!(matches!(step.state, State::Result { printer: Some(Unavailable::OutOfPaper), .. }));
+        assert!(matches!(step.state, State::Result { printer: PrinterCheck::Unavailable(Unavailable::OutOfPaper), .. }));
         // A press now says why at once and queues no job.
         let pressed = step.state.clone().on(Event::PrintButton, &t());
         assert!(matches!(pressed.state, State::PrintShare { print: PrintStatus::Unavailable(Unavailable::OutOfPaper), .. }));
@@ -634,12 +680,34 @@ mod tests {
         let next = step.state.on(Event::Next, &t());
         assert!(matches!(next.state, State::PrintShare { print: PrintStatus::Unavailable(Unavailable::OutOfPaper), .. }));
         // An answer that comes after the visitor went on still takes the button away.
-        let offered = State::Result { keepsake: keepsake(), printer: None }.on(Event::Next, &t()).state;
+        let offered = State::Result { keepsake: keepsake(), printer: PrinterCheck::Asking }.on(Event::Next, &t()).state;
         let late = offered.on(Event::PrinterChecked(Some(Unavailable::Jammed)), &t());
         assert!(matches!(late.state, State::PrintShare { print: PrintStatus::Unavailable(Unavailable::Jammed), .. }));
         assert!(late.work.is_empty());
         // A printer that can print prints.
-        let ready = State::Result { keepsake: keepsake(), printer: None }.on(Event::PrinterChecked(None), &t()).state;
+        let ready = State::Result { keepsake: keepsake(), printer: PrinterCheck::Asking }.on(Event::PrinterChecked(None), &t()).state;
+        assert!(matches!(ready, State::Result { printer: PrinterCheck::Ready, .. }), "Print is offered once the printer answered");
         assert_eq!(ready.on(Event::PrintButton, &t()).work.iter().map(work_name).collect::<Vec<_>>(), ["print"]);
+    }
+
+    #[test]
+    fn a_booth_that_stays_broken_says_so_steadily_and_tries_again_later() {
+        let step = State::Countdown { remaining: 2 }.on(Event::OutOfService("camera preview: no such device".into()), &t());
+        assert!(step.new_step && matches!(step.state, State::OutOfService { .. }));
+        assert_eq!(step.state.screen(), "out_of_service");
+        assert_eq!(step.state.timeout(&timeouts()), Some(Duration::from_secs(60)));
+        // Touches, buttons and further faults change nothing while it shows.
+        for event in [Event::Begin, Event::PrintButton, Event::Next, Event::Fault("again".into()), Event::OutOfService("again".into())] {
+            let same = step.state.clone().on(event, &t());
+            assert!(!same.new_step && same.work.is_empty());
+            assert!(matches!(&same.state, State::OutOfService { detail } if detail.starts_with("camera")));
+        }
+        let later = step.state.on(Event::Timeout, &t());
+        assert!(matches!(later.state, State::Attract));
+        assert_eq!(later.work.iter().map(work_name).collect::<Vec<_>>(), ["show slides"]);
+        // Broken while painting: the painting stops.
+        let g = State::Generating { photo: photo(), answers: Answers::default(), step: 1, total: 3, preview: None };
+        let step = g.on(Event::OutOfService("model".into()), &t());
+        assert_eq!(step.work.iter().map(work_name).collect::<Vec<_>>(), ["cancel stylize"]);
     }
 }

@@ -151,7 +151,15 @@ mod tests {
         };
         let photo = Arc::new(RgbImage::from_pixel(60, 80, image::Rgb([90, 120, 200])));
         let mut fb = Framebuffer::new(l.w, l.h);
-        let view = View { language: Language::En, memorial: &memorial, live: None, slide: None, seconds_left: 7, qr: None };
+        let view = View {
+            language: Language::En,
+            memorial: &memorial,
+            guidance: &Default::default(),
+            live: None,
+            slide: None,
+            seconds_left: 7,
+            qr: None,
+        };
         draw(&mut fb, &State::Consent { photo }, &view);
         let background = image::Rgb([BACKGROUND.r(), BACKGROUND.g(), BACKGROUND.b()]);
         for answer in [l.consent_answers().0, l.consent_answers().1] {

@@ -9,8 +9,8 @@ use image::RgbImage;
 use keepsake_drivers::printer::Unavailable;
 
 use super::{scene, Layout, View};
-use crate::booth::state::{PrintStatus, State};
-use crate::config::Language;
+use crate::booth::state::{PrintStatus, PrinterCheck, State};
+use crate::config::{Guidance, Language};
 use crate::scene::check;
 
 pub const PANELS: [Layout; 3] = [Layout { w: 720, h: 1280 }, Layout { w: 1080, h: 1920 }, Layout { w: 1280, h: 800 }];
@@ -27,11 +27,16 @@ pub fn every_screen(keepsake: &Arc<crate::keepsake::Keepsake>) -> Vec<(String, S
         ("consent".into(), State::Consent { photo: photo.clone() }),
         ("slideshow_consent".into(), State::SlideshowConsent { photo: photo.clone(), share_photo: true }),
         ("generating".into(), State::Generating { photo: photo.clone(), answers: Default::default(), step: 3, total: 28, preview: None }),
-        ("result".into(), State::Result { keepsake: keepsake.clone(), printer: None }),
+        ("result, asking".into(), State::Result { keepsake: keepsake.clone(), printer: PrinterCheck::Asking }),
+        ("result".into(), State::Result { keepsake: keepsake.clone(), printer: PrinterCheck::Ready }),
         ("fault".into(), State::Fault { detail: String::new() }),
+        ("out_of_service".into(), State::OutOfService { detail: String::new() }),
     ];
     for why in [Unavailable::OutOfPaper, Unavailable::SupplyEmpty("ribbon".into()), Unavailable::Busy(12), misconfigured] {
-        states.push((format!("result, {why:?}"), State::Result { keepsake: keepsake.clone(), printer: Some(why.clone()) }));
+        states.push((
+            format!("result, {why:?}"),
+            State::Result { keepsake: keepsake.clone(), printer: PrinterCheck::Unavailable(why.clone()) },
+        ));
         states.push((
             format!("print_share, {why:?}"),
             State::PrintShare { keepsake: keepsake.clone(), print: PrintStatus::Unavailable(why) },
@@ -66,10 +71,30 @@ fn every_screen_fits_its_longest_texts_on_every_panel_in_both_languages() {
         for language in [Language::Ko, Language::En] {
             let keepsake = Arc::new(check::longest_keepsake(language));
             let memorial = check::longest_memorial(language);
+            // This box's own words, as long as a technician writes them.
+            let guidance = Guidance {
+                press_print: Some(
+                    language
+                        .choose(
+                            "화면 아래쪽 가운데에 있는 둥근 초록색 인쇄 버튼을 한 번 눌러 주시면 기념 카드를 인쇄해 드립니다",
+                            "Press the round green print button in the middle below the screen once and we will print your keepsake card",
+                        )
+                        .to_string(),
+                ),
+                take_card: Some(
+                    language
+                        .choose(
+                            "카드는 오른쪽 아래 나무 상자 앞쪽의 가느다란 투입구로 천천히 나옵니다",
+                            "Your card comes out slowly from the narrow slot at the front of the wooden box on the right",
+                        )
+                        .to_string(),
+                ),
+            };
             let qr = crate::qr::qr_image(&keepsake.meta.share_url, 4).unwrap();
             let live = RgbImage::from_pixel(640, 480, image::Rgb([60, 60, 60]));
             for slide in [None, Some(keepsake.illustration.as_ref())] {
-                let view = View { language, memorial: &memorial, live: Some(&live), slide, seconds_left: 10, qr: Some(&qr) };
+                let view =
+                    View { language, memorial: &memorial, guidance: &guidance, live: Some(&live), slide, seconds_left: 10, qr: Some(&qr) };
                 for (name, state) in every_screen(&keepsake) {
                     for panel in PANELS {
                         let s = scene(panel, face.clone(), &state, &view);
@@ -85,6 +110,6 @@ fn every_screen_fits_its_longest_texts_on_every_panel_in_both_languages() {
             }
         }
     }
-    assert!(checked >= 2 * 2 * 17 * 3, "{checked} screens checked");
+    assert!(checked >= 2 * 2 * 19 * 3, "{checked} screens checked");
     assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
 }

@@ -15,6 +15,7 @@ mod fault;
 mod fits;
 mod generating;
 pub mod layout;
+mod out_of_service;
 mod print_share;
 mod printer_hint;
 mod result;
@@ -34,7 +35,7 @@ pub use layout::Layout;
 
 use crate::booth::state::State;
 use crate::config::Language;
-use crate::config::Memorial;
+use crate::config::{Guidance, Memorial};
 
 pub const BACKGROUND: Rgb888 = Rgb888::new(0x2b, 0x23, 0x20);
 pub const CREAM: Rgb888 = Rgb888::new(0xf4, 0xea, 0xd8);
@@ -82,7 +83,7 @@ pub fn hit(state: &State, layout: &Layout, x: i32, y: i32, shown_for: Duration) 
         State::Result { .. } => result::touch(),
         State::PrintShare { .. } => print_share::touch(),
         // Nothing to touch while it counts, takes the photo or paints, nor on the calm fault screen.
-        State::Countdown { .. } | State::Capture | State::Generating { .. } | State::Fault { .. } => None,
+        State::Countdown { .. } | State::Capture | State::Generating { .. } | State::Fault { .. } | State::OutOfService { .. } => None,
     }
 }
 
@@ -91,6 +92,8 @@ pub struct View<'a> {
     /// The memorial's language: each screen says its own words in it.
     pub language: Language,
     pub memorial: &'a Memorial,
+    /// Where this box's print button is and where the card comes out.
+    pub guidance: &'a Guidance,
     /// The live camera frame (countdown).
     pub live: Option<&'a RgbImage>,
     /// The current slideshow picture (attract).
@@ -120,9 +123,10 @@ pub fn scene<'a>(layout: Layout, face: Face, state: &'a State, view: &View<'a>) 
         State::Consent { photo } => consent::scene(&mut s, &c, view, photo),
         State::SlideshowConsent { photo, .. } => slideshow_consent::scene(&mut s, &c, view, photo),
         State::Generating { photo, step, total, preview, .. } => generating::scene(&mut s, &c, photo, preview.as_deref(), *step, *total),
-        State::Result { keepsake, printer } => result::scene(&mut s, &c, view, keepsake, printer.as_ref()),
+        State::Result { keepsake, printer } => result::scene(&mut s, &c, view, keepsake, printer),
         State::PrintShare { keepsake, print } => print_share::scene(&mut s, &c, view, keepsake, print),
         State::Fault { .. } => fault::scene(&mut s, &c),
+        State::OutOfService { .. } => out_of_service::scene(&mut s, &c, view),
     }
     s
 }

@@ -19,9 +19,9 @@ pub(super) fn scene<'a>(s: &mut Scene<'a>, c: &Canvas, view: &View<'a>, keepsake
     let m = l.margin();
     let mut flow = Flow::new(l.column(), m / 2);
     let (line, color) = match print {
-        PrintStatus::Offered => (printer.press_print.to_string(), AMBER),
-        PrintStatus::Printing => (t.printing.to_string(), AMBER),
-        PrintStatus::Printed => (t.printed.to_string(), CREAM),
+        PrintStatus::Offered => (printer.press_print(view.guidance).to_string(), AMBER),
+        PrintStatus::Printing => (format!("{}\n{}", t.printing, printer.take_card(view.guidance)), AMBER),
+        PrintStatus::Printed => (format!("{}\n{}", t.printed, printer.take_card(view.guidance)), CREAM),
         PrintStatus::Unavailable(why) => (printer.unavailable(why), MUTED),
     };
     let body = Style { largest: l.small() + 1, ..Style::small(&l, 2, CREAM) };

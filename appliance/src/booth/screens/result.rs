@@ -1,10 +1,10 @@
 //! The keepsake: the illustration, caption and message, the QR code, and whether Print is offered.
 
-use keepsake_drivers::printer::Unavailable;
 use keepsake_drivers::text::Align;
 
 use super::layout::{Flow, Style};
 use super::{printer_hint, Canvas, Touch, View, AMBER, CREAM, MUTED};
+use crate::booth::state::PrinterCheck;
 use crate::keepsake::Keepsake;
 use crate::scene::Rect;
 use crate::scene::{Paint, Scene};
@@ -18,12 +18,12 @@ pub(super) fn touch() -> Option<Touch> {
 /// print hint beside it. A long message takes room from the illustration (portrait) before it
 /// is set smaller, and is cut on the screen only when even that is not enough: the card and the
 /// share page have it whole.
-pub(super) fn scene<'a>(s: &mut Scene<'a>, c: &Canvas, view: &View<'a>, keepsake: &'a Keepsake, unavailable: Option<&Unavailable>) {
+pub(super) fn scene<'a>(s: &mut Scene<'a>, c: &Canvas, view: &View<'a>, keepsake: &'a Keepsake, printer_check: &PrinterCheck) {
     let l = c.l;
     let heights: &[u32] = if l.landscape() { &[0] } else { &[l.picture_area().h, l.h / 2, l.h * 2 / 5, l.h / 3] };
     let candidates = heights.iter().map(|&picture_h| {
         let mut candidate = Scene::new(s.face.clone());
-        place(&mut candidate, c, view, keepsake, unavailable, picture_h);
+        place(&mut candidate, c, view, keepsake, printer_check, picture_h);
         candidate
     });
     if let Some(chosen) = Scene::roomiest(candidates, "message", l.small()) {
@@ -31,7 +31,7 @@ pub(super) fn scene<'a>(s: &mut Scene<'a>, c: &Canvas, view: &View<'a>, keepsake
     }
 }
 
-fn place<'a>(s: &mut Scene<'a>, c: &Canvas, view: &View<'a>, keepsake: &'a Keepsake, unavailable: Option<&Unavailable>, picture_h: u32) {
+fn place<'a>(s: &mut Scene<'a>, c: &Canvas, view: &View<'a>, keepsake: &'a Keepsake, printer_check: &PrinterCheck, picture_h: u32) {
     let (l, printer) = (c.l, printer_hint::words(c.language));
     let m = l.margin();
     let mut flow = Flow::new(l.column(), m / 2);
@@ -41,12 +41,16 @@ fn place<'a>(s: &mut Scene<'a>, c: &Canvas, view: &View<'a>, keepsake: &'a Keeps
         let side = (flow.left.w / 4).min(l.h / 5);
         let row = flow.bottom(side);
         s.push("qr", Rect { x: row.right() - side as i32, w: side, ..row }, Paint::Picture(qr));
-        let (hint, color) = match unavailable {
-            Some(why) => (printer.unavailable(why), MUTED),
-            None => (printer.press_print.to_string(), AMBER),
+        // Print is offered once the printer said it can print; until then (a moment) nothing.
+        let hint = match printer_check {
+            PrinterCheck::Asking => None,
+            PrinterCheck::Ready => Some((printer.press_print(view.guidance).to_string(), AMBER)),
+            PrinterCheck::Unavailable(why) => Some((printer.unavailable(why), MUTED)),
         };
-        let beside = Rect { w: row.w - side - m as u32 / 2, ..row };
-        s.text_in("print_hint", beside, &hint, Style { align: Align::Left, ..Style::small(&l, 4, color) });
+        if let Some((hint, color)) = hint {
+            let beside = Rect { w: row.w - side - m as u32 / 2, ..row };
+            s.text_in("print_hint", beside, &hint, Style { align: Align::Left, ..Style::small(&l, 4, color) });
+        }
     }
     flow.text_top(s, "caption", &keepsake.meta.caption, Style::big(&l, 3, CREAM));
     let message = Style { lines: usize::MAX, ..Style::small(&l, 0, MUTED) };
