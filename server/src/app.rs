@@ -32,6 +32,7 @@ pub fn router(app: App) -> Router {
         .route("/m/{memorial}/admin/k/{id}/{action}", post(crate::pages::admin_action))
         .route("/m/{memorial}/admin/all.zip", get(crate::pages::download_all))
         .layer(DefaultBodyLimit::max(64 << 10))
+        .layer(axum::middleware::from_fn(crate::pages::error_as_page))
         .layer(axum::middleware::from_fn(crate::cookies::forget_language_choice));
     Router::new()
         .route("/healthz", get(health))

@@ -16,7 +16,8 @@ pub enum DbError {
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS memorials (
         id TEXT PRIMARY KEY, name TEXT NOT NULL, dates TEXT NOT NULL, message TEXT NOT NULL,
-        cover_sha256 TEXT, password_hash TEXT, invite_token TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL)",
+        cover_sha256 TEXT, password_hash TEXT, invite_token TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL,
+        time_zone TEXT)",
     "CREATE TABLE IF NOT EXISTS booths (
         id TEXT PRIMARY KEY, memorial_id TEXT NOT NULL REFERENCES memorials(id), name TEXT NOT NULL,
         token_sha256 TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, revoked_at TEXT)",
@@ -45,6 +46,8 @@ const SCHEMA: &[&str] = &[
 const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     // The visitor's answer to the booth's slideshow question (no for keepsakes from before it).
     ("keepsakes", "in_slideshow", "BIGINT NOT NULL DEFAULT 0"),
+    // The IANA zone the family's pages show times in (none: the server's).
+    ("memorials", "time_zone", "TEXT"),
 ];
 
 #[derive(Clone)]
@@ -61,6 +64,8 @@ pub struct Memorial {
     pub cover_sha256: Option<String>,
     pub password_hash: Option<String>,
     pub invite_token: String,
+    /// The IANA zone its pages show times in; `None`: the server's.
+    pub time_zone: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -130,6 +135,7 @@ fn memorial(r: &AnyRow) -> Result<Memorial, sqlx::Error> {
         cover_sha256: r.try_get("cover_sha256")?,
         password_hash: r.try_get("password_hash")?,
         invite_token: r.try_get("invite_token")?,
+        time_zone: r.try_get("time_zone")?,
     })
 }
 
@@ -218,6 +224,7 @@ impl Db {
             cover_sha256: cover.map(String::from),
             password_hash: None,
             invite_token: crate::tokens::secret(),
+            time_zone: None,
         };
         sqlx::query(
             "INSERT INTO memorials (id, name, dates, message, cover_sha256, invite_token, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -249,6 +256,16 @@ impl Db {
             sqlx::query("UPDATE memorials SET password_hash = $1 WHERE id = $2").bind(hash).bind(memorial_id).execute(&self.pool).await?;
         // Changing the password signs everybody out.
         sqlx::query("DELETE FROM sessions WHERE memorial_id = $1").bind(memorial_id).execute(&self.pool).await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Sets the zone the memorial's pages show times in (`None`: the server's).
+    pub async fn set_time_zone(&self, memorial_id: &str, zone: Option<&str>) -> Result<bool, DbError> {
+        let r = sqlx::query("UPDATE memorials SET time_zone = $1 WHERE id = $2")
+            .bind(zone.map(String::from))
+            .bind(memorial_id)
+            .execute(&self.pool)
+            .await?;
         Ok(r.rows_affected() == 1)
     }
 

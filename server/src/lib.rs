@@ -11,4 +11,5 @@ pub mod images;
 pub mod pages;
 pub mod state;
 pub mod store;
+pub mod time_zone;
 pub mod tokens;

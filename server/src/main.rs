@@ -80,6 +80,10 @@ enum Command {
         /// The largest picture accepted, in MiB.
         #[arg(long, default_value_t = 25)]
         max_upload_mib: u64,
+        /// The time zone pages show visit times in where a memorial has none set (an IANA
+        /// name); default: this machine's.
+        #[arg(long)]
+        time_zone: Option<String>,
     },
     /// Memorials.
     Memorial {
@@ -119,6 +123,14 @@ enum MemorialCommand {
     },
     /// List memorials: id and name.
     List,
+    /// The time zone the memorial's pages show visit times in (an IANA name such as
+    /// Asia/Seoul); without --zone, the server's own again.
+    SetTimeZone {
+        #[arg(long)]
+        memorial: String,
+        #[arg(long)]
+        zone: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -177,9 +189,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let options = cli.store.options()?;
     let (db, blobs) = options.open().await?;
     match cli.command {
-        Command::Serve { listen, public_url, max_upload_mib } => {
+        Command::Serve { listen, public_url, max_upload_mib, time_zone } => {
             let limits = Limits { max_upload: max_upload_mib << 20, ..Limits::default() };
-            let state = AppState::new(db, blobs, options.staging(), limits, public_url.starts_with("https://"))
+            let zone = match time_zone {
+                Some(z) => keepsake_server::time_zone::parse(&z).map_err(|e| anyhow::anyhow!("--time-zone {e}"))?,
+                None => keepsake_server::time_zone::server_default(),
+            };
+            let state = AppState::new(db, blobs, options.staging(), limits, public_url.starts_with("https://"), zone)
                 .with_context(|| format!("{}: cannot create the uploads folder", options.staging().display()))?;
             state.blobs.tidy();
             state.tidy_uploads().await;
@@ -212,6 +228,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Memorial { command: MemorialCommand::List } => {
             for m in db.memorials().await? {
                 println!("{}  {}", m.id, m.name);
+            }
+        }
+        Command::Memorial { command: MemorialCommand::SetTimeZone { memorial, zone } } => {
+            check_id("--memorial", &memorial)?;
+            let zone = zone
+                .map(|z| keepsake_server::time_zone::parse(&z).map(|tz| tz.name().to_string()).map_err(|e| anyhow::anyhow!("--zone {e}")))
+                .transpose()?;
+            if !db.set_time_zone(&memorial, zone.as_deref()).await? {
+                bail!("no memorial {memorial} (fix: `keepsake-server memorial list`)");
+            }
+            match zone {
+                Some(z) => println!("{memorial}: times shown in {z}"),
+                None => println!("{memorial}: times shown in the server's zone ({})", keepsake_server::time_zone::server_default().name()),
             }
         }
         Command::Booth { command: BoothCommand::Add { memorial, name } } => {

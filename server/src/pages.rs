@@ -27,7 +27,10 @@ nav a,button,.btn{display:inline-block;padding:.55rem 1rem;border-radius:.5rem;b
 .one{text-align:center}.one img{max-width:100%;max-height:75vh;border-radius:.5rem}.cap{font-size:1.2rem;margin:.6rem 0}
 .cover{max-width:260px;border-radius:.5rem}form.inline{display:inline}.admin td{padding:.3rem;vertical-align:middle}.admin img{width:72px;border-radius:.3rem}
 .hidden{opacity:.5}.warn{color:#a33}footer{text-align:center;padding:2rem 0;color:#7a6a5e}footer a{color:#7a6a5e}
-body.show{background:#111;color:#eee}.show .one img{max-height:85vh}input[type=password]{font-size:1rem;padding:.5rem;border:1px solid #bba;border-radius:.4rem}
+body{word-break:keep-all;overflow-wrap:anywhere}nav form{display:flex;margin:0}nav a,nav button{line-height:1.6;font-family:inherit}
+button.danger,.btn.danger{background:#fff;color:#a33;border:2px solid #a33}.btn.quiet{background:#fff;color:#8b5e3c;border:2px solid #8b5e3c}
+.when{color:#7a6a5e;font-size:.9rem}.confirm img{max-width:240px;border-radius:.5rem}
+body.show{background:#2b2320;color:#f4ead8}.show .one img{max-height:85vh}input[type=password]{font-size:1rem;padding:.5rem;border:1px solid #bba;border-radius:.4rem}
 ";
 
 #[derive(Debug, Default, Deserialize)]
@@ -86,6 +89,21 @@ fn unavailable(lang: Language, e: impl std::fmt::Display) -> Response {
         Language::En => "Please try again in a moment.",
     };
     message_page(lang, StatusCode::SERVICE_UNAVAILABLE, text, "")
+}
+
+/// A browser that asked for a page gets one, in its language, whatever refused it: the
+/// framework's own answers (a wrong method, a form too large or unreadable) are plain text.
+pub async fn error_as_page(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let wants_page = request.headers().get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
+    let lang = i18n::pick(None, request.headers());
+    let response = next.run(request).await;
+    let is_page = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|c| c.starts_with("text/html"));
+    let status = response.status();
+    if !wants_page || is_page || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let t = i18n::words(lang);
+    message_page(lang, status, t.cannot_do_title, t.cannot_do_text)
 }
 
 pub async fn not_found(headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
@@ -169,8 +187,9 @@ pub async fn share_page(State(app): State<App>, headers: HeaderMap, Path(token):
             header.m { h1 { (memorial.name) } p.dates { (memorial.dates) } }
             div.one {
                 img src={ "/k/" (token) "/illustration" } alt=(k.caption);
-                p.cap { (k.caption) }
+                p.when { (t.visited_on) " " (crate::time_zone::visit_date(&k.created_at, app.zone_of(&memorial), lang)) }
                 a.btn id="download" href={ "/k/" (token) "/illustration?download=1" } { (t.download) }
+                @if !memorial.message.is_empty() { p.msg { (memorial.message) } }
             }
         },
     )
@@ -371,7 +390,7 @@ pub async fn keepsake_page(
             div.one {
                 img src={ (base) "/illustration" } alt=(k.caption);
                 p.cap { (k.caption) }
-                p.dates { (k.created_at.get(..16).unwrap_or(&k.created_at).replace('T', " ")) }
+                p.when { (crate::time_zone::visit_time(&k.created_at, app.zone_of(m))) }
                 nav {
                     a id="download" href={ (base) "/illustration?download=1" } { (t.download) }
                     @if k.photo_sha256.is_some() { a href={ (base) "/photo?download=1" } { (t.download_photo) } }
@@ -514,7 +533,7 @@ pub async fn logout(State(app): State<App>, headers: HeaderMap, Path(memorial): 
     let lang = i18n::pick(None, &headers);
     let f = family_or_return!(app, headers, memorial, lang, true);
     if !constant_time_eq(f.csrf.as_bytes(), form.csrf.as_bytes()) {
-        return StatusCode::FORBIDDEN.into_response();
+        return stale_form(lang);
     }
     let mut r = Redirect::to(&format!("/m/{memorial}/login")).into_response();
     let cookie = format!("{}=; Path=/m/{memorial}; Max-Age=0; HttpOnly; SameSite=Lax", session_cookie_name(&memorial));
@@ -532,12 +551,16 @@ pub async fn admin(State(app): State<App>, headers: HeaderMap, Path(memorial): P
     };
     let t = i18n::words(lang);
     let m = &f.memorial;
-    let action = |k: &Keepsake, what: &str, label: &str, confirm: bool| {
+    let booths: std::collections::HashMap<String, String> = match app.db.booths(&memorial).await {
+        Ok(b) => b.into_iter().map(|b| (b.id, b.name)).collect(),
+        Err(e) => return unavailable(lang, e),
+    };
+    let zone = app.zone_of(&f.memorial);
+    let action = |k: &Keepsake, what: &str, label: &str, class: &str| {
         html! {
             form.inline method="post" action={ "/m/" (m.id) "/admin/k/" (k.id) "/" (what) } {
                 input type="hidden" name="csrf" value=(f.csrf);
-                @if confirm { label title=(t.confirm_delete) { input type="checkbox" name="confirm" value="yes" required aria-label=(t.confirm_delete); " " (t.confirm) } " " }
-                button type="submit" name="do" value=(what) { (label) }
+                button class=(class) type="submit" name="do" value=(what) { (label) }
             }
         }
     };
@@ -554,13 +577,59 @@ pub async fn admin(State(app): State<App>, headers: HeaderMap, Path(memorial): P
             table.admin {
                 @for k in keepsakes.iter().rev() {
                     tr class=[k.hidden.then_some("hidden")] id={ "k-" (k.id) } {
-                        td { img src={ "/m/" (m.id) "/k/" (k.id) "/illustration" } alt=(k.caption) loading="lazy"; }
-                        td { (k.caption) br; small { (k.created_at.get(..16).unwrap_or(&k.created_at).replace('T', " ")) @if k.hidden { " · " (t.hidden) } } }
+                        td { img src={ "/m/" (m.id) "/k/" (k.id) "/illustration" } alt=(crate::time_zone::visit_time(&k.created_at, zone)) loading="lazy"; }
+                        // Each visit by its time and booth: the caption is the same on every row.
                         td {
-                            @if k.hidden { (action(k, "show", t.show, false)) } @else { (action(k, "hide", t.hide, false)) }
-                            " "
-                            (action(k, "delete", t.delete, true))
+                            (crate::time_zone::visit_time(&k.created_at, zone))
+                            br;
+                            small {
+                                (booths.get(&k.booth_id).map(String::as_str).unwrap_or("?"))
+                                @if k.photo_sha256.is_some() { " · " (t.photo_included) }
+                                @if k.in_slideshow { " · " (t.in_booth_slideshow) }
+                                @if k.hidden { " · " (t.hidden) }
+                            }
                         }
+                        td {
+                            @if k.hidden { (action(k, "show", t.show, "")) } @else { (action(k, "hide", t.hide, "")) }
+                            " "
+                            (action(k, "delete", t.delete, "danger"))
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+/// A form from a page opened before the session changed: say so in the family's language.
+fn stale_form(lang: Language) -> Response {
+    let t = i18n::words(lang);
+    message_page(lang, StatusCode::FORBIDDEN, t.stale_form_title, t.stale_form_text)
+}
+
+/// Asks once more before a keepsake is deleted, with the picture in question: a form without
+/// script, the answer a second post with `confirm=yes`.
+fn confirm_delete_page(lang: Language, f: &Family, k: &Keepsake, zone: chrono_tz::Tz) -> Response {
+    let t = i18n::words(lang);
+    let m = &f.memorial;
+    page(
+        lang,
+        StatusCode::OK,
+        t.confirm_delete,
+        "",
+        html! {},
+        html! {
+            header.m.confirm {
+                h1 { (t.confirm_delete) }
+                img src={ "/m/" (m.id) "/k/" (k.id) "/illustration" } alt=(crate::time_zone::visit_time(&k.created_at, zone));
+                p.when { (crate::time_zone::visit_time(&k.created_at, zone)) }
+                p { (t.cannot_undo) }
+                nav {
+                    a.btn.quiet id="cancel" href={ "/m/" (m.id) "/admin#k-" (k.id) } { (t.cancel) }
+                    form method="post" action={ "/m/" (m.id) "/admin/k/" (k.id) "/delete" } {
+                        input type="hidden" name="csrf" value=(f.csrf);
+                        input type="hidden" name="confirm" value="yes";
+                        button.danger id="confirm-delete" type="submit" { (t.delete) }
                     }
                 }
             }
@@ -576,11 +645,12 @@ pub async fn admin_action(
 ) -> Response {
     let lang = i18n::pick(None, &headers);
     let f = family_or_return!(app, headers, memorial, lang, false);
+    let t = i18n::words(lang);
     if !constant_time_eq(f.csrf.as_bytes(), form.csrf.as_bytes()) {
-        return (StatusCode::FORBIDDEN, "the form is out of date; reload the page").into_response();
+        return stale_form(lang);
     }
     if !tokens::is_id(&id) {
-        return StatusCode::NOT_FOUND.into_response();
+        return message_page(lang, StatusCode::NOT_FOUND, t.not_found, "");
     }
     let done = match action.as_str() {
         "hide" | "show" => app.db.set_hidden(&memorial, &id, action == "hide").await.map(|ok| ok.then_some(())),
@@ -599,12 +669,19 @@ pub async fn admin_action(
             Ok(None) => Ok(None),
             Err(e) => Err(e),
         },
-        "delete" => return (StatusCode::BAD_REQUEST, "tick the box to confirm the deletion").into_response(),
-        _ => return StatusCode::NOT_FOUND.into_response(),
+        // Not confirmed yet: ask, with the picture.
+        "delete" => {
+            return match app.db.keepsake(&memorial, &id).await {
+                Ok(Some(k)) => confirm_delete_page(lang, &f, &k, app.zone_of(&f.memorial)),
+                Ok(None) => message_page(lang, StatusCode::NOT_FOUND, t.not_found, ""),
+                Err(e) => unavailable(lang, e),
+            }
+        }
+        _ => return message_page(lang, StatusCode::NOT_FOUND, t.not_found, ""),
     };
     match done {
         Ok(Some(())) => Redirect::to(&format!("/m/{memorial}/admin")).into_response(),
-        Ok(None) => StatusCode::NOT_FOUND.into_response(),
+        Ok(None) => message_page(lang, StatusCode::NOT_FOUND, t.not_found, ""),
         Err(e) => unavailable(lang, e),
     }
 }

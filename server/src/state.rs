@@ -53,14 +53,29 @@ pub struct AppState {
     pub upload_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     /// Cookies get `Secure` when the public address is https.
     pub secure_cookies: bool,
+    /// The zone pages show times in for a memorial without its own.
+    pub time_zone: chrono_tz::Tz,
 }
 
 pub type App = Arc<AppState>;
 
 impl AppState {
-    pub fn new(db: Db, blobs: Blobs, staging: PathBuf, limits: Limits, secure_cookies: bool) -> std::io::Result<App> {
+    pub fn new(
+        db: Db,
+        blobs: Blobs,
+        staging: PathBuf,
+        limits: Limits,
+        secure_cookies: bool,
+        time_zone: chrono_tz::Tz,
+    ) -> std::io::Result<App> {
         std::fs::create_dir_all(&staging)?;
-        Ok(Arc::new(AppState { db, blobs, staging, limits, metrics: Metrics::default(), upload_locks: Mutex::default(), secure_cookies }))
+        let upload_locks = Mutex::default();
+        Ok(Arc::new(AppState { db, blobs, staging, limits, metrics: Metrics::default(), upload_locks, secure_cookies, time_zone }))
+    }
+
+    /// The zone `memorial`'s pages show times in: its own, else the server's.
+    pub fn zone_of(&self, memorial: &crate::db::Memorial) -> chrono_tz::Tz {
+        memorial.time_zone.as_deref().and_then(|z| crate::time_zone::parse(z).ok()).unwrap_or(self.time_zone)
     }
 
     /// Tidies the uploads folder at start: pieces of pictures that are complete (the server

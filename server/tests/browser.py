@@ -88,9 +88,18 @@ with sync_playwright() as p:
     page.click("#next")
     assert page.url.endswith("slideshow?i=1"), page.url
 
-    # The family admin: hide one, delete one (the box must be ticked), download all.
+    # The family admin: hide one, delete one (asked once more, on its own page), download all.
     page.goto(f"{url}/m/{memorial}/admin")
     shot(page, "06-admin")
+    # The sign-out button is in line with the nav links, as tall as they are (on a desktop,
+    # where the nav is one row).
+    page.set_viewport_size({"width": 1280, "height": 900})
+    links = [a.bounding_box() for a in page.locator("header.m ~ nav a").all()]
+    out = page.locator("nav button").first.bounding_box()
+    assert all(abs(a["y"] - out["y"]) < 1 and abs(a["height"] - out["height"]) < 1 for a in links[:3]), (links, out)
+    page.set_viewport_size({"width": 390, "height": 844})
+    # Korean is broken between words, never inside one.
+    assert page.locator("body").evaluate("e => getComputedStyle(e).wordBreak") == "keep-all"
     rows = page.locator("table.admin tr")
     expect(rows).to_have_count(len(expected))
     rows.nth(0).locator("button[value=hide]").click()
@@ -99,8 +108,15 @@ with sync_playwright() as p:
     expect(page.locator(".grid img")).to_have_count(len(expected) - 1)
     page.goto(f"{url}/m/{memorial}/admin")
     row = page.locator("table.admin tr").nth(1)
-    row.locator("input[name=confirm]").check()
+    expect(row).to_contain_text("KST")
     row.locator("button[value=delete]").click()
+    expect(page.locator("h1")).to_have_text("이 사진을 삭제할까요?")
+    assert images_loaded(page, ".confirm img")
+    shot(page, "07-admin-confirm-delete")
+    page.click("#cancel")
+    expect(page.locator("table.admin tr")).to_have_count(len(expected))
+    page.locator("table.admin tr").nth(1).locator("button[value=delete]").click()
+    page.click("#confirm-delete")
     expect(page.locator("table.admin tr")).to_have_count(len(expected) - 1)
     shot(page, "07-admin-after")
     with page.expect_download() as d:
@@ -124,10 +140,13 @@ with sync_playwright() as p:
     expect(page.locator("nav a").first).to_have_text("모든 사진")
 
     # A visitor with only the QR link: their keepsake, downloadable, nothing else.
-    visitor = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844}, accept_downloads=True)
+    visitor = browser.new_context(java_script_enabled=False, viewport={"width": 390, "height": 844}, accept_downloads=True,
+                                  locale="ko-KR")
     v = visitor.new_page()
     v.goto(f"{url}/k/{share}")
     assert images_loaded(v, ".one img")
+    expect(v.locator(".msg")).to_have_text("늘 기억하겠습니다")
+    expect(v.locator(".when")).to_contain_text("2026년 11월 26일")
     shot(v, "09-share")
     with v.expect_download() as d:
         v.click("#download")

@@ -24,6 +24,7 @@ fn click_through(backend: &str, backends: Backends, check_store: impl Fn(&[Strin
     // The first visitor's link: the click-through hides and deletes the newest two.
     let share = &shares[0];
     server.cli_with_stdin(&["family", "password", "--memorial", &memorial], "우리 가족 비밀번호\n");
+    server.cli(&["memorial", "set-time-zone", "--memorial", &memorial, "--zone", "Asia/Seoul"]);
     check_store(&shas);
     let shots = repo_root().join("target/browser-screens").join(backend);
     let python = test_venv_bin("python").unwrap();

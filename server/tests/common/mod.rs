@@ -57,6 +57,13 @@ impl Server {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// A command that must fail: what it said on stderr.
+    pub fn cli_fails(&self, args: &[&str]) -> String {
+        let out = self.command().args(args).output().unwrap();
+        assert!(!out.status.success(), "keepsake-server {args:?} succeeded");
+        String::from_utf8(out.stderr).unwrap()
+    }
+
     pub fn start(data: &Path, backends: Backends) -> Server {
         let mut s = Server { data: data.to_path_buf(), backends, port: free_port(), child: None };
         s.restart();
