@@ -49,6 +49,26 @@ fn example_config_checks_clean() {
     assert!(out.contains("is valid"), "{out}");
 }
 
+/// The memorial message is timed with the booth's own voice: longer than the result screen
+/// shows is a warning with the fix (the config is still valid).
+#[test]
+fn config_check_warns_when_the_narration_outlasts_the_result_screen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("booth.toml");
+    let config = |message: &str| {
+        format!("[memorial]\nname = \"Kim\"\nlanguage = \"en\"\nmessage = \"{message}\"\n[server]\nurl = \"https://m.example\"\n[timeouts]\nresult = 6\n")
+    };
+    std::fs::write(&path, config("We remember you.")).unwrap();
+    let (ok, out, err) = keepsake(&["config", "check", path.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(out.contains("is read aloud in") && !out.contains("warning"), "{out}");
+    let long = "We remember every morning you opened the curtains and every song you hummed in the kitchen. ".repeat(3);
+    std::fs::write(&path, config(&long)).unwrap();
+    let (ok, out, err) = keepsake(&["config", "check", path.to_str().unwrap()]);
+    assert!(ok, "a long narration is a warning, not an error: {err}");
+    assert!(out.contains("warning:") && out.contains("timeouts.result") && out.contains("memorial.message"), "{out}");
+}
+
 #[test]
 fn missing_config_file_says_how_to_pass_one() {
     let (ok, _, err) = keepsake(&["config", "check", "/nonexistent/booth.toml"]);

@@ -122,6 +122,10 @@ fn check_session(out: &Path, session: u32, keepsake_dir: &Path, archive: &Archiv
     // Narration: a real WAV, not silent, as long as the message needs.
     let audio = Audio::read_wav(&dir.join("narration.wav")).unwrap();
     assert!(audio.rms() > 0.02, "narration is not silent (rms {})", audio.rms());
+    // The visitor sees the picture first: a lead-in of quiet before the voice.
+    let lead_in = (audio.sample_rate as f32 * keepsake::booth::narration::LEAD_IN.as_secs_f32()) as usize;
+    assert!(audio.samples[..lead_in].iter().all(|s| *s == 0), "the voice starts after the lead-in");
+    assert!(audio.samples[lead_in..lead_in + audio.sample_rate as usize].iter().any(|s| s.unsigned_abs() > 1000), "and then speaks");
     let chars = k.meta.message.chars().filter(|c| !c.is_whitespace()).count() as f32;
     let per_char = audio.duration_secs() / chars;
     let (lo, hi) = match language {

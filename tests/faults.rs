@@ -661,3 +661,57 @@ async fn a_booth_that_stays_broken_says_it_is_unavailable_instead_of_looping() {
     assert_eq!(report.keepsakes.len(), 1, "the fourth visitor gets a keepsake: {:?}", report.screens);
     assert_eq!(report.faults.len(), 3);
 }
+
+/// The attract screen shows the portrait of the person remembered (memorial.portrait) even
+/// where no visitor's picture may be shown; a portrait file that went bad later is left out,
+/// never a fault.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_attract_screen_shows_the_portrait_of_the_person_remembered() {
+    let out = tempfile::tempdir().unwrap();
+    let portrait = out.path().join("portrait.png");
+    RgbImage::from_pixel(300, 400, image::Rgb([20, 200, 40])).save(&portrait).unwrap();
+    let mut config = demo_config(out.path(), Language::En);
+    config.devices.camera = CameraConfig::Synthetic { width: 240, height: 320 };
+    let frames = out.path().join("frames");
+    config.devices.display = DisplayConfig::Png { record: Some(frames.clone()) };
+    config.slideshow = SlideshowPolicy::Off;
+    config.memorial.portrait = Some(portrait.clone());
+    let layout = Layout { w: config.screen.0, h: config.screen.1 };
+    let mut devices = Devices::open(&config.devices, config.screen).unwrap();
+    devices.input = Box::new(ScriptedInput::new(steps(&layout, "result")));
+    let stylizer = Arc::new(ToonStylizer::cpu(ToonStyle::warm_animation()));
+    let archive = Arc::new(Archive::open(&config.archive_dir).unwrap());
+    let booth = Booth::new(Arc::new(config.clone()), devices, stylizer, archive.clone());
+    let report = booth.run(StopWhen { sessions: Some(1), within: Some(Duration::from_secs(60)) }).await.unwrap();
+    assert_eq!(report.keepsakes.len(), 1);
+    let attract: Vec<_> = walkdir(&frames).into_iter().filter(|p| p.to_string_lossy().contains("attract")).collect();
+    assert!(!attract.is_empty(), "the attract screen was recorded");
+    let green = |p: &std::path::Path| image::open(p).unwrap().to_rgb8().pixels().filter(|px| px.0 == [20, 200, 40]).count();
+    assert!(attract.iter().all(|p| green(p) > 10_000), "every attract frame shows the portrait");
+
+    // The portrait file goes bad: the booth carries on without it.
+    std::fs::write(&portrait, b"not a picture any more").unwrap();
+    std::fs::remove_dir_all(&frames).unwrap();
+    let mut devices = Devices::open(&config.devices, config.screen).unwrap();
+    devices.input = Box::new(ScriptedInput::new(steps(&layout, "result")));
+    let stylizer = Arc::new(ToonStylizer::cpu(ToonStyle::warm_animation()));
+    let booth = Booth::new(Arc::new(config), devices, stylizer, archive);
+    let report = booth.run(StopWhen { sessions: Some(1), within: Some(Duration::from_secs(60)) }).await.unwrap();
+    assert_eq!((report.keepsakes.len(), report.faults.len()), (1, 0), "{:?}", report.faults);
+    let attract: Vec<_> = walkdir(&frames).into_iter().filter(|p| p.to_string_lossy().contains("attract")).collect();
+    assert!(attract.iter().all(|p| green(p) == 0), "without a readable portrait, none is shown");
+}
+
+/// Every file under `dir`.
+fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files.extend(walkdir(&p));
+        } else {
+            files.push(p);
+        }
+    }
+    files
+}

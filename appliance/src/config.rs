@@ -23,6 +23,8 @@ pub struct Memorial {
     pub message: String,
     pub caption: String,
     pub language: Language,
+    /// The portrait of the person remembered, shown on the attract screen (`memorial.portrait`).
+    pub portrait: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -165,6 +167,13 @@ impl Config {
         });
         let default_caption = if dates.is_empty() { name.clone() } else { format!("{name} ({dates})") };
         let caption = r.string("memorial.caption", Some(&default_caption), "\"김영희 (1941 – 2026)\"");
+        let portrait = r.opt_path("memorial.portrait", "\"/var/lib/keepsake/portrait.jpg\"");
+        if let Some(path) = &portrait {
+            // Its header only: enough to know it is a picture the booth can show.
+            if let Err(e) = image::image_dimensions(path) {
+                r.problem("memorial.portrait", format!("{}: {e}", path.display()), "give a JPEG or PNG photo of the person remembered");
+            }
+        }
 
         let preset = r.kind("style.preset", "warm-animation", &ToonStyle::PRESETS, "style preset");
         let model = r.opt_path("style.model", "\"/var/lib/keepsake/models/booth.safetensors\"");
@@ -256,7 +265,7 @@ impl Config {
             return Err(ConfigError { source_name: source_name.to_string(), problems: r.into_problems() });
         }
         Ok(Config {
-            memorial: Memorial { name, dates, message, caption, language },
+            memorial: Memorial { name, dates, message, caption, language, portrait },
             style: Style { preset, model, loras, controlnets, annotators, gpu_cache, compute },
             screen: (screen_w, screen_h),
             font,
@@ -368,6 +377,24 @@ mod tests {
 
     fn keys(text: &str) -> Vec<String> {
         problems(text).into_iter().map(|p| p.key).collect()
+    }
+
+    #[test]
+    fn a_portrait_that_is_no_picture_is_a_problem_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = dir.path().join("portrait.png");
+        image::RgbImage::new(30, 40).save(&good).unwrap();
+        let bad = dir.path().join("portrait.txt");
+        std::fs::write(&bad, "not a picture").unwrap();
+        let with = |p: &Path| {
+            MINIMAL.replace("message = \"We remember.\"\n", &format!("message = \"We remember.\"\nportrait = \"{}\"\n", p.display()))
+        };
+        let c = Config::parse(&with(&good), "t", Path::new("/etc/keepsake")).unwrap();
+        assert_eq!(c.memorial.portrait.as_deref(), Some(good.as_path()));
+        for missing in [bad, dir.path().join("nothing.jpg")] {
+            let p = problems(&with(&missing));
+            assert!(p.iter().any(|p| p.key == "memorial.portrait" && p.fix.contains("JPEG or PNG")), "{p:?}");
+        }
     }
 
     #[test]

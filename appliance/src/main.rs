@@ -251,6 +251,14 @@ fn run(command: Command) -> Result<ExitCode, Error> {
                 c.screen.0,
                 c.screen.1
             );
+            // Measured with the booth's own voice, as the visitor will hear it.
+            match keepsake::booth::narration::length(&c) {
+                Ok(length) => match keepsake::booth::narration::outlasts_result_screen(&c, length) {
+                    Some(warning) => println!("warning: {warning}"),
+                    None => println!("the memorial message is read aloud in {:.1} s", length.as_secs_f32()),
+                },
+                Err(e) => println!("note: the narration could not be timed: {e}"),
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Config { action: ConfigAction::Example } => {

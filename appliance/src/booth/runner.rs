@@ -333,12 +333,27 @@ impl Booth {
     }
 
     /// Starts `work` for this visit; what it finds comes back on `tx` as an event.
-    /// The attract slideshow: the latest keepsakes whose visitors said yes, where the config
-    /// asks them; none where it does not.
+    /// The attract slideshow: the portrait of the person remembered first, then the latest
+    /// keepsakes whose visitors said yes, where the config asks them (none where it does not).
     fn slides(&self) -> Vec<Arc<RgbImage>> {
-        match self.config.slideshow {
+        let keepsakes = match self.config.slideshow {
             SlideshowPolicy::Ask => self.archive.slideshow(SLIDES),
             SlideshowPolicy::Off => Vec::new(),
+        };
+        self.portrait().into_iter().chain(keepsakes).collect()
+    }
+
+    /// The configured portrait (`memorial.portrait`), read afresh each time the attract screen
+    /// returns (a technician may replace the file); a file that cannot be read is logged and
+    /// left out, never a fault.
+    fn portrait(&self) -> Option<Arc<RgbImage>> {
+        let path = self.config.memorial.portrait.as_ref()?;
+        match image::open(path) {
+            Ok(picture) => Some(Arc::new(picture.to_rgb8())),
+            Err(e) => {
+                tracing::warn!(path = %path.display(), %e, "the memorial portrait cannot be read; the attract screen goes without it");
+                None
+            }
         }
     }
 
@@ -428,7 +443,7 @@ impl Booth {
                 let label = format!("session-{visit:03}/narration");
                 spawn_device_work(visit, tx, "narration", move |_| {
                     let audio = match narrator.narrate(&text, &language) {
-                        Ok(a) => a,
+                        Ok(voice) => super::narration::with_lead_in(&voice),
                         Err(e) => return Some(Event::Fault(format!("narration: {e}"))),
                     };
                     tracing::info!(seconds = audio.duration_secs(), "narration plays");

@@ -80,6 +80,7 @@ pub fn longest_memorial(language: crate::config::Language) -> crate::config::Mem
         message: message.into(),
         caption: format!("{name} ({dates})"),
         language,
+        portrait: None,
     }
 }
 

@@ -148,6 +148,7 @@ mod tests {
             message: String::new(),
             caption: String::new(),
             language: Language::En,
+            portrait: None,
         };
         let photo = Arc::new(RgbImage::from_pixel(60, 80, image::Rgb([90, 120, 200])));
         let mut fb = Framebuffer::new(l.w, l.h);
