@@ -2,7 +2,7 @@
 //
 // Three ideas from Winnemöller et al., "Real-Time Video Abstraction" (2006):
 //   1. edge-preserving smoothing: a bilateral filter, run `iterations` times (entry `bilateral`);
-//   2. soft colour quantisation: luma snapped to bands with a tanh ramp, chroma kept (entry `stylize`);
+//   2. soft colour quantisation: luma in terraces joined by continuous tanh ramps, chroma kept (entry `stylize`);
 //   3. soft ink lines: a thresholded difference of Gaussians on luma (entry `stylize`).
 //
 // models/src/toon/cpu.rs is the same function written in Rust, loop for loop, so the two paths agree
@@ -18,7 +18,7 @@ struct Params {
     dog_tau: f32,         // DoG: weight of the outer Gaussian
     dog_phi: f32,         // DoG: sharpness of the soft threshold
     bands: f32,           // colour quantisation: number of luma bands
-    band_phi: f32,        // colour quantisation: sharpness of band edges
+    band_phi: f32,        // colour quantisation: steepness of the ramp between terraces (in bands)
     saturation: f32,      // chroma gain
     warmth: f32,          // shifts colour towards amber
     ink_r: f32,
@@ -111,9 +111,13 @@ fn stylize(@builtin(global_invocation_id) id: vec3<u32>) {
     let yl = luma(c);
     let cb = (c.z - yl) * 0.564 * params.saturation;
     let cr = (c.x - yl) * 0.713 * params.saturation + params.warmth;
+    // Terraces at whole bands joined by tanh ramps that meet them exactly: flat paint areas,
+    // and no step anywhere, so smooth light stays smooth (no rings).
     let step = 1.0 / params.bands;
-    let nearest = floor(yl / step + 0.5) * step;
-    let yq = nearest + 0.5 * step * soft(params.band_phi * (yl - nearest));
+    let t = yl / step;
+    let band = floor(t);
+    let phi = max(params.band_phi, 0.01);
+    let yq = (band + 0.5 + 0.5 * soft(phi * (t - band - 0.5)) / soft(0.5 * phi)) * step;
     var rgb = vec3<f32>(yq + 1.403 * cr, yq - 0.344 * cb - 0.714 * cr, yq + 1.773 * cb);
     rgb = clamp(rgb, vec3<f32>(0.0), vec3<f32>(1.0));
 

@@ -70,6 +70,8 @@ fn check_session(out: &Path, session: u32, keepsake_dir: &Path, archive: &Archiv
         screen(&dir, &names, state);
     }
     let k = archive.load(keepsake_dir).expect("archive entry is whole");
+    let (w, h) = k.illustration.dimensions();
+    assert!(w.max(h) >= keepsake::keepsake::MIN_LONG_SIDE, "the keepsake is {w}x{h}");
     assert!(names.contains(&format!("card-{}.png", k.meta.id)), "{names:?}");
 
     // The Result screen as the layout places it for this keepsake, in the face the demo uses:

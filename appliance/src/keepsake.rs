@@ -48,6 +48,23 @@ pub struct Keepsake {
     pub illustration: Arc<RgbImage>,
 }
 
+/// The long side a keepsake picture has at least: printed at 300 dpi it fills the card's
+/// picture area, and a phone shows it sharp.
+pub const MIN_LONG_SIDE: u32 = 1024;
+
+/// `picture` at [`MIN_LONG_SIDE`] at least: a smaller one (a diffusion model's 768 px, a small
+/// camera's photo) is enlarged with a Lanczos filter, aspect kept; a larger one is kept as it is.
+pub fn full_size(picture: RgbImage) -> RgbImage {
+    let (w, h) = picture.dimensions();
+    let long = w.max(h);
+    if long >= MIN_LONG_SIDE || long == 0 {
+        return picture;
+    }
+    let scale = MIN_LONG_SIDE as f64 / long as f64;
+    let (tw, th) = (((w as f64 * scale).round() as u32).max(1), ((h as f64 * scale).round() as u32).max(1));
+    image::imageops::resize(&picture, tw, th, image::imageops::FilterType::Lanczos3)
+}
+
 /// A new keepsake id: 128 random bits, so a share link cannot be guessed.
 pub fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
@@ -56,4 +73,20 @@ pub fn new_id() -> String {
 /// The link a visitor scans to fetch their keepsake from the memorial server.
 pub fn share_url(server_url: &str, id: &str) -> String {
     keepsake_protocol::share_url(server_url, id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_keepsake_picture_is_at_least_1024_on_its_long_side() {
+        let small = full_size(RgbImage::from_pixel(576, 768, image::Rgb([200, 100, 50])));
+        assert_eq!(small.dimensions(), (768, 1024));
+        assert!(small.pixels().all(|p| p.0.iter().zip([200, 100, 50]).all(|(a, b)| a.abs_diff(b) <= 1)), "a flat picture stays flat");
+        let wide = full_size(RgbImage::new(640, 480));
+        assert_eq!(wide.dimensions(), (1024, 768));
+        let large = RgbImage::from_pixel(1200, 1600, image::Rgb([1, 2, 3]));
+        assert_eq!(full_size(large.clone()), large, "never made smaller");
+    }
 }

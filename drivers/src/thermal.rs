@@ -24,9 +24,18 @@ use crate::printer::{Printer, PrinterState, Unavailable};
 /// Rows per raster command: small enough for the receive buffers of cheap printers.
 pub const BAND_ROWS: u32 = 128;
 
-/// Floyd–Steinberg dithering to pure black (0) and white (255).
+/// How the light mid-tones are deepened before dithering: a thermal head's isolated dots are
+/// small and sharp, so a face's light skin (luma ~200) dithered as it is prints almost white
+/// and only the eyes and mouth remain. Paper white and full black stay as they are.
+const THERMAL_GAMMA: f32 = 1.6;
+
+/// Floyd–Steinberg dithering to pure black (0) and white (255), after the tone curve.
 pub fn dither(page: &RgbImage) -> GrayImage {
     let mut gray = imageops::grayscale(page);
+    let curve: Vec<u8> = (0..=255u32).map(|v| ((v as f32 / 255.0).powf(THERMAL_GAMMA) * 255.0).round() as u8).collect();
+    for p in gray.pixels_mut() {
+        p[0] = curve[p[0] as usize];
+    }
     imageops::dither(&mut gray, &imageops::colorops::BiLevel);
     gray
 }
@@ -232,13 +241,21 @@ pub fn decode_raster(bytes: &[u8]) -> Result<GrayImage, String> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn dithering_keeps_the_tone() {
-        let grey = RgbImage::from_pixel(64, 64, image::Rgb([128, 128, 128]));
-        let dots = dither(&grey);
-        let black = dots.pixels().filter(|p| p[0] == 0).count() as f32 / (64.0 * 64.0);
-        assert!((black - 0.5).abs() < 0.05, "{black}");
+    fn black_share(luma: u8) -> f32 {
+        let dots = dither(&RgbImage::from_pixel(64, 64, image::Rgb([luma, luma, luma])));
         assert!(dots.pixels().all(|p| p[0] == 0 || p[0] == 255));
+        dots.pixels().filter(|p| p[0] == 0).count() as f32 / (64.0 * 64.0)
+    }
+
+    #[test]
+    fn dithering_deepens_light_mid_tones_and_keeps_white_black_and_order() {
+        assert_eq!(black_share(255), 0.0, "paper white stays clean");
+        assert_eq!(black_share(0), 1.0);
+        // Light skin (luma ~200) keeps a third of its dots, not the fifth a linear dither gives.
+        let skin = black_share(200);
+        assert!(skin > 0.3 && skin < 0.45, "{skin}");
+        let shares: Vec<f32> = (0..=255).step_by(15).map(|v| black_share(v as u8)).collect();
+        assert!(shares.windows(2).all(|w| w[0] >= w[1]), "darker stays darker: {shares:?}");
     }
 
     #[test]

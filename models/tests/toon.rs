@@ -122,3 +122,29 @@ fn keepsake_test_scene() -> Vec<RgbImage> {
     }
     vec![img]
 }
+
+/// Smooth light stays smooth: a radial gradient (a face lit from one side, a sky) is painted
+/// in soft terraces, never cut into hard rings. The largest step between neighbours stays a few
+/// levels where the photo steps by one.
+#[test]
+fn a_radial_gradient_keeps_its_smoothness_without_rings() {
+    let n = 256u32;
+    let photo = RgbImage::from_fn(n, n, |x, y| {
+        let d = (((x as f32 - 128.0).powi(2) + (y as f32 - 128.0).powi(2)).sqrt() / 181.0).min(1.0);
+        let v = (235.0 - 170.0 * d) as u8;
+        Rgb([v, (v as f32 * 0.85) as u8, (v as f32 * 0.7) as u8])
+    });
+    for style in [ToonStyle::warm_animation(), ToonStyle::soft_watercolor()] {
+        let (out, _) = run(&ToonStylizer::cpu(style), &photo);
+        let luma = |p: &Rgb<u8>| 0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32;
+        for y in [64, 128, 200] {
+            let row: Vec<f32> = (0..n).map(|x| luma(out.get_pixel(x, y))).collect();
+            let steps: Vec<f32> = row.windows(2).map(|w| (w[1] - w[0]).abs()).collect();
+            let worst = steps.iter().cloned().fold(0.0, f32::max);
+            assert!(worst <= 5.0, "row {y}: a {worst}-level ring");
+            // Still painted, not merely blurred: the terraces are flatter than the photo.
+            let flat = steps.iter().filter(|s| **s < 0.5).count();
+            assert!(flat > steps.len() / 4, "row {y}: only {flat} flat steps");
+        }
+    }
+}

@@ -23,7 +23,7 @@ use keepsake_drivers::speaker::Speaker;
 use keepsake_models::Stylizer;
 use tokio::sync::mpsc;
 
-use super::state::{Event, Journey, PrintStatus, State, Work};
+use super::state::{Event, Journey, PrintStatus, PrinterCheck, State, Work};
 use crate::archive::Archive;
 use crate::booth::screens::{self, Layout, Touch, View};
 use crate::card;
@@ -327,6 +327,12 @@ impl Booth {
                 PrintStatus::Printed => "-printed".into(),
                 PrintStatus::Unavailable(_) => "-unavailable".into(),
             },
+            // What the printer answered changes what the screen offers: a frame each.
+            State::Result { printer, .. } => match printer {
+                PrinterCheck::Asking => String::new(),
+                PrinterCheck::Ready => "-printer-ready".into(),
+                PrinterCheck::Unavailable(_) => "-printer-unavailable".into(),
+            },
             _ => String::new(),
         };
         format!("session-{session:03}/{step:02}-{}{detail}", state.screen())
@@ -379,7 +385,7 @@ impl Booth {
                         let _ = tx.send((visit, Event::Progress { step: p.step, total: p.total, preview: p.preview.map(Arc::new) }));
                     };
                     let illustration = match stylizer.stylize(&photo, &mut progress) {
-                        Ok(i) => Arc::new(i),
+                        Ok(i) => Arc::new(keepsake::full_size(i)),
                         // Cancelled because the visit was abandoned: nothing more to say.
                         Err(keepsake_models::StylizeError::Cancelled) => return None,
                         Err(e) => return Some(Event::Fault(format!("{}: {e}", stylizer.name()))),

@@ -63,9 +63,13 @@ fn stylize_px(src: &[[f32; 4]], p: &ToonParams, x: i32, y: i32) -> [f32; 4] {
     let yl = luma(c);
     let cb = (c[2] - yl) * 0.564 * p.saturation;
     let cr = (c[0] - yl) * 0.713 * p.saturation + p.warmth;
+    // Terraces at whole bands joined by tanh ramps that meet them exactly: flat paint areas,
+    // and no step anywhere, so smooth light stays smooth (no rings).
     let step = 1.0 / p.bands;
-    let nearest = (yl / step + 0.5).floor() * step;
-    let yq = nearest + 0.5 * step * soft(p.band_phi * (yl - nearest));
+    let t = yl / step;
+    let band = t.floor();
+    let phi = p.band_phi.max(0.01);
+    let yq = (band + 0.5 + 0.5 * soft(phi * (t - band - 0.5)) / soft(0.5 * phi)) * step;
     let rgb = [(yq + 1.403 * cr).clamp(0.0, 1.0), (yq - 0.344 * cb - 0.714 * cr).clamp(0.0, 1.0), (yq + 1.773 * cb).clamp(0.0, 1.0)];
     let ink = [p.ink_r, p.ink_g, p.ink_b];
     let a = (1.0 - edge) * p.ink_strength;

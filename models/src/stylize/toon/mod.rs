@@ -64,7 +64,7 @@ impl ToonStyle {
                 dog_tau: 0.98,
                 dog_phi: 60.0,
                 bands: 7.0,
-                band_phi: 9.0,
+                band_phi: 5.0,
                 saturation: 1.25,
                 warmth: 0.025,
                 ink_r: 0.22,
@@ -73,7 +73,8 @@ impl ToonStyle {
                 ink_strength: 0.85,
             },
             iterations: 2,
-            max_side: 768,
+            // The keepsake's own size: a 4x6 card prints it at 300 dpi and a phone shows it sharp.
+            max_side: 1024,
         }
     }
 
@@ -82,7 +83,7 @@ impl ToonStyle {
         let mut s = Self::warm_animation();
         s.params.sigma_range = 0.16;
         s.params.bands = 10.0;
-        s.params.band_phi = 4.0;
+        s.params.band_phi = 2.5;
         s.params.saturation = 0.95;
         s.params.warmth = 0.01;
         s.params.ink_strength = 0.45;
