@@ -275,3 +275,60 @@ fn a_booth_killed_mid_upload_loses_nothing_and_sends_nothing_twice() {
     assert!(outbox_status(&out).contains(": 0 waiting"));
     assert!(caught_mid_upload > 0, "no kill landed during an upload; the test proved nothing");
 }
+
+/// The memorial's cover, set by the family on the server, is kept by the booth beside its
+/// archive (saved once, unchanged after, dropped when the memorial has none) and shown on the
+/// attract screen when no portrait is configured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_booth_keeps_the_memorial_s_cover_for_its_attract_screen() {
+    use keepsake::sync::cover::{self, Refreshed};
+    use keepsake::sync::uploader::{Client, Settings};
+
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("server"));
+    let cover_file = dir.path().join("cover.png");
+    image::RgbImage::from_pixel(300, 400, image::Rgb([30, 60, 220])).save(&cover_file).unwrap();
+    let with_cover = server.cli(&["memorial", "create", "--name", "김영희", "--cover", cover_file.to_str().unwrap()]).trim().to_string();
+    let without = server.cli(&["memorial", "create", "--name", "박철수"]).trim().to_string();
+    let client = |memorial: &str| {
+        let token = server.cli(&["booth", "add", "--memorial", memorial]).trim().to_string();
+        Client::new(Settings { url: server.url(), token, chunk: 1 << 16, retry_max: Duration::from_secs(1) })
+    };
+    let out = tempfile::tempdir().unwrap();
+    let mut config = keepsake::cli::demo::demo_config(out.path(), keepsake::config::Language::Ko);
+    let archive = std::sync::Arc::new(keepsake::archive::Archive::open(&config.archive_dir).unwrap());
+    let root = archive.root().to_path_buf();
+
+    let booth_client = client(&with_cover);
+    assert_eq!(cover::refresh(&booth_client, &root), Ok(Refreshed::Saved));
+    assert_eq!(std::fs::read(cover::path(&root)).unwrap(), std::fs::read(&cover_file).unwrap(), "the family's picture, byte for byte");
+    assert_eq!(cover::refresh(&booth_client, &root), Ok(Refreshed::Unchanged));
+    assert!(archive.entries().unwrap().is_empty(), "the kept cover is no archive entry");
+
+    // The attract screen shows it (no portrait configured).
+    let frames = out.path().join("frames");
+    config.devices.display = keepsake::devices::DisplayConfig::Png { record: Some(frames.clone()) };
+    config.devices.camera = keepsake::devices::CameraConfig::Synthetic { width: 240, height: 320 };
+    config.timeouts.slide = Duration::from_millis(300);
+    let mut devices = keepsake::devices::Devices::open(&config.devices, config.screen).unwrap();
+    let begin = keepsake_drivers::input::InputEvent::Touch { x: 10, y: 10 };
+    let script = vec![keepsake_drivers::input::ScriptStep { on: "attract".into(), after_ms: 600, event: begin }];
+    devices.input = Box::new(keepsake_drivers::input::ScriptedInput::new(script));
+    let stylizer =
+        std::sync::Arc::new(keepsake_models::stylize::toon::ToonStylizer::cpu(keepsake_models::stylize::toon::ToonStyle::warm_animation()));
+    let booth = keepsake::booth::Booth::new(std::sync::Arc::new(config), devices, stylizer, archive.clone());
+    // The visit begins and is left alone; what matters is the attract screen before it.
+    let _ = booth.run(keepsake::booth::StopWhen { sessions: Some(1), within: Some(Duration::from_secs(4)) }).await;
+    let attract = frames.join("session-001/00-attract.png");
+    let shown = image::open(&attract).unwrap().to_rgb8();
+    assert!(shown.pixels().filter(|p| p.0 == [30, 60, 220]).count() > 10_000, "the attract screen shows the cover");
+
+    // A memorial without a cover: the kept copy goes.
+    let other = client(&without);
+    assert_eq!(cover::refresh(&other, &root), Ok(Refreshed::NoCover));
+    assert!(!cover::path(&root).exists());
+    // A refused token changes nothing and says why.
+    let refused = Client::new(Settings { url: server.url(), token: "wrong".into(), chunk: 1 << 16, retry_max: Duration::from_secs(1) });
+    let e = cover::refresh(&refused, &root).unwrap_err();
+    assert!(e.contains("401"), "{e}");
+}

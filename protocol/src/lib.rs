@@ -66,6 +66,10 @@ pub struct KeepsakeRecord {
     pub created_at: String,
 }
 
+/// Where a booth fetches its memorial's cover portrait (GET, booth token), for its attract
+/// screen; 404 when the memorial has none.
+pub const MEMORIAL_COVER_PATH: &str = "/api/v1/memorial/cover";
+
 /// Where a booth uploads a picture, by its SHA-256 (resumable, in pieces).
 pub fn blob_path(sha256: &str) -> String {
     format!("/api/v1/blobs/{sha256}")

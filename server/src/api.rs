@@ -13,7 +13,7 @@ use std::io::Write;
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use keepsake_protocol::KeepsakeRecord;
@@ -36,7 +36,7 @@ impl FromRequestParts<App> for BoothAuth {
                 format!("{why} (fix: set server.token in the booth's config to the token `keepsake-server booth add` printed)"),
             )
         };
-        let Some(value) = parts.headers.get(axum::http::header::AUTHORIZATION) else { return Err(refuse("no booth token")) };
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else { return Err(refuse("no booth token")) };
         let token = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim).unwrap_or("");
         if token.is_empty() || token.len() > 200 {
             return Err(refuse("no booth token"));
@@ -228,4 +228,15 @@ pub async fn put_keepsake(
         }
         Stored::Conflict => Err(ApiError(StatusCode::CONFLICT, "this keepsake id belongs to a different keepsake".into())),
     }
+}
+
+/// The cover portrait of the booth's memorial, for its attract screen: the picture as stored,
+/// or 404 when the memorial has none (the booth then drops the copy it kept).
+pub async fn memorial_cover(State(app): State<App>, BoothAuth(booth): BoothAuth) -> Result<Response, ApiError> {
+    let none = || ApiError(StatusCode::NOT_FOUND, "the memorial has no cover picture".into());
+    let memorial = app.db.memorial(&booth.memorial_id).await?.ok_or_else(none)?;
+    let sha = memorial.cover_sha256.ok_or_else(none)?;
+    let blob = app.db.blob(&sha).await?.ok_or_else(none)?;
+    let bytes = app.blobs.get(&sha).await?;
+    Ok(([(header::CONTENT_TYPE, blob.content_type), (header::CACHE_CONTROL, "private, no-cache".to_string())], bytes).into_response())
 }

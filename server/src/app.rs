@@ -15,6 +15,7 @@ pub fn router(app: App) -> Router {
     let api = Router::new()
         .route("/api/v1/blobs/{sha256}", head(crate::api::head_blob).patch(crate::api::patch_blob))
         .route("/api/v1/keepsakes/{share_token}", put(crate::api::put_keepsake))
+        .route(keepsake_protocol::MEMORIAL_COVER_PATH, get(crate::api::memorial_cover))
         .layer(DefaultBodyLimit::max(app.limits.max_chunk));
     let pages = Router::new()
         .route("/", get(crate::pages::home))

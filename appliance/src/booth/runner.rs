@@ -349,12 +349,18 @@ impl Booth {
         self.portrait().into_iter().chain(keepsakes).collect()
     }
 
-    /// The configured portrait (`memorial.portrait`), read afresh each time the attract screen
-    /// returns (a technician may replace the file); a file that cannot be read is logged and
-    /// left out, never a fault.
+    /// The portrait: the configured one (`memorial.portrait`), else the memorial server's cover
+    /// the uploader keeps beside the archive. Read afresh each time the attract screen returns
+    /// (either may change); a file that cannot be read is logged and left out, never a fault.
     fn portrait(&self) -> Option<Arc<RgbImage>> {
-        let path = self.config.memorial.portrait.as_ref()?;
-        match image::open(path) {
+        let synced = crate::sync::cover::path(self.archive.root());
+        let path = match &self.config.memorial.portrait {
+            Some(configured) => configured.clone(),
+            None if synced.is_file() => synced,
+            None => return None,
+        };
+        let picture = std::fs::read(&path).map_err(|e| e.to_string()).and_then(|b| image::load_from_memory(&b).map_err(|e| e.to_string()));
+        match picture {
             Ok(picture) => Some(Arc::new(picture.to_rgb8())),
             Err(e) => {
                 tracing::warn!(path = %path.display(), %e, "the memorial portrait cannot be read; the attract screen goes without it");

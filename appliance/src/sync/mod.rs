@@ -1,3 +1,4 @@
 //! Sending every keepsake to the memorial server, exactly once, whatever the network does.
 
+pub mod cover;
 pub mod uploader;

@@ -87,6 +87,14 @@ impl Client {
         Client { agent, settings }
     }
 
+    /// GET `path` on the memorial server with the booth's token: the status and the body.
+    pub(crate) fn get(&self, path: &str) -> Result<(u16, Vec<u8>), String> {
+        let url = format!("{}{path}", self.settings.url);
+        let mut r = self.agent.get(&url).header("Authorization", self.auth()).call().map_err(|e| format!("cannot reach {url}: {e}"))?;
+        let body = r.body_mut().with_config().limit(32 << 20).read_to_vec().map_err(|e| format!("{url}: {e}"))?;
+        Ok((r.status().as_u16(), body))
+    }
+
     fn auth(&self) -> String {
         format!("Bearer {}", self.settings.token)
     }
@@ -234,7 +242,16 @@ impl Uploader {
             .spawn(move || {
                 let retry_max = settings.retry_max;
                 let client = Client::new(settings);
+                let mut cover_checked: Option<std::time::Instant> = None;
                 while !s.load(Ordering::Relaxed) {
+                    // The memorial's cover for the attract screen: at start, then hourly.
+                    if cover_checked.is_none_or(|t| t.elapsed() >= super::cover::EVERY) {
+                        match super::cover::refresh(&client, a.root()) {
+                            Ok(what) => tracing::debug!(?what, "memorial cover checked"),
+                            Err(e) => tracing::info!(%e, "the memorial cover could not be checked; the attract screen keeps what it has"),
+                        }
+                        cover_checked = Some(std::time::Instant::now());
+                    }
                     send_due(&a, &client, retry_max, &s);
                     let next = a.outbox().next_due(now_ms()).ok().and_then(|(due, next)| if due.is_some() { Some(0) } else { next });
                     let wait = next.map(|t| (t - now_ms()).max(0) as u64).unwrap_or(60_000).min(60_000);
