@@ -300,9 +300,9 @@ async fn the_booth_keeps_the_memorial_s_cover_for_its_attract_screen() {
     let root = archive.root().to_path_buf();
 
     let booth_client = client(&with_cover);
-    assert_eq!(cover::refresh(&booth_client, &root), Ok(Refreshed::Saved));
+    assert_eq!(cover::refresh(|p| booth_client.get(p), &root), Ok(Refreshed::Saved));
     assert_eq!(std::fs::read(cover::path(&root)).unwrap(), std::fs::read(&cover_file).unwrap(), "the family's picture, byte for byte");
-    assert_eq!(cover::refresh(&booth_client, &root), Ok(Refreshed::Unchanged));
+    assert_eq!(cover::refresh(|p| booth_client.get(p), &root), Ok(Refreshed::Unchanged));
     assert!(archive.entries().unwrap().is_empty(), "the kept cover is no archive entry");
 
     // The attract screen shows it (no portrait configured).
@@ -325,10 +325,10 @@ async fn the_booth_keeps_the_memorial_s_cover_for_its_attract_screen() {
 
     // A memorial without a cover: the kept copy goes.
     let other = client(&without);
-    assert_eq!(cover::refresh(&other, &root), Ok(Refreshed::NoCover));
+    assert_eq!(cover::refresh(|p| other.get(p), &root), Ok(Refreshed::NoCover));
     assert!(!cover::path(&root).exists());
     // A refused token changes nothing and says why.
     let refused = Client::new(Settings { url: server.url(), token: "wrong".into(), chunk: 1 << 16, retry_max: Duration::from_secs(1) });
-    let e = cover::refresh(&refused, &root).unwrap_err();
+    let e = cover::refresh(|p| refused.get(p), &root).unwrap_err();
     assert!(e.contains("401"), "{e}");
 }

@@ -6,8 +6,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::uploader::Client;
-
 /// The copy in the archive folder (a dot file: not an archive entry).
 pub const FILE: &str = ".memorial-cover";
 
@@ -28,10 +26,12 @@ pub fn path(root: &Path) -> PathBuf {
     root.join(FILE)
 }
 
-/// Asks the server for the cover and keeps it (temp file, fsync, rename): a picture that does
-/// not decode is not kept; an answer that is neither a picture nor "none" changes nothing.
-pub fn refresh(client: &Client, root: &Path) -> Result<Refreshed, String> {
-    let (status, body) = client.get(keepsake_protocol::MEMORIAL_COVER_PATH)?;
+/// Asks the server for the cover with `get` (a GET of a path with the booth's token, answering
+/// the status and the body: the uploader's client) and keeps it (temp file, fsync, rename): a
+/// picture that does not decode is not kept; an answer that is neither a picture nor "none"
+/// changes nothing.
+pub fn refresh(get: impl FnOnce(&str) -> Result<(u16, Vec<u8>), String>, root: &Path) -> Result<Refreshed, String> {
+    let (status, body) = get(keepsake_protocol::MEMORIAL_COVER_PATH)?;
     let kept = path(root);
     match status {
         200 => {

@@ -88,7 +88,7 @@ impl Client {
     }
 
     /// GET `path` on the memorial server with the booth's token: the status and the body.
-    pub(crate) fn get(&self, path: &str) -> Result<(u16, Vec<u8>), String> {
+    pub fn get(&self, path: &str) -> Result<(u16, Vec<u8>), String> {
         let url = format!("{}{path}", self.settings.url);
         let mut r = self.agent.get(&url).header("Authorization", self.auth()).call().map_err(|e| format!("cannot reach {url}: {e}"))?;
         let body = r.body_mut().with_config().limit(32 << 20).read_to_vec().map_err(|e| format!("{url}: {e}"))?;
@@ -246,7 +246,7 @@ impl Uploader {
                 while !s.load(Ordering::Relaxed) {
                     // The memorial's cover for the attract screen: at start, then hourly.
                     if cover_checked.is_none_or(|t| t.elapsed() >= super::cover::EVERY) {
-                        match super::cover::refresh(&client, a.root()) {
+                        match super::cover::refresh(|path| client.get(path), a.root()) {
                             Ok(what) => tracing::debug!(?what, "memorial cover checked"),
                             Err(e) => tracing::info!(%e, "the memorial cover could not be checked; the attract screen keeps what it has"),
                         }
