@@ -378,3 +378,23 @@ fn an_interrupt_stops_only_the_running_request() {
     let second: Value = serde_json::from_str(&waiting.join().unwrap().info).unwrap();
     assert_eq!((first["interrupted"].as_bool(), second["interrupted"].as_bool()), (Some(true), Some(false)));
 }
+
+/// The listing routes clients call at start answer as A1111 without the models does, and a route
+/// the booth does not have gets FastAPI's own 404 (`{"detail": "Not Found"}`), which clients parse.
+#[test]
+fn the_listings_clients_read_at_start_answer_as_a1111_does() {
+    let s = serve(&["--token", TOKEN]);
+    let get = |path: &str| {
+        let mut r = agent().get(&format!("{}{path}", s.url)).header("authorization", &bearer()).call().unwrap();
+        (r.status().as_u16(), serde_json::from_str::<Value>(&r.body_mut().read_to_string().unwrap()).unwrap())
+    };
+    let (status, flags) = get("/sdapi/v1/cmd-flags");
+    assert_eq!((status, &flags["api"], &flags["api_auth"]), (200, &Value::Bool(true), &Value::Bool(true)), "{flags}");
+    let (_, upscalers) = get("/sdapi/v1/upscalers");
+    let names: Vec<&str> = upscalers.as_array().unwrap().iter().map(|u| u["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["None", "Lanczos", "Nearest"]);
+    for path in ["/sdapi/v1/hypernetworks", "/sdapi/v1/face-restorers", "/sdapi/v1/realesrgan-models", "/sdapi/v1/prompt-styles"] {
+        assert_eq!(get(path), (200, Value::Array(vec![])), "{path}");
+    }
+    assert_eq!(get("/sdapi/v1/no-such-route"), (404, serde_json::json!({"detail": "Not Found"})));
+}

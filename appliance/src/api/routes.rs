@@ -42,7 +42,15 @@ pub fn router(state: AppState) -> Router {
         .route("/controlnet/model_list", get(controlnet_model_list))
         .route("/controlnet/module_list", get(controlnet_module_list))
         .route("/controlnet/detect", post(controlnet_detect))
+        .route("/sdapi/v1/cmd-flags", get(cmd_flags))
+        .route("/sdapi/v1/upscalers", get(upscalers))
+        .route("/sdapi/v1/hypernetworks", get(empty_list))
+        .route("/sdapi/v1/face-restorers", get(empty_list))
+        .route("/sdapi/v1/realesrgan-models", get(empty_list))
+        .route("/sdapi/v1/prompt-styles", get(empty_list))
         .route("/openapi.json", get(openapi))
+        // FastAPI's answer to a route it does not have, which clients parse.
+        .fallback(|| async { (StatusCode::NOT_FOUND, Json(json!({"detail": "Not Found"}))) })
         .layer(axum::middleware::from_fn_with_state(state.clone(), authorize))
         .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
         .with_state(state)
@@ -274,6 +282,39 @@ async fn interrupt(State(s): State<AppState>) -> Json<Value> {
     Json(json!({}))
 }
 
+/// The command-line flags a client checks at start, as A1111 names them: the API is on, and
+/// what this booth has no part of (no extensions to install, no Gradio UI) is off.
+#[utoipa::path(get, path = "/sdapi/v1/cmd-flags", responses((status = 200, body = Object), (status = 401, body = ErrorBody)))]
+async fn cmd_flags(State(s): State<AppState>) -> Json<Value> {
+    Json(json!({
+        "api": true,
+        "nowebui": true,
+        "api_auth": s.token.is_some(),
+        "disable_extension_access": true,
+        "enable_insecure_extension_access": false,
+        "listen": false,
+        "no_half": false,
+        "no_half_vae": false,
+        "lowvram": false,
+        "medvram": false,
+        "skip_version_check": true,
+    }))
+}
+
+/// The upscalers: A1111's built-in ones that need no model (this booth has no ESRGAN weights).
+#[utoipa::path(get, path = "/sdapi/v1/upscalers", responses((status = 200, body = [Object]), (status = 401, body = ErrorBody)))]
+async fn upscalers() -> Json<Value> {
+    let upscaler = |name: &str| json!({"name": name, "model_name": null, "model_path": null, "model_url": null, "scale": 4.0});
+    Json(json!([upscaler("None"), upscaler("Lanczos"), upscaler("Nearest")]))
+}
+
+/// Hypernetworks, face restorers, Real-ESRGAN models and saved prompt styles: the booth has none,
+/// which A1111 without them lists as an empty list.
+#[utoipa::path(get, path = "/sdapi/v1/prompt-styles", responses((status = 200, body = [Object]), (status = 401, body = ErrorBody)))]
+async fn empty_list() -> Json<Value> {
+    Json(json!([]))
+}
+
 /// The ControlNet API version.
 #[utoipa::path(get, path = "/controlnet/version", responses((status = 200, body = Object), (status = 401, body = ErrorBody)))]
 async fn controlnet_version() -> Json<Value> {
@@ -354,7 +395,10 @@ async fn controlnet_detect(State(s): State<AppState>, Body(r): Body<DetectReques
         controlnet_version,
         controlnet_model_list,
         controlnet_module_list,
-        controlnet_detect
+        controlnet_detect,
+        cmd_flags,
+        upscalers,
+        empty_list
     )
 )]
 struct ApiDoc;
