@@ -312,6 +312,7 @@ fn tiny_engine() -> (Arc<keepsake::api::Engine>, Arc<keepsake_models::stylize::s
         annotators: keepsake_models::preprocessors::Annotators { dir: "/nonexistent".into(), device },
         limits: Limits { max_steps: 40, ..Limits::default() },
         noise_kernel: keepsake_models::torch_rng::NormalKernel::Scalar,
+        randn_source: keepsake::api::options::RandnSource::Cpu,
     };
     (Arc::new(Engine::new(shared.clone(), settings)), shared)
 }
@@ -397,4 +398,126 @@ fn the_listings_clients_read_at_start_answer_as_a1111_does() {
         assert_eq!(get(path), (200, Value::Array(vec![])), "{path}");
     }
     assert_eq!(get("/sdapi/v1/no-such-route"), (404, serde_json::json!({"detail": "Not Found"})));
+}
+
+/// The ControlNet extension's routes as its API version 3 answers them, its detected maps, the
+/// settings A1111 clients read and send, an unknown sampler, and the picture tools that need no
+/// diffusion model (extra-single-image against PIL as A1111 resizes, png-info, interrogate).
+#[test]
+fn the_extension_routes_settings_and_picture_tools_answer_as_a1111_does() {
+    let s = serve(&[]);
+    let get = |path: &str| {
+        let mut r = agent().get(&format!("{}{path}", s.url)).call().unwrap();
+        (r.status().as_u16(), serde_json::from_str::<Value>(&r.body_mut().read_to_string().unwrap()).unwrap())
+    };
+    assert_eq!(get("/controlnet/version"), (200, json!({"version": 3})));
+    assert_eq!(get("/controlnet/settings").1["control_net_unit_count"], json!(3));
+    let (_, modules) = get("/controlnet/module_list?alias_names=true");
+    assert_eq!(modules["module_list"], json!(["none", "canny", "depth_leres", "mlsd", "openpose"]), "{modules}");
+    let canny = &modules["module_detail"]["canny"];
+    assert_eq!(canny["model_free"], json!(false), "canny needs a ControlNet model: {canny}");
+    let sliders: Vec<&str> = canny["sliders"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+    assert_eq!(sliders, ["Resolution", "Low Threshold", "High Threshold"]);
+    assert_eq!(modules["module_detail"]["none"]["sliders"], json!([]));
+    let (_, types) = get("/controlnet/control_types");
+    let types = &types["control_types"];
+    let names: Vec<&String> = types.as_object().unwrap().keys().collect();
+    assert_eq!(names, ["All", "Canny", "Depth", "MLSD", "OpenPose"]);
+    assert_eq!(types["OpenPose"]["module_list"], json!(["none", "openpose"]));
+    assert_eq!((&types["OpenPose"]["default_option"], &types["All"]["default_model"]), (&json!("openpose"), &json!("None")));
+    // No model here is named for a kind: every model is offered, none preselected.
+    assert_eq!((&types["Depth"]["model_list"], &types["Depth"]["default_model"]), (&json!(["None", "cn1", "cn2", "cn3"]), &json!("None")));
+
+    // Settings: A1111's keys; an unknown one ignored, a client-side one kept, one that would
+    // change the picture in a way this booth does not refused naming the key.
+    let (_, options) = get("/sdapi/v1/options");
+    assert_eq!(
+        (&options["send_seed"], &options["randn_source"], &options["eta_noise_seed_delta"]),
+        (&json!(true), &json!("CPU"), &json!(0))
+    );
+    let (status, _) = post(&s, "/sdapi/v1/options", r#"{"send_seed": false, "made_up_setting": [1, 2]}"#, None);
+    assert_eq!(status, 200);
+    let (_, options) = get("/sdapi/v1/options");
+    assert_eq!((&options["send_seed"], options.get("made_up_setting")), (&json!(false), None));
+    let (status, answer) = post(&s, "/sdapi/v1/options", r#"{"randn_source": "TPU", "send_size": false}"#, None);
+    assert_eq!((status, &answer["detail"][0]["loc"]), (422, &json!(["body", "randn_source"])), "{answer}");
+    assert_eq!(get("/sdapi/v1/options").1["send_size"], json!(true), "a refused request changes nothing");
+    let (status, answer) = post(&s, "/sdapi/v1/txt2img", r#"{"steps": 1, "override_settings": {"eta_noise_seed_delta": 31337}}"#, None);
+    assert_eq!((status, &answer["detail"][0]["loc"]), (422, &json!(["body", "override_settings", "eta_noise_seed_delta"])), "{answer}");
+    let (status, answer) = post(&s, "/sdapi/v1/txt2img", r#"{"steps": 1, "sampler_name": "Euler z"}"#, None);
+    assert_eq!(status, 404, "{answer}");
+    assert!(answer["detail"].as_str().unwrap().starts_with("Sampler not found"), "{answer}");
+
+    // One ControlNet unit: the picture, then the unit's detected map; none with save_detected_map false.
+    let control = std::fs::read(fixtures().join("controlnet/control1.png")).unwrap();
+    let unit = |save: bool| {
+        json!({"steps": 1, "width": 64, "height": 48, "seed": 3, "alwayson_scripts": {"controlnet": {"args": [
+            {"model": "cn1", "module": "none", "image": base64::engine::general_purpose::STANDARD.encode(&control), "save_detected_map": save}]}}})
+    };
+    let (status, answer) = post(&s, "/sdapi/v1/txt2img", &unit(true).to_string(), None);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["images"].as_array().unwrap().len(), 2);
+    assert_eq!(decode(&answer["images"][1]), image::load_from_memory(&control).unwrap().to_rgb8(), "the detected map is the control image");
+    let (_, without) = post(&s, "/sdapi/v1/txt2img", &unit(false).to_string(), None);
+    assert_eq!(without["images"].as_array().unwrap().len(), 1);
+    assert_eq!(without["images"][0], answer["images"][0]);
+
+    // The noise source: the GPU's (A1111's "GPU" and "NV" alike) is not the CPU generator's, and
+    // the infotext says which drew it.
+    let with_rng = |rng: &str| {
+        let body = json!({"steps": 2, "width": 64, "height": 48, "seed": 3, "override_settings": {"randn_source": rng}});
+        let (status, answer) = post(&s, "/sdapi/v1/txt2img", &body.to_string(), None);
+        assert_eq!(status, 200, "{answer}");
+        (decode(&answer["images"][0]), serde_json::from_str::<Value>(answer["info"].as_str().unwrap()).unwrap()["infotexts"][0].clone())
+    };
+    let ((gpu, gpu_text), (nv, _), (cpu, cpu_text)) = (with_rng("GPU"), with_rng("NV"), with_rng("CPU"));
+    assert_eq!(gpu, nv);
+    assert_ne!(gpu, cpu);
+    assert!(gpu_text.as_str().unwrap().ends_with("RNG: NV") && cpu_text.as_str().unwrap().ends_with("RNG: CPU"), "{gpu_text} {cpu_text}");
+
+    // png-info reads the picture's own settings back.
+    let (status, info) = post(&s, "/sdapi/v1/png-info", &json!({"image": answer["images"][0]}).to_string(), None);
+    assert_eq!(status, 200, "{info}");
+    let p = &info["parameters"];
+    assert_eq!(
+        (&p["Seed"], &p["Steps"], &p["Size-1"], &p["Size-2"], &p["RNG"]),
+        (&json!("3"), &json!("1"), &json!("64"), &json!("48"), &json!("CPU"))
+    );
+    assert!(info["info"].as_str().unwrap().contains("Sampler: Euler a"), "{info}");
+    let (_, none) = post(&s, "/sdapi/v1/png-info", &json!({"image": answer["images"][1]}).to_string(), None);
+    assert_eq!((&none["info"], &none["parameters"]), (&json!(""), &json!({})));
+
+    // extra-single-image: PIL's results as A1111 makes them (within a level: PIL rounds its
+    // Lanczos weights to fixed point); "None" leaves the picture as it is.
+    let dir = fixtures().join("extras");
+    let source = std::fs::read(dir.join("source.png")).unwrap();
+    let source_b64 = base64::engine::general_purpose::STANDARD.encode(&source);
+    let cases: Value = serde_json::from_str(&std::fs::read_to_string(dir.join("cases.json")).unwrap()).unwrap();
+    for case in cases["cases"].as_array().unwrap() {
+        let mut request = case["request"].clone();
+        request["image"] = json!(source_b64);
+        let (status, answer) = post(&s, "/sdapi/v1/extra-single-image", &request.to_string(), None);
+        assert_eq!(status, 200, "{case}: {answer}");
+        let ours = decode(&answer["image"]);
+        let theirs = image::open(dir.join(format!("{}.png", case["name"].as_str().unwrap()))).unwrap().to_rgb8();
+        assert_eq!(ours.dimensions(), theirs.dimensions(), "{case}");
+        let diffs: Vec<u8> = ours.as_raw().iter().zip(theirs.as_raw()).map(|(a, b)| a.abs_diff(*b)).collect();
+        let mean = diffs.iter().map(|&d| d as f64).sum::<f64>() / diffs.len() as f64;
+        let max = *diffs.iter().max().unwrap();
+        assert!(mean < 0.5 && max <= 8, "{}: mean {mean:.3}, max {max} levels from PIL", case["name"]);
+    }
+    let (_, same) = post(&s, "/sdapi/v1/extra-single-image", &json!({"image": source_b64, "upscaler_1": "None"}).to_string(), None);
+    assert_eq!(decode(&same["image"]), image::load_from_memory(&source).unwrap().to_rgb8());
+    for (request, field) in [
+        (json!({"image": source_b64, "upscaler_1": "R-ESRGAN 4x+"}), "upscaler_1"),
+        (json!({"image": source_b64, "upscaler_1": "Lanczos", "upscaling_resize": 60}), "upscaling_resize"),
+        (json!({"image": source_b64, "gfpgan_visibility": 0.5}), "gfpgan_visibility"),
+        (json!({"image": "AAAA"}), "image"),
+    ] {
+        let (status, answer) = post(&s, "/sdapi/v1/extra-single-image", &request.to_string(), None);
+        assert_eq!((status, &answer["detail"][0]["loc"][1]), (422, &json!(field)), "{answer}");
+    }
+    let (status, answer) = post(&s, "/sdapi/v1/interrogate", &json!({"image": source_b64, "model": "clip"}).to_string(), None);
+    assert_eq!((status, &answer["detail"][0]["loc"][1]), (422, &json!("model")), "{answer}");
+    assert!(answer["detail"][0]["msg"].as_str().unwrap().contains("no interrogator"), "{answer}");
 }

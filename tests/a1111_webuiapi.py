@@ -36,6 +36,8 @@ units = [
 r = api.img2img(images=[photo], prompt="a warm portrait <lora:kohya:0.8>", negative_prompt="blurry", seed=1234, steps=6,
                 cfg_scale=7, denoising_strength=0.6, width=64, height=48, controlnet_units=units)
 assert r.image.size == (64, 48), r.image.size
+# The extension sends each unit's detected map after the picture.
+assert len(r.images) == 4 and all(m.size == (64, 48) for m in r.images[1:]), r.images
 assert r.info["seed"] == 1234, r.info
 extra = r.info["extra_generation_params"]
 assert "Module: openpose, Model: cn1, Weight: 0.6" in extra["ControlNet 0"], extra
@@ -84,10 +86,22 @@ assert api.util_get_model_names() == ["sd-tiny", "sd-tiny.safetensors"]
 assert "kohya" in [l["name"] for l in api.get_loras()]
 assert "loaded" in api.get_embeddings()
 assert "controlnet" in api.get_scripts()["img2img"]
-assert api.controlnet_version() == 2
+assert api.controlnet_version() == 3
 d = api.controlnet_detect([photo], module="canny", processor_res=64, threshold_a=50, threshold_b=150)
 assert len(d.images) == 1 and d.images[0].size[1] == 64, d.images[0].size
 print("lists and detect: ok")
+
+# The picture tools: resizing as A1111's extras tab, the settings read back from a picture.
+big = api.extra_single_image(photo, upscaler_1="Lanczos", upscaling_resize=2)
+assert big.image.size == (192, 144), big.image.size
+info = api.png_info(t.images[0])
+assert info.parameters["Seed"] == "5" and info.parameters["Sampler"] == "DPM++ 2M", info.parameters
+try:
+    api.interrogate(photo)
+    raise AssertionError("interrogate needs a captioning model this booth does not have")
+except RuntimeError as e:
+    assert e.args[0] == 422 and "no interrogator" in e.args[1], e.args
+print("extras, png-info, interrogate: ok")
 
 # Progress with its preview, then interrupt: the request answers with the picture so far.
 result = {}

@@ -75,6 +75,28 @@ fn generate_reproduces_diffusers_for_the_same_seed() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scheduler \"heun\""));
+
+    // --rng gpu: the noise a CUDA GPU draws for the seed (another picture), said in the PNG.
+    let gpu = dir.path().join("gpu.png");
+    let status = reference_run(&r, &fixtures().join("sd-tiny"), &input, &gpu).args(["--rng", "gpu"]).status().unwrap();
+    assert!(status.success());
+    assert_ne!(image::open(&gpu).unwrap().to_rgb8(), ours);
+    assert!(read_png_parameters(&gpu).unwrap().unwrap().ends_with("RNG: NV"));
+    // --scheduler-config: a v-prediction config changes the picture; one no sampler can follow is refused at start.
+    let config = dir.path().join("scheduler_config.json");
+    std::fs::write(
+        &config,
+        r#"{"prediction_type": "v_prediction", "beta_schedule": "scaled_linear", "beta_start": 0.00085, "beta_end": 0.012}"#,
+    )
+    .unwrap();
+    let vpred = dir.path().join("vpred.png");
+    let status = reference_run(&r, &fixtures().join("sd-tiny"), &input, &vpred).arg("--scheduler-config").arg(&config).status().unwrap();
+    assert!(status.success());
+    assert_ne!(image::open(&vpred).unwrap().to_rgb8(), ours);
+    std::fs::write(&config, r#"{"prediction_type": "sample"}"#).unwrap();
+    let out = reference_run(&r, &fixtures().join("sd-tiny"), &input, &vpred).arg("--scheduler-config").arg(&config).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && text.contains("--scheduler-config") && text.contains("prediction_type"), "{text}");
 }
 
 /// `--backend wgpu` (on CI mesa's software rasterizer, WGSL) makes diffusers' picture too, and a

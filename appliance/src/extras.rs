@@ -1,11 +1,13 @@
 //! LoRAs and textual-inversion embeddings added to a loaded model: the booth's `style.loras`, and
-//! `--lora FILE[:WEIGHT]` / `--embedding FILE` of `keepsake generate` and `keepsake models bake`.
+//! `--lora FILE[:WEIGHT]` / `--embedding FILE` of `keepsake generate` and `keepsake models bake`;
+//! and `--scheduler-config FILE`, the scheduler config a model's samplers are built from.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use keepsake_models::edits::lora::Lora;
 use keepsake_models::edits::textual_inversion::TextualInversion;
 use keepsake_models::pipeline::StableDiffusion;
+use keepsake_models::schedulers::{SchedulerConfig, SchedulerKind};
 
 use crate::error::Error;
 
@@ -39,6 +41,23 @@ pub fn apply_extras(sd: &mut StableDiffusion, loras: &[(PathBuf, f32)], embeddin
         eprintln!("adding the embedding {} ({} vectors) from {}", ti.word, ti.count, file.display());
         ti.add_to(sd)?;
     }
+    Ok(())
+}
+
+/// `--scheduler-config FILE`: the samplers follow this diffusers scheduler_config.json instead
+/// of the model's own (SD 1.5's for a single file). Checked against every sampler now, so a key
+/// none can follow is said at start, not at the first picture.
+pub fn use_scheduler_config(sd: &mut StableDiffusion, file: Option<&Path>) -> Result<(), Error> {
+    let Some(file) = file else { return Ok(()) };
+    let config = SchedulerConfig::read(file).map_err(|e| {
+        Error::new("--scheduler-config", e, "give a diffusers scheduler_config.json (a model folder's scheduler/scheduler_config.json)")
+    })?;
+    if SchedulerKind::ALL.iter().all(|kind| config.resolve(*kind).is_err()) {
+        let problem = config.resolve(SchedulerKind::Euler).err().unwrap_or_default();
+        return Err(Error::new("--scheduler-config", problem, "fix or remove the keys named"));
+    }
+    eprintln!("samplers follow the scheduler config {}", file.display());
+    sd.scheduler_config = config;
     Ok(())
 }
 

@@ -24,6 +24,8 @@ pub mod edits;
 pub mod formats;
 pub mod kernels;
 pub mod module_path;
+pub mod noise;
+pub mod nv_rng;
 pub mod pipeline;
 pub mod preprocessors;
 pub mod schedulers;

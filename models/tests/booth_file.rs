@@ -14,6 +14,7 @@ use keepsake_models::formats::booth_file::{self, BoothFile, Precision};
 use keepsake_models::kernels::cpu_layers::CpuForward;
 use keepsake_models::kernels::quantize::{Bits, BlockQuantized};
 use keepsake_models::pipeline::{to_unit_floats, StableDiffusion};
+use keepsake_models::schedulers::SchedulerConfig;
 
 /// int8 (blocks of 64, f16 scales) against diffusers' f32 image in [0, 1], as max abs diff and
 /// PSNR. Measured on the tiny model: max 0.020-0.029 and PSNR 47-49 dB over the five schedulers,
@@ -66,6 +67,16 @@ fn an_f32_booth_file_gives_the_same_image() {
     assert!(!baked.text_encoder.is_resident());
     let b = to_unit_floats(baked.img2img_decoded(&input(&r), &p, &mut |_| true).unwrap());
     assert_eq!(a, b);
+    assert_eq!(baked.scheduler_config.to_json(), original.scheduler_config.to_json(), "the file records the model's scheduler config");
+    assert!(baked.scheduler_config.source.starts_with(&original.scheduler_config.source), "{}", baked.scheduler_config.source);
+    // A v-prediction model's config travels in the file.
+    let mut vpred = original;
+    vpred.scheduler_config =
+        SchedulerConfig::from_json(r#"{"prediction_type": "v_prediction", "beta_schedule": "scaled_linear"}"#, "v.json").unwrap();
+    let out = dir.path().join("vpred.safetensors");
+    booth_file::write(&vpred, Precision::F32, &out).unwrap();
+    let read = BoothFile::open(&out).unwrap().contents().unwrap().scheduler_config;
+    assert_eq!((read.to_json(), read.source.starts_with("v.json")), (vpred.scheduler_config.to_json(), true));
     assert!(!baked.text_encoder.is_resident());
     assert_eq!(baked.text_encoder.remembered_count(), 2, "prompt and negative prompt");
     let again = to_unit_floats(baked.img2img_decoded(&input(&r), &p, &mut |_| true).unwrap());

@@ -77,7 +77,7 @@ fn a_controlnet_for_another_model_is_refused() {
 #[test]
 fn the_single_file_layout_loads_and_matches() {
     use keepsake_models::components::controlnet::ControlNetConfig;
-    use keepsake_models::formats::ldm::{controlnet_table, rename, CONTROL_PREFIX};
+    use keepsake_models::formats::ldm::{controlnet_table, rename, ControlNetYaml, CONTROL_PREFIX};
 
     // Known names of SD 1.5's ControlNet 1.1 files.
     let sd15: ControlNetConfig = serde_json::from_str(
@@ -126,10 +126,38 @@ fn the_single_file_layout_loads_and_matches() {
             mode: ControlMode::Balanced,
         },
     };
+    let (control_image, settings) = (unit.image.clone(), unit.settings);
     let ours = to_unit_floats(sd.img2img_controlled(&input(&base), &params(&base, run), &[unit], &mut |_| true).unwrap());
     let theirs: Vec<f32> = run["image"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
     let d = max_abs_diff(&ours, &theirs);
     assert!(d <= 2e-3, "single-file ControlNet differs from diffusers by {d}");
+    assert_eq!(ControlNetYaml::beside(&single).unwrap(), ControlNetYaml::Sd15);
+
+    // Its .yaml, when there is one, sets the heads and the text width: the ControlNet's own
+    // params (control_stage_config) before the UNet's, as lllyasviel's files have them.
+    let with_yaml = |control: &str| {
+        let text = format!(
+            "model:\n  params:\n    control_stage_config:\n      params:\n{control}    unet_config:\n      params:\n        num_heads: 2\n"
+        );
+        std::fs::write(single.with_extension("yaml"), text).unwrap();
+        formats::load_controlnet(&single, 64, &device)
+    };
+    let picture = |net: &ControlNetModel| {
+        let unit = ControlUnit { model: net, image: control_image.clone(), settings };
+        to_unit_floats(sd.img2img_controlled(&input(&base), &params(&base, run), &[unit], &mut |_| true).unwrap())
+    };
+    let eight = with_yaml("        num_heads: 8\n        context_dim: 64\n").unwrap();
+    assert!(max_abs_diff(&picture(&eight), &theirs) <= 2e-3, "the yaml's 8 heads are cn1's");
+    assert!(matches!(ControlNetYaml::beside(&single).unwrap(), ControlNetYaml::Read { num_heads: 8, context_dim: Some(64), .. }));
+    let four = with_yaml("        num_heads: 4\n").unwrap();
+    assert!(max_abs_diff(&picture(&four), &theirs) > 1e-3, "4 heads from the yaml change the picture");
+    let err = with_yaml("        num_head_channels: 64\n").err().unwrap().to_string();
+    assert!(err.contains("num_head_channels") && err.contains(".yaml"), "{err}");
+    let err = with_yaml("        num_heads: 8\n        context_dim: 768\n").err().unwrap().to_string();
+    assert!(err.contains("context_dim 768"), "{err}");
+    std::fs::write(single.with_extension("yaml"), "model: [unclosed").unwrap();
+    let err = formats::load_controlnet(&single, 64, &device).err().unwrap().to_string();
+    assert!(err.contains("not valid YAML"), "{err}");
 
     // A UNet checkpoint is not a ControlNet.
     let err = formats::load_controlnet(&fixtures().join("sd-tiny-single/sd-tiny.safetensors"), 64, &device).err().unwrap().to_string();
@@ -145,7 +173,6 @@ fn the_booth_stylizer_makes_its_control_images_from_the_photo() {
     use keepsake_models::preprocessors::{canny::canny, resize_for_detection, Preprocessor};
     use keepsake_models::schedulers::SchedulerKind;
     use keepsake_models::stylize::diffusion_stylizer::{BoothControl, DiffusionPreset, DiffusionStylizer, SeedPolicy};
-    use keepsake_models::torch_rng::NormalKernel;
     use keepsake_models::Stylizer;
 
     let device = Device::flex();
@@ -190,7 +217,7 @@ fn the_booth_stylizer_makes_its_control_images_from_the_photo() {
         width: w,
         height: h,
         clip_skip: 1,
-        noise_kernel: NormalKernel::native(),
+        noise: keepsake_models::noise::NoiseSource::cpu(),
     };
     let input = image::imageops::resize(&photo, w, h, image::imageops::FilterType::Lanczos3);
     let by_hand = to_image(sd.img2img_controlled(&input, &p, &[unit], &mut |_| true).unwrap());

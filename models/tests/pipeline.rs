@@ -93,3 +93,73 @@ fn long_and_weighted_prompts_are_encoded_the_a1111_way() {
     p.prompt = long;
     sd.img2img(&input(&r), &p, &mut |_| true).unwrap();
 }
+
+/// A folder that brings its own scheduler config (a v-prediction, zero-terminal-SNR model with
+/// trailing timesteps; one whose config says "leading", as save_pretrained writes for PNDM) gives
+/// diffusers' picture for `Sampler.from_config(pipe.scheduler.config)`
+/// (tests/reference/make_model_scheduler_fixtures.py), and a different one from SD 1.5's config.
+#[test]
+fn a_models_own_scheduler_config_is_followed_as_diffusers_follows_it() {
+    let r = reference();
+    let image = input(&r);
+    let fixture: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixtures().join("model_scheduler_outputs.json")).unwrap()).unwrap();
+    let plain = formats::diffusers::load(&fixtures().join("sd-tiny"), &Device::flex()).unwrap();
+    let mut report = Vec::new();
+    for run in fixture["runs"].as_array().unwrap() {
+        let dir = tempfile::tempdir().unwrap();
+        for entry in std::fs::read_dir(fixtures().join("sd-tiny")).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_name() != "scheduler" {
+                std::os::unix::fs::symlink(entry.path(), dir.path().join(entry.file_name())).unwrap();
+            }
+        }
+        std::fs::create_dir(dir.path().join("scheduler")).unwrap();
+        std::fs::write(dir.path().join("scheduler/scheduler_config.json"), run["config"].to_string()).unwrap();
+        let sd = formats::load(dir.path(), &Device::flex()).unwrap();
+        assert!(sd.scheduler_config.source.ends_with("scheduler/scheduler_config.json"), "{}", sd.scheduler_config.source);
+        let p = params(&r, run);
+        let ours = to_unit_floats(sd.img2img_decoded(&image, &p, &mut |_| true).unwrap());
+        let sd15 = to_unit_floats(plain.img2img_decoded(&image, &p, &mut |_| true).unwrap());
+        let theirs = pipeline_image(run);
+        let (diff, from_sd15) = (max_abs_diff(&ours, &theirs), max_abs_diff(&sd15, &theirs));
+        report.push((
+            format!("{} / {}: max abs diff {diff:.2e} (SD 1.5's config: {from_sd15:.2e})", run["model"], p.scheduler),
+            diff <= 2e-3 && from_sd15 > 1e-2,
+        ));
+    }
+    let text: Vec<String> = report.iter().map(|(l, ok)| format!("{} {l}", if *ok { "ok  " } else { "FAIL" })).collect();
+    eprintln!("{}", text.join("\n"));
+    assert!(report.iter().all(|(_, ok)| *ok), "{}", text.join("\n"));
+}
+
+/// txt2img with A1111's "NV" noise (what a CUDA GPU draws for the seed): diffusers' picture when
+/// its starting latents are that source's first draw (tests/reference/make_nv_rng_fixtures.py).
+#[test]
+fn txt2img_with_gpu_noise_starts_from_cudas_latents() {
+    use keepsake_models::noise::NoiseSource;
+    use keepsake_models::pipeline::{Flow, Img2ImgParams, Start};
+    let r = reference();
+    let fixture: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(fixtures().join("nv_rng.json")).unwrap()).unwrap();
+    let run = &fixture["txt2img"];
+    let sd = formats::diffusers::load(&fixtures().join("sd-tiny"), &Device::flex()).unwrap();
+    let p = Img2ImgParams {
+        prompt: r["prompt"].as_str().unwrap().into(),
+        negative_prompt: r["negative_prompt"].as_str().unwrap().into(),
+        strength: 1.0,
+        steps: run["steps"].as_u64().unwrap() as usize,
+        scheduler: run["scheduler"].as_str().unwrap().parse().unwrap(),
+        cfg: run["cfg"].as_f64().unwrap() as f32,
+        seed: run["seed"].as_u64().unwrap(),
+        width: run["width"].as_u64().unwrap() as u32,
+        height: run["height"].as_u64().unwrap() as u32,
+        clip_skip: 1,
+        noise: NoiseSource::Nv,
+    };
+    let picture = |p: &Img2ImgParams| to_unit_floats(sd.generate(Start::Noise, p, &[], &mut |_| Flow::Continue).unwrap());
+    let theirs = pipeline_image(run);
+    let diff = max_abs_diff(&picture(&p), &theirs);
+    assert!(diff <= 2e-3, "NV noise: max abs diff {diff:.2e} from diffusers");
+    let cpu = max_abs_diff(&picture(&Img2ImgParams { noise: NoiseSource::cpu(), ..p.clone() }), &theirs);
+    assert!(cpu > 1e-2, "the CPU generator's noise gives another picture ({cpu:.2e})");
+}

@@ -2,7 +2,7 @@
 //! (add_noise, scale_model_input, step with ancestral noise from the ported torch generator)
 //! around a synthetic noise predictor. Fixtures: tests/reference/make_scheduler_fixtures.py.
 
-use keepsake_models::schedulers::{img2img_start, SchedulerKind};
+use keepsake_models::schedulers::{img2img_start, SchedulerConfig, SchedulerKind};
 use keepsake_models::torch_rng::{NormalKernel, TorchGenerator};
 
 const N: usize = 256;
@@ -30,11 +30,25 @@ fn trajectories_match_diffusers() {
         let kind: SchedulerKind = case["kind"].as_str().unwrap().parse().unwrap();
         let steps = case["steps"].as_u64().unwrap() as usize;
         let strength = case["strength"].as_f64().unwrap();
-        let label = format!("{kind} {steps} steps strength {strength}");
-        let mut sched = kind.build::<Vec<f32>>(steps);
+        // SD 1.5's config, or a model's own with more keys set (diffusers' from_config).
+        let config = match &case["config"] {
+            serde_json::Value::Null => SchedulerConfig::sd15(),
+            keys => SchedulerConfig::from_json(&keys.to_string(), "fixture").unwrap(),
+        };
+        let label = format!(
+            "{kind} {steps} steps strength {strength} {}",
+            if case["config"].is_null() { String::new() } else { config.to_json().chars().take(120).collect() }
+        );
+        let mut sched = kind.build::<Vec<f32>>(&config, steps).unwrap();
 
         let expected_t: Vec<f32> = case["timesteps"].as_array().unwrap().iter().map(|t| t.as_f64().unwrap() as f32).collect();
         assert_eq!(sched.timesteps(), &expected_t[..], "{label}: timesteps");
+        let sigma = case["init_noise_sigma"].as_f64().unwrap() as f32;
+        assert!(
+            (sched.init_noise_sigma() - sigma).abs() <= 1e-6 * sigma.max(1.0),
+            "{label}: init_noise_sigma {} not {sigma}",
+            sched.init_noise_sigma()
+        );
         let start = img2img_start(steps, strength);
         assert_eq!(start as u64, case["t_start"].as_u64().unwrap(), "{label}: start step");
 

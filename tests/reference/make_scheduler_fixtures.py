@@ -55,9 +55,35 @@ def model(x, t):
     return x * c + torch.from_numpy(b).reshape(x.shape)
 
 
-def run(kind, steps, strength, seed):
+# Models whose scheduler_config.json sets more (or other) keys than SD 1.5's: each case is
+# (sampler, the keys over SD 1.5's, steps, strength). from_config keeps what the file says and
+# takes the class's defaults for the rest.
+CONFIG_CASES = [
+    ("euler", {"timestep_spacing": "leading"}, 20, 0.6),
+    ("euler", {"timestep_spacing": "leading", "steps_offset": 0}, 7, 1.0),
+    ("euler", {"timestep_spacing": "trailing"}, 7, 1.0),
+    ("euler", {"prediction_type": "v_prediction"}, 20, 0.6),
+    ("euler", {"prediction_type": "v_prediction", "timestep_spacing": "trailing", "rescale_betas_zero_snr": True}, 7, 1.0),
+    ("euler", {"beta_schedule": "linear", "beta_start": 0.0001, "beta_end": 0.02}, 20, 0.6),
+    ("euler", {"trained_betas": [float(b) for b in np.linspace(0.00085**0.5, 0.012**0.5, 1000) ** 2], "beta_schedule": "linear"}, 20, 0.6),
+    ("euler-a", {"prediction_type": "v_prediction", "timestep_spacing": "trailing", "rescale_betas_zero_snr": True}, 7, 1.0),
+    ("euler-a", {"timestep_spacing": "leading"}, 25, 0.55),
+    ("ddim", {"timestep_spacing": "trailing"}, 7, 1.0),
+    ("ddim", {"timestep_spacing": "linspace"}, 25, 0.55),
+    ("ddim", {"prediction_type": "v_prediction", "rescale_betas_zero_snr": True, "timestep_spacing": "trailing", "set_alpha_to_one": True}, 7, 1.0),
+    ("ddim", {"clip_sample": True, "clip_sample_range": 0.5}, 20, 0.6),
+    ("ddim", {"beta_schedule": "squaredcos_cap_v2"}, 20, 0.6),
+    ("dpmpp-2m-karras", {"prediction_type": "v_prediction"}, 20, 0.6),
+    ("dpmpp-2m-karras", {"prediction_type": "v_prediction", "rescale_betas_zero_snr": True, "timestep_spacing": "trailing"}, 7, 1.0),
+    ("lcm", {"prediction_type": "v_prediction", "original_inference_steps": 25}, 4, 1.0),
+    ("lcm", {"timestep_scaling": 5.0, "clip_sample": True}, 4, 0.6),
+]
+
+
+def run(kind, steps, strength, seed, extra=None):
     cls, opts = KINDS[kind]
-    sched = cls.from_config(SD15_CONFIG, **opts)
+    config = dict(SD15_CONFIG, **(extra or {}))
+    sched = cls.from_config(config, **opts)
     sched.set_timesteps(steps)
     init_timestep = min(int(steps * strength), steps)
     t_start = max(steps - init_timestep, 0)
@@ -78,6 +104,8 @@ def run(kind, steps, strength, seed):
     bits = lambda x: [int(v) for v in x.flatten().contiguous().view(torch.int32).numpy().astype("uint32")]
     return {
         "kind": kind,
+        "config": {k: v for k, v in config.items() if not k.startswith("_")} if extra else None,
+        "init_noise_sigma": float(sched.init_noise_sigma),
         "steps": steps,
         "strength": strength,
         "seed": seed,
@@ -94,6 +122,8 @@ def main():
     for kind in KINDS:
         for steps, strength in [(20, 0.6), (7, 1.0), (25, 0.55)] if kind != "lcm" else [(4, 1.0), (4, 0.6), (8, 0.5)]:
             cases.append(run(kind, steps, strength, seed=1000 + len(cases)))
+    for kind, extra, steps, strength in CONFIG_CASES:
+        cases.append(run(kind, steps, strength, seed=1000 + len(cases), extra=extra))
     with open(OUT, "w") as f:
         json.dump({"generated_by": "tests/reference/make_scheduler_fixtures.py", "diffusers": diffusers.__version__, "torch": torch.__version__, "cases": cases}, f)
     print(f"{len(cases)} trajectories -> {OUT}")

@@ -18,13 +18,14 @@ use keepsake_models::formats;
 use keepsake_models::pipeline::{to_image, ControlUnit, Flow, Img2ImgParams, PipelineError, Start};
 use keepsake_models::preprocessors::control_image::{fit, ResizeMode};
 use keepsake_models::preprocessors::{Annotators, Module, Preprocessor};
-use keepsake_models::schedulers::{A1111Sampler, SchedulerKind};
 use keepsake_models::stylize::shared_pipeline::{Priority, SharedPipeline};
 use keepsake_models::torch_rng::NormalKernel;
 use serde_json::{json, Map, Value};
 
 use super::images::{decode_image, encode_base64, png_base64};
+use super::options::RandnSource;
 use super::request::{ApiError, GenerationRequest, GenerationResponse};
+use super::samplers::resolve_sampler;
 use super::units::{apply_thresholds, pixel_perfect_resolution, processor_resolution, read_units, UnitArgs};
 
 /// What remote clients may ask of the booth (a request over them is answered 422).
@@ -60,7 +61,10 @@ pub struct EngineSettings {
     pub controlnet_dir: Option<PathBuf>,
     pub annotators: Annotators,
     pub limits: Limits,
+    /// The CPU generator's Box-Muller arithmetic (see [`NormalKernel`]).
     pub noise_kernel: NormalKernel,
+    /// Where the noise comes from unless a request's settings say otherwise.
+    pub randn_source: RandnSource,
 }
 
 /// The generation under way, for /progress.
@@ -132,12 +136,7 @@ impl Engine {
             (turn.sd.origin.embeddings.clone(), turn.sd.unet_config.cross_attention_dim, turn.sd.device.clone())
         };
         let checkpoint = Checkpoint::of(&settings.model_path);
-        let mut options = Map::new();
-        options.insert("sd_model_checkpoint".into(), Value::from(checkpoint.title.clone()));
-        options.insert("sd_checkpoint_hash".into(), Value::Null);
-        options.insert("CLIP_stop_at_last_layers".into(), Value::from(1));
-        options.insert("samples_format".into(), Value::from("png"));
-        options.insert("sd_vae".into(), Value::from("Automatic"));
+        let options = super::options::defaults(&checkpoint.title, settings.randn_source);
         Self {
             shared,
             settings,
@@ -337,6 +336,11 @@ impl Engine {
                 break;
             }
         }
+        // The ControlNet extension appends each unit's control image (its "detected map") after
+        // the pictures, unless the unit says save_detected_map: false.
+        if job.send_images {
+            images.extend(job.units.iter().filter(|(_, _, u)| u.save_detected_map).map(|(_, control, _)| png_base64(control)));
+        }
         let p = &job.params;
         let info = json!({
             "prompt": p.prompt,
@@ -474,6 +478,9 @@ impl Engine {
                 format!("script {name:?} is not available here: ControlNet is always on (alwayson_scripts)"),
             ));
         }
+        for (key, value) in r.override_settings.iter().flatten() {
+            super::options::check(key, value, &format!("override_settings.{key}"))?;
+        }
         if let Some(Value::String(name)) = r.override_settings.as_ref().and_then(|o| o.get("sd_model_checkpoint")) {
             self.check_checkpoint(name, "override_settings.sd_model_checkpoint")?;
         }
@@ -538,6 +545,14 @@ impl Engine {
         };
         let seeds: Vec<u64> = (0..count as u64).map(|i| seed.wrapping_add(i)).collect();
         let clip_skip = self.clip_skip(r.override_settings.as_ref())?;
+        let randn_source = r
+            .override_settings
+            .as_ref()
+            .and_then(|o| o.get("randn_source"))
+            .or(self.options.lock().get("randn_source"))
+            .and_then(Value::as_str)
+            .and_then(RandnSource::named)
+            .unwrap_or(self.settings.randn_source);
         let mut units = Vec::new();
         for unit in read_units(r.alwayson_scripts.as_ref())? {
             let net = self.net(&unit)?;
@@ -571,7 +586,7 @@ impl Engine {
                 width,
                 height,
                 clip_skip,
-                noise_kernel: self.settings.noise_kernel,
+                noise: randn_source.noise(self.settings.noise_kernel),
             },
             loras,
             units,
@@ -679,34 +694,6 @@ fn extra_params(job: &Job) -> Value {
     Value::Object(extra)
 }
 
-/// The schedulers (noise schedules) as A1111 lists them: (name, label).
-pub const SCHEDULERS: [(&str, &str); 2] = [("automatic", "Automatic"), ("karras", "Karras")];
-
-/// A1111's sampler and scheduler names to ours: (kind, sampler name, scheduler name).
-pub fn resolve_sampler(sampler: Option<&str>, scheduler: Option<&str>) -> Result<(SchedulerKind, String, String), ApiError> {
-    let mut sampler = sampler.map(str::trim).filter(|s| !s.is_empty()).unwrap_or("Euler a").to_string();
-    let mut scheduler = scheduler.map(str::trim).filter(|s| !s.is_empty()).unwrap_or("automatic").to_ascii_lowercase();
-    // The names before A1111 1.9 carried the schedule: "DPM++ 2M Karras".
-    if let Some(base) = sampler.strip_suffix(" Karras") {
-        sampler = base.to_string();
-        scheduler = "karras".into();
-    }
-    let named = |a: &A1111Sampler| a.name.eq_ignore_ascii_case(&sampler) || a.aliases.iter().any(|n| n.eq_ignore_ascii_case(&sampler));
-    let Some(kind) = SchedulerKind::ALL.into_iter().find(|k| named(&k.a1111())) else {
-        let names: Vec<&str> = SchedulerKind::ALL.iter().map(|k| k.a1111().name).collect();
-        return Err(ApiError::field("sampler_name", format!("{sampler:?} is not available; use one of {names:?}")));
-    };
-    let a = kind.a1111();
-    if scheduler != "automatic" && scheduler != a.schedule {
-        return Err(if SCHEDULERS.iter().any(|(n, _)| *n == scheduler) {
-            ApiError::field("scheduler", format!("{} runs only with its own schedule here: send \"automatic\"", a.name))
-        } else {
-            ApiError::field("scheduler", format!("{scheduler:?} is not available; use \"automatic\" or \"karras\" (DPM++ 2M)"))
-        });
-    }
-    Ok((kind, a.name.to_string(), a.schedule.to_string()))
-}
-
 fn list_dir(dir: Option<&Path>, keep: impl Fn(&Path) -> bool) -> Vec<(String, PathBuf)> {
     let Some(entries) = dir.and_then(|d| std::fs::read_dir(d).ok()) else { return Vec::new() };
     let mut list: Vec<(String, PathBuf)> = entries
@@ -737,23 +724,5 @@ struct Decrement<'a>(&'a AtomicUsize);
 impl Drop for Decrement<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn samplers_and_schedulers_are_read_as_a1111_spells_them() {
-        let ok = |s: Option<&str>, sc: Option<&str>| resolve_sampler(s, sc).map(|(k, n, sc)| (k, n, sc)).ok();
-        assert_eq!(ok(None, None), Some((SchedulerKind::EulerAncestral, "Euler a".into(), "automatic".into())));
-        assert_eq!(ok(Some("DPM++ 2M"), Some("Karras")), Some((SchedulerKind::DpmPp2mKarras, "DPM++ 2M".into(), "karras".into())));
-        assert_eq!(ok(Some("DPM++ 2M Karras"), None), Some((SchedulerKind::DpmPp2mKarras, "DPM++ 2M".into(), "karras".into())));
-        assert_eq!(ok(Some("dpm++ 2m"), Some("automatic")).unwrap().2, "karras");
-        assert_eq!(ok(Some("k_euler"), None).unwrap().0, SchedulerKind::Euler);
-        assert!(resolve_sampler(Some("Heun"), None).is_err());
-        assert!(resolve_sampler(Some("Euler a"), Some("karras")).is_err());
-        assert!(resolve_sampler(Some("DDIM"), Some("exponential")).is_err());
     }
 }

@@ -3,11 +3,16 @@
 //! (webuiapi, photobooth software) drive the booth's model unchanged. It runs beside the booth
 //! (`api.enabled`), where visitors always go first, or alone as `keepsake serve`.
 
+pub mod controlnet;
 pub mod engine;
+pub mod extras;
 pub mod images;
 pub mod infotext;
+pub mod options;
 pub mod request;
 pub mod routes;
+pub mod samplers;
+pub mod state;
 pub mod units;
 
 use std::net::SocketAddr;
@@ -21,7 +26,8 @@ use crate::config::Config;
 pub use engine::{Engine, EngineSettings, Limits};
 
 use crate::error::Error;
-pub use routes::{router, AppState};
+pub use routes::router;
+pub use state::AppState;
 
 /// Serves the API on `listen` until the future is dropped.
 pub async fn serve(engine: Arc<Engine>, token: Option<String>, listen: SocketAddr) -> Result<(), Error> {
@@ -63,6 +69,7 @@ pub fn beside_the_booth(config: &Config, shared: Option<Arc<SharedPipeline>>) ->
             ..Default::default()
         },
         noise_kernel: keepsake_models::torch_rng::NormalKernel::native(),
+        randn_source: options::RandnSource::Cpu,
     };
     Some(Arc::new(Engine::new(shared, settings)))
 }

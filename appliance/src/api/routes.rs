@@ -1,8 +1,6 @@
 //! The HTTP side: A1111's routes under /sdapi/v1 and the ControlNet extension's under
 //! /controlnet, an optional token, and the OpenAPI document at /openapi.json.
 
-use std::sync::Arc;
-
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
@@ -15,15 +13,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use utoipa::{IntoParams, ToSchema};
 
-use super::engine::{Engine, SCHEDULERS};
+use super::engine::Engine;
+use super::extras::Upscaler;
 use super::request::{ApiError, Body, ErrorBody, GenerationRequest, GenerationResponse, HttpValidationError};
-
-#[derive(Clone)]
-pub struct AppState {
-    pub engine: Arc<Engine>,
-    /// Clients must send it (Bearer, or as the password of Basic auth) when set.
-    pub token: Option<String>,
-}
+use super::samplers::SCHEDULERS;
+use super::state::{blocking, AppState};
+use super::{controlnet, extras, options};
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -38,16 +33,21 @@ pub fn router(state: AppState) -> Router {
         .route("/sdapi/v1/scripts", get(scripts))
         .route("/sdapi/v1/progress", get(progress))
         .route("/sdapi/v1/interrupt", post(interrupt))
-        .route("/controlnet/version", get(controlnet_version))
-        .route("/controlnet/model_list", get(controlnet_model_list))
-        .route("/controlnet/module_list", get(controlnet_module_list))
-        .route("/controlnet/detect", post(controlnet_detect))
         .route("/sdapi/v1/cmd-flags", get(cmd_flags))
         .route("/sdapi/v1/upscalers", get(upscalers))
         .route("/sdapi/v1/hypernetworks", get(empty_list))
         .route("/sdapi/v1/face-restorers", get(empty_list))
         .route("/sdapi/v1/realesrgan-models", get(empty_list))
         .route("/sdapi/v1/prompt-styles", get(empty_list))
+        .route("/sdapi/v1/extra-single-image", post(extras::extra_single_image))
+        .route("/sdapi/v1/png-info", post(extras::png_info))
+        .route("/sdapi/v1/interrogate", post(extras::interrogate))
+        .route("/controlnet/version", get(controlnet::version))
+        .route("/controlnet/settings", get(controlnet::settings))
+        .route("/controlnet/model_list", get(controlnet::model_list))
+        .route("/controlnet/module_list", get(controlnet::module_list))
+        .route("/controlnet/control_types", get(controlnet::control_types))
+        .route("/controlnet/detect", post(controlnet::detect))
         .route("/openapi.json", get(openapi))
         // FastAPI's answer to a route it does not have, which clients parse.
         .fallback(|| async { (StatusCode::NOT_FOUND, Json(json!({"detail": "Not Found"}))) })
@@ -82,15 +82,9 @@ async fn authorize(State(state): State<AppState>, headers: HeaderMap, request: a
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T, ApiError> + Send + 'static) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| {
-        ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", format!("the generation stopped unexpectedly: {e}"))
-    })?
-}
-
 /// Text to image.
 #[utoipa::path(post, path = "/sdapi/v1/txt2img", request_body = GenerationRequest, responses(
-    (status = 200, body = GenerationResponse), (status = 422, body = HttpValidationError), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    (status = 200, body = GenerationResponse), (status = 422, body = HttpValidationError), (status = 401, body = ErrorBody), (status = 404, description = "a sampler A1111 does not know", body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn txt2img(State(s): State<AppState>, Body(r): Body<GenerationRequest>) -> Result<Json<GenerationResponse>, ApiError> {
     let engine = s.engine.clone();
     blocking(move || engine.generate(r, false)).await.map(Json)
@@ -98,7 +92,7 @@ async fn txt2img(State(s): State<AppState>, Body(r): Body<GenerationRequest>) ->
 
 /// Image to image (ControlNet units in alwayson_scripts).
 #[utoipa::path(post, path = "/sdapi/v1/img2img", request_body = GenerationRequest, responses(
-    (status = 200, body = GenerationResponse), (status = 422, body = HttpValidationError), (status = 401, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    (status = 200, body = GenerationResponse), (status = 422, body = HttpValidationError), (status = 401, body = ErrorBody), (status = 404, description = "a sampler A1111 does not know", body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn img2img(State(s): State<AppState>, Body(r): Body<GenerationRequest>) -> Result<Json<GenerationResponse>, ApiError> {
     let engine = s.engine.clone();
     blocking(move || engine.generate(r, true)).await.map(Json)
@@ -114,22 +108,22 @@ async fn get_options(State(s): State<AppState>) -> Json<Value> {
 #[utoipa::path(post, path = "/sdapi/v1/options", request_body = Object, responses(
     (status = 200, description = "null, as A1111 answers", body = Value), (status = 422, body = HttpValidationError), (status = 401, body = ErrorBody)))]
 async fn set_options(State(s): State<AppState>, Body(changes): Body<Map<String, Value>>) -> Result<Json<Value>, ApiError> {
-    if let Some(v) = changes.get("sd_model_checkpoint") {
-        let name = v.as_str().ok_or_else(|| ApiError::field("sd_model_checkpoint", "must be a checkpoint title"))?.to_string();
-        let engine = s.engine.clone();
+    // Every value is checked before any is kept: a request with one bad value changes nothing.
+    let mut kept = Vec::new();
+    for (key, value) in &changes {
+        if let Some(value) = options::check(key, value, key)? {
+            kept.push((key.clone(), value));
+        }
+    }
+    if let Some(Value::String(name)) = changes.get("sd_model_checkpoint") {
+        let (engine, name) = (s.engine.clone(), name.clone());
         blocking(move || engine.switch_checkpoint(&name)).await?;
     }
-    if let Some(v) = changes.get("CLIP_stop_at_last_layers") {
-        if !v.as_u64().is_some_and(|n| (1..=12).contains(&n)) {
-            return Err(ApiError::field("CLIP_stop_at_last_layers", "use a whole number from 1 to 12"));
+    let mut settings = s.engine.options.lock();
+    for (key, value) in kept {
+        if key != "sd_model_checkpoint" {
+            settings.insert(key, value); // the checkpoint's stays the loaded model's title
         }
-    }
-    let mut options = s.engine.options.lock();
-    for (k, v) in changes {
-        if k == "sd_model_checkpoint" {
-            continue; // stays the loaded model's title
-        }
-        options.insert(k, v);
     }
     Ok(Json(Value::Null))
 }
@@ -304,8 +298,8 @@ async fn cmd_flags(State(s): State<AppState>) -> Json<Value> {
 /// The upscalers: A1111's built-in ones that need no model (this booth has no ESRGAN weights).
 #[utoipa::path(get, path = "/sdapi/v1/upscalers", responses((status = 200, body = [Object]), (status = 401, body = ErrorBody)))]
 async fn upscalers() -> Json<Value> {
-    let upscaler = |name: &str| json!({"name": name, "model_name": null, "model_path": null, "model_url": null, "scale": 4.0});
-    Json(json!([upscaler("None"), upscaler("Lanczos"), upscaler("Nearest")]))
+    let upscaler = |u: Upscaler| json!({"name": u.name(), "model_name": null, "model_path": null, "model_url": null, "scale": 4.0});
+    Json(Value::Array(Upscaler::ALL.map(upscaler).to_vec()))
 }
 
 /// Hypernetworks, face restorers, Real-ESRGAN models and saved prompt styles: the booth has none,
@@ -313,64 +307,6 @@ async fn upscalers() -> Json<Value> {
 #[utoipa::path(get, path = "/sdapi/v1/prompt-styles", responses((status = 200, body = [Object]), (status = 401, body = ErrorBody)))]
 async fn empty_list() -> Json<Value> {
     Json(json!([]))
-}
-
-/// The ControlNet API version.
-#[utoipa::path(get, path = "/controlnet/version", responses((status = 200, body = Object), (status = 401, body = ErrorBody)))]
-async fn controlnet_version() -> Json<Value> {
-    Json(json!({"version": 2}))
-}
-
-/// The ControlNet models a unit can name.
-#[utoipa::path(get, path = "/controlnet/model_list", responses((status = 200, body = Object), (status = 401, body = ErrorBody)))]
-async fn controlnet_model_list(State(s): State<AppState>) -> Json<Value> {
-    let names: Vec<String> = s.engine.controlnets().into_iter().map(|(n, _)| n).collect();
-    Json(json!({"model_list": names}))
-}
-
-/// The preprocessors a unit can name (those whose weights this booth has).
-#[utoipa::path(get, path = "/controlnet/module_list", responses((status = 200, body = Object), (status = 401, body = ErrorBody)))]
-async fn controlnet_module_list(State(s): State<AppState>) -> Json<Value> {
-    let modules = s.engine.modules();
-    let detail: Map<String, Value> =
-        modules.iter().map(|m| (m.to_string(), json!({"model_free": *m == "none" || *m == "canny"}))).collect();
-    Json(json!({"module_list": modules, "module_detail": detail}))
-}
-
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
-struct DetectRequest {
-    controlnet_module: Option<String>,
-    controlnet_input_images: Option<Vec<String>>,
-    /// What webuiapi calls controlnet_input_images.
-    controlnet_images: Option<Vec<String>>,
-    controlnet_processor_res: Option<f64>,
-    controlnet_threshold_a: Option<f64>,
-    controlnet_threshold_b: Option<f64>,
-}
-
-#[derive(Serialize, ToSchema)]
-struct DetectResponse {
-    images: Vec<String>,
-    info: String,
-}
-
-/// Runs a preprocessor on pictures (the control images a unit would use).
-#[utoipa::path(post, path = "/controlnet/detect", request_body = DetectRequest, responses(
-    (status = 200, body = DetectResponse), (status = 422, body = HttpValidationError), (status = 401, body = ErrorBody)))]
-async fn controlnet_detect(State(s): State<AppState>, Body(r): Body<DetectRequest>) -> Result<Json<DetectResponse>, ApiError> {
-    let engine = s.engine.clone();
-    let images = blocking(move || {
-        let pictures = r.controlnet_input_images.or(r.controlnet_images).unwrap_or_default();
-        engine.detect(
-            r.controlnet_module.as_deref().unwrap_or("none"),
-            &pictures,
-            r.controlnet_processor_res,
-            r.controlnet_threshold_a,
-            r.controlnet_threshold_b,
-        )
-    })
-    .await?;
-    Ok(Json(DetectResponse { images, info: "Success".into() }))
 }
 
 #[derive(utoipa::OpenApi)]
@@ -392,13 +328,18 @@ async fn controlnet_detect(State(s): State<AppState>, Body(r): Body<DetectReques
         scripts,
         progress,
         interrupt,
-        controlnet_version,
-        controlnet_model_list,
-        controlnet_module_list,
-        controlnet_detect,
+        controlnet::version,
+        controlnet::settings,
+        controlnet::model_list,
+        controlnet::module_list,
+        controlnet::control_types,
+        controlnet::detect,
         cmd_flags,
         upscalers,
-        empty_list
+        empty_list,
+        extras::extra_single_image,
+        extras::png_info,
+        extras::interrogate
     )
 )]
 struct ApiDoc;

@@ -24,6 +24,9 @@ pub struct UnitArgs {
     /// The processor resolution; None with pixel_perfect (worked out from the picture sizes).
     pub resolution: Option<u32>,
     pub settings: ControlSettings,
+    /// The extension's `save_detected_map` (default true): the control image is sent back after
+    /// the pictures.
+    pub save_detected_map: bool,
 }
 
 /// The enabled units of a request (units that are disabled or name no model are skipped, as
@@ -161,6 +164,7 @@ fn read_unit(unit: &Map<String, Value>, at: &str) -> Result<Option<UnitArgs>, Ap
         resize,
         resolution,
         settings: ControlSettings { weight: weight as f32, start, end, mode },
+        save_detected_map: flag(&["save_detected_map"], true)?,
     }))
 }
 

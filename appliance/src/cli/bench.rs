@@ -150,7 +150,7 @@ fn params(scheduler: SchedulerKind, steps: usize, cfg: f32) -> Img2ImgParams {
         width: 512,
         height: 512,
         clip_skip: 1,
-        noise_kernel: NormalKernel::Scalar,
+        noise: keepsake_models::noise::NoiseSource::Cpu(NormalKernel::Scalar),
     }
 }
 

@@ -10,6 +10,7 @@ use keepsake_models::pipeline::{to_image, ControlUnit, Img2ImgParams};
 use keepsake_models::schedulers::SchedulerKind;
 use keepsake_models::torch_rng::NormalKernel;
 
+use crate::api::options::RandnSource;
 use crate::backend::Backend;
 use crate::error::Error;
 
@@ -68,6 +69,10 @@ pub struct GenerateArgs {
     /// (auto), the scalar one (ARM, AVX-512) or the AVX2 one.
     #[arg(long, value_enum, default_value_t = NoiseKernelArg::Auto)]
     pub noise_kernel: NoiseKernelArg,
+    /// Where the noise comes from: cpu (torch's CPU generator, as diffusers and A1111's "CPU"
+    /// draw it) or gpu (what a CUDA GPU draws, A1111's "NV" port: a GPU A1111's seed gives its noise).
+    #[arg(long, value_enum, default_value_t = RandnSource::Cpu)]
+    pub rng: RandnSource,
     /// A LoRA to merge, as FILE or FILE:WEIGHT; repeatable.
     #[arg(long = "lora", value_name = "FILE[:WEIGHT]", value_parser = crate::extras::parse_lora)]
     pub loras: Vec<(PathBuf, f32)>,
@@ -90,6 +95,10 @@ pub struct GenerateArgs {
     /// Decode pictures larger than the VAE's training size (512 px) in tiles: bounded memory.
     #[arg(long)]
     pub vae_tiling: bool,
+    /// A diffusers scheduler_config.json for the samplers instead of the model's own (a single
+    /// file brings none: SD 1.5's is used), e.g. a v-prediction model's.
+    #[arg(long, value_name = "FILE")]
+    pub scheduler_config: Option<PathBuf>,
 }
 
 pub fn run(args: GenerateArgs) -> Result<(), Error> {
@@ -131,7 +140,7 @@ pub fn run(args: GenerateArgs) -> Result<(), Error> {
         width,
         height,
         clip_skip: args.clip_skip,
-        noise_kernel: args.noise_kernel.kernel(),
+        noise: args.rng.noise(args.noise_kernel.kernel()),
     };
     // Preprocessors see the photo as it came (A1111 runs them at their own resolution).
     let mut annotators = keepsake_models::preprocessors::Annotators::from_env();
@@ -144,6 +153,7 @@ pub fn run(args: GenerateArgs) -> Result<(), Error> {
     let started = Instant::now();
     let mut sd = formats::load(&args.model, &device)?;
     sd.vae_tiling = args.vae_tiling;
+    crate::extras::use_scheduler_config(&mut sd, args.scheduler_config.as_deref())?;
     crate::extras::apply_extras(&mut sd, &loras, &args.embeddings)?;
     tracing::info!(model = %args.model.display(), seconds = started.elapsed().as_secs_f32(), "model loaded");
     let input = if photo.dimensions() == (width, height) {

@@ -36,6 +36,10 @@ pub struct BakeArgs {
     /// TAESD in diffusers layout (madebyollin/taesd) to use as the VAE: much faster, a little softer.
     #[arg(long, value_name = "DIR")]
     pub taesd: Option<PathBuf>,
+    /// A diffusers scheduler_config.json for the samplers instead of the model's own (a single
+    /// file brings none: SD 1.5's is used), e.g. a v-prediction model's.
+    #[arg(long, value_name = "FILE")]
+    pub scheduler_config: Option<PathBuf>,
     /// How the weights are stored: int8 (blocks of 64), int4 (blocks of 32: half the size, a
     /// little less faithful), f16 or f32.
     #[arg(long, default_value = "int8")]
@@ -54,6 +58,7 @@ pub fn bake(args: &BakeArgs) -> Result<String, Error> {
     eprintln!("loading {}", args.model.display());
     let mut sd = formats::load(&args.model, &device)?;
     crate::extras::apply_extras(&mut sd, &args.loras, &args.embeddings)?;
+    crate::extras::use_scheduler_config(&mut sd, args.scheduler_config.as_deref())?;
     if let Some(file) = &args.lcm_lora {
         let lora = Lora::read(file, &sd)?;
         eprintln!("merging LCM-LoRA {} ({} layers)", file.display(), lora.layers());
@@ -82,6 +87,7 @@ pub fn inspect(file: &Path) -> Result<String, Error> {
         format!("  embeddings  {}", listed(origin.embeddings.iter().map(|(w, n)| format!("{w}:{n}")).collect())),
         format!("  sampling    {}", if origin.lcm { "LCM (LCM-LoRA merged): 4 steps, cfg 1-2" } else { "any scheduler" }),
         format!("  VAE         {}", if contents.tiny_vae { "TAESD" } else { "KL (SD's own)" }),
+        format!("  schedulers  {} {}", contents.scheduler_config.source, contents.scheduler_config.to_json()),
     ];
     for (component, (tensors, parameters, bytes)) in &contents.components {
         out.push(format!("  {component:<13}{:>6.1} M parameters  {tensors:>5} tensors  {}", *parameters as f64 / 1e6, megabytes(*bytes)));

@@ -8,6 +8,7 @@ use keepsake_models::formats;
 use keepsake_models::preprocessors::Annotators;
 use keepsake_models::stylize::shared_pipeline::SharedPipeline;
 
+use crate::api::options::RandnSource;
 use crate::api::{Engine, EngineSettings, Limits};
 use crate::backend::Backend;
 use crate::cli::generate::NoiseKernelArg;
@@ -35,6 +36,10 @@ pub struct ServeArgs {
     /// A textual-inversion embedding to add (its file name is the word); repeatable.
     #[arg(long = "embedding", value_name = "FILE")]
     pub embeddings: Vec<PathBuf>,
+    /// A diffusers scheduler_config.json for the samplers instead of the model's own (a single
+    /// file brings none: SD 1.5's is used), e.g. a v-prediction model's.
+    #[arg(long, value_name = "FILE")]
+    pub scheduler_config: Option<PathBuf>,
     /// Where to listen; 127.0.0.1 keeps it on this machine.
     #[arg(long, default_value = "127.0.0.1:7860")]
     pub listen: SocketAddr,
@@ -45,6 +50,11 @@ pub struct ServeArgs {
     pub backend: Backend,
     #[arg(long, value_enum, default_value_t = NoiseKernelArg::Auto)]
     pub noise_kernel: NoiseKernelArg,
+    /// Where the noise comes from unless a request says (override_settings.randn_source): cpu
+    /// (torch's CPU generator, as diffusers and A1111's "CPU" draw it), gpu (what a CUDA GPU
+    /// draws: a seed from a GPU A1111 gives its noise) or nv (A1111's name for the same).
+    #[arg(long, value_enum, default_value_t = RandnSource::Cpu)]
+    pub rng: RandnSource,
     /// The longest picture side a request may ask for.
     #[arg(long, default_value_t = Limits::default().max_side)]
     pub max_side: u32,
@@ -70,6 +80,7 @@ pub fn run(args: ServeArgs) -> Result<(), Error> {
     let started = std::time::Instant::now();
     let mut sd = formats::load(&args.model, &device)?;
     crate::extras::apply_extras(&mut sd, &[], &args.embeddings)?;
+    crate::extras::use_scheduler_config(&mut sd, args.scheduler_config.as_deref())?;
     tracing::info!(model = %args.model.display(), seconds = started.elapsed().as_secs_f32(), "model loaded");
     let mut annotators = Annotators::from_env();
     if let Some(dir) = args.annotators {
@@ -85,6 +96,7 @@ pub fn run(args: ServeArgs) -> Result<(), Error> {
         annotators,
         limits: Limits { max_side: args.max_side, max_steps: args.max_steps, max_images: args.max_images, ..Limits::default() },
         noise_kernel: args.noise_kernel.kernel(),
+        randn_source: args.rng,
     };
     let engine = Arc::new(Engine::new(Arc::new(SharedPipeline::new(sd)), settings));
     crate::runtime()?.block_on(async {

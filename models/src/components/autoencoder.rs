@@ -9,7 +9,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use crate::components::autoencoder_tiny::{AutoencoderTiny, AutoencoderTinyConfig};
 use crate::components::vae::{AutoencoderKl, AutoencoderKlConfig};
-use crate::torch_rng::{NormalKernel, TorchGenerator};
+use crate::noise::NoiseGenerator;
 
 /// Tensor paths leave the variant out (`vae.decoder.conv_in.weight` for either).
 #[derive(Module, Debug)]
@@ -66,12 +66,12 @@ impl VaeConfig {
 
 impl Vae {
     /// An image in [-1, 1] to scaled latents, drawing from `generator` where the VAE samples.
-    pub fn encode_latents(&self, image: Tensor<4>, scaling: f32, generator: &mut TorchGenerator, kernel: NormalKernel) -> Tensor<4> {
+    pub fn encode_latents(&self, image: Tensor<4>, scaling: f32, generator: &mut NoiseGenerator) -> Tensor<4> {
         match self {
             Self::Kl(vae) => {
                 let posterior = vae.encode(image);
                 let dims = posterior.mean.dims();
-                let noise = generator.randn(dims.iter().product(), kernel);
+                let noise = generator.randn(dims.iter().product());
                 let device = posterior.mean.device();
                 posterior.sample(Tensor::<4>::from_data(TensorData::new(noise, dims), &device)).mul_scalar(scaling)
             }

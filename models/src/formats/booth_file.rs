@@ -28,6 +28,7 @@ use crate::kernels::quantize::{Bits, BlockQuantized};
 use crate::module_path::ModulePath;
 use crate::pipeline::text_encoder_slot::{TextEncoderFile, TextEncoderSlot};
 use crate::pipeline::{Origin, PipelineError, StableDiffusion};
+use crate::schedulers::SchedulerConfig;
 use crate::weights::WeightsError;
 
 pub const FORMAT: &str = "keepsake-booth/1";
@@ -171,6 +172,8 @@ pub fn write(sd: &StableDiffusion, precision: Precision, out: &Path) -> Result<u
         ("text_encoder_config", json(serde_json::to_string(&sd.text_encoder_config))),
         ("unet_config", json(serde_json::to_string(&sd.unet_config))),
         ("vae_config", json(serde_json::to_string(&sd.vae_config))),
+        ("scheduler_config", sd.scheduler_config.to_json()),
+        ("scheduler_config_source", sd.scheduler_config.source.clone()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
@@ -212,6 +215,8 @@ pub struct Contents {
     pub origin: Origin,
     /// The VAE is TAESD (the tiny one), not SD's own KL VAE.
     pub tiny_vae: bool,
+    /// The scheduler config the samplers follow.
+    pub scheduler_config: SchedulerConfig,
     /// Per component: (tensors, parameters, bytes).
     pub components: BTreeMap<String, (usize, usize, u64)>,
     /// Parameters stored as int8 or int4, and all parameters.
@@ -260,6 +265,15 @@ impl BoothFile {
         serde_json::from_str(text).map_err(|e| not_booth(&self.path, format!("metadata {key} is not valid: {e}")))
     }
 
+    /// The scheduler config the file was baked with; SD 1.5's for files baked before it was
+    /// recorded (they were made with it).
+    fn scheduler_config(&self, metadata: &BTreeMap<String, String>) -> Result<SchedulerConfig, PipelineError> {
+        let Some(text) = metadata.get("scheduler_config") else { return Ok(SchedulerConfig::sd15()) };
+        let source = metadata.get("scheduler_config_source").map(String::as_str).unwrap_or("the booth file");
+        SchedulerConfig::from_json(text, &format!("{source} (recorded in the booth file)"))
+            .map_err(|e| not_booth(&self.path, format!("metadata scheduler_config is not valid: {e}")))
+    }
+
     /// The metadata's record of where the weights came from (written by [`write`]).
     fn origin(&self, metadata: &BTreeMap<String, String>) -> Result<Origin, PipelineError> {
         let get = |key: &str| metadata.get(key).map(String::as_str).unwrap_or("");
@@ -306,6 +320,7 @@ impl BoothFile {
             block: metadata.get("block").cloned().unwrap_or_default(),
             origin: self.origin(&metadata)?,
             tiny_vae: matches!(vae_config, VaeConfig::Tiny(_)),
+            scheduler_config: self.scheduler_config(&metadata)?,
             components,
             quantized_parameters: quantized,
             parameters: all,
@@ -353,6 +368,7 @@ impl BoothFile {
             unet_config,
             vae_config,
             origin,
+            scheduler_config: self.scheduler_config(&metadata)?,
             vae_tiling: false,
             device: device.clone(),
         })

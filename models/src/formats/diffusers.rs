@@ -13,6 +13,7 @@ use crate::components::unet_2d_condition::UNet2DConditionConfig;
 use crate::components::vae::AutoencoderKlConfig;
 use crate::pipeline::text_encoder_slot::TextEncoderSlot;
 use crate::pipeline::{Origin, PipelineError, StableDiffusion};
+use crate::schedulers::SchedulerConfig;
 use crate::weights;
 
 pub(crate) fn read_config<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, PipelineError> {
@@ -93,7 +94,21 @@ pub fn load(dir: &Path, device: &Device) -> Result<StableDiffusion, PipelineErro
         unet_config,
         vae_config: VaeConfig::Kl(vae_config),
         origin: Origin { source: dir.display().to_string(), ..Default::default() },
+        scheduler_config: scheduler_config(dir)?,
         vae_tiling: false,
         device: device.clone(),
+    })
+}
+
+/// The folder's `scheduler/scheduler_config.json`, or SD 1.5's when it has none.
+pub fn scheduler_config(dir: &Path) -> Result<SchedulerConfig, PipelineError> {
+    let path = dir.join("scheduler/scheduler_config.json");
+    if !path.is_file() {
+        return Ok(SchedulerConfig::sd15());
+    }
+    SchedulerConfig::read(&path).map_err(|problem| PipelineError::Model {
+        path: path.clone(),
+        problem,
+        fix: "fix the scheduler config (diffusers' keys), or remove it to use SD 1.5's",
     })
 }

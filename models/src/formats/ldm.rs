@@ -160,27 +160,82 @@ fn single_file_error(path: &Path, problem: impl Into<String>, fix: &'static str)
 /// Reads `<checkpoint>.yaml` when it exists (A1111's convention).
 pub fn read_yaml(checkpoint: &Path) -> Result<LdmYaml, PipelineError> {
     let path = checkpoint.with_extension("yaml");
-    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(LdmYaml::default()) };
-    let doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text)
-        .map_err(|e| single_file_error(&path, format!("not valid YAML: {e}"), "fix the LDM config or remove it to use SD 1.5's"))?;
+    let Some(doc) = yaml_beside(&path)? else { return Ok(LdmYaml::default()) };
     let params = &doc["model"]["params"];
-    let unet = &params["unet_config"]["params"];
-    let num_heads = match (unet["num_heads"].as_u64(), unet["num_head_channels"].as_i64()) {
+    let (num_heads, context_dim) = attention(&params["unet_config"]["params"], &path)?;
+    Ok(LdmYaml { num_heads, context_dim, scale_factor: params["scale_factor"].as_f64().unwrap_or(0.18215) as f32 })
+}
+
+/// The `.yaml` at `path` when there is one.
+fn yaml_beside(path: &Path) -> Result<Option<serde_yaml_ng::Value>, PipelineError> {
+    let Ok(text) = std::fs::read_to_string(path) else { return Ok(None) };
+    serde_yaml_ng::from_str(&text)
+        .map(Some)
+        .map_err(|e| single_file_error(path, format!("not valid YAML: {e}"), "fix the LDM config or remove it to use SD 1.5's"))
+}
+
+/// The heads and text width an LDM UNet's (or ControlNet's) `params` set: (num_heads, context_dim).
+fn attention(node: &serde_yaml_ng::Value, path: &Path) -> Result<(usize, Option<usize>), PipelineError> {
+    let num_heads = match (node["num_heads"].as_u64(), node["num_head_channels"].as_i64()) {
         (Some(h), _) if h > 0 => h as usize,
         (_, Some(c)) if c > 0 => {
             return Err(single_file_error(
-                &path,
+                path,
                 "num_head_channels (SD 2.x attention) is not supported",
                 "use an SD 1.x checkpoint and config",
             ));
         }
         _ => 8,
     };
-    Ok(LdmYaml {
-        num_heads,
-        context_dim: unet["context_dim"].as_u64().map(|c| c as usize),
-        scale_factor: params["scale_factor"].as_f64().unwrap_or(0.18215) as f32,
-    })
+    Ok((num_heads, node["context_dim"].as_u64().map(|c| c as usize)))
+}
+
+/// Where a single-file ControlNet's attention settings came from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ControlNetYaml {
+    /// `<file>.yaml` (lllyasviel ships `control_v11p_sd15_*.yaml`): its control_stage_config.
+    Read { path: std::path::PathBuf, num_heads: usize, context_dim: Option<usize> },
+    /// None beside it: SD 1.5's (8 heads, the text width from the tensors).
+    Sd15,
+}
+
+impl ControlNetYaml {
+    /// Reads `<file>.yaml` beside a single-file ControlNet: `model.params.control_stage_config.params`
+    /// (the ControlNet's own), else the `unet_config` it was made for.
+    pub fn beside(file: &Path) -> Result<Self, PipelineError> {
+        let path = file.with_extension("yaml");
+        let Some(doc) = yaml_beside(&path)? else { return Ok(Self::Sd15) };
+        let params = &doc["model"]["params"];
+        let node = match &params["control_stage_config"]["params"] {
+            serde_yaml_ng::Value::Null => &params["unet_config"]["params"],
+            control => control,
+        };
+        let (num_heads, context_dim) = attention(node, &path)?;
+        Ok(Self::Read { path, num_heads, context_dim })
+    }
+
+    pub fn num_heads(&self) -> usize {
+        match self {
+            Self::Read { num_heads, .. } => *num_heads,
+            Self::Sd15 => 8,
+        }
+    }
+
+    pub fn context_dim(&self) -> Option<usize> {
+        match self {
+            Self::Read { context_dim, .. } => *context_dim,
+            Self::Sd15 => None,
+        }
+    }
+}
+
+impl std::fmt::Display for ControlNetYaml {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            Self::Read { path, num_heads, .. } => write!(f, "{} ({num_heads} heads)", path.display()),
+            Self::Sd15 => f.write_str("no .yaml beside it: SD 1.5's (8 heads)"),
+        }
+    }
 }
 
 type Shapes = BTreeMap<String, Vec<usize>>;
@@ -304,13 +359,23 @@ pub fn read_single_file_controlnet(path: &Path) -> Result<ControlNetConfig, Pipe
     for j in 1..convs.saturating_sub(1) / 2 + 1 {
         conditioning_embedding_out_channels.push(dim(&shapes, &hint(4 * j), 0, path)?);
     }
+    let yaml = ControlNetYaml::beside(path)?;
+    let cross_attention_dim = e.cross_attention_dim.or(yaml.context_dim()).unwrap_or(768);
+    if let Some(c) = yaml.context_dim().filter(|c| *c != cross_attention_dim) {
+        return Err(single_file_error(
+            path,
+            format!("its .yaml says context_dim {c} but the ControlNet's cross-attention takes {cross_attention_dim}"),
+            "use the .yaml that came with this ControlNet, or remove it",
+        ));
+    }
+    tracing::info!(controlnet = %path.display(), config = %yaml, "single-file ControlNet config");
     let config = ControlNetConfig {
         in_channels: e.in_channels,
         block_out_channels: e.block_out_channels,
         down_block_types: e.down_block_types,
         layers_per_block: e.layers_per_block,
-        cross_attention_dim: e.cross_attention_dim.unwrap_or(768),
-        attention_head_dim: Some(8),
+        cross_attention_dim,
+        attention_head_dim: Some(yaml.num_heads()),
         num_attention_heads: None,
         norm_num_groups: 32,
         norm_eps: 1e-5,
@@ -410,6 +475,8 @@ pub fn load_single_file(path: &Path, device: &Device) -> Result<StableDiffusion,
         unet_config: unet_cfg,
         vae_config: VaeConfig::Kl(vae_cfg),
         origin: Origin { source: path.display().to_string(), ..Default::default() },
+        // A single file carries no scheduler config: SD 1.5's, as A1111 and diffusers assume.
+        scheduler_config: crate::schedulers::SchedulerConfig::sd15(),
         vae_tiling: false,
         device: device.clone(),
     })

@@ -17,10 +17,10 @@ use crate::components::clip::{ClipTextConfig, ClipTextModel};
 use crate::components::controlnet::{ControlMode, ControlNetModel, ControlSettings};
 use crate::components::tokenizer::{ClipTokenizer, TokenizerError};
 use crate::components::unet_2d_condition::{ControlResiduals, UNet2DConditionConfig, UNet2DConditionModel};
+use crate::noise::{NoiseGenerator, NoiseSource};
 use crate::pipeline::prompt::{chunks, Chunk};
 use crate::pipeline::text_encoder_slot::{PromptKey, TextEncoderSlot};
-use crate::schedulers::{img2img_start, Sample, SchedulerKind};
-use crate::torch_rng::{NormalKernel, TorchGenerator};
+use crate::schedulers::{img2img_start, Sample, SchedulerConfig, SchedulerKind};
 use crate::weights::WeightsError;
 
 impl Sample for Tensor<4> {
@@ -35,6 +35,9 @@ impl Sample for Tensor<4> {
     }
     fn div_scalar(&self, a: f32) -> Self {
         self.clone().div_scalar(a)
+    }
+    fn clamp(&self, min: f32, max: f32) -> Self {
+        self.clone().clamp(min, max)
     }
 }
 
@@ -66,8 +69,8 @@ pub struct Img2ImgParams {
     pub height: u32,
     /// A1111's clip skip: 1 = last layer.
     pub clip_skip: usize,
-    /// Which Box-Muller arithmetic the noise uses (see [`NormalKernel`]).
-    pub noise_kernel: NormalKernel,
+    /// Where the noise comes from (A1111's randn_source; see [`NoiseSource`]).
+    pub noise: NoiseSource,
 }
 
 /// Progress after each denoising step.
@@ -91,6 +94,9 @@ pub struct StableDiffusion {
     pub vae_config: VaeConfig,
     /// Where the weights came from and what was merged into them (a booth file records it).
     pub origin: Origin,
+    /// The model's scheduler config (a diffusers folder's own, else SD 1.5's), which every
+    /// sampler is built from (a booth file records it).
+    pub scheduler_config: SchedulerConfig,
     /// Decode pictures larger than the VAE's training size in tiles (diffusers' `enable_tiling`):
     /// bounded memory for large keepsakes, at the cost of faint seams' worth of difference.
     pub vae_tiling: bool,
@@ -210,8 +216,7 @@ impl StableDiffusion {
             }
         }
         let device = &self.device;
-        let mut generator = TorchGenerator::manual_seed(p.seed);
-        let kernel = p.noise_kernel;
+        let mut generator = NoiseGenerator::new(p.noise, p.seed);
 
         // Text: [negative, positive] for classifier-free guidance.
         let guidance = p.cfg > 1.0;
@@ -225,7 +230,11 @@ impl StableDiffusion {
         };
 
         let scaling = self.vae_config.scaling_factor();
-        let mut scheduler = p.scheduler.build::<Tensor<4>>(p.steps);
+        let mut scheduler = p.scheduler.build::<Tensor<4>>(&self.scheduler_config, p.steps).map_err(|problem| PipelineError::Model {
+            path: PathBuf::from(&self.scheduler_config.source),
+            problem,
+            fix: "choose another sampler, or give the model a scheduler config it can follow (--scheduler-config FILE)",
+        })?;
         let (first, mut latents) = match start {
             Start::Photo(image) => {
                 if image.dimensions() != (p.width, p.height) {
@@ -238,16 +247,16 @@ impl StableDiffusion {
                 // The photo to latents (the KL VAE samples its posterior: the generator's first
                 // draw), then noise to the start step (the next draw).
                 let input = unit_tensor(image, device).mul_scalar(2.0).sub_scalar(1.0);
-                let init = self.vae.encode_latents(input, scaling, &mut generator, kernel);
+                let init = self.vae.encode_latents(input, scaling, &mut generator);
                 let dims = init.dims();
                 let first = img2img_start(p.steps, p.strength);
-                let noise = Tensor::<4>::from_data(TensorData::new(generator.randn(dims.iter().product(), kernel), dims), device);
+                let noise = Tensor::<4>::from_data(TensorData::new(generator.randn(dims.iter().product()), dims), device);
                 (first, scheduler.add_noise(&init, &noise, first))
             }
             Start::Noise => {
                 let f = self.vae_config.scale_factor() as usize;
                 let dims = [1, self.unet_config.in_channels, p.height as usize / f, p.width as usize / f];
-                let noise = Tensor::<4>::from_data(TensorData::new(generator.randn(dims.iter().product(), kernel), dims), device);
+                let noise = Tensor::<4>::from_data(TensorData::new(generator.randn(dims.iter().product()), dims), device);
                 (0, noise.mul_scalar(scheduler.init_noise_sigma()))
             }
         };
@@ -294,7 +303,7 @@ impl StableDiffusion {
                 out
             };
             latents = scheduler
-                .step(&eps, index, &latents, &mut || Tensor::<4>::from_data(TensorData::new(generator.randn(numel, kernel), dims), device));
+                .step(&eps, index, &latents, &mut || Tensor::<4>::from_data(TensorData::new(generator.randn(numel), dims), device));
             match progress(StepProgress { step: done + 1, total, latents: latents.clone() }) {
                 Flow::Continue => {}
                 Flow::Finish => break,

@@ -1,26 +1,49 @@
-//! diffusers' `DDIMScheduler`, SD 1.5 config: leading timesteps with steps_offset 1, eta 0,
-//! final alpha = alphas_cumprod[0] (set_alpha_to_one false), no clipping.
+//! diffusers' `DDIMScheduler`: timesteps spaced as the config says (leading, with steps_offset,
+//! by default), eta 0, epsilon or v prediction, optional clipping of the predicted original,
+//! the alpha before the first step 1 or alphas_cumprod[0] (set_alpha_to_one).
 
-use super::{alpha_add_noise, alphas_cumprod, Sample, Scheduler, NUM_TRAIN_TIMESTEPS, STEPS_OFFSET};
+use super::config::{np_arange, round_half_even, Prediction, Resolved, Spacing};
+use super::{alpha_add_noise, np_linspace, Sample, Scheduler};
 
 pub struct DdimScheduler {
     pub timesteps: Vec<f32>,
     steps: Vec<usize>,
     alphas_cumprod: Vec<f32>,
+    /// The timestep distance to the previous step (diffusers: train // inference, whatever the spacing).
     step_ratio: usize,
+    final_alpha_cumprod: f32,
+    prediction: Prediction,
+    clip_sample: Option<f32>,
 }
 
 impl DdimScheduler {
-    pub fn new(num_inference_steps: usize) -> Self {
-        let step_ratio = NUM_TRAIN_TIMESTEPS / num_inference_steps;
-        let steps: Vec<usize> = (0..num_inference_steps).rev().map(|i| i * step_ratio + STEPS_OFFSET).collect();
-        Self { timesteps: steps.iter().map(|t| *t as f32).collect(), steps, alphas_cumprod: alphas_cumprod(), step_ratio }
+    pub fn new(config: &Resolved, num_inference_steps: usize) -> Self {
+        let (train, n) = (config.num_train_timesteps, num_inference_steps);
+        let step_ratio = train / n;
+        let steps: Vec<usize> = match config.spacing {
+            Spacing::Linspace => np_linspace(0.0, (train - 1) as f64, n).into_iter().rev().map(|t| round_half_even(t) as usize).collect(),
+            Spacing::Leading => (0..n).rev().map(|i| i * step_ratio + config.steps_offset).collect(),
+            Spacing::Trailing => {
+                np_arange(train as f64, 0.0, -(train as f64 / n as f64)).into_iter().map(|t| round_half_even(t) as usize - 1).collect()
+            }
+        };
+        let alphas_cumprod = config.alphas_cumprod();
+        let final_alpha_cumprod = if config.set_alpha_to_one { 1.0 } else { alphas_cumprod[0] };
+        Self {
+            timesteps: steps.iter().map(|t| *t as f32).collect(),
+            steps,
+            alphas_cumprod,
+            step_ratio,
+            final_alpha_cumprod,
+            prediction: config.prediction,
+            clip_sample: config.clip_sample,
+        }
     }
 
     fn alpha_prev(&self, t: usize) -> f32 {
         match t.checked_sub(self.step_ratio) {
             Some(prev) => self.alphas_cumprod[prev],
-            None => self.alphas_cumprod[0],
+            None => self.final_alpha_cumprod,
         }
     }
 }
@@ -35,8 +58,20 @@ impl<S: Sample> Scheduler<S> for DdimScheduler {
         let alpha_prod_t = self.alphas_cumprod[t];
         let alpha_prod_t_prev = self.alpha_prev(t);
         let beta_prod_t = 1.0 - alpha_prod_t;
-        let pred_original = sample.sub(&model_output.mul_scalar(beta_prod_t.sqrt())).div_scalar(alpha_prod_t.sqrt());
-        let direction = model_output.mul_scalar((1.0 - alpha_prod_t_prev).sqrt());
+        let (pred_original, pred_epsilon) = match self.prediction {
+            Prediction::Epsilon => {
+                (sample.sub(&model_output.mul_scalar(beta_prod_t.sqrt())).div_scalar(alpha_prod_t.sqrt()), model_output.clone())
+            }
+            Prediction::VPrediction => (
+                sample.mul_scalar(alpha_prod_t.sqrt()).sub(&model_output.mul_scalar(beta_prod_t.sqrt())),
+                model_output.mul_scalar(alpha_prod_t.sqrt()).add(&sample.mul_scalar(beta_prod_t.sqrt())),
+            ),
+        };
+        let pred_original = match self.clip_sample {
+            Some(range) => pred_original.clamp(-range, range),
+            None => pred_original,
+        };
+        let direction = pred_epsilon.mul_scalar((1.0 - alpha_prod_t_prev).sqrt());
         pred_original.mul_scalar(alpha_prod_t_prev.sqrt()).add(&direction)
     }
 

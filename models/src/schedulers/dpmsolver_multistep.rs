@@ -1,7 +1,10 @@
 //! diffusers' `DPMSolverMultistepScheduler` with `use_karras_sigmas=True` ("DPM++ 2M Karras"):
-//! dpmsolver++, second order, midpoint, lower order at the final step (final sigma 0).
+//! dpmsolver++, second order, midpoint, lower order at the final step (final sigma 0), epsilon
+//! or v prediction. The Karras sigmas span the whole training schedule, so the config's
+//! timestep spacing does not change them.
 
-use super::{alphas_cumprod, np_linspace, train_sigmas, Sample, Scheduler};
+use super::config::{Prediction, Resolved};
+use super::{np_linspace, train_sigmas, Sample, Scheduler};
 
 pub struct DpmSolverMultistepScheduler<S> {
     pub timesteps: Vec<f32>,
@@ -9,6 +12,7 @@ pub struct DpmSolverMultistepScheduler<S> {
     /// The previous step's index and data prediction (the "2M" memory).
     previous: Option<(usize, S)>,
     lower_order_nums: usize,
+    prediction: Prediction,
 }
 
 /// `_sigma_to_t`: the (fractional) training timestep of a sigma, by log-linear interpolation.
@@ -24,8 +28,8 @@ fn sigma_to_t(sigma: f64, log_sigmas: &[f64]) -> f64 {
 }
 
 impl<S> DpmSolverMultistepScheduler<S> {
-    pub fn new(num_inference_steps: usize) -> Self {
-        let sigmas_train = train_sigmas(&alphas_cumprod());
+    pub fn new(config: &Resolved, num_inference_steps: usize) -> Self {
+        let sigmas_train = train_sigmas(&config.alphas_cumprod_finite());
         let log_sigmas: Vec<f64> = sigmas_train.iter().map(|s| (*s as f64).ln()).collect();
         // Karras et al. (2022) sigmas between the schedule's smallest and largest, rho = 7.
         let (sigma_min, sigma_max) = (sigmas_train[0] as f64, sigmas_train[sigmas_train.len() - 1] as f64);
@@ -36,7 +40,7 @@ impl<S> DpmSolverMultistepScheduler<S> {
         let timesteps: Vec<f32> = karras.iter().map(|s| sigma_to_t(*s, &log_sigmas).round() as f32).collect();
         let mut sigmas: Vec<f32> = karras.iter().map(|s| *s as f32).collect();
         sigmas.push(0.0);
-        Self { timesteps, sigmas, previous: None, lower_order_nums: 0 }
+        Self { timesteps, sigmas, previous: None, lower_order_nums: 0, prediction: config.prediction }
     }
 
     /// VP alpha and sigma of a sigma (`_sigma_to_alpha_sigma_t`), float32.
@@ -60,7 +64,10 @@ impl<S: Sample> Scheduler<S> for DpmSolverMultistepScheduler<S> {
         let last = index == self.timesteps.len() - 1;
         // Data prediction (x0) from the noise prediction.
         let (alpha_s0, sigma_s0_vp) = Self::alpha_sigma(self.sigmas[index]);
-        let x0 = sample.sub(&model_output.mul_scalar(sigma_s0_vp)).div_scalar(alpha_s0);
+        let x0 = match self.prediction {
+            Prediction::Epsilon => sample.sub(&model_output.mul_scalar(sigma_s0_vp)).div_scalar(alpha_s0),
+            Prediction::VPrediction => sample.mul_scalar(alpha_s0).sub(&model_output.mul_scalar(sigma_s0_vp)),
+        };
 
         let (alpha_t, sigma_t) = Self::alpha_sigma(self.sigmas[index + 1]);
         let lambda_t = alpha_t.ln() - sigma_t.ln();

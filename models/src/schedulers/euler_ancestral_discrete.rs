@@ -1,6 +1,7 @@
-//! diffusers' `EulerAncestralDiscreteScheduler` ("Euler a"), SD 1.5 config: linspace timesteps.
-//! Draws fresh noise at every step, the last one included.
+//! diffusers' `EulerAncestralDiscreteScheduler` ("Euler a"): the timesteps and sigmas of
+//! [`SigmaSchedule`]. Draws fresh noise at every step, the last one included.
 
+use super::config::Resolved;
 use super::euler_discrete::SigmaSchedule;
 use super::{Sample, Scheduler};
 
@@ -9,8 +10,8 @@ pub struct EulerAncestralDiscreteScheduler {
 }
 
 impl EulerAncestralDiscreteScheduler {
-    pub fn new(num_inference_steps: usize) -> Self {
-        Self { schedule: SigmaSchedule::linspace(num_inference_steps) }
+    pub fn new(config: &Resolved, num_inference_steps: usize) -> Self {
+        Self { schedule: SigmaSchedule::new(config, num_inference_steps) }
     }
 }
 
@@ -30,7 +31,7 @@ impl<S: Sample> Scheduler<S> for EulerAncestralDiscreteScheduler {
     fn step(&mut self, model_output: &S, index: usize, sample: &S, noise: &mut dyn FnMut() -> S) -> S {
         let sigmas = &self.schedule.sigmas;
         let sigma = sigmas[index];
-        let pred_original = sample.sub(&model_output.mul_scalar(sigma));
+        let pred_original = self.schedule.pred_original(model_output, sample, index);
         let (from, to) = (sigmas[index], sigmas[index + 1]);
         let sigma_up = (to * to * (from * from - to * to) / (from * from)).sqrt();
         let sigma_down = (to * to - sigma_up * sigma_up).sqrt();

@@ -1,12 +1,13 @@
-//! Samplers, one file per diffusers scheduler class, each matching that class as built from
-//! SD 1.5's `scheduler_config.json` (scaled-linear betas 0.00085..0.012, 1000 steps, steps_offset 1,
-//! set_alpha_to_one false, clip_sample false).
+//! Samplers, one file per diffusers scheduler class, each matching that class as diffusers
+//! builds it from the model's `scheduler_config.json` ([`config`]: the file's keys over the
+//! class's defaults; SD 1.5's for a model without one).
 //!
 //! The arithmetic follows diffusers op for op in float32 (where diffusers uses float32 tensors)
 //! and float64 (where it uses numpy), so trajectories agree to float rounding. Schedulers work on
 //! any [`Sample`] (the pipeline's tensors; plain `Vec<f32>` in tests) and index steps by position
 //! in the schedule, which is what diffusers' `set_begin_index` does for img2img.
 
+pub mod config;
 pub mod ddim;
 pub mod dpmsolver_multistep;
 pub mod euler_ancestral_discrete;
@@ -16,12 +17,15 @@ pub mod lcm;
 use std::fmt;
 use std::str::FromStr;
 
+pub use config::SchedulerConfig;
+
 /// What a scheduler needs of a latent tensor: element-wise arithmetic with scalars.
 pub trait Sample: Clone {
     fn add(&self, other: &Self) -> Self;
     fn sub(&self, other: &Self) -> Self;
     fn mul_scalar(&self, a: f32) -> Self;
     fn div_scalar(&self, a: f32) -> Self;
+    fn clamp(&self, min: f32, max: f32) -> Self;
 }
 
 impl Sample for Vec<f32> {
@@ -37,13 +41,10 @@ impl Sample for Vec<f32> {
     fn div_scalar(&self, a: f32) -> Self {
         self.iter().map(|x| x / a).collect()
     }
+    fn clamp(&self, min: f32, max: f32) -> Self {
+        self.iter().map(|x| x.clamp(min, max)).collect()
+    }
 }
-
-/// SD 1.5's training noise schedule.
-pub const NUM_TRAIN_TIMESTEPS: usize = 1000;
-const BETA_START: f64 = 0.00085;
-const BETA_END: f64 = 0.012;
-pub const STEPS_OFFSET: usize = 1;
 
 /// `torch.linspace(start, end, steps, dtype=float32)` as PyTorch's CPU kernel computes it: from
 /// the start for the first half, from the end for the second.
@@ -62,20 +63,6 @@ pub fn np_linspace(start: f64, end: f64, num: usize) -> Vec<f64> {
     let mut v: Vec<f64> = (0..num).map(|i| start + i as f64 * step).collect();
     v[num - 1] = end;
     v
-}
-
-/// `alphas_cumprod` of the scaled-linear schedule, in float32 like diffusers.
-pub fn alphas_cumprod() -> Vec<f32> {
-    let betas: Vec<f32> =
-        torch_linspace_f32(BETA_START.sqrt() as f32, BETA_END.sqrt() as f32, NUM_TRAIN_TIMESTEPS).into_iter().map(|b| b * b).collect();
-    let mut acc = 1.0f32;
-    betas
-        .into_iter()
-        .map(|b| {
-            acc *= 1.0 - b;
-            acc
-        })
-        .collect()
 }
 
 /// `((1 - a) / a) ** 0.5` per training step, float32.
@@ -156,14 +143,29 @@ impl SchedulerKind {
         }
     }
 
-    pub fn build<S: Sample + 'static>(self, num_inference_steps: usize) -> Box<dyn Scheduler<S>> {
+    /// The diffusers class this sampler is.
+    pub fn diffusers_class(self) -> &'static str {
         match self {
-            SchedulerKind::EulerAncestral => Box::new(euler_ancestral_discrete::EulerAncestralDiscreteScheduler::new(num_inference_steps)),
-            SchedulerKind::Euler => Box::new(euler_discrete::EulerDiscreteScheduler::new(num_inference_steps)),
-            SchedulerKind::Ddim => Box::new(ddim::DdimScheduler::new(num_inference_steps)),
-            SchedulerKind::DpmPp2mKarras => Box::new(dpmsolver_multistep::DpmSolverMultistepScheduler::new(num_inference_steps)),
-            SchedulerKind::Lcm => Box::new(lcm::LcmScheduler::new(num_inference_steps)),
+            SchedulerKind::EulerAncestral => "EulerAncestralDiscreteScheduler",
+            SchedulerKind::Euler => "EulerDiscreteScheduler",
+            SchedulerKind::Ddim => "DDIMScheduler",
+            SchedulerKind::DpmPp2mKarras => "DPMSolverMultistepScheduler",
+            SchedulerKind::Lcm => "LCMScheduler",
         }
+    }
+
+    /// The sampler for `num_inference_steps` steps, from the model's scheduler config; an
+    /// error names a key of the config this sampler cannot follow.
+    pub fn build<S: Sample + 'static>(self, config: &SchedulerConfig, num_inference_steps: usize) -> Result<Box<dyn Scheduler<S>>, String> {
+        let c = config.resolve(self)?;
+        let n = num_inference_steps.max(1);
+        Ok(match self {
+            SchedulerKind::EulerAncestral => Box::new(euler_ancestral_discrete::EulerAncestralDiscreteScheduler::new(&c, n)),
+            SchedulerKind::Euler => Box::new(euler_discrete::EulerDiscreteScheduler::new(&c, n)),
+            SchedulerKind::Ddim => Box::new(ddim::DdimScheduler::new(&c, n)),
+            SchedulerKind::DpmPp2mKarras => Box::new(dpmsolver_multistep::DpmSolverMultistepScheduler::new(&c, n)),
+            SchedulerKind::Lcm => Box::new(lcm::LcmScheduler::new(&c, n)),
+        })
     }
 }
 
@@ -221,7 +223,7 @@ mod tests {
 
     #[test]
     fn schedule_tables_match_known_values() {
-        let ac = alphas_cumprod();
+        let ac = SchedulerConfig::sd15().resolve(SchedulerKind::Euler).unwrap().alphas_cumprod();
         assert_eq!(ac.len(), 1000);
         assert!((ac[0] - 0.99915).abs() < 1e-6, "{}", ac[0]);
         assert!((ac[999] - 0.0047).abs() < 1e-4, "{}", ac[999]);

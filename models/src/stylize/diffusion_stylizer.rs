@@ -7,13 +7,13 @@ use std::sync::Arc;
 use image::{imageops, RgbImage};
 
 use crate::components::controlnet::{ControlNetModel, ControlSettings};
+use crate::noise::NoiseSource;
 use crate::pipeline::{to_image, ControlUnit, Img2ImgParams, Origin, PipelineError, StableDiffusion};
 use crate::preprocessors::control_image::{fit, ResizeMode};
 use crate::preprocessors::Preprocessor;
 use crate::schedulers::SchedulerKind;
 use crate::stylize::shared_pipeline::{Priority, SharedPipeline};
 use crate::stylize::stylizer::{Progress, StylizeError, Stylizer};
-use crate::torch_rng::NormalKernel;
 
 /// How each visit's seed is chosen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,7 +193,7 @@ impl DiffusionStylizer {
             width,
             height,
             clip_skip: 1,
-            noise_kernel: NormalKernel::native(),
+            noise: NoiseSource::cpu(),
         };
         // Control images from the photo as it came (A1111 runs preprocessors at their own
         // resolution), fitted to the picture as its default "crop and resize" does.

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use image::RgbImage;
+use keepsake_models::noise::NoiseSource;
 use keepsake_models::pipeline::Img2ImgParams;
 use keepsake_models::torch_rng::NormalKernel;
 
@@ -37,7 +38,7 @@ pub fn pipeline_params(r: &serde_json::Value, run: &serde_json::Value) -> Img2Im
         width: shape[3],
         height: shape[2],
         clip_skip: 1,
-        noise_kernel: NormalKernel::Scalar,
+        noise: NoiseSource::Cpu(NormalKernel::Scalar),
     }
 }
 
