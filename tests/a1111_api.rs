@@ -196,6 +196,26 @@ fn the_token_guards_every_route() {
             assert!(resp.headers().get("www-authenticate").is_some());
         }
     }
+    // Listening beyond this machine without a token is refused before anything loads.
+    let mut open = Command::new(env!("CARGO_BIN_EXE_keepsake"))
+        .args(["serve", "--listen", "0.0.0.0:0", "--model"])
+        .arg(fixtures().join("sd-tiny"))
+        .env_remove("KEEPSAKE_API_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while open.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = open.kill();
+            panic!("serve on 0.0.0.0 without a token kept running");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = open.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && text.contains("--listen 0.0.0.0:0") && text.contains("--token"), "{text}");
     let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("booth:{TOKEN}")));
     for auth in [bearer(), basic] {
         let (status, answer) = post(&s, "/sdapi/v1/txt2img", r#"{"steps": 1, "width": 64, "height": 64}"#, Some(&auth));
@@ -442,9 +462,15 @@ fn the_extension_routes_settings_and_picture_tools_answer_as_a1111_does() {
     let (status, answer) = post(&s, "/sdapi/v1/options", r#"{"randn_source": "TPU", "send_size": false}"#, None);
     assert_eq!((status, &answer["detail"][0]["loc"]), (422, &json!(["body", "randn_source"])), "{answer}");
     assert_eq!(get("/sdapi/v1/options").1["send_size"], json!(true), "a refused request changes nothing");
-    let (status, answer) = post(&s, "/sdapi/v1/txt2img", r#"{"steps": 1, "override_settings": {"eta_noise_seed_delta": 31337}}"#, None);
+    // (Small pictures: a check that let these through would still answer in seconds.)
+    let (status, answer) = post(
+        &s,
+        "/sdapi/v1/txt2img",
+        r#"{"steps": 1, "width": 64, "height": 64, "override_settings": {"eta_noise_seed_delta": 31337}}"#,
+        None,
+    );
     assert_eq!((status, &answer["detail"][0]["loc"]), (422, &json!(["body", "override_settings", "eta_noise_seed_delta"])), "{answer}");
-    let (status, answer) = post(&s, "/sdapi/v1/txt2img", r#"{"steps": 1, "sampler_name": "Euler z"}"#, None);
+    let (status, answer) = post(&s, "/sdapi/v1/txt2img", r#"{"steps": 1, "width": 64, "height": 64, "sampler_name": "Euler z"}"#, None);
     assert_eq!(status, 404, "{answer}");
     assert!(answer["detail"].as_str().unwrap().starts_with("Sampler not found"), "{answer}");
 
@@ -487,8 +513,9 @@ fn the_extension_routes_settings_and_picture_tools_answer_as_a1111_does() {
     let (_, none) = post(&s, "/sdapi/v1/png-info", &json!({"image": answer["images"][1]}).to_string(), None);
     assert_eq!((&none["info"], &none["parameters"]), (&json!(""), &json!({})));
 
-    // extra-single-image: PIL's results as A1111 makes them (within a level: PIL rounds its
-    // Lanczos weights to fixed point); "None" leaves the picture as it is.
+    // extra-single-image: PIL's results as A1111 makes them (within 2 levels: PIL rounds its
+    // Lanczos weights to fixed point; measured max 2, mean 0.12-0.40; Catmull-Rom in place of
+    // Lanczos is 12 levels off); "None" leaves the picture as it is.
     let dir = fixtures().join("extras");
     let source = std::fs::read(dir.join("source.png")).unwrap();
     let source_b64 = base64::engine::general_purpose::STANDARD.encode(&source);
@@ -504,7 +531,8 @@ fn the_extension_routes_settings_and_picture_tools_answer_as_a1111_does() {
         let diffs: Vec<u8> = ours.as_raw().iter().zip(theirs.as_raw()).map(|(a, b)| a.abs_diff(*b)).collect();
         let mean = diffs.iter().map(|&d| d as f64).sum::<f64>() / diffs.len() as f64;
         let max = *diffs.iter().max().unwrap();
-        assert!(mean < 0.5 && max <= 8, "{}: mean {mean:.3}, max {max} levels from PIL", case["name"]);
+        eprintln!("{}: mean {mean:.3}, max {max} levels from PIL", case["name"]);
+        assert!(mean < 0.45 && max <= 3, "{}: mean {mean:.3}, max {max} levels from PIL", case["name"]);
     }
     let (_, same) = post(&s, "/sdapi/v1/extra-single-image", &json!({"image": source_b64, "upscaler_1": "None"}).to_string(), None);
     assert_eq!(decode(&same["image"]), image::load_from_memory(&source).unwrap().to_rgb8());

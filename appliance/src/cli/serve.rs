@@ -69,6 +69,14 @@ pub fn run(args: ServeArgs) -> Result<(), Error> {
     if args.token.as_deref().is_some_and(|t| t.len() < 16) {
         return Err(Error::new("--token", "shorter than 16 characters", "use a longer one, e.g. from `openssl rand -hex 16`"));
     }
+    // The booth's config refuses this too: the model (and the GPU) would be anyone's on the network.
+    if !args.listen.ip().is_loopback() && args.token.is_none() {
+        return Err(Error::new(
+            format!("--listen {}", args.listen),
+            "reaches beyond this machine, and no token guards it",
+            "set --token (or KEEPSAKE_API_TOKEN) to a long random secret that clients send, or listen on 127.0.0.1",
+        ));
+    }
     if args.max_side < 64 || args.max_steps == 0 || args.max_images == 0 {
         return Err(Error::new(
             "--max-side, --max-steps or --max-images",
