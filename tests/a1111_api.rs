@@ -549,3 +549,30 @@ fn the_extension_routes_settings_and_picture_tools_answer_as_a1111_does() {
     assert_eq!((status, &answer["detail"][0]["loc"][1]), (422, &json!("model")), "{answer}");
     assert!(answer["detail"][0]["msg"].as_str().unwrap().contains("no interrogator"), "{answer}");
 }
+
+/// SIGTERM stops `keepsake serve` within 2 s even while a long generation runs (the stop does not
+/// wait for the generation's thread).
+#[test]
+fn sigterm_stops_serve_at_once_during_a_generation() {
+    let mut s = serve(&["--max-steps", "1000"]);
+    let url = s.url.clone();
+    std::thread::spawn(move || {
+        let _ = agent().post(&format!("{url}/sdapi/v1/txt2img")).send(r#"{"steps": 1000, "width": 64, "height": 64}"#);
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let mut r = agent().get(&format!("{}/sdapi/v1/progress?skip_current_image=true", s.url)).call().unwrap();
+        let progress: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+        if progress["state"]["sampling_step"].as_u64().unwrap_or(0) >= 1 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the generation did not start: {progress}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(Command::new("kill").args(["-TERM", &s.child.id().to_string()]).status().unwrap().success());
+    let sent = std::time::Instant::now();
+    while s.child.try_wait().unwrap().is_none() {
+        assert!(sent.elapsed() < Duration::from_secs(2), "serve still runs {:?} after SIGTERM", sent.elapsed());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

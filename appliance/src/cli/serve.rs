@@ -107,7 +107,8 @@ pub fn run(args: ServeArgs) -> Result<(), Error> {
         randn_source: args.rng,
     };
     let engine = Arc::new(Engine::new(Arc::new(SharedPipeline::new(sd)), settings));
-    crate::runtime()?.block_on(async {
+    let runtime = crate::runtime()?;
+    let result = runtime.block_on(async {
         tokio::select! {
             r = crate::api::serve(engine, args.token, args.listen) => r,
             _ = crate::shutdown_signal() => {
@@ -115,5 +116,9 @@ pub fn run(args: ServeArgs) -> Result<(), Error> {
                 Ok(())
             }
         }
-    })
+    });
+    // A generation under way runs on a blocking thread, which dropping the runtime would wait
+    // for (minutes at a large size): a stop does not wait, nothing of a remote request is kept.
+    runtime.shutdown_background();
+    result
 }
