@@ -5,14 +5,13 @@
 
 use axum::extract::State;
 use axum::Json;
-use base64::Engine as _;
 use image::imageops::FilterType;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::images::{decode_image, png_base64};
+use super::images::{decode_base64, decode_image, png_base64};
 use super::request::{ApiError, Body, ErrorBody, HttpValidationError};
 use super::state::{blocking, AppState};
 
@@ -208,18 +207,12 @@ pub struct PngInfoResponse {
 #[utoipa::path(post, path = "/sdapi/v1/png-info", request_body = PngInfoRequest, responses(
     (status = 200, body = PngInfoResponse), (status = 422, body = HttpValidationError), (status = 401, body = ErrorBody)))]
 pub async fn png_info(Body(r): Body<PngInfoRequest>) -> Result<Json<PngInfoResponse>, ApiError> {
-    let text = r.image.unwrap_or_default();
-    let data = match text.split_once(";base64,") {
-        Some((head, data)) if head.starts_with("data:") => data,
-        _ => text.as_str(),
-    };
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(data.trim().as_bytes())
-        .map_err(|e| ApiError::field("image", format!("not base64 ({e}): send the picture as base64, raw or as a data URL")))?;
+    let bytes = decode_base64(r.image.as_deref().unwrap_or_default()).map_err(|e| ApiError::field("image", e.to_string()))?;
     if bytes.is_empty() {
         return Err(ApiError::field("image", "send a picture (base64 PNG)"));
     }
-    let mut items = super::infotext::png_text_chunks(&bytes);
+    // Anything but a PNG carries no text chunks here.
+    let mut items = super::infotext::png_text_chunks(&bytes).unwrap_or_default();
     let info = match items.remove("parameters") {
         Some(Value::String(s)) => s,
         _ => String::new(),

@@ -21,13 +21,18 @@ pub enum PictureError {
     Empty,
 }
 
-/// A picture from base64 text: raw, or a data URL (`data:image/png;base64,...`).
-pub fn decode_image(text: &str) -> Result<RgbImage, PictureError> {
+/// The bytes of base64 text: raw, or a data URL (`data:image/png;base64,...`).
+pub fn decode_base64(text: &str) -> Result<Vec<u8>, PictureError> {
     let data = match text.split_once(";base64,") {
         Some((head, data)) if head.starts_with("data:") => data,
         _ => text,
     };
-    let bytes = base64::engine::general_purpose::STANDARD.decode(data.trim().as_bytes()).map_err(PictureError::NotBase64)?;
+    base64::engine::general_purpose::STANDARD.decode(data.trim().as_bytes()).map_err(PictureError::NotBase64)
+}
+
+/// A picture from base64 text: raw, or a data URL (`data:image/png;base64,...`).
+pub fn decode_image(text: &str) -> Result<RgbImage, PictureError> {
+    let bytes = decode_base64(text)?;
     let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format().map_err(PictureError::Unreadable)?;
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_SIDE);

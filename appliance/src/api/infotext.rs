@@ -119,10 +119,10 @@ fn settings_line(line: &str) -> Vec<(String, String)> {
     pairs
 }
 
-/// The text chunks of a PNG (tEXt, zTXt and iTXt), by keyword; empty for anything else.
-pub fn png_text_chunks(bytes: &[u8]) -> serde_json::Map<String, serde_json::Value> {
+/// The text chunks of a PNG (tEXt, zTXt and iTXt), by keyword.
+pub fn png_text_chunks(bytes: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, png::DecodingError> {
     let mut chunks = serde_json::Map::new();
-    let Ok(reader) = png::Decoder::new(std::io::Cursor::new(bytes)).read_info() else { return chunks };
+    let reader = png::Decoder::new(std::io::Cursor::new(bytes)).read_info()?;
     let info = reader.info();
     for t in &info.uncompressed_latin1_text {
         chunks.insert(t.keyword.clone(), t.text.clone().into());
@@ -137,7 +137,7 @@ pub fn png_text_chunks(bytes: &[u8]) -> serde_json::Map<String, serde_json::Valu
             chunks.insert(t.keyword.clone(), text.into());
         }
     }
-    chunks
+    Ok(chunks)
 }
 
 /// `image` as PNG with a `parameters` text chunk (iTXt when it is not Latin-1, as PIL does).
@@ -165,15 +165,10 @@ pub fn write_png_with_parameters(image: &RgbImage, parameters: &str, path: &Path
     file.commit()
 }
 
-/// Reads the `parameters` text of a PNG (tEXt or iTXt).
+/// Reads the `parameters` text of a PNG file.
 pub fn read_png_parameters(path: &Path) -> std::io::Result<Option<String>> {
-    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path)?));
-    let reader = decoder.read_info().map_err(std::io::Error::other)?;
-    let info = reader.info();
-    if let Some(t) = info.uncompressed_latin1_text.iter().find(|t| t.keyword == "parameters") {
-        return Ok(Some(t.text.clone()));
-    }
-    Ok(info.utf8_text.iter().find(|t| t.keyword == "parameters").and_then(|t| t.get_text().ok()))
+    let mut chunks = png_text_chunks(&std::fs::read(path)?).map_err(std::io::Error::other)?;
+    Ok(chunks.remove("parameters").and_then(|v| v.as_str().map(str::to_string)))
 }
 
 #[cfg(test)]
@@ -201,9 +196,9 @@ mod tests {
     #[test]
     fn the_text_chunks_of_a_png_are_read_and_other_files_have_none() {
         let png = png_with_parameters(&RgbImage::new(2, 2), "a prompt\nSteps: 1, Seed: 2, Size: 2x2").unwrap();
-        assert_eq!(png_text_chunks(&png)["parameters"], json!("a prompt\nSteps: 1, Seed: 2, Size: 2x2"));
+        assert_eq!(png_text_chunks(&png).unwrap()["parameters"], json!("a prompt\nSteps: 1, Seed: 2, Size: 2x2"));
         let korean = png_with_parameters(&RgbImage::new(2, 2), "할머니의 정원").unwrap();
-        assert_eq!(png_text_chunks(&korean)["parameters"], json!("할머니의 정원"));
-        assert!(png_text_chunks(b"GIF89a").is_empty());
+        assert_eq!(png_text_chunks(&korean).unwrap()["parameters"], json!("할머니의 정원"));
+        assert!(png_text_chunks(b"GIF89a").is_err());
     }
 }
