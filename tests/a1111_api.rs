@@ -131,8 +131,9 @@ fn bad_requests_are_answered_422_naming_the_field() {
         (json!({"steps": "twenty"}), vec![json!("body"), json!("steps")], "invalid type"),
         (json!({"steps": 21}), vec![json!("body"), json!("steps")], "1 to 20"),
         (json!({"width": 4096}), vec![json!("body"), json!("width")], "8 to 256"),
-        (json!({"sampler_name": "Heun"}), vec![json!("body"), json!("sampler_name")], "not available"),
-        (json!({"sampler_name": "Euler a", "scheduler": "karras"}), vec![json!("body"), json!("scheduler")], "automatic"),
+        (json!({"sampler_name": "DPM fast"}), vec![json!("body"), json!("sampler_name")], "not available"),
+        (json!({"sampler_name": "DDIM", "scheduler": "karras"}), vec![json!("body"), json!("scheduler")], "automatic"),
+        (json!({"sampler_name": "Euler", "scheduler": "align_your_steps"}), vec![json!("body"), json!("scheduler")], "not available"),
         (json!({"prompt": "x <lora:nobody:0.5>"}), vec![json!("body"), json!("prompt")], "/sdapi/v1/loras"),
         (json!({"init_images": []}), vec![json!("body"), json!("init_images")], "needs a picture"),
         (json!({"init_images": ["data:image/png;base64,AAAA"]}), vec![json!("body"), json!("init_images"), json!(0)], "not a picture"),
@@ -418,6 +419,61 @@ fn the_listings_clients_read_at_start_answer_as_a1111_does() {
         assert_eq!(get(path), (200, Value::Array(vec![])), "{path}");
     }
     assert_eq!(get("/sdapi/v1/no-such-route"), (404, serde_json::json!({"detail": "Not Found"})));
+}
+
+/// A1111's samplers and schedule types as it lists them, each name taken, and the schedule a
+/// picture was made with written into its infotext and info.
+#[test]
+fn every_sampler_and_schedule_a1111_lists_is_taken() {
+    let s = serve(&[]);
+    let get = |path: &str| {
+        let mut r = agent().get(&format!("{}{path}", s.url)).call().unwrap();
+        serde_json::from_str::<Value>(&r.body_mut().read_to_string().unwrap()).unwrap()
+    };
+    let samplers = get("/sdapi/v1/samplers");
+    let names: Vec<&str> = samplers.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    for name in [
+        "Euler a",
+        "Euler",
+        "LMS",
+        "Heun",
+        "DPM2",
+        "DPM2 a",
+        "DPM++ 2S a",
+        "DPM++ SDE",
+        "DPM++ 2M",
+        "DPM++ 2M SDE",
+        "DDIM",
+        "PLMS",
+        "UniPC",
+        "LCM",
+    ] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
+    let sde = samplers.as_array().unwrap().iter().find(|s| s["name"] == "DPM++ 2M SDE").unwrap();
+    assert_eq!((&sde["aliases"], &sde["options"]), (&json!(["k_dpmpp_2m_sde"]), &json!({"scheduler": "exponential"})));
+    let schedules: Vec<Value> = get("/sdapi/v1/schedulers").as_array().unwrap().iter().map(|s| s["label"].clone()).collect();
+    assert_eq!(schedules, [json!("Automatic"), json!("Uniform"), json!("Karras"), json!("Exponential"), json!("SGM Uniform")]);
+
+    let run = |sampler: &str, scheduler: &str| {
+        let body = json!({"steps": 2, "width": 64, "height": 48, "seed": 3, "sampler_name": sampler, "scheduler": scheduler});
+        let (status, answer) = post(&s, "/sdapi/v1/txt2img", &body.to_string(), None);
+        assert_eq!(status, 200, "{sampler} {scheduler}: {answer}");
+        let info: Value = serde_json::from_str(answer["info"].as_str().unwrap()).unwrap();
+        (decode(&answer["images"][0]), info)
+    };
+    let (heun, info) = run("Heun", "Karras");
+    assert_eq!((&info["sampler_name"], &info["scheduler"]), (&json!("Heun"), &json!("karras")), "{info}");
+    assert!(info["infotexts"][0].as_str().unwrap().contains("Sampler: Heun, Schedule type: Karras"), "{info}");
+    let (heun_uniform, info) = run("k_heun", "");
+    assert!(!info["infotexts"][0].as_str().unwrap().contains("Schedule type"), "{info}");
+    assert_ne!(heun, heun_uniform, "the schedule changes the picture");
+    for (sampler, scheduler) in [("UniPC", "automatic"), ("PLMS", ""), ("DPM++ SDE", ""), ("DPM2 a", "sgm_uniform"), ("LMS", "exponential")]
+    {
+        let (picture, info) = run(sampler, scheduler);
+        assert_eq!(info["sampler_name"], json!(sampler), "{info}");
+        assert_ne!(picture, heun, "{sampler}");
+    }
 }
 
 /// The ControlNet extension's routes as its API version 3 answers them, its detected maps, the

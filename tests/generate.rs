@@ -70,11 +70,18 @@ fn generate_reproduces_diffusers_for_the_same_seed() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("width 60 is not a multiple of 8"), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = Command::new(env!("CARGO_BIN_EXE_keepsake"))
-        .args(["generate", "--model", "m", "--input", "i", "--prompt", "x", "--scheduler", "heun", "--output", "o.png"])
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown scheduler \"heun\""));
+    let refused = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_keepsake"))
+            .args(["generate", "--model", "m", "--input", "i", "--prompt", "x", "--output", "o.png"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        String::from_utf8_lossy(&out.stderr).to_string()
+    };
+    assert!(refused(&["--scheduler", "restart"]).contains("unknown sampler \"restart\""));
+    assert!(refused(&["--schedule", "beta"]).contains("--schedule beta"));
+    assert!(refused(&["--scheduler", "ddim", "--schedule", "karras"]).contains("use \"automatic\""));
 
     // --rng gpu: the noise a CUDA GPU draws for the seed (another picture), said in the PNG.
     let gpu = dir.path().join("gpu.png");

@@ -212,6 +212,7 @@ fn the_booth_stylizer_makes_its_control_images_from_the_photo() {
         strength: preset.strength,
         steps: preset.steps,
         scheduler: preset.scheduler,
+        schedule: keepsake_models::schedulers::Schedule::Automatic,
         cfg: preset.cfg,
         seed: 7,
         width: w,

@@ -1,8 +1,11 @@
 //! The schedulers against diffusers: same timesteps and sigmas, and the same img2img trajectory
 //! (add_noise, scale_model_input, step with ancestral noise from the ported torch generator)
 //! around a synthetic noise predictor. Fixtures: tests/reference/make_scheduler_fixtures.py.
+//! The k-diffusion samplers against k-diffusion the same way, as A1111 runs them
+//! (tests/reference/make_k_sampler_fixtures.py).
 
-use keepsake_models::schedulers::{img2img_start, SchedulerConfig, SchedulerKind};
+use keepsake_models::schedulers::k_diffusion::KDiffusionScheduler;
+use keepsake_models::schedulers::{Schedule, Scheduler, SchedulerConfig, SchedulerKind};
 use keepsake_models::torch_rng::{NormalKernel, TorchGenerator};
 
 const N: usize = 256;
@@ -39,7 +42,7 @@ fn trajectories_match_diffusers() {
             "{kind} {steps} steps strength {strength} {}",
             if case["config"].is_null() { String::new() } else { config.to_json().chars().take(120).collect() }
         );
-        let mut sched = kind.build::<Vec<f32>>(&config, steps).unwrap();
+        let mut sched = kind.build::<Vec<f32>>(&config, Schedule::Automatic, steps).unwrap();
 
         let expected_t: Vec<f32> = case["timesteps"].as_array().unwrap().iter().map(|t| t.as_f64().unwrap() as f32).collect();
         assert_eq!(sched.timesteps(), &expected_t[..], "{label}: timesteps");
@@ -49,7 +52,7 @@ fn trajectories_match_diffusers() {
             "{label}: init_noise_sigma {} not {sigma}",
             sched.init_noise_sigma()
         );
-        let start = img2img_start(steps, strength);
+        let start = sched.img2img_start(strength);
         assert_eq!(start as u64, case["t_start"].as_u64().unwrap(), "{label}: start step");
 
         let mut g = TorchGenerator::manual_seed(case["seed"].as_u64().unwrap());
@@ -69,6 +72,56 @@ fn trajectories_match_diffusers() {
         let d_first = rel(first.as_ref().unwrap(), &floats(&case["after_first_step"]));
         let d_final = rel(&latents, &floats(&case["final"]));
         report.push((format!("{label}: first step {d_first:.2e}, final {d_final:.2e}"), d_first <= 2e-6 && d_final <= 2e-5));
+    }
+    let text: Vec<String> = report.iter().map(|(l, ok)| format!("{} {l}", if *ok { "ok  " } else { "FAIL" })).collect();
+    eprintln!("{}", text.join("\n"));
+    assert!(report.iter().all(|(_, ok)| *ok), "{}", text.join("\n"));
+}
+
+#[test]
+fn k_diffusion_samplers_match_k_diffusion_as_a1111_runs_them() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/k_samplers.json")).unwrap();
+    let fixtures: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut report: Vec<(String, bool)> = Vec::new();
+    for case in fixtures["cases"].as_array().unwrap() {
+        let kind: SchedulerKind = case["kind"].as_str().unwrap().parse().unwrap();
+        let schedule = Schedule::parse(case["schedule"].as_str().unwrap()).unwrap();
+        let steps = case["steps"].as_u64().unwrap() as usize;
+        let strength = case["strength"].as_f64();
+        let config = match &case["config"] {
+            serde_json::Value::Null => SchedulerConfig::sd15(),
+            keys => SchedulerConfig::from_json(&keys.to_string(), "fixture").unwrap(),
+        };
+        let label = format!("{kind} {schedule:?} {steps} steps strength {strength:?} {}", case["prediction"]);
+        // The k-diffusion loop itself (DPM++ 2M with Karras runs as diffusers' class by default).
+        let k = kind.k_sampler().unwrap();
+        let mut sched = KDiffusionScheduler::<Vec<f32>>::new(k, schedule, &config.resolve(kind).unwrap(), steps);
+
+        let close = |a: f32, b: f32, tol: f32| (a - b).abs() <= tol * b.abs().max(1.0);
+        let sigmas: Vec<f32> = case["sigmas"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+        let sigmas_ok = sched.sigmas.len() == sigmas.len() && sched.sigmas.iter().zip(&sigmas).all(|(a, b)| close(*a, *b, 2e-6));
+        let first = strength.map_or(0, |s| sched.img2img_start(s));
+        let called: Vec<f32> = case["model_timesteps"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+        let ours = sched.timesteps()[first..].to_vec();
+        let timesteps_ok = ours.len() == called.len() && ours.iter().zip(&called).all(|(a, b)| (a - b).abs() <= 2e-3);
+
+        let mut g = TorchGenerator::manual_seed(case["seed"].as_u64().unwrap());
+        let init: Vec<f32> = (0..N).map(|i| ((i as f64 * 0.05).cos() * 0.8) as f32).collect();
+        let noise = g.randn(N, NormalKernel::Scalar);
+        let mut latents = match strength {
+            None => noise.iter().map(|v| v * sched.init_noise_sigma()).collect(),
+            Some(_) => sched.add_noise(&init, &noise, first),
+        };
+        let timesteps = sched.timesteps().to_vec();
+        for (index, t) in timesteps.iter().enumerate().skip(first) {
+            let input = sched.scale_model_input(&latents, index);
+            let eps = model(&input, *t);
+            latents = sched.step(&eps, index, &latents, &mut || g.randn(N, NormalKernel::Scalar));
+        }
+        let theirs = floats(&case["final"]);
+        let rel = max_diff(&latents, &theirs) / theirs.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        let ok = sigmas_ok && timesteps_ok && rel <= 2e-5;
+        report.push((format!("{label}: sigmas {sigmas_ok}, model timesteps {timesteps_ok} ({} calls), final {rel:.2e}", ours.len()), ok));
     }
     let text: Vec<String> = report.iter().map(|(l, ok)| format!("{} {l}", if *ok { "ok  " } else { "FAIL" })).collect();
     eprintln!("{}", text.join("\n"));

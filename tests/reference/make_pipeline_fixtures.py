@@ -25,6 +25,8 @@ from diffusers import (
     EulerAncestralDiscreteScheduler,
     EulerDiscreteScheduler,
     LCMScheduler,
+    PNDMScheduler,
+    UniPCMultistepScheduler,
     StableDiffusionImg2ImgPipeline,
     UNet2DConditionModel,
 )
@@ -42,6 +44,8 @@ SCHEDULERS = {
     "ddim": (DDIMScheduler, {}),
     "dpmpp-2m-karras": (DPMSolverMultistepScheduler, {"use_karras_sigmas": True}),
     "lcm": (LCMScheduler, {}),
+    "plms": (PNDMScheduler, {"skip_prk_steps": True}),
+    "unipc": (UniPCMultistepScheduler, {}),
 }
 
 # (scheduler, steps, strength, cfg): steps x strength not whole, so rounding is exercised.
@@ -53,6 +57,16 @@ RUNS = [
     ("lcm", 4, 0.8, 1.5),
 ]
 
+# The samplers added with A1111's set, kept apart from RUNS (the booth-file tests compare every
+# run): (sampler, schedule or None for a diffusers class, steps, strength, cfg).
+SAMPLER_RUNS = [
+    ("plms", None, 9, 0.6, 7.0),
+    ("unipc", None, 9, 0.6, 7.0),
+    ("heun", "uniform", 5, 0.6, 7.0),
+    ("dpmpp-2s-a", "karras", 5, 0.7, 7.0),
+    ("dpmpp-2m-sde", "exponential", 6, 0.6, 7.0),
+    ("euler", "sgm_uniform", 6, 1.0, 7.0),
+]
 
 PROMPT = "portrait of an elderly woman, warm hand-painted animation style"
 NEGATIVE = "blurry, lowres"
@@ -99,6 +113,48 @@ def reference_image(pipe, prompt=PROMPT, steps=9, strength=0.6, cfg=7.0, **extra
         ).images[0]
 
 
+def k_diffusion_image(components, kind, schedule_name, steps, strength, cfg):
+    """img2img as A1111 runs a k-diffusion sampler (make_k_sampler_fixtures.py), on the tiny model:
+    the photo encoded and noised with the fixture seed's generator as diffusers' img2img does
+    (posterior sample, then noise), the UNet behind CompVisDenoiser with classifier-free guidance
+    on its noise prediction, the VAE decode; float32 HWC in [0, 1]."""
+    from make_k_sampler_fixtures import DRAWS_NOISE, SAMPLERS, external, schedule
+
+    text_encoder, unet, vae, tokenizer = components
+    pipe = tiny_pipeline(components, "euler")
+    g = torch.Generator("cpu").manual_seed(SEED)
+
+    class Inner:
+        def __init__(self):
+            self.alphas_cumprod = pipe.scheduler.alphas_cumprod.to(torch.float32)
+
+        def apply_model(self, x, t, cond=None):
+            eps = unet(torch.cat([x, x]), t.reshape(()), encoder_hidden_states=context).sample
+            uncond, text = eps.chunk(2)
+            return uncond + (text - uncond) * cfg
+
+    with torch.no_grad():
+        positive, negative = pipe.encode_prompt(PROMPT, "cpu", 1, True, NEGATIVE)
+        context = torch.cat([negative, positive])
+        scaling = vae.config.scaling_factor
+        init = vae.encode(input_image() * 2 - 1).latent_dist.sample(g) * scaling
+        noise = torch.randn(init.shape, generator=g, dtype=torch.float32)
+        denoiser = external.CompVisDenoiser(Inner())
+        fn, discard = SAMPLERS[kind]
+        sigmas = schedule(schedule_name, steps + 1 if discard else steps, denoiser)
+        if discard:
+            sigmas = torch.cat([sigmas[:-2], sigmas[-1:]])
+        t_enc = int(min(strength, 0.999) * steps)
+        first = steps - t_enc - 1
+        x = init + noise * sigmas[first]
+        kwargs = {"disable": True}
+        if kind in DRAWS_NOISE:
+            kwargs["noise_sampler"] = lambda sigma, sigma_next: torch.randn(init.shape, generator=g, dtype=torch.float32)
+        x = fn(denoiser, x, sigmas[first:], **kwargs)
+        image = vae.decode(x / scaling).sample
+    return (image / 2 + 0.5).clamp(0, 1)[0].permute(1, 2, 0).numpy()
+
+
 def main():
     tok_dir = os.path.join(MODEL, "tokenizer")
     os.makedirs(tok_dir, exist_ok=True)
@@ -130,6 +186,17 @@ def main():
         out = reference_image(tiny_pipeline(components, kind), steps=steps, strength=strength, cfg=cfg)
         runs.append({"scheduler": kind, "steps": steps, "strength": strength, "cfg": cfg, "seed": SEED, "image": out.flatten().tolist(), "shape": list(out.shape)})
         print(kind, out.shape, float(out.mean()))
+    sampler_runs = []
+    for kind, schedule_name, steps, strength, cfg in SAMPLER_RUNS:
+        if schedule_name is None:
+            out = reference_image(tiny_pipeline(components, kind), steps=steps, strength=strength, cfg=cfg)
+        else:
+            out = k_diffusion_image(components, kind, schedule_name, steps, strength, cfg)
+        sampler_runs.append({
+            "scheduler": kind, "schedule": schedule_name or "automatic", "steps": steps, "strength": strength, "cfg": cfg,
+            "seed": SEED, "image": out.flatten().tolist(), "shape": list(out.shape),
+        })
+        print(kind, schedule_name, out.shape, float(out.mean()))
     with open(os.path.join(ROOT, "fixtures", "pipeline_outputs.json"), "w") as f:
         json.dump({
             "generated_by": "tests/reference/make_pipeline_fixtures.py",
@@ -140,6 +207,7 @@ def main():
             "input_shape": [1, 3, h, w],
             "input_u8": [int(round(v * 255)) for v in init[0].permute(1, 2, 0).flatten().tolist()],
             "runs": runs,
+            "sampler_runs": sampler_runs,
         }, f)
 
 

@@ -11,6 +11,7 @@ Noise comes from torch.Generator("cpu") with the scalar Box-Muller kernel (ATEN_
 
 Run: .venv-reference/bin/python tests/reference/make_scheduler_fixtures.py
 """
+import inspect
 import json
 import os
 
@@ -19,7 +20,15 @@ os.environ["ATEN_CPU_CAPABILITY"] = "default"
 import numpy as np
 import torch
 import diffusers
-from diffusers import DDIMScheduler, DPMSolverMultistepScheduler, EulerAncestralDiscreteScheduler, EulerDiscreteScheduler, LCMScheduler
+from diffusers import (
+    DDIMScheduler,
+    DPMSolverMultistepScheduler,
+    EulerAncestralDiscreteScheduler,
+    EulerDiscreteScheduler,
+    LCMScheduler,
+    PNDMScheduler,
+    UniPCMultistepScheduler,
+)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "fixtures", "schedulers.json")
@@ -44,6 +53,20 @@ KINDS = {
     "dpmpp-2m-karras": (DPMSolverMultistepScheduler, {"use_karras_sigmas": True}),
     "lcm": (LCMScheduler, {}),
 }
+# Added later (their cases come after the others, so the earlier seeds stay): PLMS is PNDM
+# without the Runge-Kutta warm-up, UniPC diffusers' defaults.
+LATER_KINDS = {
+    "plms": (PNDMScheduler, {"skip_prk_steps": True}),
+    "unipc": (UniPCMultistepScheduler, {}),
+}
+LATER_CONFIG_CASES = [
+    ("plms", {"prediction_type": "v_prediction"}, 20, 0.6),
+    ("plms", {"timestep_spacing": "trailing"}, 7, 1.0),
+    ("plms", {"timestep_spacing": "linspace", "set_alpha_to_one": True}, 3, 1.0),
+    ("unipc", {"timestep_spacing": "leading"}, 20, 0.6),
+    ("unipc", {"prediction_type": "v_prediction", "timestep_spacing": "trailing", "rescale_betas_zero_snr": True}, 7, 1.0),
+    ("unipc", {"timestep_spacing": "trailing"}, 25, 0.55),
+]
 
 N_ELEMENTS = 4 * 8 * 8
 
@@ -81,7 +104,7 @@ CONFIG_CASES = [
 
 
 def run(kind, steps, strength, seed, extra=None):
-    cls, opts = KINDS[kind]
+    cls, opts = {**KINDS, **LATER_KINDS}[kind]
     config = dict(SD15_CONFIG, **(extra or {}))
     sched = cls.from_config(config, **opts)
     sched.set_timesteps(steps)
@@ -98,7 +121,8 @@ def run(kind, steps, strength, seed, extra=None):
     for t in timesteps:
         inp = sched.scale_model_input(latents, t)
         eps = model(inp, t)
-        latents = sched.step(eps, t, latents, generator=g).prev_sample
+        extra_args = {"generator": g} if "generator" in inspect.signature(sched.step).parameters else {}
+        latents = sched.step(eps, t, latents, **extra_args).prev_sample
         if after_first is None:
             after_first = latents
     bits = lambda x: [int(v) for v in x.flatten().contiguous().view(torch.int32).numpy().astype("uint32")]
@@ -123,6 +147,11 @@ def main():
         for steps, strength in [(20, 0.6), (7, 1.0), (25, 0.55)] if kind != "lcm" else [(4, 1.0), (4, 0.6), (8, 0.5)]:
             cases.append(run(kind, steps, strength, seed=1000 + len(cases)))
     for kind, extra, steps, strength in CONFIG_CASES:
+        cases.append(run(kind, steps, strength, seed=1000 + len(cases), extra=extra))
+    for kind in LATER_KINDS:
+        for steps, strength in [(20, 0.6), (7, 1.0), (25, 0.55), (1, 1.0), (2, 1.0)]:
+            cases.append(run(kind, steps, strength, seed=1000 + len(cases)))
+    for kind, extra, steps, strength in LATER_CONFIG_CASES:
         cases.append(run(kind, steps, strength, seed=1000 + len(cases), extra=extra))
     with open(OUT, "w") as f:
         json.dump({"generated_by": "tests/reference/make_scheduler_fixtures.py", "diffusers": diffusers.__version__, "torch": torch.__version__, "cases": cases}, f)

@@ -15,6 +15,9 @@ case "$what" in
   torch)
     .venv-reference/bin/pip install -q -r tests/reference/requirements-torch.txt
     .venv-reference/bin/pip install -q --no-deps open_clip_torch==3.3.0
+    # k-diffusion's samplers only (make_k_sampler_fixtures.py loads sampling.py and external.py
+    # alone); its package also pulls in training tools (CLIP, wandb, clean-fid) not needed here.
+    .venv-reference/bin/pip install -q --no-deps k-diffusion==0.1.1.post1
     ;;
   *) echo "unknown reference set: $what" >&2; exit 2 ;;
 esac

@@ -484,8 +484,7 @@ impl Engine {
         if let Some(Value::String(name)) = r.override_settings.as_ref().and_then(|o| o.get("sd_model_checkpoint")) {
             self.check_checkpoint(name, "override_settings.sd_model_checkpoint")?;
         }
-        let (scheduler, sampler, scheduler_name) =
-            resolve_sampler(r.sampler_name.as_deref().or(r.sampler_index.as_deref()), r.scheduler.as_deref())?;
+        let sampler = resolve_sampler(r.sampler_name.as_deref().or(r.sampler_index.as_deref()), r.scheduler.as_deref())?;
         // A1111's default, within what this booth allows.
         let steps = r.steps.unwrap_or(50.min(limits.max_steps));
         if steps == 0 || steps > limits.max_steps {
@@ -580,7 +579,8 @@ impl Engine {
                 negative_prompt: r.negative_prompt.unwrap_or_default(),
                 strength,
                 steps: steps as usize,
-                scheduler,
+                scheduler: sampler.kind,
+                schedule: sampler.schedule,
                 cfg: cfg as f32,
                 seed,
                 width,
@@ -591,8 +591,8 @@ impl Engine {
             loras,
             units,
             seeds,
-            sampler,
-            scheduler: scheduler_name,
+            sampler: sampler.name,
+            scheduler: sampler.schedule_name,
             send_images: r.send_images.unwrap_or(true),
         })
     }

@@ -18,10 +18,8 @@ pub fn infotext(p: &Img2ImgParams, model_name: &str, img2img: bool) -> String {
     }
     let sampler = p.scheduler.a1111();
     // As A1111 1.9 and later write it: the schedule apart from the sampler's name.
-    let schedule = match sampler.schedule {
-        "karras" => ", Schedule type: Karras",
-        _ => "",
-    };
+    let schedule =
+        super::samplers::schedule_type(p.scheduler, p.schedule).map_or(String::new(), |s| format!(", Schedule type: {}", s.label()));
     text.push_str(&format!(
         "\nSteps: {}, Sampler: {}{schedule}, CFG scale: {}, Seed: {}, Size: {}x{}, Model: {}",
         p.steps, sampler.name, p.cfg, p.seed, p.width, p.height, model_name,

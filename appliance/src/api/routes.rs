@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
-use keepsake_models::schedulers::SchedulerKind;
+use keepsake_models::schedulers::{Schedule, SchedulerKind};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use utoipa::{IntoParams, ToSchema};
@@ -16,7 +16,6 @@ use utoipa::{IntoParams, ToSchema};
 use super::engine::Engine;
 use super::extras::Upscaler;
 use super::request::{ApiError, Body, ErrorBody, GenerationRequest, GenerationResponse, HttpValidationError};
-use super::samplers::SCHEDULERS;
 use super::state::{blocking, AppState};
 use super::{controlnet, extras, options};
 
@@ -175,7 +174,7 @@ async fn samplers() -> Json<Vec<Sampler>> {
             .map(|a| Sampler {
                 name: a.name.to_string(),
                 aliases: a.aliases.iter().map(|n| n.to_string()).collect(),
-                options: if a.schedule == "automatic" { json!({}) } else { json!({"scheduler": a.schedule}) },
+                options: a.schedule.map_or(json!({}), |s| json!({"scheduler": s.name()})),
             })
             .collect(),
     )
@@ -194,14 +193,15 @@ struct Scheduler {
 #[utoipa::path(get, path = "/sdapi/v1/schedulers", responses((status = 200, body = Vec<Scheduler>), (status = 401, body = ErrorBody)))]
 async fn schedulers() -> Json<Vec<Scheduler>> {
     Json(
-        SCHEDULERS
+        Schedule::ALL
             .iter()
-            .map(|(name, label)| Scheduler {
-                name: name.to_string(),
-                label: label.to_string(),
+            .map(|s| Scheduler {
+                name: s.name().to_string(),
+                label: s.label().to_string(),
                 aliases: None,
-                default_rho: if *name == "karras" { 7.0 } else { -1.0 },
-                need_inner_model: false,
+                default_rho: if *s == Schedule::Karras { 7.0 } else { -1.0 },
+                // A1111's: SGM Uniform reads the model's own timestep mapping.
+                need_inner_model: *s == Schedule::SgmUniform,
             })
             .collect(),
     )

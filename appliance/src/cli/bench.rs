@@ -145,6 +145,7 @@ fn params(scheduler: SchedulerKind, steps: usize, cfg: f32) -> Img2ImgParams {
         strength: 0.6,
         steps,
         scheduler,
+        schedule: keepsake_models::schedulers::Schedule::Automatic,
         cfg,
         seed: 4242,
         width: 512,

@@ -7,7 +7,7 @@ use std::time::Instant;
 use keepsake_models::edits::extra_networks::LoraFolder;
 use keepsake_models::formats;
 use keepsake_models::pipeline::{to_image, ControlUnit, Img2ImgParams};
-use keepsake_models::schedulers::SchedulerKind;
+use keepsake_models::schedulers::{Schedule, SchedulerKind};
 use keepsake_models::torch_rng::NormalKernel;
 
 use crate::api::options::RandnSource;
@@ -48,9 +48,17 @@ pub struct GenerateArgs {
     pub strength: f64,
     #[arg(long, default_value_t = 20)]
     pub steps: usize,
-    /// euler-a | euler | ddim | dpmpp-2m-karras | lcm
+    /// The sampler: euler-a | euler | lms | heun | dpm2 | dpm2-a | dpmpp-2s-a | dpmpp-sde |
+    /// dpmpp-2m | dpmpp-2m-sde | ddim | plms | unipc | lcm (A1111's names work too: "DPM++ 2M
+    /// Karras"). Euler, Euler a, DPM++ 2M, DDIM, PLMS, UniPC and LCM run as diffusers' classes on
+    /// the model's scheduler config; the rest, and any sampler given a --schedule, as A1111 runs
+    /// them with k-diffusion.
     #[arg(long, default_value = "euler-a")]
     pub scheduler: String,
+    /// The noise schedule, as A1111's "Schedule type": automatic | uniform | karras |
+    /// exponential | sgm_uniform ("automatic": the sampler's own).
+    #[arg(long, default_value = "automatic")]
+    pub schedule: String,
     #[arg(long, default_value_t = 7.0)]
     pub cfg: f32,
     /// The same seed gives the same picture as diffusers with torch.Generator("cpu").manual_seed(seed).
@@ -102,8 +110,20 @@ pub struct GenerateArgs {
 }
 
 pub fn run(args: GenerateArgs) -> Result<(), Error> {
-    let scheduler: SchedulerKind =
-        args.scheduler.parse().map_err(|e: String| Error::new("--scheduler", e, "see `keepsake generate --help` for the schedulers"))?;
+    let (scheduler, named_schedule) = SchedulerKind::parse_with_schedule(&args.scheduler)
+        .map_err(|e| Error::new("--scheduler", e, "see `keepsake generate --help` for the samplers"))?;
+    let schedule = match Schedule::parse(&args.schedule) {
+        Some(Schedule::Automatic) => named_schedule,
+        Some(schedule) => schedule,
+        None => {
+            return Err(Error::new(
+                format!("--schedule {}", args.schedule),
+                "no such schedule",
+                format!("use one of {}", Schedule::ALL.map(|s| s.name()).join(", ")),
+            ))
+        }
+    };
+    scheduler.implementation(schedule).map_err(|e| Error::new(format!("--schedule {}", schedule.name()), e, "leave --schedule out"))?;
     if !(0.0..=1.0).contains(&args.strength) {
         return Err(Error::new(format!("--strength {}", args.strength), "out of range", "use a value from 0 to 1"));
     }
@@ -135,6 +155,7 @@ pub fn run(args: GenerateArgs) -> Result<(), Error> {
         strength: args.strength,
         steps: args.steps,
         scheduler,
+        schedule,
         cfg: args.cfg,
         seed,
         width,

@@ -20,7 +20,7 @@ use crate::components::unet_2d_condition::{ControlResiduals, UNet2DConditionConf
 use crate::noise::{NoiseGenerator, NoiseSource};
 use crate::pipeline::prompt::{chunks, Chunk};
 use crate::pipeline::text_encoder_slot::{PromptKey, TextEncoderSlot};
-use crate::schedulers::{img2img_start, Sample, SchedulerConfig, SchedulerKind};
+use crate::schedulers::{Sample, Schedule, SchedulerConfig, SchedulerKind};
 use crate::weights::WeightsError;
 
 impl Sample for Tensor<4> {
@@ -63,6 +63,8 @@ pub struct Img2ImgParams {
     pub strength: f64,
     pub steps: usize,
     pub scheduler: SchedulerKind,
+    /// The noise schedule the sampler runs with (A1111's `scheduler`).
+    pub schedule: Schedule,
     pub cfg: f32,
     pub seed: u64,
     pub width: u32,
@@ -230,11 +232,12 @@ impl StableDiffusion {
         };
 
         let scaling = self.vae_config.scaling_factor();
-        let mut scheduler = p.scheduler.build::<Tensor<4>>(&self.scheduler_config, p.steps).map_err(|problem| PipelineError::Model {
-            path: PathBuf::from(&self.scheduler_config.source),
-            problem,
-            fix: "choose another sampler, or give the model a scheduler config it can follow (--scheduler-config FILE)",
-        })?;
+        let mut scheduler =
+            p.scheduler.build::<Tensor<4>>(&self.scheduler_config, p.schedule, p.steps).map_err(|problem| PipelineError::Model {
+                path: PathBuf::from(&self.scheduler_config.source),
+                problem,
+                fix: "choose another sampler, or give the model a scheduler config it can follow (--scheduler-config FILE)",
+            })?;
         let (first, mut latents) = match start {
             Start::Photo(image) => {
                 if image.dimensions() != (p.width, p.height) {
@@ -249,7 +252,7 @@ impl StableDiffusion {
                 let input = unit_tensor(image, device).mul_scalar(2.0).sub_scalar(1.0);
                 let init = self.vae.encode_latents(input, scaling, &mut generator);
                 let dims = init.dims();
-                let first = img2img_start(p.steps, p.strength);
+                let first = scheduler.img2img_start(p.strength);
                 let noise = Tensor::<4>::from_data(TensorData::new(generator.randn(dims.iter().product()), dims), device);
                 (first, scheduler.add_noise(&init, &noise, first))
             }

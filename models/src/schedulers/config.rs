@@ -126,7 +126,7 @@ impl SchedulerConfig {
         // Keys whose other values this port does not implement, with the value it does.
         for (key, supported) in unsupported_keys(kind) {
             if let Some(v) = here(key) {
-                if *v != supported && !(kind == SchedulerKind::DpmPp2mKarras && key == "use_karras_sigmas") {
+                if *v != supported && !forced_by_the_sampler(kind, key) {
                     return Err(format!(
                         "{}: {key} = {v} is not supported for {} ({class}); only {supported} is (remove the key or use another sampler)",
                         self.source,
@@ -135,8 +135,12 @@ impl SchedulerConfig {
                 }
             }
         }
-        let (beta_start, beta_end, schedule) =
-            if kind == SchedulerKind::Lcm { (0.00085, 0.012, "scaled_linear") } else { (0.0001, 0.02, "linear") };
+        let (beta_start, beta_end, schedule) = if kind.diffusers().is_some() && kind != SchedulerKind::Lcm {
+            (0.0001, 0.02, "linear")
+        } else {
+            // LCM's, and SD's own for the k-diffusion samplers (A1111 reads the model's).
+            (0.00085, 0.012, "scaled_linear")
+        };
         let (start, end) = (number("beta_start", beta_start)?, number("beta_end", beta_end)?);
         let betas = match here("trained_betas") {
             Some(Value::Array(list)) => Betas::Trained(
@@ -158,9 +162,20 @@ impl SchedulerConfig {
             "v_prediction" => Prediction::VPrediction,
             other => return Err(wrong("prediction_type", &format!("epsilon or v_prediction, not {other:?}"))),
         };
+        // The k-diffusion samplers do not space timesteps (their schedule is in sigmas).
         let default_spacing = match kind {
-            SchedulerKind::Ddim | SchedulerKind::Lcm => "leading",
-            SchedulerKind::EulerAncestral | SchedulerKind::Euler | SchedulerKind::DpmPp2mKarras => "linspace",
+            SchedulerKind::Ddim | SchedulerKind::Lcm | SchedulerKind::Plms => "leading",
+            SchedulerKind::EulerAncestral
+            | SchedulerKind::Euler
+            | SchedulerKind::DpmPp2m
+            | SchedulerKind::UniPc
+            | SchedulerKind::Lms
+            | SchedulerKind::Heun
+            | SchedulerKind::Dpm2
+            | SchedulerKind::Dpm2Ancestral
+            | SchedulerKind::DpmPp2sAncestral
+            | SchedulerKind::DpmPpSde
+            | SchedulerKind::DpmPp2mSde => "linspace",
         };
         let spacing = match text("timestep_spacing", default_spacing)?.as_str() {
             "linspace" => Spacing::Linspace,
@@ -186,7 +201,7 @@ impl SchedulerConfig {
             spacing,
             steps_offset: whole("steps_offset", 0)?,
             rescale_betas_zero_snr: flag("rescale_betas_zero_snr", false)?,
-            set_alpha_to_one: flag("set_alpha_to_one", true)?,
+            set_alpha_to_one: flag("set_alpha_to_one", kind != SchedulerKind::Plms)?,
             clip_sample: clips.then(|| number("clip_sample_range", 1.0)).transpose()?.map(|r| r as f32),
             original_inference_steps: whole("original_inference_steps", 50)?,
             timestep_scaling: number("timestep_scaling", 10.0)?,
@@ -208,8 +223,8 @@ fn unsupported_keys(kind: SchedulerKind) -> Vec<(&'static str, Value)> {
             keys.extend(sigmas);
             keys.extend([("interpolation_type", Value::from("linear")), ("timestep_type", Value::from("discrete"))]);
         }
-        SchedulerKind::EulerAncestral | SchedulerKind::Ddim | SchedulerKind::Lcm => {}
-        SchedulerKind::DpmPp2mKarras => {
+        SchedulerKind::EulerAncestral | SchedulerKind::Ddim | SchedulerKind::Lcm | SchedulerKind::Plms => {}
+        SchedulerKind::DpmPp2m => {
             keys.extend(sigmas);
             keys.extend([
                 ("algorithm_type", Value::from("dpmsolver++")),
@@ -220,8 +235,33 @@ fn unsupported_keys(kind: SchedulerKind) -> Vec<(&'static str, Value)> {
                 ("use_lu_lambdas", Value::Bool(false)),
             ]);
         }
+        SchedulerKind::UniPc => {
+            keys.extend(sigmas);
+            keys.extend([
+                ("solver_order", Value::from(2)),
+                ("solver_type", Value::from("bh2")),
+                ("predict_x0", Value::Bool(true)),
+                ("lower_order_final", Value::Bool(true)),
+                ("disable_corrector", Value::Array(Vec::new())),
+                ("use_flow_sigmas", Value::Bool(false)),
+            ]);
+        }
+        // k-diffusion reads the noise levels and the prediction type only.
+        SchedulerKind::Lms
+        | SchedulerKind::Heun
+        | SchedulerKind::Dpm2
+        | SchedulerKind::Dpm2Ancestral
+        | SchedulerKind::DpmPp2sAncestral
+        | SchedulerKind::DpmPpSde
+        | SchedulerKind::DpmPp2mSde => keys.clear(),
     }
     keys
+}
+
+/// Keys a sampler sets itself whatever the file says: DPM++ 2M is run with Karras sigmas.
+/// (PLMS likewise always skips PNDM's Runge-Kutta warm-up, as SD 1.5's config says.)
+fn forced_by_the_sampler(kind: SchedulerKind, key: &str) -> bool {
+    matches!((kind, key), (SchedulerKind::DpmPp2m, "use_karras_sigmas"))
 }
 
 /// Python's JSON extensions (-Infinity, Infinity, NaN outside strings) as null, which every
@@ -361,15 +401,15 @@ mod tests {
             "v.json",
         )
         .unwrap();
-        assert_eq!(v.resolve(SchedulerKind::DpmPp2mKarras).unwrap().prediction, Prediction::VPrediction);
+        assert_eq!(v.resolve(SchedulerKind::DpmPp2m).unwrap().prediction, Prediction::VPrediction);
         assert!(!v.to_json().contains("_class_name") && v.to_json().contains("NaN -Infinity"));
         let sample = SchedulerConfig::from_json(r#"{"prediction_type": "sample"}"#, "s.json").unwrap();
         assert!(sample.resolve(SchedulerKind::Euler).unwrap_err().contains("prediction_type"));
         let karras = SchedulerConfig::from_json(r#"{"use_karras_sigmas": true}"#, "k.json").unwrap();
         assert!(karras.resolve(SchedulerKind::Euler).unwrap_err().contains("use_karras_sigmas = true"));
-        assert!(karras.resolve(SchedulerKind::DpmPp2mKarras).is_ok(), "DPM++ 2M Karras sets it itself");
+        assert!(karras.resolve(SchedulerKind::DpmPp2m).is_ok(), "DPM++ 2M Karras sets it itself");
         let third = SchedulerConfig::from_json(r#"{"solver_order": 3}"#, "o.json").unwrap();
-        assert!(third.resolve(SchedulerKind::DpmPp2mKarras).unwrap_err().contains("solver_order"));
+        assert!(third.resolve(SchedulerKind::DpmPp2m).unwrap_err().contains("solver_order"));
         assert!(third.resolve(SchedulerKind::Euler).is_ok(), "Euler has no solver_order");
         assert!(SchedulerConfig::from_json("[1]", "l.json").unwrap_err().contains("JSON object"));
     }

@@ -5,6 +5,19 @@
 use super::config::{np_arange, round_half_even, Prediction, Resolved, Spacing};
 use super::{alpha_add_noise, np_linspace, Sample, Scheduler};
 
+/// The integer timesteps of DDIM's (and PNDM's) `set_timesteps`, largest first: spaced as the
+/// config says, leading ones shifted by `steps_offset`.
+pub fn spaced_timesteps(config: &Resolved, n: usize) -> Vec<usize> {
+    let train = config.num_train_timesteps;
+    match config.spacing {
+        Spacing::Linspace => np_linspace(0.0, (train - 1) as f64, n).into_iter().rev().map(|t| round_half_even(t) as usize).collect(),
+        Spacing::Leading => (0..n).rev().map(|i| i * (train / n) + config.steps_offset).collect(),
+        Spacing::Trailing => {
+            np_arange(train as f64, 0.0, -(train as f64 / n as f64)).into_iter().map(|t| round_half_even(t) as usize - 1).collect()
+        }
+    }
+}
+
 pub struct DdimScheduler {
     pub timesteps: Vec<f32>,
     steps: Vec<usize>,
@@ -18,15 +31,8 @@ pub struct DdimScheduler {
 
 impl DdimScheduler {
     pub fn new(config: &Resolved, num_inference_steps: usize) -> Self {
-        let (train, n) = (config.num_train_timesteps, num_inference_steps);
-        let step_ratio = train / n;
-        let steps: Vec<usize> = match config.spacing {
-            Spacing::Linspace => np_linspace(0.0, (train - 1) as f64, n).into_iter().rev().map(|t| round_half_even(t) as usize).collect(),
-            Spacing::Leading => (0..n).rev().map(|i| i * step_ratio + config.steps_offset).collect(),
-            Spacing::Trailing => {
-                np_arange(train as f64, 0.0, -(train as f64 / n as f64)).into_iter().map(|t| round_half_even(t) as usize - 1).collect()
-            }
-        };
+        let step_ratio = config.num_train_timesteps / num_inference_steps;
+        let steps = spaced_timesteps(config, num_inference_steps);
         let alphas_cumprod = config.alphas_cumprod();
         let final_alpha_cumprod = if config.set_alpha_to_one { 1.0 } else { alphas_cumprod[0] };
         Self {

@@ -131,7 +131,11 @@ impl DiffusionStylizer {
 
 impl Stylizer for DiffusionStylizer {
     fn name(&self) -> String {
-        let mut base = format!("Stable Diffusion img2img ({} {} steps", self.preset.scheduler.a1111_name(), self.preset.steps);
+        let mut base = format!(
+            "Stable Diffusion img2img ({} {} steps",
+            self.preset.scheduler.a1111_name(crate::schedulers::Schedule::Automatic),
+            self.preset.steps
+        );
         if !self.origin.loras.is_empty() {
             base.push_str(&format!(", LoRA {}", self.origin.loras.join(" + ")));
         }
@@ -188,6 +192,7 @@ impl DiffusionStylizer {
             strength: self.preset.strength,
             steps: self.preset.steps,
             scheduler: self.preset.scheduler,
+            schedule: crate::schedulers::Schedule::Automatic,
             cfg: self.preset.cfg,
             seed,
             width,

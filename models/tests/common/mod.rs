@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use image::RgbImage;
 use keepsake_models::noise::NoiseSource;
 use keepsake_models::pipeline::Img2ImgParams;
+use keepsake_models::schedulers::Schedule;
 use keepsake_models::torch_rng::NormalKernel;
 
 pub fn fixtures() -> PathBuf {
@@ -33,6 +34,7 @@ pub fn pipeline_params(r: &serde_json::Value, run: &serde_json::Value) -> Img2Im
         strength: run["strength"].as_f64().unwrap(),
         steps: run["steps"].as_u64().unwrap() as usize,
         scheduler: run["scheduler"].as_str().unwrap().parse().unwrap(),
+        schedule: run["schedule"].as_str().map_or(Schedule::Automatic, |s| Schedule::parse(s).unwrap()),
         cfg: run["cfg"].as_f64().unwrap() as f32,
         seed: run["seed"].as_u64().unwrap(),
         width: shape[3],
