@@ -4,6 +4,8 @@
 //! The k-diffusion samplers against k-diffusion the same way, as A1111 runs them
 //! (tests/reference/make_k_sampler_fixtures.py).
 
+use keepsake_models::noise::NoiseSource;
+use keepsake_models::schedulers::k_diffusion::brownian::{BrownianTree, SeedSequence};
 use keepsake_models::schedulers::k_diffusion::KDiffusionScheduler;
 use keepsake_models::schedulers::{Schedule, Scheduler, SchedulerConfig, SchedulerKind};
 use keepsake_models::torch_rng::{NormalKernel, TorchGenerator};
@@ -92,10 +94,15 @@ fn k_diffusion_samplers_match_k_diffusion_as_a1111_runs_them() {
             serde_json::Value::Null => SchedulerConfig::sd15(),
             keys => SchedulerConfig::from_json(&keys.to_string(), "fixture").unwrap(),
         };
-        let label = format!("{kind} {schedule:?} {steps} steps strength {strength:?} {}", case["prediction"]);
+        let label = format!("{kind} {schedule:?} {steps} steps strength {strength:?} {} {} noise", case["prediction"], case["noise"]);
         // The k-diffusion loop itself (DPM++ 2M with Karras runs as diffusers' class by default).
         let k = kind.k_sampler().unwrap();
         let mut sched = KDiffusionScheduler::<Vec<f32>>::new(k, schedule, &config.resolve(kind).unwrap(), steps);
+        // A1111's Brownian-tree noise for the SDE samplers, from the picture's seed.
+        let brownian = case["noise"] == "brownian";
+        if brownian {
+            sched.seed_noise(case["seed"].as_u64().unwrap(), NoiseSource::Cpu(NormalKernel::Scalar));
+        }
 
         let close = |a: f32, b: f32, tol: f32| (a - b).abs() <= tol * b.abs().max(1.0);
         let sigmas: Vec<f32> = case["sigmas"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
@@ -126,4 +133,33 @@ fn k_diffusion_samplers_match_k_diffusion_as_a1111_runs_them() {
     let text: Vec<String> = report.iter().map(|(l, ok)| format!("{} {l}", if *ok { "ok  " } else { "FAIL" })).collect();
     eprintln!("{}", text.join("\n"));
     assert!(report.iter().all(|(_, ok)| *ok), "{}", text.join("\n"));
+}
+
+/// The pieces of A1111's Brownian noise against numpy and torchsde: SeedSequence's states for
+/// entropy with and without spawn keys (words past 32 bits too), and a BrownianTree's increments
+/// over intervals inside one dyadic cell, across many, and the whole span.
+#[test]
+fn the_brownian_tree_draws_what_torchsde_draws() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/fixtures/k_samplers.json")).unwrap();
+    let fixtures: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for case in fixtures["seed_sequences"].as_array().unwrap() {
+        let key: Vec<u128> = case["spawn_key"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u128).collect();
+        let state = SeedSequence::new(case["entropy"].as_u64().unwrap() as u128, &key, 24).generate_state(4);
+        let expected: Vec<u32> = case["state"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+        assert_eq!(state, expected, "{case}");
+    }
+    let t = &fixtures["brownian_tree"];
+    let f32_of = |v: &serde_json::Value| v.as_f64().unwrap() as f32;
+    let mut tree = BrownianTree::new(
+        f32_of(&t["t0"]) as f64,
+        f32_of(&t["t1"]) as f64,
+        t["entropy"].as_u64().unwrap(),
+        t["size"].as_u64().unwrap() as usize,
+        NoiseSource::Cpu(NormalKernel::Scalar),
+    );
+    for q in t["increments"].as_array().unwrap() {
+        let ours = tree.increment_between(f32_of(&q["from"]) as f64, f32_of(&q["to"]) as f64);
+        let theirs: Vec<f32> = q["w"].as_array().unwrap().iter().map(f32_of).collect();
+        assert!(max_diff(&ours, &theirs) <= 1e-5, "{q}: ours {ours:?}");
+    }
 }

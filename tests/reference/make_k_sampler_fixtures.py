@@ -12,8 +12,12 @@ int(min(strength, 0.999) * steps), the schedule from sigmas[steps - t_enc - 1], 
 DPM2 and DPM2 a drop the next-to-last sigma of a steps + 1 schedule, as A1111 does.
 
 Noise: torch.Generator("cpu") with the scalar Box-Muller kernel (ATEN_CPU_CAPABILITY=default); the
-ancestral and SDE samplers draw from the same generator after the first noise (A1111's randn_like).
-A1111 gives DPM++ SDE and DPM++ 2M SDE torchsde's Brownian tree instead; that is not ported.
+ancestral samplers draw from the same generator after the first noise (A1111's randn_like). DPM++
+SDE and DPM++ 2M SDE are run both ways: with that sequential noise, and ("brownian") with A1111's
+noise sampler, k-diffusion's BrownianTreeNoiseSampler over torchsde's BrownianTree seeded with the
+picture's seed (A1111's create_noise_sampler: the whole schedule's smallest non-zero and largest
+sigma, the seed as a one-item list). Also recorded: numpy SeedSequence states and BrownianTree
+increments, which the Brownian tree's port is checked against piece by piece.
 
 Run: .venv-reference/bin/python tests/reference/make_k_sampler_fixtures.py
 """
@@ -102,7 +106,7 @@ def schedule(name, n, denoiser):
     raise ValueError(name)
 
 
-def run(kind, schedule_name, steps, strength, seed, prediction="epsilon", extra=None):
+def run(kind, schedule_name, steps, strength, seed, prediction="epsilon", extra=None, noise_kind="sequential"):
     fn, discard = SAMPLERS[kind]
     config = dict(SD15_CONFIG, **(extra or {}))
     # alphas_cumprod as the model has them (float32, diffusers' schedule from the same config).
@@ -126,7 +130,10 @@ def run(kind, schedule_name, steps, strength, seed, prediction="epsilon", extra=
         x = init + noise * sigmas[first]
     # CompVisVDenoiser passes the conditioning on positionally (A1111 gives it one).
     kwargs = {"disable": True, "extra_args": {"cond": None} if prediction == "v_prediction" else {}}
-    if kind in DRAWS_NOISE:
+    if noise_kind == "brownian":
+        positive = sigmas[sigmas > 0]
+        kwargs["noise_sampler"] = sampling.BrownianTreeNoiseSampler(x, positive.min(), sigmas.max(), seed=[seed])
+    elif kind in DRAWS_NOISE:
         kwargs["noise_sampler"] = lambda sigma, sigma_next: torch.randn(shape, generator=g, dtype=torch.float32)
     out = fn(denoiser, x, sigmas[first:], **kwargs)
     bits = lambda v: [int(b) for b in v.flatten().contiguous().view(torch.int32).numpy().astype("uint32")]
@@ -134,6 +141,7 @@ def run(kind, schedule_name, steps, strength, seed, prediction="epsilon", extra=
         "kind": kind,
         "schedule": schedule_name,
         "prediction": prediction,
+        "noise": noise_kind,
         "config": {k: v for k, v in config.items() if not k.startswith("_")} if extra else None,
         "steps": steps,
         "strength": strength,
@@ -158,11 +166,25 @@ def main():
         cases.append(run(kind, "karras", 8, None, seed=2000 + len(cases), prediction="v_prediction", extra={"prediction_type": "v_prediction"}))
     cases.append(run("lms", "uniform", 20, 1.0, seed=2000 + len(cases)))
     cases.append(run("dpm2", "karras", 6, 1.0, seed=2000 + len(cases)))
+    for kind in ["dpmpp-sde", "dpmpp-2m-sde"]:
+        cases.append(run(kind, "karras", 8, None, seed=2000 + len(cases), noise_kind="brownian"))
+        cases.append(run(kind, "exponential", 10, 0.6, seed=3_000_000_000 + len(cases), noise_kind="brownian"))
     import k_diffusion  # noqa: F401
+    import torchsde
     from importlib.metadata import version
 
+    seed_sequences = []
+    for entropy, spawn_key in [(0, ()), (1234, ()), (1234, (5, 3)), (2**40 + 7, (2**33, 30)), (4242, (0, 0)), (99, (1, 1))]:
+        state = np.random.SeedSequence(entropy=entropy, spawn_key=spawn_key, pool_size=24).generate_state(4)
+        seed_sequences.append({"entropy": entropy, "spawn_key": list(spawn_key), "state": [int(v) for v in state]})
+    tree = torchsde.BrownianTree(torch.tensor(0.0291675), torch.zeros(2, 3), torch.tensor(14.614647), entropy=77)
+    queries = [(10.0, 14.614647), (0.5, 0.75), (0.0291675, 0.03), (3.25, 9.125), (0.0291675, 14.614647)]
+    increments = [{"from": a, "to": b, "w": [float(v) for v in tree(torch.tensor(a), torch.tensor(b)).flatten()]} for a, b in queries]
+
     with open(OUT, "w") as f:
-        json.dump({"generated_by": "tests/reference/make_k_sampler_fixtures.py", "k_diffusion": version("k-diffusion"), "torch": torch.__version__, "cases": cases}, f)
+        json.dump({"generated_by": "tests/reference/make_k_sampler_fixtures.py", "k_diffusion": version("k-diffusion"), "torch": torch.__version__, "torchsde": version("torchsde"),
+                   "cases": cases, "seed_sequences": seed_sequences,
+                   "brownian_tree": {"t0": 0.0291675, "t1": 14.614647, "entropy": 77, "size": 6, "increments": increments}}, f)
     print(f"{len(cases)} trajectories -> {OUT}")
 
 

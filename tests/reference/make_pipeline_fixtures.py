@@ -65,6 +65,7 @@ SAMPLER_RUNS = [
     ("heun", "uniform", 5, 0.6, 7.0),
     ("dpmpp-2s-a", "karras", 5, 0.7, 7.0),
     ("dpmpp-2m-sde", "exponential", 6, 0.6, 7.0),
+    ("dpmpp-sde", "karras", 4, 1.0, 7.0),
     ("euler", "sgm_uniform", 6, 1.0, 7.0),
 ]
 
@@ -118,7 +119,7 @@ def k_diffusion_image(components, kind, schedule_name, steps, strength, cfg):
     the photo encoded and noised with the fixture seed's generator as diffusers' img2img does
     (posterior sample, then noise), the UNet behind CompVisDenoiser with classifier-free guidance
     on its noise prediction, the VAE decode; float32 HWC in [0, 1]."""
-    from make_k_sampler_fixtures import DRAWS_NOISE, SAMPLERS, external, schedule
+    from make_k_sampler_fixtures import DRAWS_NOISE, SAMPLERS, external, sampling, schedule
 
     text_encoder, unet, vae, tokenizer = components
     pipe = tiny_pipeline(components, "euler")
@@ -148,7 +149,10 @@ def k_diffusion_image(components, kind, schedule_name, steps, strength, cfg):
         first = steps - t_enc - 1
         x = init + noise * sigmas[first]
         kwargs = {"disable": True}
-        if kind in DRAWS_NOISE:
+        if kind in ("dpmpp-sde", "dpmpp-2m-sde"):
+            # A1111's create_noise_sampler: a Brownian tree of the seed over the whole schedule.
+            kwargs["noise_sampler"] = sampling.BrownianTreeNoiseSampler(x, sigmas[sigmas > 0].min(), sigmas.max(), seed=[SEED])
+        elif kind in DRAWS_NOISE:
             kwargs["noise_sampler"] = lambda sigma, sigma_next: torch.randn(init.shape, generator=g, dtype=torch.float32)
         x = fn(denoiser, x, sigmas[first:], **kwargs)
         image = vae.decode(x / scaling).sample

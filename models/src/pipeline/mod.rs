@@ -39,6 +39,12 @@ impl Sample for Tensor<4> {
     fn clamp(&self, min: f32, max: f32) -> Self {
         self.clone().clamp(min, max)
     }
+    fn numel(&self) -> usize {
+        self.dims().iter().product()
+    }
+    fn like(&self, values: Vec<f32>) -> Self {
+        Tensor::<4>::from_data(TensorData::new(values, self.dims()), &self.device())
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -263,6 +269,8 @@ impl StableDiffusion {
                 (0, noise.mul_scalar(scheduler.init_noise_sigma()))
             }
         };
+        // A sampler that draws from its own noise process (A1111's Brownian tree) seeds it here.
+        scheduler.seed_noise(p.seed, p.noise);
         let dims = latents.dims();
         let numel: usize = dims.iter().product();
         let timesteps = scheduler.timesteps().to_vec();

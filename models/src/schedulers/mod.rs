@@ -30,6 +30,10 @@ pub trait Sample: Clone {
     fn mul_scalar(&self, a: f32) -> Self;
     fn div_scalar(&self, a: f32) -> Self;
     fn clamp(&self, min: f32, max: f32) -> Self;
+    /// How many values it holds.
+    fn numel(&self) -> usize;
+    /// A sample of the same shape (and device) holding `values`.
+    fn like(&self, values: Vec<f32>) -> Self;
 }
 
 impl Sample for Vec<f32> {
@@ -47,6 +51,12 @@ impl Sample for Vec<f32> {
     }
     fn clamp(&self, min: f32, max: f32) -> Self {
         self.iter().map(|x| x.clamp(min, max)).collect()
+    }
+    fn numel(&self) -> usize {
+        self.len()
+    }
+    fn like(&self, values: Vec<f32>) -> Self {
+        values
     }
 }
 
@@ -375,6 +385,10 @@ pub trait Scheduler<S: Sample> {
     fn step(&mut self, model_output: &S, index: usize, sample: &S, noise: &mut dyn FnMut() -> S) -> S;
     /// The img2img start: `original` noised to the level of step `index`.
     fn add_noise(&self, original: &S, noise: &S, index: usize) -> S;
+    /// The picture's seed and noise source, for a sampler whose noise is not the generator's next
+    /// draws (DPM++ SDE and DPM++ 2M SDE draw from A1111's Brownian tree of the seed). Without
+    /// it every sampler draws through `step`'s `noise`.
+    fn seed_noise(&mut self, _seed: u64, _source: crate::noise::NoiseSource) {}
     /// The first step img2img runs for `strength` (diffusers' `get_timesteps` unless the
     /// sampler says otherwise).
     fn img2img_start(&self, strength: f64) -> usize {

@@ -8,14 +8,17 @@
 //! second one's input is what `step` returned for the first. Every noise level a step evaluates
 //! is known from the schedule, so the list is fixed before sampling.
 //!
-//! Noise: the ancestral and SDE samplers draw from the generator after the first noise, as A1111's
-//! `randn_like`. A1111 gives DPM++ SDE and DPM++ 2M SDE torchsde's Brownian tree instead, which is
-//! not ported: with those two, the same seed gives a picture of the same kind, not the same one.
+//! Noise: the ancestral samplers draw from the generator after the first noise, as A1111's
+//! `randn_like`. DPM++ SDE and DPM++ 2M SDE draw from A1111's Brownian tree of the picture's seed
+//! ([`brownian`]) once the pipeline gives the seed (`seed_noise`), else from the generator too.
 
+pub mod brownian;
 pub mod schedule;
 
 use super::config::{Prediction, Resolved};
 use super::{Sample, Scheduler};
+use crate::noise::NoiseSource;
+use brownian::BrownianNoise;
 pub use schedule::{DiscreteSchedule, Schedule};
 
 /// The k-diffusion sampling loops A1111 offers.
@@ -146,6 +149,14 @@ pub struct KDiffusionScheduler<S> {
     calls: Vec<Call>,
     timesteps: Vec<f32>,
     memory: Memory<S>,
+    /// The SDE samplers' Brownian tree, built at the first draw once seeded.
+    brownian: Brownian,
+}
+
+enum Brownian {
+    Unseeded,
+    Seeded(u64, NoiseSource),
+    Ready(BrownianNoise),
 }
 
 impl<S: Sample> KDiffusionScheduler<S> {
@@ -167,7 +178,19 @@ impl<S: Sample> KDiffusionScheduler<S> {
         }
         let timesteps = calls.iter().map(|c| discrete.sigma_to_t(c.sigma)).collect();
         let memory = Memory { start: None, old_denoised: None, derivatives: Vec::new() };
-        Self { sampler, prediction: config.prediction, sigmas, calls, timesteps, memory }
+        Self { sampler, prediction: config.prediction, sigmas, calls, timesteps, memory, brownian: Brownian::Unseeded }
+    }
+
+    /// The SDE samplers' noise for the step from `sigma` to `next`: the Brownian tree's when
+    /// seeded, else the generator's next draw.
+    fn sde_noise(&mut self, like: &S, sigma: f32, next: f32, noise: &mut dyn FnMut() -> S) -> S {
+        if let Brownian::Seeded(seed, source) = self.brownian {
+            self.brownian = Brownian::Ready(BrownianNoise::new(&self.sigmas, seed, like.numel(), source));
+        }
+        match &mut self.brownian {
+            Brownian::Ready(tree) => like.like(tree.draw(sigma, next)),
+            Brownian::Unseeded | Brownian::Seeded(..) => noise(),
+        }
     }
 
     /// The denoised sample from the model's output at noise level `sigma` (CompVisDenoiser).
@@ -261,7 +284,7 @@ impl<S: Sample> KDiffusionScheduler<S> {
                     let (down, up) = ancestral_step(sigma_fn(t), sigma_fn(s));
                     let s_ = t_fn(down);
                     let x_2 = x.mul_scalar(sigma_fn(s_) / sigma_fn(t)).sub(&denoised.mul_scalar((t - s_).exp_m1()));
-                    let x_2 = x_2.add(&noise().mul_scalar(up));
+                    let x_2 = x_2.add(&self.sde_noise(x, sigma_fn(t), sigma_fn(s), noise).mul_scalar(up));
                     self.memory.start = Some((x.clone(), denoised));
                     x_2
                 }
@@ -299,7 +322,7 @@ impl<S: Sample> KDiffusionScheduler<S> {
                         x.add(&denoised.sub(&old).mul_scalar(0.5 * -(-h - eta_h).exp_m1() * (1.0 / r)))
                     }
                 };
-                x.add(&noise().mul_scalar(next * (-(-2.0 * eta_h).exp_m1()).sqrt()))
+                x.add(&self.sde_noise(&x, sigma, next, noise).mul_scalar(next * (-(-2.0 * eta_h).exp_m1()).sqrt()))
             }
         }
     }
@@ -337,7 +360,7 @@ impl<S: Sample> KDiffusionScheduler<S> {
                 let t_next_ = t_fn(down);
                 let denoised_d = first.mul_scalar(1.0 - fac).add(&denoised_2.mul_scalar(fac));
                 let x = x.mul_scalar(sigma_fn(t_next_) / sigma_fn(t)).sub(&denoised_d.mul_scalar((t - t_next_).exp_m1()));
-                x.add(&noise().mul_scalar(up))
+                x.add(&self.sde_noise(&x, sigma_fn(t), sigma_fn(t_next), noise).mul_scalar(up))
             }
             KSampler::Euler | KSampler::EulerAncestral | KSampler::Lms | KSampler::DpmPp2m | KSampler::DpmPp2mSde => {
                 unreachable!("{:?} calls the model once a step", self.sampler)
@@ -400,5 +423,11 @@ impl<S: Sample> Scheduler<S> for KDiffusionScheduler<S> {
 
     fn img2img_start(&self, strength: f64) -> usize {
         self.first_call_of_img2img(strength)
+    }
+
+    fn seed_noise(&mut self, seed: u64, source: NoiseSource) {
+        if matches!(self.sampler, KSampler::DpmPpSde | KSampler::DpmPp2mSde) {
+            self.brownian = Brownian::Seeded(seed, source);
+        }
     }
 }
