@@ -452,8 +452,10 @@ fn every_sampler_and_schedule_a1111_lists_is_taken() {
     }
     let sde = samplers.as_array().unwrap().iter().find(|s| s["name"] == "DPM++ 2M SDE").unwrap();
     assert_eq!((&sde["aliases"], &sde["options"]), (&json!(["k_dpmpp_2m_sde"]), &json!({"scheduler": "exponential"})));
-    let schedules: Vec<Value> = get("/sdapi/v1/schedulers").as_array().unwrap().iter().map(|s| s["label"].clone()).collect();
-    assert_eq!(schedules, [json!("Automatic"), json!("Uniform"), json!("Karras"), json!("Exponential"), json!("SGM Uniform")]);
+    let schedules = get("/sdapi/v1/schedulers");
+    let labels: Vec<Value> = schedules.as_array().unwrap().iter().map(|s| s["label"].clone()).collect();
+    assert_eq!(labels, [json!("Automatic"), json!("Uniform"), json!("Karras"), json!("Exponential"), json!("SGM Uniform")]);
+    assert_eq!((&schedules[4]["aliases"], &schedules[4]["need_inner_model"]), (&json!(["SGMUniform"]), &json!(true)));
 
     let run = |sampler: &str, scheduler: &str| {
         let body = json!({"steps": 2, "width": 64, "height": 48, "seed": 3, "sampler_name": sampler, "scheduler": scheduler});
@@ -468,7 +470,7 @@ fn every_sampler_and_schedule_a1111_lists_is_taken() {
     let (heun_uniform, info) = run("k_heun", "");
     assert!(!info["infotexts"][0].as_str().unwrap().contains("Schedule type"), "{info}");
     assert_ne!(heun, heun_uniform, "the schedule changes the picture");
-    for (sampler, scheduler) in [("UniPC", "automatic"), ("PLMS", ""), ("DPM++ SDE", ""), ("DPM2 a", "sgm_uniform"), ("LMS", "exponential")]
+    for (sampler, scheduler) in [("UniPC", "automatic"), ("PLMS", ""), ("DPM++ SDE", ""), ("DPM2 a", "SGMUniform"), ("LMS", "exponential")]
     {
         let (picture, info) = run(sampler, scheduler);
         assert_eq!(info["sampler_name"], json!(sampler), "{info}");

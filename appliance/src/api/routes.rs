@@ -198,10 +198,10 @@ async fn schedulers() -> Json<Vec<Scheduler>> {
             .map(|s| Scheduler {
                 name: s.name().to_string(),
                 label: s.label().to_string(),
-                aliases: None,
+                aliases: (!s.aliases().is_empty()).then(|| s.aliases().iter().map(|a| a.to_string()).collect()),
                 default_rho: if *s == Schedule::Karras { 7.0 } else { -1.0 },
-                // A1111's: SGM Uniform reads the model's own timestep mapping.
-                need_inner_model: *s == Schedule::SgmUniform,
+                // A1111's: Uniform and SGM Uniform read the model's own timestep mapping.
+                need_inner_model: matches!(s, Schedule::Uniform | Schedule::SgmUniform),
             })
             .collect(),
     )

@@ -123,6 +123,7 @@ mod tests {
         assert_eq!(ok(Some("dpm++ 2m"), Some("automatic")).unwrap().3, "karras");
         assert_eq!(ok(Some("k_euler"), None).unwrap().0, SchedulerKind::Euler);
         assert_eq!(ok(Some("Heun"), None).unwrap().3, "automatic");
+        assert_eq!(ok(Some("DPM2 a"), None).unwrap().3, "karras");
         assert_eq!(ok(Some("DPM++ 2M SDE"), None).unwrap().3, "exponential");
         assert_eq!(ok(Some("k_dpm_2_a"), Some("SGM Uniform")).unwrap().1, Schedule::SgmUniform);
         assert_eq!(ok(Some("Euler a"), Some("karras")).unwrap().1, Schedule::Karras);

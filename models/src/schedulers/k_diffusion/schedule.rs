@@ -44,10 +44,22 @@ impl Schedule {
         }
     }
 
-    /// A name or label, any case ("Karras", "sgm_uniform", "SGM Uniform").
+    /// Other names A1111 takes for it.
+    pub fn aliases(self) -> &'static [&'static str] {
+        match self {
+            Schedule::SgmUniform => &["SGMUniform"],
+            Schedule::Automatic | Schedule::Uniform | Schedule::Karras | Schedule::Exponential => &[],
+        }
+    }
+
+    /// A name, label or alias, any case ("Karras", "sgm_uniform", "SGM Uniform", "SGMUniform").
     pub fn parse(text: &str) -> Option<Schedule> {
         let text = text.trim();
-        Schedule::ALL.into_iter().find(|s| s.name().eq_ignore_ascii_case(text) || s.label().eq_ignore_ascii_case(text))
+        Schedule::ALL.into_iter().find(|s| {
+            s.name().eq_ignore_ascii_case(text)
+                || s.label().eq_ignore_ascii_case(text)
+                || s.aliases().iter().any(|a| a.eq_ignore_ascii_case(text))
+        })
     }
 }
 
@@ -144,6 +156,7 @@ mod tests {
         }
         assert_eq!(Schedule::parse("SGM Uniform"), Some(Schedule::SgmUniform));
         assert_eq!(Schedule::parse("Karras"), Some(Schedule::Karras));
+        assert_eq!(Schedule::parse("sgmuniform"), Some(Schedule::SgmUniform));
         assert_eq!(Schedule::parse("beta"), None);
     }
 }
