@@ -33,6 +33,7 @@ pub mod stylize;
 #[cfg(test)]
 mod test_support;
 pub mod torch_rng;
+pub mod training;
 pub mod weights;
 
 pub use stylize::stylizer::{Progress, StylizeError, Stylizer};

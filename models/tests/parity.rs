@@ -9,6 +9,7 @@ mod booth_file;
 mod clip;
 mod controlnet;
 mod lora;
+mod optimizers;
 mod pipeline;
 mod preprocessors;
 mod schedulers;
