@@ -37,6 +37,15 @@ fn rel_diff(ours: &[Vec<f32>], theirs: &[Vec<f32>]) -> f32 {
         .fold(0.0, f32::max)
 }
 
+/// The reference's parameters after this step (it keeps the first and the last of `steps`).
+fn recorded(expected: &[Vec<Vec<f32>>], step: usize, steps: usize) -> Option<&Vec<Vec<f32>>> {
+    match step {
+        0 => Some(&expected[0]),
+        s if s == steps - 1 => Some(&expected[1]),
+        _ => None,
+    }
+}
+
 fn config(f: &serde_json::Value) -> AdamWConfig {
     let betas = f["betas"].as_array().unwrap();
     AdamWConfig {
@@ -56,12 +65,7 @@ fn adamw_steps_as_torch_does() {
     let expected: Vec<Vec<Vec<f32>>> = f["adamw_params_after_first_and_last_step"].as_array().unwrap().iter().map(list).collect();
     for (step, g) in grads.iter().enumerate() {
         opt.step(&mut params, g, f["lr"].as_f64().unwrap());
-        let check = match step {
-            0 => Some(&expected[0]),
-            s if s == grads.len() - 1 => Some(&expected[1]),
-            _ => None,
-        };
-        if let Some(theirs) = check {
+        if let Some(theirs) = recorded(&expected, step, grads.len()) {
             let d = rel_diff(&params, theirs);
             // Within a float32 rounding of torch (decay after the step instead is 1e-7 off).
             assert!(d <= 1e-8, "step {}: {d:e}", step + 1);
@@ -83,12 +87,7 @@ fn adamw8bit_steps_as_the_bitsandbytes_kernel_does() {
         let expected: Vec<Vec<Vec<f32>>> = run["params_after_first_and_last_step"].as_array().unwrap().iter().map(list).collect();
         for (step, g) in grads.iter().enumerate() {
             opt.step(&mut params, g, f["lr"].as_f64().unwrap() as f32);
-            let check = match step {
-                0 => Some(&expected[0]),
-                s if s == grads.len() - 1 => Some(&expected[1]),
-                _ => None,
-            };
-            if let Some(theirs) = check {
+            if let Some(theirs) = recorded(&expected, step, grads.len()) {
                 let d = rel_diff(&params, theirs);
                 assert_eq!(d, 0.0, "blocks of {blocksize}, step {}", step + 1);
             }
