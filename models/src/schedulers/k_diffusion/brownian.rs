@@ -8,13 +8,17 @@
 //! the latent's device: torch's CPU generator, or CUDA's, which the NV source reproduces; here it
 //! follows the picture's noise source, so A1111 on a GPU with randn_source "CPU" differs).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use crate::noise::{NoiseGenerator, NoiseSource};
 
 /// torchsde's BrownianTree defaults.
 const POOL_SIZE: usize = 24;
 const TOLERANCE_DIGITS: i32 = 6;
+/// Increments kept besides the root's (torchsde keeps 45): each is a whole latent, and a query
+/// walks ~25 levels, so keeping them all would hold hundreds of MB at 1024 px. A dropped one is
+/// recomputed from its ancestors to the same values.
+const CACHE_SIZE: usize = 64;
 
 /// numpy's `SeedSequence` (`numpy/random/bit_generator.pyx`): entropy and a spawn key hashed into
 /// a pool of 32-bit words, from which `generate_state` draws.
@@ -123,8 +127,10 @@ pub struct BrownianTree {
     size: usize,
     source: NoiseSource,
     nodes: Vec<Node>,
-    /// The increments computed so far, by node (the root's is drawn at the start).
+    /// The increments computed lately, by node (the root's, drawn at the start, always).
     increments: HashMap<usize, Vec<f32>>,
+    /// Cached nodes other than the root, oldest first.
+    cached: VecDeque<usize>,
 }
 
 impl BrownianTree {
@@ -133,7 +139,7 @@ impl BrownianTree {
         let scale = (t1 - t0).sqrt() as f32;
         let w: Vec<f32> = NoiseGenerator::new(source, seeds[0] as u64).randn(size).into_iter().map(|v| v * scale).collect();
         let root = Node { start: round_digits(t0), end: round_digits(t1), parent: None, is_left: false, split: None };
-        Self { entropy, size, source, nodes: vec![root], increments: HashMap::from([(0, w)]) }
+        Self { entropy, size, source, nodes: vec![root], increments: HashMap::from([(0, w)]), cached: VecDeque::new() }
     }
 
     /// Split node `i` at its midpoint (torchsde's `_split_exact`), drawing its seeds.
@@ -214,7 +220,13 @@ impl BrownianTree {
         let (left_diff, h_reciprocal) = (left_diff as f32, h_reciprocal as f32);
         let left_w: Vec<f32> = parent_w.iter().zip(&noise).map(|(w, n)| left_diff * w * h_reciprocal + std * n).collect();
         let w = if self.nodes[i].is_left { left_w } else { parent_w.iter().zip(&left_w).map(|(w, l)| w - l).collect() };
+        if self.cached.len() == CACHE_SIZE {
+            if let Some(oldest) = self.cached.pop_front() {
+                self.increments.remove(&oldest);
+            }
+        }
         self.increments.insert(i, w.clone());
+        self.cached.push_back(i);
         w
     }
 
