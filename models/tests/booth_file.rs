@@ -17,10 +17,20 @@ use keepsake_models::pipeline::{to_unit_floats, StableDiffusion};
 use keepsake_models::schedulers::SchedulerConfig;
 
 /// int8 (blocks of 64, f16 scales) against diffusers' f32 image in [0, 1], as max abs diff and
-/// PSNR. Measured on the tiny model: max 0.020-0.029 and PSNR 47-49 dB over the five schedulers,
-/// CPU and wgpu alike (the f32 path is within 2e-3).
+/// PSNR, on wgpu (int8 weights, f32 activations). Measured on the tiny model: max 0.020-0.029 and
+/// PSNR 47-49 dB over the five schedulers.
 const INT8_MAX_ABS: f32 = 0.05;
 const INT8_MIN_PSNR: f64 = 40.0;
+/// The same on the CPU, whose integer kernels also round each activation to 8 bits (per pixel or
+/// token and 64 channels): measured max 0.024-0.080, PSNR 37.5-39.3 dB for the 9-step samplers
+/// and 45.9 dB for the booth's own recipe (LCM, 4 steps), which keeps wgpu's 40 dB. The tiny
+/// random model passes every rounding through 9 steps with few channels to average it; the
+/// full-size int8 picture is within PSNR 40 dB of the f32 one by a wide margin (`keepsake
+/// bench`, docs/BENCHMARKS.md).
+const INT8_CPU_MAX_ABS: f32 = 0.1;
+const INT8_CPU_MIN_PSNR: f64 = 36.0;
+const BOOTH_RECIPE_SCHEDULER: &str = "lcm";
+
 /// int4 (blocks of 32, f16 scales), measured the same way: max 0.35-0.49, PSNR 20.5-22.9 dB, CPU
 /// and wgpu alike. Sixteen times coarser steps than int8 (24 dB) on a random model whose few
 /// channels average little of that noise away; the full-size model is measured in BENCHMARKS.md.
@@ -130,7 +140,9 @@ fn check_quantized(precision: Precision, device: &Device) {
     assert_eq!(contents.precision, precision.to_string());
     assert!(contents.origin.source.ends_with("sd-tiny"), "{:?}", contents.origin);
     let f32_size = std::fs::metadata(bake(Precision::F32, dir.path())).unwrap().len();
+    let on_cpu = *device == Device::flex();
     let (shrink, max_abs, min_psnr) = match precision {
+        Precision::Int8 if on_cpu => (3, INT8_CPU_MAX_ABS, INT8_CPU_MIN_PSNR),
         Precision::Int8 => (3, INT8_MAX_ABS, INT8_MIN_PSNR),
         _ => (5, INT4_MAX_ABS, INT4_MIN_PSNR),
     };
@@ -153,7 +165,11 @@ fn check_quantized(precision: Precision, device: &Device) {
     eprintln!("{report:?}");
     for (run, diff, psnr) in &report {
         assert!(*diff <= max_abs && *psnr >= min_psnr, "{run}: {precision} differs from diffusers by {diff} (PSNR {psnr:.1} dB)");
+        if precision == Precision::Int8 && run.starts_with(BOOTH_RECIPE_SCHEDULER) {
+            assert!(*diff <= INT8_MAX_ABS && *psnr >= INT8_MIN_PSNR, "{run}, the booth's recipe: int8 differs from diffusers by {diff} (PSNR {psnr:.1} dB)");
+        }
     }
+    assert!(report.iter().any(|(run, ..)| run.starts_with(BOOTH_RECIPE_SCHEDULER)), "the booth's recipe is among the runs: {report:?}");
     // Quantisation really happened: the image is not the f32 one (which is within 2e-3).
     assert!(report.iter().any(|(_, d, _)| *d > 1e-2), "{report:?}");
 }
@@ -266,7 +282,7 @@ fn damaged_and_foreign_files_are_named() {
 }
 
 /// A LoRA merged into a loaded int8 booth file keeps its layers int8 (merged, then quantised
-/// again) and paints diffusers' LoRA picture within the int8 tolerance.
+/// again) and paints diffusers' LoRA picture within the CPU's int8 tolerance.
 #[test]
 fn a_lora_merged_into_an_int8_booth_file_stays_int8() {
     let dir = tempfile::tempdir().unwrap();
@@ -289,5 +305,6 @@ fn a_lora_merged_into_an_int8_booth_file_stays_int8() {
     let ours = to_unit_floats(sd.img2img_decoded(&input(&r), &params(&r, run), &mut |_| true).unwrap());
     let theirs: Vec<f32> = run["image"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
     let (d, p) = (max_abs_diff(&ours, &theirs), psnr(&ours, &theirs));
-    assert!(d <= INT8_MAX_ABS && p >= INT8_MIN_PSNR, "int8 + LoRA differs from diffusers by {d} (PSNR {p:.1} dB)");
+    // On the CPU: the integer kernels' tolerance (the run is Euler a, 9 steps).
+    assert!(d <= INT8_CPU_MAX_ABS && p >= INT8_CPU_MIN_PSNR, "int8 + LoRA differs from diffusers by {d} (PSNR {p:.1} dB)");
 }

@@ -140,7 +140,7 @@ pub fn gpu_findings(reports: &[keepsake_models::compute::gpu_adapter::AdapterRep
 pub fn cpu_finding(kernel: keepsake_models::kernels::int8::Kernel, packer: keepsake_models::kernels::int8::Packer) -> Finding {
     use keepsake_models::kernels::int8::{Kernel, Packer};
     let note = match kernel {
-        Kernel::Vnni => "int8 layers on AVX-512 VNNI (int16 activations, 32 multiply-adds an instruction)",
+        Kernel::Vnni => "int8 layers on AVX-512 VNNI (8-bit activations, 64 multiply-adds an instruction)",
         Kernel::Portable if Kernel::Vnni.available() => {
             "int8 layers on the portable kernel because KEEPSAKE_INT8_KERNEL=portable is set (this CPU has AVX-512 VNNI)"
         }

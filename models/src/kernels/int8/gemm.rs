@@ -12,8 +12,8 @@ use crate::kernels::disjoint_out::DisjointOut;
 /// unfolded input never exists whole).
 pub trait ActivationRows: Sync {
     fn rows(&self) -> usize;
-    /// Writes rows `first..first + out_scales.len() / blocks` as int16 values and scales.
-    fn fill(&self, first: usize, out: &mut [i16], out_scales: &mut [f32]);
+    /// Writes rows `first..first + out_scales.len() / blocks` as bytes, scales and zero points.
+    fn fill(&self, first: usize, out: &mut [u8], out_scales: &mut [f32], out_zeros: &mut [i32]);
 }
 
 /// One finished output tile: `rows` x `cols` floats from row `first_row` and column `first_col`,
@@ -45,7 +45,7 @@ pub fn gemm(kernel: Kernel, a: &impl ActivationRows, w: &PackedWeights, store: i
     let panels_per_group = panels.div_ceil(groups);
     let groups = panels.div_ceil(panels_per_group);
     (0..row_tasks * groups).into_par_iter().for_each(|task| {
-        let (mut rows_buf, mut scales_buf, mut c) = (scratch::take_i16(0), scratch::take_f32(0), scratch::take_f32(0));
+        let (mut rows_buf, mut scales_buf, mut zeros_buf, mut c) = (scratch::take::<u8>(0), scratch::take::<f32>(0), scratch::take::<i32>(0), scratch::take::<f32>(0));
         let (row_task, group) = (task / groups, task % groups);
         let first_row = row_task * ROWS_PER_TASK;
         let rows = ROWS_PER_TASK.min(m - first_row);
@@ -54,7 +54,9 @@ pub fn gemm(kernel: Kernel, a: &impl ActivationRows, w: &PackedWeights, store: i
         rows_buf.resize(padded * k, 0);
         scales_buf.clear();
         scales_buf.resize(padded * blocks, 0.0);
-        a.fill(first_row, &mut rows_buf[..rows * k], &mut scales_buf[..rows * blocks]);
+        zeros_buf.clear();
+        zeros_buf.resize(padded * blocks, 0);
+        a.fill(first_row, &mut rows_buf[..rows * k], &mut scales_buf[..rows * blocks], &mut zeros_buf[..rows * blocks]);
         let first_panel = group * panels_per_group;
         let last_panel = (first_panel + panels_per_group).min(panels);
         let ld = (last_panel - first_panel) * NR;
@@ -71,9 +73,11 @@ pub fn gemm(kernel: Kernel, a: &impl ActivationRows, w: &PackedWeights, store: i
                             a: rows_buf.as_ptr().add(r * k + first_block * BLOCK),
                             lda: k,
                             a_scales: scales_buf.as_ptr().add(r * blocks + first_block),
+                            a_zeros: zeros_buf.as_ptr().add(r * blocks + first_block),
                             ldas: blocks,
                             b: w.values.as_ptr().add(p * k * NR + first_block * BLOCK * NR),
                             b_scales: w.scales.as_ptr().add((p * blocks + first_block) * NR),
+                            b_sums: w.sums.as_ptr().add((p * blocks + first_block) * NR),
                             blocks: pass,
                             c: c.as_mut_ptr().add(r * ld + (p - first_panel) * NR),
                             ldc: ld,
@@ -84,9 +88,10 @@ pub fn gemm(kernel: Kernel, a: &impl ActivationRows, w: &PackedWeights, store: i
         }
         let first_col = first_panel * NR;
         store(Tile { first_row, rows, first_col, cols: ld.min(w.n - first_col), values: &c, ld });
-        scratch::give_i16(rows_buf);
-        scratch::give_f32(scales_buf);
-        scratch::give_f32(c);
+        scratch::give(rows_buf);
+        scratch::give(scales_buf);
+        scratch::give(zeros_buf);
+        scratch::give(c);
     });
 }
 
@@ -100,11 +105,12 @@ impl ActivationRows for FloatRows<'_> {
     fn rows(&self) -> usize {
         self.values.len() / self.k
     }
-    fn fill(&self, first: usize, out: &mut [i16], out_scales: &mut [f32]) {
+    fn fill(&self, first: usize, out: &mut [u8], out_scales: &mut [f32], out_zeros: &mut [i32]) {
         let blocks = self.k / BLOCK;
         let source = &self.values[first * self.k..first * self.k + out.len()];
-        for ((row, out), scales) in source.chunks_exact(self.k).zip(out.chunks_exact_mut(self.k)).zip(out_scales.chunks_exact_mut(blocks)) {
-            quantize_row_blocks(row, out, scales);
+        let rows = source.chunks_exact(self.k).zip(out.chunks_exact_mut(self.k));
+        for ((row, out), (scales, zeros)) in rows.zip(out_scales.chunks_exact_mut(blocks).zip(out_zeros.chunks_exact_mut(blocks))) {
+            quantize_row_blocks(row, out, scales, zeros);
         }
     }
 }

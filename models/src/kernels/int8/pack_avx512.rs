@@ -4,29 +4,34 @@
 use std::arch::x86_64::*;
 use std::sync::OnceLock;
 
-use super::kernel::{NR, PANEL_STEP};
+use super::kernel::{NR, PANEL_STEP, QUAD};
 
-/// A Linear panel: for each two rows of `values` (`[k, n]`), columns `first..first + width`
-/// widened to int16 and interleaved (row 2s, row 2s + 1), NR columns a step.
+/// A Linear panel: for each four rows of `values` (`[k, n]`), columns `first..first + width`
+/// interleaved (rows 4s .. 4s + 3 of a column side by side), NR columns a step.
 ///
 /// # Safety
-/// AVX-512 F, BW and VL; `values` holds whole pairs of rows of `n` values, `first + width <= n`,
-/// `width <= NR`, and `panel` a step for each pair of rows.
+/// AVX-512 F, BW and VL; `values` holds whole fours of rows of `n` values, `first + width <= n`,
+/// `width <= NR`, and `panel` a step for each four rows.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl")]
-pub unsafe fn interleave_rows(values: &[i8], n: usize, first: usize, width: usize, panel: &mut [i16]) {
+pub unsafe fn interleave_rows(values: &[i8], n: usize, first: usize, width: usize, panel: &mut [i8]) {
     let mask: __mmask32 = if width == NR { !0 } else { (1u32 << width) - 1 };
-    // unpacklo/hi interleave within 128-bit lanes: pairs 0-3, 8-11, ... and 4-7, 12-15, ...;
-    // these put the lanes back in column order.
-    let first_half = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11);
-    let second_half = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
     for (s, step) in panel.chunks_exact_mut(PANEL_STEP).enumerate() {
-        let even = values.as_ptr().add(2 * s * n + first);
-        let odd = even.add(n);
-        let a = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(mask, even));
-        let b = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(mask, odd));
-        let (lo, hi) = (_mm512_unpacklo_epi16(a, b), _mm512_unpackhi_epi16(a, b));
-        _mm512_storeu_si512(step.as_mut_ptr() as *mut _, _mm512_permutex2var_epi64(lo, first_half, hi));
-        _mm512_storeu_si512(step.as_mut_ptr().add(32) as *mut _, _mm512_permutex2var_epi64(lo, second_half, hi));
+        let row = |e: usize| _mm256_maskz_loadu_epi8(mask, values.as_ptr().add((QUAD * s + e) * n + first));
+        // Bytes, then byte pairs, interleaved within 128-bit lanes: each register holds columns
+        // 4i..4i+3 in its low lane and 16+4i.. in its high one.
+        let (ab_lo, ab_hi) = (_mm256_unpacklo_epi8(row(0), row(1)), _mm256_unpackhi_epi8(row(0), row(1)));
+        let (cd_lo, cd_hi) = (_mm256_unpacklo_epi8(row(2), row(3)), _mm256_unpackhi_epi8(row(2), row(3)));
+        let fours = [
+            _mm256_unpacklo_epi16(ab_lo, cd_lo),
+            _mm256_unpackhi_epi16(ab_lo, cd_lo),
+            _mm256_unpacklo_epi16(ab_hi, cd_hi),
+            _mm256_unpackhi_epi16(ab_hi, cd_hi),
+        ];
+        let out = step.as_mut_ptr() as *mut __m256i;
+        _mm256_storeu_si256(out, _mm256_permute2x128_si256::<0x20>(fours[0], fours[1]));
+        _mm256_storeu_si256(out.add(1), _mm256_permute2x128_si256::<0x20>(fours[2], fours[3]));
+        _mm256_storeu_si256(out.add(2), _mm256_permute2x128_si256::<0x31>(fours[0], fours[1]));
+        _mm256_storeu_si256(out.add(3), _mm256_permute2x128_si256::<0x31>(fours[2], fours[3]));
     }
 }
 
@@ -80,22 +85,22 @@ fn tap_tables() -> &'static TapTables {
     })
 }
 
-/// NR rows of `k` int8 values (`ordered`, one per column) into the panel's `[k / 2, NR]` int16
-/// pairs: 16 columns x 16 pairs at a time widened (a 32-bit word is a pair) and transposed.
+/// NR rows of `k` int8 values (`ordered`, one per column) into the panel's `[k / 4, NR]` fours:
+/// 16 columns x 16 fours at a time (a 32-bit word is a four) transposed.
 ///
 /// # Safety
-/// AVX-512 F and BW; `ordered` holds NR rows of `k` values, `k` a multiple of 32; `panel` k * NR.
-#[target_feature(enable = "avx512f,avx512bw")]
-pub unsafe fn widen_columns(ordered: &[i8], k: usize, panel: &mut [i16]) {
+/// AVX-512 F; `ordered` holds NR rows of `k` values, `k` a multiple of 64; `panel` k * NR.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn transpose_columns(ordered: &[i8], k: usize, panel: &mut [i8]) {
     for half in 0..NR / 16 {
-        for first_step in (0..k / 2).step_by(16) {
+        for first_step in (0..k / QUAD).step_by(16) {
             let mut r: [__m512i; 16] = std::array::from_fn(|j| {
-                let source = ordered.as_ptr().add((half * 16 + j) * k + 2 * first_step);
-                _mm512_cvtepi8_epi16(_mm256_loadu_si256(source as *const __m256i))
+                let source = ordered.as_ptr().add((half * 16 + j) * k + QUAD * first_step);
+                _mm512_loadu_si512(source as *const _)
             });
             transpose_16x16(&mut r);
             for (i, step) in r.iter().enumerate() {
-                let out = panel.as_mut_ptr().add((first_step + i) * PANEL_STEP + half * 32);
+                let out = panel.as_mut_ptr().add((first_step + i) * PANEL_STEP + half * 64);
                 _mm512_storeu_si512(out as *mut _, *step);
             }
         }

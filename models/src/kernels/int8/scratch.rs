@@ -4,40 +4,44 @@
 
 use std::cell::RefCell;
 
-thread_local! {
-    static SPARE_I16: RefCell<Vec<Vec<i16>>> = const { RefCell::new(Vec::new()) };
-    static SPARE_F32: RefCell<Vec<Vec<f32>>> = const { RefCell::new(Vec::new()) };
+/// A kind of value a thread keeps spare buffers of, up to `KEEP` of them (what a thread needs at a
+/// time: a task's rows, scales, zero points and output; a packed weight's values, scales and sums).
+pub trait Spare: Copy + Default + 'static {
+    const KEEP: usize;
+    fn with_spares<R>(f: impl FnOnce(&mut Vec<Vec<Self>>) -> R) -> R;
 }
+
+macro_rules! spare {
+    ($t:ty, $keep:expr, $name:ident) => {
+        thread_local! {
+            static $name: RefCell<Vec<Vec<$t>>> = const { RefCell::new(Vec::new()) };
+        }
+        impl Spare for $t {
+            const KEEP: usize = $keep;
+            fn with_spares<R>(f: impl FnOnce(&mut Vec<Vec<Self>>) -> R) -> R {
+                $name.with(|s| f(&mut s.borrow_mut()))
+            }
+        }
+    };
+}
+
+spare!(u8, 1, SPARE_U8);
+spare!(i8, 1, SPARE_I8);
+spare!(i32, 2, SPARE_I32);
+spare!(f32, 3, SPARE_F32);
 
 /// A zeroed buffer of `len`, reusing one this thread gave back.
-pub fn take_i16(len: usize) -> Vec<i16> {
-    let mut v = SPARE_I16.with(|s| s.borrow_mut().pop()).unwrap_or_default();
+pub fn take<T: Spare>(len: usize) -> Vec<T> {
+    let mut v = T::with_spares(|s| s.pop()).unwrap_or_default();
     v.clear();
-    v.resize(len, 0);
+    v.resize(len, T::default());
     v
 }
 
-pub fn take_f32(len: usize) -> Vec<f32> {
-    let mut v = SPARE_F32.with(|s| s.borrow_mut().pop()).unwrap_or_default();
-    v.clear();
-    v.resize(len, 0.0);
-    v
-}
-
-/// Keeps `v` for this thread's next [`take_i16`] (a few at most: a thread needs three at a time).
-pub fn give_i16(v: Vec<i16>) {
-    SPARE_I16.with(|s| {
-        let mut s = s.borrow_mut();
-        if s.len() < 2 {
-            s.push(v);
-        }
-    });
-}
-
-pub fn give_f32(v: Vec<f32>) {
-    SPARE_F32.with(|s| {
-        let mut s = s.borrow_mut();
-        if s.len() < 3 {
+/// Keeps `v` for this thread's next [`take`] of its kind.
+pub fn give<T: Spare>(v: Vec<T>) {
+    T::with_spares(|s| {
+        if s.len() < T::KEEP {
             s.push(v);
         }
     });

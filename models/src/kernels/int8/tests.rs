@@ -36,12 +36,12 @@ fn random(shape: &[usize], seed: u64) -> Vec<f32> {
         .collect()
 }
 
-/// Each row's blocks of 64 rounded as the kernels round activations.
+/// Each row's blocks of 64 rounded as the kernels round activations, and each value's half step.
 fn rounded_rows(x: &[f32]) -> (Vec<f32>, Vec<f32>) {
-    let mut q = vec![0i16; x.len()];
-    let mut scales = vec![0f32; x.len() / BLOCK];
-    quantize_row_blocks(x, &mut q, &mut scales);
-    let values = q.iter().enumerate().map(|(i, v)| *v as f32 * scales[i / BLOCK]).collect();
+    let mut q = vec![0u8; x.len()];
+    let (mut scales, mut zeros) = (vec![0f32; x.len() / BLOCK], vec![0i32; x.len() / BLOCK]);
+    quantize_row_blocks(x, &mut q, &mut scales, &mut zeros);
+    let values = q.iter().enumerate().map(|(i, v)| (*v as i32 - zeros[i / BLOCK]) as f32 * scales[i / BLOCK]).collect();
     let half_steps = (0..x.len()).map(|i| scales[i / BLOCK] / 2.0).collect();
     (values, half_steps)
 }
@@ -238,28 +238,37 @@ fn layers_off_the_int8_path_run_burns_own_op() {
 #[test]
 fn activations_quantise_alike_on_every_cpu() {
     use super::pack::quantize_row_blocks_portable;
-    // Random values, exact halves (ties go to even), a zero block, a block with a NaN.
-    let mut x = random(&[4 * BLOCK], 60);
-    x[..BLOCK].iter_mut().enumerate().for_each(|(i, v)| *v = if i == 0 { 32767.0 } else { i as f32 - 31.5 });
+    // Random values; a block from -1 to 254 (scale 1, zero point 1: exact halves, ties go to
+    // even); a zero block; a block with a NaN; one of positive values only (zero point 0).
+    let mut x = random(&[5 * BLOCK], 60);
+    x[..BLOCK].iter_mut().enumerate().for_each(|(i, v)| *v = [-1.0, 254.0, 2.5, 3.5, -0.5][i.min(4)]);
     x[BLOCK..2 * BLOCK].fill(0.0);
     x[3 * BLOCK + 5] = f32::NAN;
-    let (mut fast, mut plain) = (vec![0i16; x.len()], vec![0i16; x.len()]);
-    let (mut fast_scales, mut plain_scales) = (vec![0f32; 4], vec![0f32; 4]);
-    quantize_row_blocks(&x, &mut fast, &mut fast_scales);
-    quantize_row_blocks_portable(&x, &mut plain, &mut plain_scales);
+    x[4 * BLOCK..].iter_mut().for_each(|v| *v = v.abs() + 1.0);
+    let (mut fast, mut plain) = (vec![0u8; x.len()], vec![0u8; x.len()]);
+    let (mut fast_scales, mut plain_scales) = (vec![0f32; 5], vec![0f32; 5]);
+    let (mut fast_zeros, mut plain_zeros) = (vec![0i32; 5], vec![0i32; 5]);
+    quantize_row_blocks(&x, &mut fast, &mut fast_scales, &mut fast_zeros);
+    quantize_row_blocks_portable(&x, &mut plain, &mut plain_scales, &mut plain_zeros);
     assert_eq!(fast, plain);
+    assert_eq!(fast_zeros, plain_zeros);
     assert_eq!(fast_scales[..3], plain_scales[..3]);
-    assert_eq!(fast[..4], [32767, -30, -30, -28], "scale 1: ties to even");
-    assert_eq!(fast_scales[1], 0.0);
+    assert_eq!(fast_scales[4], plain_scales[4]);
+    assert_eq!((fast_scales[0], fast_zeros[0]), (1.0, 1));
+    assert_eq!(fast[..6], [0, 255, 3, 5, 1, 1], "scale 1, zero point 1: ties to even");
+    assert_eq!((fast_scales[1], fast_zeros[1]), (0.0, 0));
     assert!(fast_scales[3].is_nan() && plain_scales[3].is_nan(), "a NaN activation stays visible");
+    assert_eq!(fast_zeros[4], 0, "a block of positive values has its zero at byte 0");
+    assert_eq!(*fast[4 * BLOCK..].iter().max().unwrap(), 255, "the block's largest value is the top byte");
 }
 
 /// Both packers give the panels the kernel's layout defines: value `(p, s, j, e)` is column
-/// `32 p + j`'s reduction value `2 s + e` (a convolution's reduction runs tap, then input
-/// channel), zero past the last column; scales likewise. Partial panels, 1x1 and 3x3 kernels.
+/// `32 p + j`'s reduction value `4 s + e` (a convolution's reduction runs tap, then input
+/// channel), zero past the last column; scales likewise, and each block's sums are its values'.
+/// Partial panels, 1x1 and 3x3 kernels.
 #[test]
 fn both_packers_lay_weights_out_as_the_kernel_reads_them() {
-    use super::kernel::{NR, PAIR, PANEL_STEP};
+    use super::kernel::{NR, PANEL_STEP, QUAD};
     use super::pack::Packer;
     let packers: Vec<Packer> =
         [Packer::Avx512, Packer::Portable].into_iter().filter(|p| *p == Packer::Portable || Packer::detect() == *p).collect();
@@ -268,12 +277,12 @@ fn both_packers_lay_weights_out_as_the_kernel_reads_them() {
     let check = |what: &str, packed: &PackedWeights, value: &dyn Fn(usize, usize) -> i8, scale: &dyn Fn(usize, usize) -> f32| {
         let (k, n) = (packed.k, packed.n);
         for p in 0..packed.panels() {
-            for s in 0..k / PAIR {
+            for s in 0..k / QUAD {
                 for j in 0..NR {
                     let col = p * NR + j;
-                    for e in 0..PAIR {
-                        let want = if col < n { value(PAIR * s + e, col) as i16 } else { 0 };
-                        let got = packed.values[p * k * NR + s * PANEL_STEP + j * PAIR + e];
+                    for e in 0..QUAD {
+                        let want = if col < n { value(QUAD * s + e, col) } else { 0 };
+                        let got = packed.values[p * k * NR + s * PANEL_STEP + j * QUAD + e];
                         assert_eq!(got, want, "{what}: panel {p}, step {s}, column {j}, value {e}");
                     }
                 }
@@ -283,6 +292,8 @@ fn both_packers_lay_weights_out_as_the_kernel_reads_them() {
                     let col = p * NR + j;
                     let want = if col < n { scale(b, col) } else { 0.0 };
                     assert_eq!(packed.scales[(p * (k / BLOCK) + b) * NR + j], want, "{what}: scale of panel {p}, block {b}, column {j}");
+                    let sum = if col < n { (b * BLOCK..(b + 1) * BLOCK).map(|r| value(r, col) as i32).sum() } else { 0 };
+                    assert_eq!(packed.sums[(p * (k / BLOCK) + b) * NR + j], sum, "{what}: sum of panel {p}, block {b}, column {j}");
                 }
             }
         }
