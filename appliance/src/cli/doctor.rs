@@ -141,11 +141,12 @@ pub fn cpu_finding(kernel: keepsake_models::kernels::int8::Kernel, packer: keeps
     use keepsake_models::kernels::int8::{Kernel, Packer};
     let note = match kernel {
         Kernel::Vnni => "int8 layers on AVX-512 VNNI (8-bit activations, 64 multiply-adds an instruction)",
-        Kernel::Portable if Kernel::Vnni.available() => {
-            "int8 layers on the portable kernel because KEEPSAKE_INT8_KERNEL=portable is set (this CPU has AVX-512 VNNI)"
+        Kernel::Dotprod => "int8 layers on Arm's dot product (sdot, 8-bit activations)",
+        Kernel::Portable if Kernel::fastest() != Kernel::Portable => {
+            "int8 layers on the portable kernel because KEEPSAKE_INT8_KERNEL=portable is set (this CPU has a faster one)"
         }
         Kernel::Portable => {
-            "int8 layers on the portable kernel (plain Rust): this CPU has no AVX-512 VNNI, which would run them several times faster"
+            "int8 layers on the portable kernel (plain Rust): this CPU has neither AVX-512 VNNI nor Arm's dot product, which would run them several times faster"
         }
     };
     // Weights are packed for the kernel at every forward: a 3x3 layer's packing is about three
@@ -357,6 +358,8 @@ mod model_tests {
         use keepsake_models::kernels::int8::{Kernel, Packer};
         let portable = cpu_finding(Kernel::Portable, Packer::Portable);
         assert!(portable.detail.contains("portable kernel") && portable.detail.contains("plain loops"), "{portable:?}");
+        let arm = cpu_finding(Kernel::Dotprod, Packer::Portable);
+        assert!(arm.detail.contains("Arm's dot product") && arm.detail.contains("plain loops"), "{arm:?}");
         let fast = cpu_finding(Kernel::Vnni, Packer::Avx512);
         assert!(fast.detail.contains("AVX-512 VNNI") && fast.detail.contains("packed with AVX-512 VBMI"), "{fast:?}");
         let here = cpu_finding(Kernel::detect(), Packer::detect());

@@ -23,6 +23,9 @@ pub enum Kernel {
     /// AVX-512 VNNI (`vpdpbusd`: 64 multiply-adds an instruction, four times f32's FMA): Intel
     /// since Cascade Lake, AMD since Zen 4.
     Vnni,
+    /// Arm's dot product (`sdot`, 16 multiply-adds an instruction on 128-bit NEON): Jetson Orin's
+    /// Cortex-A78AE, every Armv8.4 core and many Armv8.2 ones.
+    Dotprod,
     /// Plain Rust, vectorised by the compiler for whatever the CPU has.
     Portable,
 }
@@ -39,18 +42,20 @@ impl Kernel {
                 None | Some("") | Some("auto") => {}
                 Some(other) => tracing::warn!("KEEPSAKE_INT8_KERNEL={other:?} is not a choice (auto or portable): using auto"),
             }
-            if Self::Vnni.available() {
-                Self::Vnni
-            } else {
-                Self::Portable
-            }
+            Self::fastest()
         })
+    }
+
+    /// The fastest kernel this CPU can run, whatever the environment says.
+    pub fn fastest() -> Self {
+        [Self::Vnni, Self::Dotprod].into_iter().find(|k| k.available()).unwrap_or(Self::Portable)
     }
 
     /// Whether this CPU can run it.
     pub fn available(self) -> bool {
         match self {
             Self::Vnni => vnni_available(),
+            Self::Dotprod => super::dotprod::available(),
             Self::Portable => true,
         }
     }
@@ -59,7 +64,8 @@ impl Kernel {
     pub fn describe(self) -> &'static str {
         match self {
             Self::Vnni => "int8 weights and activations on AVX-512 VNNI (vpdpbusd)",
-            Self::Portable => "int8 weights and activations on the portable kernel (plain Rust; no AVX-512 VNNI on this CPU)",
+            Self::Dotprod => "int8 weights and activations on Arm's dot product (sdot)",
+            Self::Portable => "int8 weights and activations on the portable kernel (plain Rust)",
         }
     }
 
@@ -73,6 +79,10 @@ impl Kernel {
             Self::Vnni => tile_vnni(t),
             #[cfg(not(target_arch = "x86_64"))]
             Self::Vnni => unreachable!("VNNI is never detected off x86-64"),
+            #[cfg(target_arch = "aarch64")]
+            Self::Dotprod => super::dotprod::tile(t),
+            #[cfg(not(target_arch = "aarch64"))]
+            Self::Dotprod => unreachable!("Arm's dot product is never detected off aarch64"),
             Self::Portable => tile_portable(t),
         }
     }

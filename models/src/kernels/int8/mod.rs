@@ -18,6 +18,7 @@
 //! on flex and the input is f32, burn's own op everywhere else (GPUs, f32 weights, int4).
 
 mod conv;
+mod dotprod;
 mod gemm;
 mod kernel;
 mod layout;

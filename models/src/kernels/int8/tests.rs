@@ -17,7 +17,7 @@ use crate::kernels::cpu_layers::CpuForward;
 use crate::kernels::quantize::{Bits, BlockQuantized};
 
 fn kernels() -> Vec<Kernel> {
-    [Kernel::Vnni, Kernel::Portable].into_iter().filter(|k| k.available()).collect()
+    [Kernel::Vnni, Kernel::Dotprod, Kernel::Portable].into_iter().filter(|k| k.available()).collect()
 }
 
 fn random(shape: &[usize], seed: u64) -> Vec<f32> {
@@ -83,19 +83,20 @@ fn a_linear_product_is_exact_on_the_rounded_operands() {
 }
 
 #[test]
-fn the_vnni_and_portable_kernels_agree() {
-    if !Kernel::Vnni.available() {
-        eprintln!("this CPU has no AVX-512 VNNI: only the portable kernel runs here");
+fn the_fast_and_portable_kernels_agree() {
+    let fast = Kernel::fastest();
+    if fast == Kernel::Portable {
+        eprintln!("this CPU has neither AVX-512 VNNI nor Arm's dot product: only the portable kernel runs here");
         return;
     }
     let (m, k, n) = (50, 1024, 64);
     let x = random(&[m, k], 4);
     let w = BlockQuantized::quantize(&random(&[k, n], 5), &[k, n], 0, Bits::Eight);
     let packed = PackedWeights::linear(&w.values, &w.scales, k, n);
-    let vnni = linear_rows(Kernel::Vnni, &x, k, &packed, None);
+    let ours = linear_rows(fast, &x, k, &packed, None);
     let portable = linear_rows(Kernel::Portable, &x, k, &packed, None);
-    for (a, b) in vnni.iter().zip(&portable) {
-        assert!((a - b).abs() <= 1e-5 * a.abs().max(1.0), "{a} against {b}");
+    for (a, b) in ours.iter().zip(&portable) {
+        assert!((a - b).abs() <= 1e-5 * a.abs().max(1.0), "{fast:?}: {a} against {b}");
     }
 }
 
