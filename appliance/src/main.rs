@@ -111,8 +111,15 @@ fn init_logging() {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
 }
 
+/// glibc with a bounded cache of freed large buffers (see `allocator`).
+#[global_allocator]
+static HEAP: keepsake::allocator::Recycling = keepsake::allocator::Recycling::new();
+
 fn main() -> ExitCode {
-    keepsake::allocator::tune();
+    if let Err(message) = keepsake::allocator::tune(&HEAP) {
+        eprintln!("keepsake: {message}");
+        return ExitCode::FAILURE;
+    }
     let cli = Cli::parse();
     init_logging();
     match run(cli.command) {

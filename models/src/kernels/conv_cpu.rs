@@ -9,12 +9,12 @@
 //! burn-flex's own conv builds an im2col tile per 4096 pixels and turns the picture channels-last
 //! and the weights around on one thread per call; at SD's sizes that costs more than its GEMM
 //! (see docs/BENCHMARKS.md). The columns between the last output pixel of a row and the first of
-//! the next (and the rows between two pictures) are computed too and dropped: 2 of 66 at 64 wide.
+//! the next are computed too and dropped: 2 of 66 at 64 wide. Each picture of a batch is its own
+//! set of GEMMs, written where its output goes and compacted there (no second output buffer).
 
 use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
 
-use crate::kernels::disjoint_out::DisjointOut;
 
 /// A convolution's geometry as the CPU kernels take it (groups 1, dilation 1: every convolution
 /// of SD's models).
@@ -66,69 +66,84 @@ pub fn conv2d(x: &[f32], shape: ConvShape, w: &[f32], n: usize, bias: Option<&[f
     let [oh, ow] = shape.output();
 
     let padded = channels_last_padded(x, shape);
-    // Output pixel q = (b * ph + oy) * pw + ox; the last one needed is the batch's last pixel.
-    let m = ((batch - 1) * ph + oh - 1) * pw + ow;
-    // Column-major (each output channel's pixels consecutive): the layout gemm's kernel writes.
-    let mut sums = vec![0f32; n * m];
-    // One GEMM: rows of `k` taps from pixel offset `shift`, weights `[k, n]` at `rhs` with the
-    // given strides, added to `sums` after the first.
-    let mut product = |first: bool, shift: usize, k: usize, rhs: *const f32, rhs_rs: usize, rhs_cs: usize| {
-        // SAFETY: row q of the left matrix reads values (q + shift) * c .. + k, within the padded
-        // picture for every shift below (the last row's last tap is its last value); the right
-        // matrix lies in `w` or its rows of taps; `sums` holds n columns of m.
-        unsafe {
-            gemm(
-                m,
-                n,
-                k,
-                sums.as_mut_ptr(),
-                m as isize,
-                1,
-                !first,
-                padded.as_ptr().add(shift * c),
-                1,
-                c as isize,
-                rhs,
-                rhs_cs as isize,
-                rhs_rs as isize,
-                1.0,
-                1.0,
-                false,
-                false,
-                false,
-                Parallelism::Rayon(0),
-            )
-        }
-    };
-    if c * n <= ROWS_OF_TAPS_UP_TO {
-        // Kernel row ky: the kw taps of pixel q are the kw * c values from pixel q + ky * pw on.
-        let rows = rows_of_taps(w, [n, c, kh, kw]);
-        for ky in 0..kh {
-            product(ky == 0, ky * pw, kw * c, rows[ky * kw * c * n..].as_ptr(), n, 1);
-        }
-    } else {
-        for tap in 0..taps {
-            let (ky, kx) = (tap / kw, tap % kw);
-            // Weight (co, ci) of this tap: w[(co * c + ci) * taps + tap].
-            product(tap == 0, ky * pw + kx, c, w[tap..].as_ptr(), taps, c * taps);
-        }
-    }
-
-    let mut out = vec![0f32; batch * n * oh * ow];
-    let shared = DisjointOut::new(&mut out);
-    (0..batch * n).into_par_iter().for_each(|plane| {
-        let (b, co) = (plane / n, plane % n);
-        let add = bias.map_or(0.0, |bias| bias[co]);
-        // SAFETY: plane `plane` of the output is written by this task only.
-        let out = unsafe { shared.slice(plane * oh * ow, oh * ow) };
-        for (oy, out) in out.chunks_exact_mut(ow).enumerate() {
-            let from = co * m + (b * ph + oy) * pw;
-            for (o, s) in out.iter_mut().zip(&sums[from..from + ow]) {
-                *o = s + add;
+    // Output pixel q of a picture = oy * pw + ox, counted over the padded width; the last one
+    // needed is (oh - 1, ow - 1).
+    let m = (oh - 1) * pw + ow;
+    let plane = oh * ow;
+    // Picture b's sums, column-major (each output channel's pixels consecutive: the layout gemm's
+    // kernel writes), go where its output will be, running into the next picture's place; they
+    // are compacted to `[n, oh, ow]` before the next picture is computed over the rest.
+    let mut out = vec![0f32; (batch - 1) * n * plane + n * m];
+    let rows = (c * n <= ROWS_OF_TAPS_UP_TO).then(|| rows_of_taps(w, [n, c, kh, kw]));
+    for b in 0..batch {
+        let sums = &mut out[b * n * plane..][..n * m];
+        let picture = &padded[b * ph * pw * c..(b + 1) * ph * pw * c];
+        // One GEMM: rows of `k` taps from pixel offset `shift`, weights `[k, n]` at `rhs` with
+        // the given strides, added to `sums` after the first.
+        let mut product = |first: bool, shift: usize, k: usize, rhs: *const f32, rhs_rs: usize, rhs_cs: usize| {
+            // SAFETY: row q of the left matrix reads values (q + shift) * c .. + k, within the
+            // padded picture for every shift below (the last row's last tap is its last value);
+            // the right matrix lies in `w` or its rows of taps; `sums` holds n columns of m.
+            unsafe {
+                gemm(
+                    m,
+                    n,
+                    k,
+                    sums.as_mut_ptr(),
+                    m as isize,
+                    1,
+                    !first,
+                    picture.as_ptr().add(shift * c),
+                    1,
+                    c as isize,
+                    rhs,
+                    rhs_cs as isize,
+                    rhs_rs as isize,
+                    1.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    Parallelism::Rayon(0),
+                )
+            }
+        };
+        match &rows {
+            // Kernel row ky: the kw taps of pixel q are the kw * c values from pixel q + ky * pw on.
+            Some(rows) => {
+                for ky in 0..kh {
+                    product(ky == 0, ky * pw, kw * c, rows[ky * kw * c * n..].as_ptr(), n, 1);
+                }
+            }
+            None => {
+                for tap in 0..taps {
+                    let (ky, kx) = (tap / kw, tap % kw);
+                    // Weight (co, ci) of this tap: w[(co * c + ci) * taps + tap].
+                    product(tap == 0, ky * pw + kx, c, w[tap..].as_ptr(), taps, c * taps);
+                }
             }
         }
-    });
+        compact_in_place(sums, [n, m], [oh, ow, pw], bias);
+    }
+    out.truncate(batch * n * plane);
     out
+}
+
+/// One picture's sums (`n` columns of `m` pixels counted over the padded width `pw`) become its
+/// NCHW output `[n, oh, ow]` plus the bias, at the front of the same buffer: each value moves to
+/// an index no larger than its own, so one forward pass never overwrites a value it has yet to
+/// read. That saves a second output-sized buffer, mapped and faulted in afresh per convolution
+/// (134 MB for the VAE's last layers at 512x512), and its copy.
+fn compact_in_place(sums: &mut [f32], [n, m]: [usize; 2], [oh, ow, pw]: [usize; 3], bias: Option<&[f32]>) {
+    for co in 0..n {
+        let add = bias.map_or(0.0, |bias| bias[co]);
+        for oy in 0..oh {
+            let (from, to) = (co * m + oy * pw, (co * oh + oy) * ow);
+            debug_assert!(to <= from);
+            sums.copy_within(from..from + ow, to);
+            sums[to..to + ow].iter_mut().for_each(|v| *v += add);
+        }
+    }
 }
 
 /// The weights `[n, c, kh, kw]` as rows of taps, `[kh][kw][c][n]`, in blocks of 64 outputs so

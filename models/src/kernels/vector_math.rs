@@ -22,6 +22,33 @@ pub fn exp_shifted_portable(row: &mut [f32], shift: f32) -> f32 {
     sum
 }
 
+/// The largest value of `row` (NaNs skipped, as `f32::max` does; -inf for an empty row): a
+/// softmax's shift, one pass over every attention score.
+pub fn max_of(row: &[f32]) -> f32 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: AVX-512F is present.
+        return unsafe { avx512::max_of(row) };
+    }
+    max_of_portable(row)
+}
+
+/// [`max_of`] on every CPU without AVX-512.
+pub fn max_of_portable(row: &[f32]) -> f32 {
+    row.iter().fold(f32::NEG_INFINITY, |a, b| a.max(*b))
+}
+
+/// `row[i] *= factor` (a softmax's division by its sum), 16 values at a time where the CPU has
+/// AVX-512: the baseline build's loop is SSE's 4.
+pub fn scale_in_place(row: &mut [f32], factor: f32) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: AVX-512F is present.
+        return unsafe { avx512::scale(row, factor) };
+    }
+    row.iter_mut().for_each(|x| *x *= factor);
+}
+
 /// `row[i] = silu(row[i]) = row[i] / (1 + exp(-row[i]))`.
 pub fn silu_in_place(row: &mut [f32]) {
     #[cfg(target_arch = "x86_64")]
@@ -159,6 +186,32 @@ mod avx512 {
     }
 
     #[target_feature(enable = "avx512f")]
+    pub unsafe fn scale(row: &mut [f32], factor: f32) {
+        let f = _mm512_set1_ps(factor);
+        map(row, 0.0, |x| _mm512_mul_ps(x, f));
+    }
+
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn max_of(row: &[f32]) -> f32 {
+        // `vmaxps` answers its second operand when either is NaN: a NaN value leaves the running
+        // maximum as it was. Four accumulators, so the loop is not one long dependency chain.
+        let mut best = [_mm512_set1_ps(f32::NEG_INFINITY); 4];
+        let mut chunks = row.chunks_exact(64);
+        for chunk in &mut chunks {
+            for (i, b) in best.iter_mut().enumerate() {
+                *b = _mm512_max_ps(_mm512_loadu_ps(chunk.as_ptr().add(16 * i)), *b);
+            }
+        }
+        let mut best = _mm512_max_ps(_mm512_max_ps(best[0], best[1]), _mm512_max_ps(best[2], best[3]));
+        for chunk in chunks.remainder().chunks(16) {
+            let mask: __mmask16 = (1u32 << chunk.len()).wrapping_sub(1) as __mmask16;
+            let x = _mm512_mask_loadu_ps(_mm512_set1_ps(f32::NEG_INFINITY), mask, chunk.as_ptr());
+            best = _mm512_max_ps(x, best);
+        }
+        _mm512_reduce_max_ps(best)
+    }
+
+    #[target_feature(enable = "avx512f")]
     pub unsafe fn silu(row: &mut [f32]) {
         let one = _mm512_set1_ps(1.0);
         map(row, 0.0, |x| _mm512_div_ps(x, _mm512_add_ps(one, exp(_mm512_sub_ps(_mm512_setzero_ps(), x)))));
@@ -227,6 +280,40 @@ mod tests {
                 // Past -88.7, exp(-x) is infinite and the result -0 (the true one is under 1e-36).
                 assert!((*x as f64 - e).abs() <= 1e-6 * e.abs() + 1e-36, "{name} silu({input}) = {x}, not {e}");
                 assert!(x.is_finite(), "{name} silu({input}) = {x}");
+            }
+        }
+    }
+
+    #[test]
+    fn scale_multiplies_every_value_exactly_as_a_plain_loop() {
+        for len in [0usize, 5, 16, 37, 4010] {
+            let row: Vec<f32> = values().into_iter().take(len).collect();
+            let mut ours = row.clone();
+            scale_in_place(&mut ours, 0.3);
+            let plain: Vec<f32> = row.iter().map(|x| x * 0.3).collect();
+            assert_eq!(ours.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), plain.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), "{len} values");
+        }
+    }
+
+    #[test]
+    fn max_of_finds_the_largest_value_wherever_it_is_and_skips_nans() {
+        let base = values();
+        // Lengths around the 64-value loop and the 16-value tail; the maximum in each position
+        // class (unrolled body, tail vector, last lane).
+        for len in [0usize, 1, 15, 16, 17, 63, 64, 65, 130, 4009] {
+            for at in [0, len / 2, len.saturating_sub(1)] {
+                let mut row: Vec<f32> = base.iter().take(len).map(|x| x - 1000.0).collect();
+                if len > 0 {
+                    row[at] = 7.5;
+                }
+                let expected = if len == 0 { f32::NEG_INFINITY } else { 7.5 };
+                assert_eq!(max_of(&row), expected, "{len} values, the largest at {at}");
+                assert_eq!(max_of_portable(&row), expected, "portable: {len} values, the largest at {at}");
+                if len > 1 {
+                    let nan_at = (at + 1) % len;
+                    row[nan_at] = f32::NAN;
+                    assert_eq!(max_of(&row), max_of_portable(&row), "{len} values with a NaN at {nan_at}");
+                }
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Buffers kept per thread between layers. The booth's allocator hands anything over 1 MiB back
-//! to the kernel when freed (appliance/src/allocator.rs), so a packed weight or a task's rows
-//! allocated afresh per layer cost a page fault per 4 KiB each time: 8% of a UNet step, measured.
+//! to the kernel when freed, past a small cache (appliance/src/allocator.rs), so a packed weight
+//! or a task's rows allocated afresh per layer cost a page fault per 4 KiB each time: 8% of a UNet
+//! step, measured.
 
 use std::cell::RefCell;
 
