@@ -255,13 +255,15 @@ fn run_notifies_systemd_makes_keepsakes_and_stops_on_sigterm() {
 #[test]
 fn a_bad_heap_cache_setting_is_refused_with_the_fix() {
     for bad in ["lots", "-1", "5000"] {
-        let out = Command::new(env!("CARGO_BIN_EXE_keepsake")).args(["config", "example"]).env("KEEPSAKE_HEAP_CACHE_MB", bad).output().unwrap();
+        let out =
+            Command::new(env!("CARGO_BIN_EXE_keepsake")).args(["config", "example"]).env("KEEPSAKE_HEAP_CACHE_MB", bad).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "KEEPSAKE_HEAP_CACHE_MB={bad} was taken");
         assert!(err.contains("KEEPSAKE_HEAP_CACHE_MB") && err.contains("fix:"), "{err}");
     }
     for good in ["0", "96", " 200 "] {
-        let out = Command::new(env!("CARGO_BIN_EXE_keepsake")).args(["config", "example"]).env("KEEPSAKE_HEAP_CACHE_MB", good).output().unwrap();
+        let out =
+            Command::new(env!("CARGO_BIN_EXE_keepsake")).args(["config", "example"]).env("KEEPSAKE_HEAP_CACHE_MB", good).output().unwrap();
         assert!(out.status.success(), "KEEPSAKE_HEAP_CACHE_MB={good:?}: {}", String::from_utf8_lossy(&out.stderr));
     }
 }

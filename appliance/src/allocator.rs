@@ -71,7 +71,7 @@ impl Recycling {
         self.budget.store(bytes, Ordering::Relaxed);
     }
 
-    /// Cached buffers and their bytes (for tests and `keepsake doctor`-style reports).
+    /// How many buffers the cache holds, and their bytes.
     pub fn cached(&self) -> (usize, usize) {
         let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         (cache.len, cache.bytes)

@@ -15,7 +15,6 @@
 use gemm::{gemm, Parallelism};
 use rayon::prelude::*;
 
-
 /// A convolution's geometry as the CPU kernels take it (groups 1, dilation 1: every convolution
 /// of SD's models).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

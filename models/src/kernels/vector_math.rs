@@ -291,7 +291,11 @@ mod tests {
             let mut ours = row.clone();
             scale_in_place(&mut ours, 0.3);
             let plain: Vec<f32> = row.iter().map(|x| x * 0.3).collect();
-            assert_eq!(ours.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), plain.iter().map(|x| x.to_bits()).collect::<Vec<_>>(), "{len} values");
+            assert_eq!(
+                ours.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                plain.iter().map(|x| x.to_bits()).collect::<Vec<_>>(),
+                "{len} values"
+            );
         }
     }
 
