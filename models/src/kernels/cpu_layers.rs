@@ -1,6 +1,6 @@
 //! burn's layers through Keepsake's CPU kernels, on flex only: int8 weights through the integer
-//! kernels ([`crate::kernels::int8`], read in place, no copy), f32 stride-1 convolutions through
-//! [`crate::kernels::conv_cpu`], GroupNorm (and GroupNorm then SiLU) through [`crate::kernels::group_norm_cpu`].
+//! kernels ([`crate::kernels::int8`], read in place, no copy), f32 3x3 stride-1 convolutions through
+//! [`crate::kernels::winograd_cpu`], other f32 stride-1 ones through [`crate::kernels::conv_cpu`], GroupNorm (and GroupNorm then SiLU) through [`crate::kernels::group_norm_cpu`].
 //! Anything they do not cover goes to burn's own op (GPUs, int4, groups,
 //! dilation, `Same` padding, strided or tiny convolutions).
 
@@ -15,6 +15,7 @@ use crate::kernels::flex_tensor::{f32_storage, from_f32, int8_storage};
 use crate::kernels::group_norm_cpu::{group_norm, GroupNormShape};
 use crate::kernels::int8::{conv2d as int8_conv2d, linear_rows, Kernel, PackedWeights};
 use crate::kernels::quantize::{Bits, BlockQuantized};
+use crate::kernels::winograd_cpu;
 
 /// `forward`, through the CPU kernels where they cover the layer (see the module).
 pub trait CpuForward<const D: usize> {
@@ -79,6 +80,9 @@ impl CpuForward<4> for Conv2d {
             (Some(w), _, Some(input)) => {
                 let packed = PackedWeights::conv(w.tensor().as_slice::<i8>().expect("checked"), w.scales(), [n, cin, kh, kw]);
                 int8_conv2d(Kernel::detect(), input.as_slice::<f32>().expect("checked"), shape, &packed, bias)
+            }
+            (None, Some(w), Some(input)) if winograd_cpu::covers(&shape) => {
+                winograd_cpu::conv2d(input.as_slice::<f32>().expect("checked"), shape, w.as_slice::<f32>().expect("checked"), n, bias)
             }
             (None, Some(w), Some(input)) if conv_cpu::covers(&shape) => {
                 conv_cpu::conv2d(input.as_slice::<f32>().expect("checked"), shape, w.as_slice::<f32>().expect("checked"), n, bias)

@@ -1,5 +1,5 @@
 //! The CPU's own kernels, under burn-flex where burn's generic ones are slow for SD's shapes:
-//! channels-last convolution, blocked attention, fused GroupNorm + SiLU, int8 x int8 GEMM (VNNI
+//! Winograd F(2x2, 3x3) and channels-last direct convolution, blocked attention, fused GroupNorm + SiLU, int8 x int8 GEMM (VNNI
 //! where present), and the block-quantised weight format the int8 kernels read. Nothing here
 //! knows a model: layers call in through [`cpu_layers`].
 
@@ -12,3 +12,4 @@ pub mod group_norm_cpu;
 pub mod int8;
 pub mod quantize;
 pub mod vector_math;
+pub mod winograd_cpu;
